@@ -1,0 +1,1 @@
+"""pydantic models of the resources sparkfleet serves (SparkApplication v1beta2, ...)."""

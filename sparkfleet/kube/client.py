@@ -1,0 +1,466 @@
+"""The client every sparkfleet component talks to the API server through.
+
+It keeps kubernetes-asyncio for what it does well (kubeconfig and in-cluster
+configuration, credential plugins, token refresh, the generated API classes
+for the rare caller that wants them) and adds what an operator at scale
+needs and the library leaves out:
+
+- a client-side QPS/burst limit and Retry-After handling (429 and 5xx), for
+  every request, including those of the generated API classes;
+- request timeouts (kubernetes-asyncio sets none);
+- ``rest_client_*`` metrics under client-go's names;
+- JSON in and out as plain dicts decoded with orjson, because decoding into
+  the generated models costs far more CPU (see ``bench/decode.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import aiohttp
+import orjson
+from kubernetes_asyncio.client import ApiClient, Configuration
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.client.rest import RESTClientObject, RESTResponse
+from kubernetes_asyncio.config import ConfigException, load_incluster_config, load_kube_config
+
+from sparkfleet import __version__
+from sparkfleet.kube import metrics
+from sparkfleet.kube.errors import ApiError
+from sparkfleet.kube.ratelimit import TokenBucket
+from sparkfleet.kube.resources import Resource
+from sparkfleet.kube.retry import DEFAULT_MAX_RETRIES, retry_delay
+
+log = logging.getLogger(__name__)
+
+JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+
+Query = dict[str, str | int | bool | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """How one process talks to the API server (``--kube-api-qps``, ``--kube-api-burst``, ...)."""
+
+    qps: float = 50.0
+    burst: int = 100
+    pool_size: int = 64
+    connect_timeout: float = 10.0
+    request_timeout: float = 60.0
+    max_retries: int = DEFAULT_MAX_RETRIES
+    user_agent: str = f"sparkfleet/{__version__}"
+
+    def __post_init__(self) -> None:
+        if self.qps > 0 and self.burst < 1:
+            raise ValueError(f"--kube-api-burst must be at least 1 when --kube-api-qps is set; got {self.burst}")
+        if self.pool_size < 1:
+            raise ValueError(f"pool_size must be at least 1; got {self.pool_size}")
+        if self.request_timeout <= 0 or self.connect_timeout <= 0:
+            raise ValueError("request and connect timeouts must be positive")
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must not be negative; got {self.max_retries}")
+
+
+class KubeConfigError(Exception):
+    """The kubeconfig (or in-cluster environment) cannot be used; the message says why."""
+
+
+IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
+
+
+async def load_configuration(kubeconfig: str | None = None, context: str | None = None) -> Configuration:
+    """Configuration from a kubeconfig file, ``$KUBECONFIG``, ``~/.kube/config``, or in-cluster.
+
+    In a pod with no kubeconfig named, the pod's ServiceAccount is used, as kubectl does.
+    """
+    configuration = Configuration()
+    explicit = kubeconfig or os.environ.get("KUBECONFIG")
+    default_file = os.path.expanduser("~/.kube/config")
+    try:
+        if not explicit and os.environ.get(IN_CLUSTER_ENV) and not os.path.exists(default_file):
+            load_incluster_config(client_configuration=configuration)
+        else:
+            path = explicit or default_file
+            if not os.path.exists(path):
+                raise KubeConfigError(f"kubeconfig {path}: no such file")
+            await load_kube_config(config_file=path, context=context, client_configuration=configuration)
+    except ConfigException as exc:
+        raise KubeConfigError(f"kubeconfig {explicit or default_file}: {exc}") from exc
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        # Malformed YAML or fields of the wrong type surface as these from the loader.
+        raise KubeConfigError(f"kubeconfig {explicit or default_file}: unreadable ({exc})") from exc
+    return configuration
+
+
+class InstrumentedRESTClient(RESTClientObject):  # type: ignore[misc]
+    """kubernetes-asyncio's transport with rate limit, retries, timeouts and metrics."""
+
+    def __init__(self, configuration: Configuration, settings: ClientSettings):
+        configuration.connection_pool_maxsize = settings.pool_size
+        super().__init__(configuration)
+        self.settings = settings
+        self.host = urlsplit(configuration.host).netloc
+        self.bucket = TokenBucket(settings.qps, settings.burst)
+        self.default_timeout = aiohttp.ClientTimeout(
+            total=settings.request_timeout, connect=settings.connect_timeout
+        )
+
+    async def instrumented(
+        self, verb: str, send: Callable[[], Awaitable[aiohttp.ClientResponse]]
+    ) -> aiohttp.ClientResponse:
+        """Sends through the rate limiter, records metrics, and honours Retry-After."""
+        attempt = 0
+        while True:
+            waited = await self.bucket.acquire()
+            metrics.RATE_LIMITER_DURATION.labels(verb, self.host).observe(waited)
+            start = perf_counter()
+            try:
+                resp = await send()
+            except (aiohttp.ClientError, TimeoutError):
+                metrics.REQUESTS.labels(metrics.ERROR_CODE, verb, self.host).inc()
+                metrics.REQUEST_DURATION.labels(verb, self.host).observe(perf_counter() - start)
+                raise
+            metrics.REQUEST_DURATION.labels(verb, self.host).observe(perf_counter() - start)
+            metrics.REQUESTS.labels(str(resp.status), verb, self.host).inc()
+            delay = retry_delay(
+                resp.status, resp.headers.get("Retry-After"), attempt, self.settings.max_retries
+            )
+            if delay is None:
+                return resp
+            metrics.RETRIES.labels(str(resp.status), verb, self.host).inc()
+            log.info(
+                "retrying after Retry-After",
+                extra={"verb": verb, "url": str(resp.url), "code": resp.status, "delay_s": delay},
+            )
+            resp.release()
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def request(  # type: ignore[override]
+        self,
+        method: str,
+        url: str,
+        query_params: Any = None,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        post_params: Any = None,
+        _preload_content: bool = True,
+        _request_timeout: Any = None,
+    ) -> Any:
+        """The generated API classes' entry point; same contract as the parent's."""
+        timeout = _request_timeout or self.default_timeout
+        parent = super().request
+
+        def send() -> Awaitable[aiohttp.ClientResponse]:
+            return parent(  # type: ignore[no-any-return]
+                method, url, query_params, dict(headers or {}), body, post_params, False, timeout
+            )
+
+        resp = await self.instrumented(method.upper(), send)
+        if not _preload_content:
+            return resp
+        result = RESTResponse(resp, await resp.read())
+        if not 200 <= result.status <= 299:
+            raise ApiException(http_resp=result)
+        return result
+
+    async def send_bytes(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        data: bytes | None,
+        timeout: aiohttp.ClientTimeout | None,
+    ) -> aiohttp.ClientResponse:
+        kwargs: dict[str, Any] = {"headers": headers, "data": data, "timeout": timeout or self.default_timeout}
+        if self.server_hostname:
+            kwargs["server_hostname"] = self.server_hostname
+        return await self.instrumented(
+            method, lambda: self.pool_manager.request(method, url, **kwargs)
+        )
+
+
+def _clean_query(query: Query | None) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for key, value in (query or {}).items():
+        if value is None:
+            continue
+        out.append((key, ("true" if value else "false") if isinstance(value, bool) else str(value)))
+    return out
+
+
+def _namespace_of(obj: dict[str, Any], namespace: str | None) -> str | None:
+    return namespace or obj.get("metadata", {}).get("namespace")
+
+
+class KubeClient:
+    """Raw-JSON access to the API server. Create with :func:`connect`; close when done."""
+
+    def __init__(self, configuration: Configuration, settings: ClientSettings):
+        self.configuration = configuration
+        self.settings = settings
+        self.api_client = ApiClient(configuration)
+        self._default_rest = self.api_client.rest_client
+        self.transport = InstrumentedRESTClient(configuration, settings)
+        self.api_client.rest_client = self.transport
+        self.api_client.user_agent = settings.user_agent
+
+    @property
+    def host(self) -> str:
+        return str(self.configuration.host)
+
+    async def close(self) -> None:
+        await self.transport.close()
+        await self._default_rest.close()
+
+    async def __aenter__(self) -> KubeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- transport -----------------------------------------------------------------
+
+    async def open(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query | None = None,
+        body: Any = None,
+        content_type: str = JSON,
+        timeout: aiohttp.ClientTimeout | None = None,
+    ) -> aiohttp.ClientResponse:
+        """Sends a request and returns the open response; raises :class:`ApiError` on non-2xx."""
+        headers = {
+            "Accept": JSON,
+            "Content-Type": content_type,
+            "User-Agent": self.settings.user_agent,
+        }
+        query_list = _clean_query(query)
+        await self.api_client.update_params_for_auth(headers, query_list, ["BearerToken"])
+        url = self.host + path + ("?" + urlencode(query_list) if query_list else "")
+        data = None if body is None else (body if isinstance(body, bytes) else orjson.dumps(body))
+        resp = await self.transport.send_bytes(method, url, headers, data, timeout)
+        if not 200 <= resp.status <= 299:
+            raw = await resp.read()
+            resp.release()
+            raise ApiError.from_response(resp.status, resp.reason, raw)
+        return resp
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query | None = None,
+        body: Any = None,
+        content_type: str = JSON,
+        timeout: aiohttp.ClientTimeout | None = None,
+    ) -> Any:
+        """Sends a request and returns the decoded JSON answer (``None`` when empty)."""
+        resp = await self.open(
+            method, path, query=query, body=body, content_type=content_type, timeout=timeout
+        )
+        try:
+            raw = await resp.read()
+        finally:
+            resp.release()
+        return orjson.loads(raw) if raw else None
+
+    # -- verbs ---------------------------------------------------------------------
+
+    async def get(self, resource: Resource, name: str, namespace: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("GET", resource.path(namespace, name))
+        return result
+
+    async def list(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+        resource_version: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of a list; see :meth:`list_all` for every page."""
+        result: dict[str, Any] = await self.request(
+            "GET",
+            resource.path(namespace),
+            query={
+                "labelSelector": label_selector,
+                "fieldSelector": field_selector,
+                "limit": limit,
+                "continue": continue_token,
+                "resourceVersion": resource_version,
+            },
+        )
+        return result
+
+    async def list_all(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        page_size: int = 500,
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Every object (a consistent read, paginated) and the list's resourceVersion."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = await self.list(
+                resource,
+                namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                limit=page_size,
+                continue_token=token,
+            )
+            items.extend(page.get("items") or [])
+            token = page.get("metadata", {}).get("continue") or None
+            if not token:
+                return items, str(page.get("metadata", {}).get("resourceVersion", ""))
+
+    async def create(
+        self, resource: Resource, obj: dict[str, Any], namespace: str | None = None
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request(
+            "POST", resource.path(_namespace_of(obj, namespace)), body=obj
+        )
+        return result
+
+    async def replace(
+        self, resource: Resource, obj: dict[str, Any], *, subresource: str | None = None
+    ) -> dict[str, Any]:
+        """PUT; with ``metadata.resourceVersion`` set this is a compare-and-swap (409 on conflict)."""
+        meta = obj["metadata"]
+        path = resource.path(meta.get("namespace"), meta["name"], subresource)
+        result: dict[str, Any] = await self.request("PUT", path, body=obj)
+        return result
+
+    async def replace_status(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+        return await self.replace(resource, obj, subresource="status")
+
+    async def patch(
+        self,
+        resource: Resource,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        content_type: str = MERGE_PATCH,
+        subresource: str | None = None,
+        field_manager: str | None = None,
+        force: bool | None = None,
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request(
+            "PATCH",
+            resource.path(namespace, name, subresource),
+            body=patch,
+            content_type=content_type,
+            query={"fieldManager": field_manager, "force": force},
+        )
+        return result
+
+    async def delete(
+        self,
+        resource: Resource,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation_policy: str | None = None,
+        resource_version: str | None = None,
+        grace_period_seconds: int | None = None,
+    ) -> dict[str, Any] | None:
+        body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if propagation_policy:
+            body["propagationPolicy"] = propagation_policy
+        if resource_version:
+            body["preconditions"] = {"resourceVersion": resource_version}
+        if grace_period_seconds is not None:
+            body["gracePeriodSeconds"] = grace_period_seconds
+        result: dict[str, Any] | None = await self.request(
+            "DELETE", resource.path(namespace, name), body=body
+        )
+        return result
+
+    async def watch(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int = 300,
+        allow_bookmarks: bool = True,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Watch events as dicts (``type``, ``object``), until the server ends the stream.
+
+        A non-2xx answer raises :class:`ApiError`; a dropped connection raises
+        the aiohttp or timeout error, which the caller (the informer) handles.
+        """
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=self.settings.connect_timeout,
+            sock_read=timeout_seconds + self.settings.request_timeout,
+        )
+        resp = await self.open(
+            "GET",
+            resource.path(namespace),
+            query={
+                "watch": True,
+                "resourceVersion": resource_version,
+                "labelSelector": label_selector,
+                "fieldSelector": field_selector,
+                "timeoutSeconds": timeout_seconds,
+                "allowWatchBookmarks": allow_bookmarks,
+            },
+            timeout=timeout,
+        )
+        return _watch_events(resp)
+
+
+async def _watch_events(resp: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
+    """Splits a watch stream into events. Lines can be larger than aiohttp's line limit."""
+    buffer = b""
+    try:
+        async for chunk in resp.content.iter_any():
+            buffer += chunk
+            while True:
+                end = buffer.find(b"\n")
+                if end < 0:
+                    break
+                line, buffer = buffer[:end], buffer[end + 1 :]
+                if line.strip():
+                    yield orjson.loads(line)
+        if buffer.strip():
+            yield orjson.loads(buffer)
+    finally:
+        resp.close()
+
+
+async def connect(
+    kubeconfig: str | None = None,
+    *,
+    context: str | None = None,
+    settings: ClientSettings | None = None,
+) -> KubeClient:
+    """A client from a kubeconfig (or in-cluster), with the given limits."""
+    configuration = await load_configuration(kubeconfig, context)
+    return KubeClient(configuration, settings or ClientSettings())

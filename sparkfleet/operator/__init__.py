@@ -1,0 +1,1 @@
+"""The controller runtime and the Spark controllers that one fleet instance runs."""

@@ -1,0 +1,1 @@
+"""Shards, the planner and the Lease coordinator. Knows nothing about Spark."""
