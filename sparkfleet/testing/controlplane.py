@@ -203,7 +203,8 @@ class ControlPlane:
                     f"--cert-dir={pki / 'kcm'}",
                     f"--controllers={','.join(controllers)}",
                     "--leader-elect=false",
-                    "--use-service-account-credentials=false",
+                    "--use-service-account-credentials=true",
+                    "--authentication-skip-lookup=true",
                     f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
                 ],
             )
