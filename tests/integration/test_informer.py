@@ -1,0 +1,193 @@
+"""The informer against the real API server: sync, events, scoping, and
+recovery from dropped streams and from 410 Gone after etcd compaction."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from sparkfleet.kube import ApiError, EventType, Informer, InformerEvent, KubeClient
+from sparkfleet.kube.informer import Backoff
+from sparkfleet.kube.resources import CONFIGMAPS, PODTEMPLATES, Resource
+from sparkfleet.testing import ControlPlane, TcpProxy
+
+FAST_BACKOFF = Backoff(initial=0.05, maximum=0.5)
+
+
+def configmap(name: str, namespace: str, labels: dict[str, str] | None = None, **data: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}}, "data": data,
+    }
+
+
+def podtemplate(name: str, namespace: str, image: str = "spark:3.5.5") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "PodTemplate",
+        "metadata": {"name": name, "namespace": namespace},
+        "template": {"spec": {"containers": [{"name": "main", "image": image}]}},
+    }
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+async def names_on_server(kube: KubeClient, resource: Resource, namespace: str) -> set[str]:
+    items, _ = await kube.list_all(resource, namespace)
+    return {i["metadata"]["name"] for i in items}
+
+
+def names_in(informer: Informer) -> set[str]:
+    return {o["metadata"]["name"] for o in informer.store.list()}
+
+
+@pytest.fixture
+async def proxied(control_plane: ControlPlane) -> AsyncIterator[tuple[KubeClient, TcpProxy]]:
+    """A client whose every connection to the API server runs through a proxy the test can cut."""
+    target = urlsplit(control_plane.host)
+    async with TcpProxy(target.hostname or "127.0.0.1", target.port or 443) as proxy:
+        client = await control_plane.client()
+        client.configuration.host = proxy.url
+        yield client, proxy
+        await client.close()
+
+
+async def test_lists_then_watches_into_the_cache(kube: KubeClient, namespace: str) -> None:
+    await kube.create(CONFIGMAPS, configmap("before", namespace))
+    informer = Informer(kube, CONFIGMAPS, namespace=namespace)
+    events: list[InformerEvent] = []
+    informer.add_handler(events.append)
+    informer.start()
+    try:
+        await informer.wait_synced(10)
+        assert "before" in names_in(informer)
+
+        await kube.create(CONFIGMAPS, configmap("after", namespace, v="1"))
+        await kube.patch(CONFIGMAPS, "after", {"data": {"v": "2"}}, namespace)
+        await kube.delete(CONFIGMAPS, "before", namespace)
+        await wait_for(lambda: names_in(informer) >= {"after"} and "before" not in names_in(informer))
+        await wait_for(lambda: (informer.store.get(f"{namespace}/after") or {}).get("data") == {"v": "2"})
+        kinds = [(e.type, e.obj["metadata"]["name"]) for e in events]
+        assert (EventType.ADDED, "before") in kinds
+        assert (EventType.ADDED, "after") in kinds
+        assert (EventType.MODIFIED, "after") in kinds
+        assert (EventType.DELETED, "before") in kinds
+        assert informer.relists == 0
+    finally:
+        await informer.stop()
+
+
+async def test_scoped_by_label_and_field_selector(kube: KubeClient, namespace: str, control_plane: ControlPlane) -> None:
+    other = f"{namespace}-other"
+    await control_plane.create_namespace(other)
+    await kube.create(CONFIGMAPS, configmap("gold-1", namespace, {"tier": "gold"}))
+    await kube.create(CONFIGMAPS, configmap("silver-1", namespace, {"tier": "silver"}))
+    await kube.create(CONFIGMAPS, configmap("gold-elsewhere", other, {"tier": "gold"}))
+    by_label = Informer(kube, CONFIGMAPS, namespace=namespace, label_selector="tier=gold")
+    by_field = Informer(kube, CONFIGMAPS, field_selector=f"metadata.namespace={other}")
+    for informer in (by_label, by_field):
+        informer.start()
+    try:
+        await asyncio.gather(by_label.wait_synced(10), by_field.wait_synced(10))
+        await kube.create(CONFIGMAPS, configmap("gold-2", namespace, {"tier": "gold"}))
+        await kube.create(CONFIGMAPS, configmap("silver-2", namespace, {"tier": "silver"}))
+        await wait_for(lambda: names_in(by_label) == {"gold-1", "gold-2"})
+        assert names_in(by_field) == {"gold-elsewhere"}
+        # A label change moves an object out of the selector: the watch reports it deleted.
+        await kube.patch(CONFIGMAPS, "gold-1", {"metadata": {"labels": {"tier": "silver"}}}, namespace)
+        await wait_for(lambda: names_in(by_label) == {"gold-2"})
+    finally:
+        await by_label.stop()
+        await by_field.stop()
+
+
+async def test_watch_from_a_compacted_resource_version_is_gone(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str
+) -> None:
+    _, old_version = await kube.list_all(PODTEMPLATES, namespace)
+    for i in range(5):
+        await kube.create(PODTEMPLATES, podtemplate(f"t{i}", namespace))
+    await control_plane.compact_etcd()
+    try:
+        events = await kube.watch(PODTEMPLATES, namespace, resource_version=old_version, timeout_seconds=5)
+    except ApiError as exc:
+        assert exc.is_gone
+        return
+    first = await anext(events)
+    assert first["type"] == "ERROR"
+    assert first["object"]["code"] == 410
+    await events.aclose()
+
+
+async def test_reconnects_after_the_stream_drops_without_relisting(
+    proxied: tuple[KubeClient, TcpProxy], kube: KubeClient, namespace: str
+) -> None:
+    client, proxy = proxied
+    informer = Informer(client, CONFIGMAPS, namespace=namespace, backoff=FAST_BACKOFF)
+    informer.start()
+    try:
+        await informer.wait_synced(10)
+        proxy.cut()
+        await kube.create(CONFIGMAPS, configmap("while-cut", namespace))
+        await asyncio.sleep(0.3)
+        proxy.heal()
+        await wait_for(lambda: "while-cut" in names_in(informer))
+        assert informer.relists == 0  # resumed from its resourceVersion: nothing was missed
+        assert proxy.connections_accepted >= 2
+    finally:
+        await informer.stop()
+
+
+async def test_relists_after_410_and_misses_nothing(
+    proxied: tuple[KubeClient, TcpProxy], control_plane: ControlPlane, kube: KubeClient, namespace: str
+) -> None:
+    """Cut off while objects are created, changed and deleted and etcd compacts:
+    on reconnect the watch gets 410 Gone, the informer re-lists, and its cache
+    and handlers end up exactly in step with the server."""
+    client, proxy = proxied
+    for name in ("keep", "change", "remove"):
+        await kube.create(PODTEMPLATES, podtemplate(name, namespace))
+    informer = Informer(client, PODTEMPLATES, namespace=namespace, backoff=FAST_BACKOFF)
+    events: list[InformerEvent] = []
+    informer.add_handler(events.append)
+    informer.start()
+    try:
+        await informer.wait_synced(10)
+        assert names_in(informer) == {"keep", "change", "remove"}
+        events.clear()
+
+        proxy.cut()
+        await kube.patch(PODTEMPLATES, "change", {"metadata": {"labels": {"changed": "yes"}}}, namespace)
+        await kube.delete(PODTEMPLATES, "remove", namespace)
+        for i in range(20):
+            await kube.create(PODTEMPLATES, podtemplate(f"new-{i:02d}", namespace))
+        await control_plane.compact_etcd()
+        proxy.heal()
+
+        expected = await names_on_server(kube, PODTEMPLATES, namespace)
+        await wait_for(lambda: names_in(informer) == expected, timeout=20)
+        assert informer.relists >= 1
+        changed = informer.store.get(f"{namespace}/change")
+        assert changed is not None
+        assert changed["metadata"]["labels"] == {"changed": "yes"}
+        seen = {(e.type, e.obj["metadata"]["name"]) for e in events}
+        assert (EventType.DELETED, "remove") in seen
+        assert (EventType.MODIFIED, "change") in seen
+        assert {(EventType.ADDED, f"new-{i:02d}") for i in range(20)} <= seen
+        assert (EventType.ADDED, "keep") not in seen  # unchanged objects are not re-announced
+
+        # And it keeps watching afterwards.
+        await kube.create(PODTEMPLATES, podtemplate("after-recovery", namespace))
+        await wait_for(lambda: "after-recovery" in names_in(informer))
+    finally:
+        await informer.stop()
