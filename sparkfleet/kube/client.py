@@ -16,9 +16,10 @@ needs and the library leaves out:
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
@@ -63,7 +64,9 @@ class ClientSettings:
 
     def __post_init__(self) -> None:
         if self.qps > 0 and self.burst < 1:
-            raise ValueError(f"--kube-api-burst must be at least 1 when --kube-api-qps is set; got {self.burst}")
+            raise ValueError(
+                f"--kube-api-burst must be at least 1 when --kube-api-qps is set; got {self.burst}"
+            )
         if self.pool_size < 1:
             raise ValueError(f"pool_size must be at least 1; got {self.pool_size}")
         if self.request_timeout <= 0 or self.connect_timeout <= 0:
@@ -79,38 +82,49 @@ class KubeConfigError(Exception):
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 
 
-async def load_configuration(kubeconfig: str | None = None, context: str | None = None) -> Configuration:
-    """Configuration from a kubeconfig file, ``$KUBECONFIG``, ``~/.kube/config``, or in-cluster.
+def kubeconfig_source(kubeconfig: str | None = None) -> str | None:
+    """The kubeconfig file to read, or ``None`` for the pod's in-cluster configuration.
 
-    In a pod with no kubeconfig named, the pod's ServiceAccount is used, as kubectl does.
+    Precedence as kubectl's: the named file, ``$KUBECONFIG``, ``~/.kube/config``;
+    in a pod with none of them, in-cluster.
     """
-    configuration = Configuration()
     explicit = kubeconfig or os.environ.get("KUBECONFIG")
+    if explicit:
+        return explicit
     default_file = os.path.expanduser("~/.kube/config")
+    if os.environ.get(IN_CLUSTER_ENV) and not os.path.exists(default_file):
+        return None
+    return default_file
+
+
+async def load_configuration(kubeconfig: str | None = None, context: str | None = None) -> Configuration:
+    """Configuration from a kubeconfig (see :func:`kubeconfig_source`) or in-cluster."""
+    configuration = Configuration()
+    path = kubeconfig_source(kubeconfig)
+    where = f"kubeconfig {path}" if path else "in-cluster configuration"
     try:
-        if not explicit and os.environ.get(IN_CLUSTER_ENV) and not os.path.exists(default_file):
-            load_incluster_config(client_configuration=configuration)
+        if path is None:
+            load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         else:
-            path = explicit or default_file
-            if not os.path.exists(path):
-                raise KubeConfigError(f"kubeconfig {path}: no such file")
             await load_kube_config(config_file=path, context=context, client_configuration=configuration)
+    except FileNotFoundError as exc:
+        raise KubeConfigError(f"{where}: no such file ({exc.filename})") from exc
     except ConfigException as exc:
-        raise KubeConfigError(f"kubeconfig {explicit or default_file}: {exc}") from exc
+        raise KubeConfigError(f"{where}: {exc}") from exc
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
         # Malformed YAML or fields of the wrong type surface as these from the loader.
-        raise KubeConfigError(f"kubeconfig {explicit or default_file}: unreadable ({exc})") from exc
+        raise KubeConfigError(f"{where}: unreadable ({exc})") from exc
     return configuration
 
 
-class InstrumentedRESTClient(RESTClientObject):  # type: ignore[misc]
+class InstrumentedRESTClient(RESTClientObject):
     """kubernetes-asyncio's transport with rate limit, retries, timeouts and metrics."""
 
     def __init__(self, configuration: Configuration, settings: ClientSettings):
         configuration.connection_pool_maxsize = settings.pool_size
         super().__init__(configuration)
         self.settings = settings
-        self.host = urlsplit(configuration.host).netloc
+        self.host: str = urlsplit(str(configuration.host)).netloc
         self.bucket = TokenBucket(settings.qps, settings.burst)
         self.default_timeout = aiohttp.ClientTimeout(
             total=settings.request_timeout, connect=settings.connect_timeout
@@ -147,7 +161,7 @@ class InstrumentedRESTClient(RESTClientObject):  # type: ignore[misc]
             await asyncio.sleep(delay)
             attempt += 1
 
-    async def request(  # type: ignore[override]
+    async def request(
         self,
         method: str,
         url: str,
@@ -163,16 +177,14 @@ class InstrumentedRESTClient(RESTClientObject):  # type: ignore[misc]
         parent = super().request
 
         def send() -> Awaitable[aiohttp.ClientResponse]:
-            return parent(  # type: ignore[no-any-return]
-                method, url, query_params, dict(headers or {}), body, post_params, False, timeout
-            )
+            return parent(method, url, query_params, dict(headers or {}), body, post_params, False, timeout)
 
         resp = await self.instrumented(method.upper(), send)
         if not _preload_content:
             return resp
         result = RESTResponse(resp, await resp.read())
         if not 200 <= result.status <= 299:
-            raise ApiException(http_resp=result)
+            raise ApiException(http_resp=result)  # type: ignore[arg-type]  # as the parent does
         return result
 
     async def send_bytes(
@@ -183,12 +195,14 @@ class InstrumentedRESTClient(RESTClientObject):  # type: ignore[misc]
         data: bytes | None,
         timeout: aiohttp.ClientTimeout | None,
     ) -> aiohttp.ClientResponse:
-        kwargs: dict[str, Any] = {"headers": headers, "data": data, "timeout": timeout or self.default_timeout}
+        kwargs: dict[str, Any] = {
+            "headers": headers,
+            "data": data,
+            "timeout": timeout or self.default_timeout,
+        }
         if self.server_hostname:
             kwargs["server_hostname"] = self.server_hostname
-        return await self.instrumented(
-            method, lambda: self.pool_manager.request(method, url, **kwargs)
-        )
+        return await self.instrumented(method, lambda: self.pool_manager.request(method, url, **kwargs))
 
 
 def _clean_query(query: Query | None) -> list[tuple[str, str]]:
@@ -318,9 +332,9 @@ class KubeClient:
         label_selector: str | None = None,
         field_selector: str | None = None,
         page_size: int = 500,
-    ) -> tuple[list[dict[str, Any]], str]:
+    ) -> tuple[builtins.list[dict[str, Any]], str]:
         """Every object (a consistent read, paginated) and the list's resourceVersion."""
-        items: list[dict[str, Any]] = []
+        items: builtins.list[dict[str, Any]] = []
         token: str | None = None
         while True:
             page = await self.list(
@@ -409,7 +423,7 @@ class KubeClient:
         field_selector: str | None = None,
         timeout_seconds: int = 300,
         allow_bookmarks: bool = True,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Watch events as dicts (``type``, ``object``), until the server ends the stream.
 
         A non-2xx answer raises :class:`ApiError`; a dropped connection raises
@@ -436,7 +450,7 @@ class KubeClient:
         return _watch_events(resp)
 
 
-async def _watch_events(resp: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
+async def _watch_events(resp: aiohttp.ClientResponse) -> AsyncGenerator[dict[str, Any], None]:
     """Splits a watch stream into events. Lines can be larger than aiohttp's line limit."""
     buffer = b""
     try:

@@ -193,12 +193,12 @@ class Informer:
     def replace(self, items: list[Object], resource_version: str) -> None:
         """Makes the cache equal to a fresh list, telling handlers only what differs."""
         fresh = {object_key(obj): obj for obj in items}
-        for key in self.store.keys():
+        for key in self.store.list_keys():  # a copy: removing while iterating is safe
             if key not in fresh:
                 old = self.store.remove(key)
                 assert old is not None
                 self._emit(InformerEvent(EventType.DELETED, old))
-        for key, obj in fresh.items():
+        for obj in fresh.values():
             old = self.store.put(obj)
             if old is None:
                 self._emit(InformerEvent(EventType.ADDED, obj))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections import defaultdict
 from typing import Any
 
@@ -29,15 +30,15 @@ class Store:
     def get_by_name(self, namespace: str | None, name: str) -> Object | None:
         return self._objects.get(f"{namespace}/{name}" if namespace else name)
 
-    def keys(self) -> list[str]:
+    def list_keys(self) -> list[str]:
         return list(self._objects)
 
-    def list(self, namespace: str | None = None) -> list[Object]:
+    def list(self, namespace: str | None = None) -> builtins.list[Object]:
         if namespace is None:
             return list(self._objects.values())
         return [self._objects[key] for key in self._by_namespace.get(namespace, ())]
 
-    def namespaces(self) -> list[str]:
+    def namespaces(self) -> builtins.list[str]:
         return [ns for ns, keys in self._by_namespace.items() if keys]
 
     def put(self, obj: Object) -> Object | None:

@@ -116,7 +116,11 @@ class ControlPlane:
         self.startup_seconds = time.monotonic() - started
         log.info(
             "control plane ready",
-            extra={"host": self.host, "kubeconfig": str(self.kubeconfig), "seconds": round(self.startup_seconds, 2)},
+            extra={
+                "host": self.host,
+                "kubeconfig": str(self.kubeconfig),
+                "seconds": round(self.startup_seconds, 2),
+            },
         )
 
     async def _start(self, assets: Assets) -> None:
@@ -150,7 +154,7 @@ class ControlPlane:
                 "--log-level=warn",
             ],
         )
-        await self._wait_http("etcd", f"{self.etcd_url}/health", ssl_context=None)
+        await self._wait_http("etcd", f"{self.etcd_url}/health", ssl_context=True)
 
         feature_gates = ["ShardedListAndWatch=true"] if assets.version >= (1, 36) else []
         args = [
@@ -164,7 +168,7 @@ class ControlPlane:
             f"--tls-private-key-file={serving.key}",
             f"--client-ca-file={ca.cert_path}",
             "--authorization-mode=RBAC",
-            f"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={sa.cert}",
             f"--service-account-signing-key-file={sa.key}",
             f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
@@ -180,14 +184,21 @@ class ControlPlane:
         await self._wait_http("kube-apiserver", f"{self.host}/readyz", ssl_context=self._admin_ssl)
 
         write_kubeconfig(
-            self.kubeconfig, server=self.host, ca_file=ca.cert_path, user=ADMIN_USER,
-            client_cert=admin.cert, client_key=admin.key,
+            self.kubeconfig,
+            server=self.host,
+            ca_file=ca.cert_path,
+            user=ADMIN_USER,
+            client_cert=admin.cert,
+            client_key=admin.key,
         )
         if self.want_controller_manager and assets.kube_controller_manager is not None:
             kcm_kubeconfig = write_kubeconfig(
-                self.workdir / "kube-controller-manager.kubeconfig", server=self.host,
-                ca_file=ca.cert_path, user="system:kube-controller-manager",
-                client_cert=kcm.cert, client_key=kcm.key,
+                self.workdir / "kube-controller-manager.kubeconfig",
+                server=self.host,
+                ca_file=ca.cert_path,
+                user="system:kube-controller-manager",
+                client_cert=kcm.cert,
+                client_key=kcm.key,
             )
             controllers = CONTROLLERS if assets.version >= (1, 28) else LEGACY_CONTROLLERS
             kcm_port = free_port()
@@ -215,9 +226,7 @@ class ControlPlane:
     async def _spawn(self, name: str, argv: list[str]) -> None:
         self.processes[name] = await Process.spawn(name, argv, self.workdir / "logs" / f"{name}.log")
 
-    async def _wait_http(
-        self, name: str, url: str, *, ssl_context: ssl.SSLContext | bool | None
-    ) -> None:
+    async def _wait_http(self, name: str, url: str, *, ssl_context: ssl.SSLContext | bool) -> None:
         """Polls ``url`` until it answers 200 ok, the process dies, or time runs out."""
         process = self.processes[name]
         deadline = time.monotonic() + self.start_timeout
@@ -254,13 +263,19 @@ class ControlPlane:
 
     # -- using it ------------------------------------------------------------------
 
-    async def client(self, settings: ClientSettings | None = None, kubeconfig: Path | None = None) -> KubeClient:
+    async def client(
+        self, settings: ClientSettings | None = None, kubeconfig: Path | None = None
+    ) -> KubeClient:
         """A client as admin (or as the identity whose kubeconfig is given)."""
         return await connect(str(kubeconfig or self.kubeconfig), settings=settings)
 
     async def create_namespace(self, name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
         async with await self.client() as kube:
-            body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels or {}}}
+            body = {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": name, "labels": labels or {}},
+            }
             try:
                 return await kube.create(NAMESPACES, body)
             except ApiError as exc:
@@ -279,8 +294,12 @@ class ControlPlane:
         async with await self.client() as kube:
             for doc in documents:
                 await kube.patch(
-                    CRDS, doc["metadata"]["name"], doc, content_type=APPLY_PATCH,
-                    field_manager=FIELD_MANAGER, force=True,
+                    CRDS,
+                    doc["metadata"]["name"],
+                    doc,
+                    content_type=APPLY_PATCH,
+                    field_manager=FIELD_MANAGER,
+                    force=True,
                 )
             deadline = time.monotonic() + timeout
             for doc in documents:
@@ -317,7 +336,11 @@ class ControlPlane:
             with contextlib.suppress(ApiError):
                 await kube.create(
                     SERVICEACCOUNTS,
-                    {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace}},
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ServiceAccount",
+                        "metadata": {"name": name, "namespace": namespace},
+                    },
                 )
             answer = await kube.request(
                 "POST",
@@ -331,8 +354,11 @@ class ControlPlane:
         token = answer["status"]["token"]
         assert self._ca is not None
         kubeconfig = write_kubeconfig(
-            self.workdir / f"{namespace}.{name}.kubeconfig", server=self.host,
-            ca_file=self._ca.cert_path, user=f"{namespace}-{name}", token=token,
+            self.workdir / f"{namespace}.{name}.kubeconfig",
+            server=self.host,
+            ca_file=self._ca.cert_path,
+            user=f"{namespace}-{name}",
+            token=token,
         )
         return Identity(namespace=namespace, name=name, token=token, kubeconfig=kubeconfig)
 

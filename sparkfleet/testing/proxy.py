@@ -54,7 +54,9 @@ class TcpProxy:
             return
         self.connections_accepted += 1
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(self.target_host, self.target_port)
+            upstream_reader, upstream_writer = await asyncio.open_connection(
+                self.target_host, self.target_port
+            )
         except OSError:
             client_writer.transport.abort()
             return

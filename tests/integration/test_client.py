@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from prometheus_client import REGISTRY
 
 from sparkfleet.kube import ApiError, ClientSettings, KubeClient
@@ -15,13 +16,21 @@ from sparkfleet.testing import ControlPlane
 
 FLOWSCHEMAS = Resource("flowcontrol.apiserver.k8s.io", "v1", "flowschemas", "FlowSchema", namespaced=False)
 PRIORITY_LEVELS = Resource(
-    "flowcontrol.apiserver.k8s.io", "v1", "prioritylevelconfigurations", "PriorityLevelConfiguration",
+    "flowcontrol.apiserver.k8s.io",
+    "v1",
+    "prioritylevelconfigurations",
+    "PriorityLevelConfiguration",
     namespaced=False,
 )
 
 
 def configmap(name: str, namespace: str, **data: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}, "data": data}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": data,
+    }
 
 
 def metric(name: str, labels: dict[str, str]) -> float:
@@ -45,24 +54,20 @@ async def test_verbs_round_trip(kube: KubeClient, namespace: str) -> None:
     replaced = await kube.replace(CONFIGMAPS, patched)
     assert replaced["data"] == {"b": "2", "c": "3"}
     await kube.delete(CONFIGMAPS, "cm", namespace)
-    try:
+    with pytest.raises(ApiError) as gone:
         await kube.get(CONFIGMAPS, "cm", namespace)
-    except ApiError as exc:
-        assert exc.is_not_found
-        assert exc.reason == "NotFound"
-    else:
-        raise AssertionError("deleted ConfigMap still readable")
+    assert gone.value.is_not_found
+    assert gone.value.reason == "NotFound"
 
 
 async def test_delete_with_stale_precondition_is_a_conflict(kube: KubeClient, namespace: str) -> None:
     created = await kube.create(CONFIGMAPS, configmap("cm", namespace))
     await kube.patch(CONFIGMAPS, "cm", {"data": {"v": "2"}}, namespace)
-    try:
-        await kube.delete(CONFIGMAPS, "cm", namespace, resource_version=created["metadata"]["resourceVersion"])
-    except ApiError as exc:
-        assert exc.is_conflict
-    else:
-        raise AssertionError("delete with a stale resourceVersion precondition succeeded")
+    with pytest.raises(ApiError) as conflict:
+        await kube.delete(
+            CONFIGMAPS, "cm", namespace, resource_version=created["metadata"]["resourceVersion"]
+        )
+    assert conflict.value.is_conflict
 
 
 async def test_list_all_follows_continue_tokens(kube: KubeClient, namespace: str) -> None:
@@ -82,13 +87,19 @@ async def test_requests_are_counted_under_client_go_metric_names(kube: KubeClien
     missing_before = metric("rest_client_requests_total", {"code": "404", "method": "GET", "host": host})
     latency_before = metric("rest_client_request_duration_seconds_count", {"verb": "POST", "host": host})
     await kube.create(CONFIGMAPS, configmap("counted", namespace))
-    try:
+    with pytest.raises(ApiError):
         await kube.get(CONFIGMAPS, "absent", namespace)
-    except ApiError:
-        pass
-    assert metric("rest_client_requests_total", {"code": "201", "method": "POST", "host": host}) == ok_before + 1
-    assert metric("rest_client_requests_total", {"code": "404", "method": "GET", "host": host}) == missing_before + 1
-    assert metric("rest_client_request_duration_seconds_count", {"verb": "POST", "host": host}) == latency_before + 1
+    assert (
+        metric("rest_client_requests_total", {"code": "201", "method": "POST", "host": host}) == ok_before + 1
+    )
+    assert (
+        metric("rest_client_requests_total", {"code": "404", "method": "GET", "host": host})
+        == missing_before + 1
+    )
+    assert (
+        metric("rest_client_request_duration_seconds_count", {"verb": "POST", "host": host})
+        == latency_before + 1
+    )
 
 
 async def test_client_side_rate_limit_spaces_requests(control_plane: ControlPlane, namespace: str) -> None:
@@ -100,7 +111,9 @@ async def test_client_side_rate_limit_spaces_requests(control_plane: ControlPlan
         elapsed = loop.time() - started
         # 2 from the burst, then 10 more at 20/s: at least 0.5 s.
         assert elapsed >= 0.45
-        waited = metric("rest_client_rate_limiter_duration_seconds_sum", {"verb": "GET", "host": slow.transport.host})
+        waited = metric(
+            "rest_client_rate_limiter_duration_seconds_sum", {"verb": "GET", "host": slow.transport.host}
+        )
         assert waited > 0
 
 
@@ -112,7 +125,8 @@ async def test_throttled_identity_backs_off_on_429_and_finishes(
     await kube.create(
         ROLES,
         {
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
             "metadata": {"name": "list-configmaps", "namespace": namespace},
             "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}],
         },
@@ -120,7 +134,8 @@ async def test_throttled_identity_backs_off_on_429_and_finishes(
     await kube.create(
         ROLEBINDINGS,
         {
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
             "metadata": {"name": "throttled-lists", "namespace": namespace},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "list-configmaps"},
             "subjects": [{"kind": "ServiceAccount", "name": "throttled", "namespace": namespace}],
@@ -129,7 +144,8 @@ async def test_throttled_identity_backs_off_on_429_and_finishes(
     level = await kube.create(
         PRIORITY_LEVELS,
         {
-            "apiVersion": "flowcontrol.apiserver.k8s.io/v1", "kind": "PriorityLevelConfiguration",
+            "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
+            "kind": "PriorityLevelConfiguration",
             "metadata": {"name": f"tight-{namespace}"},
             "spec": {
                 "type": "Limited",
@@ -145,7 +161,8 @@ async def test_throttled_identity_backs_off_on_429_and_finishes(
     await kube.create(
         FLOWSCHEMAS,
         {
-            "apiVersion": "flowcontrol.apiserver.k8s.io/v1", "kind": "FlowSchema",
+            "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
+            "kind": "FlowSchema",
             "metadata": {"name": f"tight-{namespace}"},
             "spec": {
                 "priorityLevelConfiguration": {"name": f"tight-{namespace}"},
@@ -154,10 +171,19 @@ async def test_throttled_identity_backs_off_on_429_and_finishes(
                 "rules": [
                     {
                         "subjects": [
-                            {"kind": "ServiceAccount", "serviceAccount": {"name": "throttled", "namespace": namespace}}
+                            {
+                                "kind": "ServiceAccount",
+                                "serviceAccount": {"name": "throttled", "namespace": namespace},
+                            }
                         ],
                         "resourceRules": [
-                            {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"], "namespaces": ["*"], "clusterScope": True}
+                            {
+                                "verbs": ["*"],
+                                "apiGroups": ["*"],
+                                "resources": ["*"],
+                                "namespaces": ["*"],
+                                "clusterScope": True,
+                            }
                         ],
                     }
                 ],
@@ -182,12 +208,18 @@ async def test_throttled_identity_backs_off_on_429_and_finishes(
             else:
                 raise AssertionError("the FlowSchema never classified the identity's requests")
 
-            rejected_before = metric("rest_client_requests_total", {"code": "429", "method": "GET", "host": host})
-            retries_before = metric("rest_client_request_retries_total", {"code": "429", "verb": "GET", "host": host})
+            rejected_before = metric(
+                "rest_client_requests_total", {"code": "429", "method": "GET", "host": host}
+            )
+            retries_before = metric(
+                "rest_client_request_retries_total", {"code": "429", "verb": "GET", "host": host}
+            )
             results = await asyncio.gather(*(throttled.list(CONFIGMAPS, namespace) for _ in range(12)))
             assert all(len(r["items"]) == 300 for r in results)
             rejected = metric("rest_client_requests_total", {"code": "429", "method": "GET", "host": host})
-            retries = metric("rest_client_request_retries_total", {"code": "429", "verb": "GET", "host": host})
+            retries = metric(
+                "rest_client_request_retries_total", {"code": "429", "verb": "GET", "host": host}
+            )
             assert rejected > rejected_before
             assert retries - retries_before == rejected - rejected_before
     finally:

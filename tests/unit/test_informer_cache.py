@@ -46,7 +46,7 @@ def test_relist_reports_only_differences_including_deletions() -> None:
     modified = next(e for e in seen if e.type is EventType.MODIFIED)
     assert modified.old is not None
     assert modified.old["metadata"]["resourceVersion"] == "2"
-    assert sorted(inf.store.keys()) == ["ns/a", "ns/b", "ns/d"]
+    assert sorted(inf.store.list_keys()) == ["ns/a", "ns/b", "ns/d"]
 
 
 def test_watch_events_update_cache_and_resource_version() -> None:

@@ -22,7 +22,9 @@ from sparkfleet.kube.retry import parse_retry_after, retry_delay
         (429, "Wed, 21 Oct 2015 07:28:00 GMT", None),
     ],
 )
-def test_retry_delay_follows_status_and_retry_after(status: int, header: str | None, expected: float | None) -> None:
+def test_retry_delay_follows_status_and_retry_after(
+    status: int, header: str | None, expected: float | None
+) -> None:
     assert retry_delay(status, header, attempt=0, max_retries=10) == expected
 
 
