@@ -27,6 +27,7 @@ from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 import orjson
+import yaml
 from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.client.rest import RESTClientObject, RESTResponse
@@ -111,7 +112,7 @@ async def load_configuration(kubeconfig: str | None = None, context: str | None 
         raise KubeConfigError(f"{where}: no such file ({exc.filename})") from exc
     except ConfigException as exc:
         raise KubeConfigError(f"{where}: {exc}") from exc
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (yaml.YAMLError, OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
         # Malformed YAML or fields of the wrong type surface as these from the loader.
         raise KubeConfigError(f"{where}: unreadable ({exc})") from exc
     return configuration

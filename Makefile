@@ -1,0 +1,74 @@
+# sparkfleet: every target installs what it needs. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+K8S_VERSION   := v1.36.3
+UV_VERSION    := 0.13.8
+VENV          := .venv
+PY            := $(VENV)/bin/python
+TOOLS         := .cache/tools
+# The pinned uv, installed locally, so every machine reads uv.lock the same way.
+UV            := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+CONTROLPLANE  := bin/controlplane
+GO_LDFLAGS    := -s -w \
+  -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
+  -X k8s.io/component-base/version.gitMajor=1 \
+  -X k8s.io/component-base/version.gitMinor=36
+# With KUBEBUILDER_ASSETS set (envtest's convention), tests use those binaries instead.
+TEST_DEPS     := install $(if $(KUBEBUILDER_ASSETS),,controlplane)
+
+.PHONY: help install controlplane test unit integration lint fmt bench-decode demo bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(TOOLS)/bin/uv:
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-extras --python python3
+	touch $@
+
+install: $(VENV)/.synced ## install sparkfleet and its dev tools into .venv (from uv.lock)
+
+$(CONTROLPLANE): tests/controlplane/main.go tests/controlplane/go.mod tests/controlplane/go.sum
+	@command -v go >/dev/null || { echo "Go is needed to build the local control plane (or set KUBEBUILDER_ASSETS)"; exit 1; }
+	@echo "building the local control plane (Kubernetes $(K8S_VERSION)); the first build takes a few minutes"
+	mkdir -p bin
+	cd tests/controlplane && go build -trimpath -ldflags "$(GO_LDFLAGS)" -o ../../$(CONTROLPLANE) .
+	for component in etcd kube-apiserver kube-controller-manager; do ln -sf controlplane bin/$$component; done
+
+controlplane: $(CONTROLPLANE) ## build etcd + kube-apiserver + kube-controller-manager into bin/
+
+test: $(TEST_DEPS) ## unit and integration tests (starts a local control plane)
+	$(PY) -m pytest
+
+unit: install ## unit tests only (no control plane)
+	$(PY) -m pytest tests/unit
+
+integration: $(TEST_DEPS) ## integration tests only
+	$(PY) -m pytest tests/integration
+
+lint: install ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: install ## format and fix what ruff can
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench-decode: install ## measure decoding of large lists: generated models vs plain JSON
+	$(PY) -m bench.decode
+
+demo: ## the seed workload on a local fleet (not yet: issue 5)
+	@echo "make demo: not yet; it arrives with the pod simulator and benchmark (issue 5)"; exit 2
+
+bench: ## the seed-scale benchmark (not yet: issue 5)
+	@echo "make bench: not yet; it arrives with the pod simulator and benchmark (issue 5)"; exit 2
+
+clean: ## remove the virtualenv, the control plane build and caches (not Go's module cache)
+	rm -rf $(VENV) bin .cache .pytest_cache .mypy_cache .ruff_cache
