@@ -166,7 +166,7 @@ class Informer:
                     extra={"informer": self.name, "code": exc.status, "error": exc.message},
                 )
                 await asyncio.sleep(self.backoff.delay(failures))
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            except (aiohttp.ClientError, ConnectionError, TimeoutError, ValueError) as exc:
                 # A dropped or stalled stream, or a torn line; resume from the last resourceVersion.
                 failures += 1
                 log.info(
@@ -224,8 +224,9 @@ class Informer:
             if exc.is_gone:
                 raise _Relist from exc
             raise
-        async for event in events:
-            self.apply(event)
+        async with contextlib.aclosing(events) as stream:
+            async for event in stream:
+                self.apply(event)
 
     def apply(self, event: dict[str, Any]) -> None:
         """Applies one watch event to the cache and tells the handlers."""

@@ -156,7 +156,8 @@ class ControlPlane:
         )
         await self._wait_http("etcd", f"{self.etcd_url}/health", ssl_context=True)
 
-        feature_gates = ["ShardedListAndWatch=true"] if assets.version >= (1, 36) else []
+        # Server-side shard selectors for lists and watches (alpha since 1.36).
+        feature_gates = ["--feature-gates=ShardedListAndWatch=true"] if assets.version >= (1, 36) else []
         args = [
             str(assets.kube_apiserver),
             f"--etcd-servers={self.etcd_url}",
@@ -175,7 +176,7 @@ class ControlPlane:
             "--allow-privileged=true",
             "--profiling=false",
             "--watch-cache-sizes=" + ",".join(f"{r}#0" for r in UNCACHED_RESOURCES),
-            *(f"--feature-gates={','.join(feature_gates)}" for _ in [0] if feature_gates),
+            *feature_gates,
             *self.apiserver_args,
         ]
         await self._spawn("kube-apiserver", args)
@@ -314,12 +315,12 @@ class ControlPlane:
                 live = await kube.get(CRDS, crd["metadata"]["name"])
                 established = any(
                     c.get("type") == "Established" and c.get("status") == "True"
-                    for c in live.get("status", {}).get("conditions", [])
+                    for c in (live.get("status") or {}).get("conditions") or []
                 )
                 served = established
                 for version in versions if established else []:
                     discovery = await kube.request("GET", f"/apis/{group}/{version}")
-                    served = served and any(r.get("name") == plural for r in discovery.get("resources", []))
+                    served = served and any(r.get("name") == plural for r in discovery.get("resources") or [])
                 if served:
                     return
             except ApiError as exc:
