@@ -1,0 +1,1 @@
+"""The Spark controllers: validation, native submission, status, lifecycle."""

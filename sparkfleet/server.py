@@ -1,0 +1,59 @@
+"""The instance's HTTP endpoints: /metrics, /healthz, /readyz (and more as pieces land)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+# A readiness check answers None when ready, or the reason it is not.
+ReadinessCheck = Callable[[], str | None]
+
+
+class StatusServer:
+    def __init__(self, host: str = "127.0.0.1", port: int = 8080):
+        self.host = host
+        self.port = port
+        self.checks: dict[str, ReadinessCheck] = {}
+        self.app = web.Application()
+        self.app.router.add_get("/metrics", self._metrics)
+        self.app.router.add_get("/healthz", self._healthz)
+        self.app.router.add_get("/readyz", self._readyz)
+        self._runner: web.AppRunner | None = None
+
+    def add_readiness_check(self, name: str, check: ReadinessCheck) -> None:
+        self.checks[name] = check
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        if self.port == 0:  # tell the caller which port the OS chose
+            server = site._server
+            assert server is not None
+            sockets = getattr(server, "sockets", None) or []
+            self.port = int(sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        failing = {name: reason for name, check in self.checks.items() if (reason := check()) is not None}
+        if failing:
+            text = "\n".join(f"[-] {name}: {reason}" for name, reason in failing.items())
+            return web.Response(status=503, text=text + "\nreadyz check failed\n")
+        return web.Response(text="ok")
