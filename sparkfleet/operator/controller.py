@@ -1,0 +1,176 @@
+"""A controller: informers -> event handlers -> a work queue -> N concurrent workers -> reconcile.
+
+The semantics are controller-runtime's. Event handlers map an informer event
+to work-queue keys (a pod event maps to the application that owns it); the
+queue collapses repeated keys and never hands one key to two workers; each
+worker calls ``reconcile(key)``, which answers done, requeue, requeue after a
+delay, or raises, and the controller requeues with the rate limiter's
+backoff. Stopping stops taking new work and lets in-flight reconciles finish,
+bounded by a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from time import perf_counter
+
+from sparkfleet.kube.errors import ApiError
+from sparkfleet.kube.informer import Informer, InformerEvent
+from sparkfleet.operator import metrics
+from sparkfleet.operator.ratelimiters import RateLimiter, default_controller_rate_limiter
+from sparkfleet.operator.workqueue import ShutDown, WorkQueue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What a reconcile asks for next: nothing, a rate-limited retry, or another look later."""
+
+    requeue: bool = False
+    requeue_after: float | None = None
+
+
+DONE = Result()
+
+Reconcile = Callable[[str], Awaitable[Result | None]]
+KeyMapper = Callable[[InformerEvent], Iterable[str]]
+
+
+def own_key(event: InformerEvent) -> Iterable[str]:
+    """The event's own object: ``namespace/name``."""
+    return (event.key,)
+
+
+class Controller:
+    def __init__(
+        self,
+        name: str,
+        reconcile: Reconcile,
+        *,
+        concurrent_syncs: int = 10,
+        rate_limiter: RateLimiter[str] | None = None,
+        slow_reconcile_seconds: float = 1.0,
+    ):
+        if concurrent_syncs < 1:
+            raise ValueError(f"--concurrent-syncs must be at least 1; got {concurrent_syncs}")
+        self.name = name
+        self.reconcile = reconcile
+        self.concurrent_syncs = concurrent_syncs
+        self.slow_reconcile_seconds = slow_reconcile_seconds
+        self.queue: WorkQueue[str] = WorkQueue(
+            name, rate_limiter or default_controller_rate_limiter(), controller=name
+        )
+        self.informers: list[Informer] = []
+        self._workers: list[asyncio.Task[None]] = []
+        self._started = False
+        metrics.MAX_CONCURRENT_RECONCILES.labels(name).set(concurrent_syncs)
+        metrics.ACTIVE_WORKERS.labels(name).set(0)
+
+    def watch(self, informer: Informer, mapper: KeyMapper = own_key) -> None:
+        """Queues the keys ``mapper`` derives from each event of ``informer``."""
+
+        def handler(event: InformerEvent) -> None:
+            for key in mapper(event):
+                self.queue.add(key)
+
+        informer.add_handler(handler)
+        if informer not in self.informers:
+            self.informers.append(informer)
+
+    @property
+    def has_synced(self) -> bool:
+        return all(i.has_synced for i in self.informers)
+
+    async def start(self, sync_timeout: float | None = None) -> None:
+        """Starts the informers, waits for their caches, then starts the workers."""
+        if self._started:
+            return
+        self._started = True
+        for informer in self.informers:
+            informer.start()
+        await asyncio.wait_for(asyncio.gather(*(i.synced.wait() for i in self.informers)), sync_timeout)
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"{self.name} worker {i}")
+            for i in range(self.concurrent_syncs)
+        ]
+        log.info(
+            "controller started",
+            extra={
+                "controller": self.name,
+                "workers": self.concurrent_syncs,
+                "informers": len(self.informers),
+            },
+        )
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stops taking work, lets in-flight reconciles finish (up to ``timeout``), stops informers."""
+        self.queue.shutdown()
+        if not await self.queue.drain(timeout):
+            log.warning(
+                "in-flight reconciles did not finish in time; cancelling",
+                extra={"controller": self.name, "timeout_s": timeout},
+            )
+        for worker in self._workers:
+            worker.cancel()
+        for worker in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        self._workers.clear()
+        for informer in self.informers:
+            await informer.stop()
+        self._started = False
+
+    async def _work(self) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except ShutDown:
+                return
+            await self._process(key)
+
+    async def _process(self, key: str) -> None:
+        metrics.ACTIVE_WORKERS.labels(self.name).inc()
+        started = perf_counter()
+        outcome = "success"
+        try:
+            result = await self.reconcile(key) or DONE
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            outcome = "error"
+            metrics.RECONCILE_ERRORS.labels(self.name).inc()
+            log.error(
+                "reconcile failed",
+                exc_info=not isinstance(exc, ApiError),  # an API answer's message says it all
+                extra={"controller": self.name, "key": key, "error": str(exc)},
+            )
+            self.queue.add_rate_limited(key)
+        else:
+            if result.requeue_after is not None and result.requeue_after > 0:
+                outcome = "requeue_after"
+                self.queue.forget(key)
+                self.queue.add_after(key, result.requeue_after)
+            elif result.requeue:
+                outcome = "requeue"
+                self.queue.add_rate_limited(key)
+            else:
+                self.queue.forget(key)
+        finally:
+            elapsed = perf_counter() - started
+            metrics.RECONCILE_TIME.labels(self.name).observe(elapsed)
+            metrics.RECONCILE_TOTAL.labels(self.name, outcome).inc()
+            metrics.ACTIVE_WORKERS.labels(self.name).dec()
+            self.queue.done(key)
+            if elapsed >= self.slow_reconcile_seconds:
+                log.warning(
+                    "slow reconcile",
+                    extra={"controller": self.name, "key": key, "duration_s": round(elapsed, 3)},
+                )
+
+
+__all__ = ["DONE", "Controller", "KeyMapper", "Reconcile", "Result", "own_key"]

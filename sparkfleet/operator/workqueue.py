@@ -1,0 +1,233 @@
+"""A rate-limiting, delaying work queue with client-go's guarantees, for one asyncio loop.
+
+- An item added while it waits is not queued twice.
+- An item is never handed to two workers at once: added while being processed,
+  it is marked dirty and queued again when the worker calls :meth:`done`.
+- Items come out in the order they were first queued.
+- :meth:`add_after` holds an item back until a deadline (the earliest one
+  asked for wins) on the event loop's timers, without polling.
+- :meth:`shutdown` stops taking work: nothing new is accepted, queued and
+  delayed items are dropped (their objects are listed again by whoever runs
+  next), workers get :class:`ShutDown`, and :meth:`drain` waits for the items
+  already being processed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+from sparkfleet.operator import metrics
+from sparkfleet.operator.ratelimiters import RateLimiter, default_controller_rate_limiter
+
+T = TypeVar("T", bound=Hashable)
+
+
+class ShutDown(Exception):
+    """The queue is shut down and empty: the worker should exit."""
+
+
+class WorkQueue(Generic[T]):
+    def __init__(
+        self,
+        name: str,
+        rate_limiter: RateLimiter[T] | None = None,
+        *,
+        controller: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        metrics_enabled: bool = True,
+    ):
+        self.name = name
+        self.controller = controller or name
+        self.rate_limiter: RateLimiter[T] = rate_limiter or default_controller_rate_limiter()
+        self._clock = clock
+        self._queue: deque[T] = deque()
+        self._dirty: set[T] = set()
+        self._processing: dict[T, float] = {}  # item -> when its processing started
+        self._queued_at: dict[T, float] = {}
+        self._delayed: dict[T, tuple[float, asyncio.TimerHandle]] = {}  # item -> (deadline, timer)
+        self._getters: deque[asyncio.Future[None]] = deque()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._shutting_down = False
+        self._metrics = metrics_enabled
+        if metrics_enabled:
+            labels = (name, self.controller)
+            self._depth = metrics.DEPTH.labels(*labels)
+            self._adds = metrics.ADDS.labels(*labels)
+            self._queue_duration = metrics.QUEUE_DURATION.labels(*labels)
+            self._work_duration = metrics.WORK_DURATION.labels(*labels)
+            self._retries = metrics.RETRIES.labels(*labels)
+            metrics.IN_PROGRESS.queues.add(self)  # type: ignore[arg-type]
+
+    # -- adding --------------------------------------------------------------------
+
+    def add(self, item: T) -> None:
+        if self._shutting_down or item in self._dirty:
+            return
+        if self._metrics:
+            self._adds.inc()
+        self._dirty.add(item)
+        if item in self._processing:
+            return  # queued again by done()
+        self._enqueue(item)
+
+    def _enqueue(self, item: T) -> None:
+        self._queue.append(item)
+        self._queued_at[item] = self._clock()
+        if self._metrics:
+            self._depth.set(len(self._queue))
+        while self._getters:
+            getter = self._getters.popleft()
+            if not getter.done():
+                getter.set_result(None)
+                break
+
+    def add_after(self, item: T, delay: float) -> None:
+        """Adds ``item`` once ``delay`` seconds have passed; an earlier pending deadline is kept."""
+        if self._shutting_down:
+            return
+        if delay <= 0:
+            self.add(item)
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + delay
+        pending = self._delayed.get(item)
+        if pending is not None:
+            if pending[0] <= deadline:
+                return
+            pending[1].cancel()
+        self._delayed[item] = (deadline, loop.call_at(deadline, self._fire, item))
+
+    def _fire(self, item: T) -> None:
+        self._delayed.pop(item, None)
+        self.add(item)
+
+    def add_rate_limited(self, item: T) -> None:
+        """Adds ``item`` after the rate limiter's backoff for it; counts a retry."""
+        if self._shutting_down:
+            return
+        if self._metrics:
+            self._retries.inc()
+        self.add_after(item, self.rate_limiter.when(item))
+
+    def forget(self, item: T) -> None:
+        self.rate_limiter.forget(item)
+
+    def num_requeues(self, item: T) -> int:
+        return self.rate_limiter.num_requeues(item)
+
+    # -- processing ----------------------------------------------------------------
+
+    async def get(self) -> T:
+        """The next item, marked as being processed; raises :class:`ShutDown` when done for good."""
+        while not self._queue:
+            if self._shutting_down:
+                raise ShutDown
+            getter = asyncio.get_running_loop().create_future()
+            self._getters.append(getter)
+            try:
+                await getter
+            except asyncio.CancelledError:
+                if getter.done() and not getter.cancelled() and self._queue:
+                    self._wake_one()  # pass the wake-up on to another worker
+                raise
+        item = self._queue.popleft()
+        now = self._clock()
+        self._dirty.discard(item)
+        self._processing[item] = now
+        self._idle.clear()
+        if self._metrics:
+            self._depth.set(len(self._queue))
+            self._queue_duration.observe(now - self._queued_at.pop(item, now))
+        else:
+            self._queued_at.pop(item, None)
+        return item
+
+    def _wake_one(self) -> None:
+        while self._getters:
+            getter = self._getters.popleft()
+            if not getter.done():
+                getter.set_result(None)
+                return
+
+    def done(self, item: T) -> None:
+        started = self._processing.pop(item, None)
+        if started is not None and self._metrics:
+            self._work_duration.observe(self._clock() - started)
+        if item in self._dirty and not self._shutting_down:
+            self._enqueue(item)
+        if not self._processing:
+            self._idle.set()
+
+    def discard(self, predicate: Callable[[T], bool]) -> int:
+        """Removes queued and delayed items matching ``predicate`` (a shard given away).
+
+        Items being processed finish, but are not queued again afterwards.
+        """
+        removed = 0
+        kept: deque[T] = deque()
+        for item in self._queue:
+            if predicate(item):
+                removed += 1
+                self._dirty.discard(item)
+                self._queued_at.pop(item, None)
+            else:
+                kept.append(item)
+        self._queue = kept
+        for item in [i for i in self._delayed if predicate(i)]:
+            self._delayed.pop(item)[1].cancel()
+            removed += 1
+        for item in self._processing:
+            if item in self._dirty and predicate(item):
+                self._dirty.discard(item)
+        if self._metrics:
+            self._depth.set(len(self._queue))
+        return removed
+
+    # -- shutting down -------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        self._shutting_down = True
+        self._queue.clear()
+        self._queued_at.clear()
+        self._dirty.clear()
+        if self._metrics:
+            self._depth.set(0)
+        for _, timer in self._delayed.values():
+            timer.cancel()
+        self._delayed.clear()
+        while self._getters:
+            getter = self._getters.popleft()
+            if not getter.done():
+                getter.set_result(None)
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Waits until no item is being processed; ``False`` if ``timeout`` passed first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    @property
+    def shutting_down(self) -> bool:
+        return self._shutting_down
+
+    @property
+    def processing(self) -> int:
+        return len(self._processing)
+
+    @property
+    def delayed(self) -> int:
+        return len(self._delayed)
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def processing_ages(self) -> list[float]:
+        now = self._clock()
+        return [now - started for started in self._processing.values()]

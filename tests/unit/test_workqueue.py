@@ -1,0 +1,184 @@
+"""The work queue's guarantees: dedup, one worker per key, dirty re-delivery, FIFO,
+delays without polling, shutdown and drain, discard."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+from prometheus_client import REGISTRY
+
+from sparkfleet.operator.ratelimiters import ItemExponentialFailureRateLimiter
+from sparkfleet.operator.workqueue import ShutDown, WorkQueue
+
+
+def queue(name: str = "test", **kwargs: object) -> WorkQueue[str]:
+    return WorkQueue(name, ItemExponentialFailureRateLimiter(0.01, 0.1), metrics_enabled=False, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_adds_are_deduplicated_and_fifo() -> None:
+    q = queue()
+    for item in ["a", "b", "a", "c", "b"]:
+        q.add(item)
+    assert len(q) == 3
+    assert [await q.get() for _ in range(3)] == ["a", "b", "c"]
+
+
+async def test_an_item_added_while_processing_comes_back_once_after_done() -> None:
+    q = queue()
+    q.add("a")
+    item = await q.get()
+    q.add("a")
+    q.add("a")
+    assert len(q) == 0  # not handed out while it is processing
+    q.done(item)
+    assert len(q) == 1
+    assert await q.get() == "a"
+    q.done("a")
+    assert len(q) == 0
+
+
+async def test_a_waiting_getter_is_woken_by_add() -> None:
+    q = queue()
+    getter = asyncio.create_task(q.get())
+    await asyncio.sleep(0)
+    assert not getter.done()
+    q.add("x")
+    assert await asyncio.wait_for(getter, 1) == "x"
+
+
+async def test_add_after_delivers_on_time_and_keeps_the_earliest_deadline() -> None:
+    q = queue()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    q.add_after("late", 0.2)
+    q.add_after("late", 0.05)  # earlier deadline wins
+    q.add_after("late", 0.5)  # later one is ignored
+    assert q.delayed == 1
+    assert await asyncio.wait_for(q.get(), 1) == "late"
+    assert 0.04 <= loop.time() - start < 0.19
+
+
+async def test_add_rate_limited_backs_off_and_forget_resets() -> None:
+    q = queue()
+    loop = asyncio.get_running_loop()
+    waits = []
+    for _ in range(3):
+        start = loop.time()
+        q.add_rate_limited("k")
+        item = await asyncio.wait_for(q.get(), 1)
+        waits.append(loop.time() - start)
+        q.done(item)
+    assert q.num_requeues("k") == 3
+    assert waits[0] >= 0.009
+    assert waits[1] >= 0.019
+    assert waits[2] >= 0.039
+    q.forget("k")
+    assert q.num_requeues("k") == 0
+
+
+async def test_shutdown_drops_queued_work_and_stops_workers() -> None:
+    q = queue()
+    q.add("a")
+    q.add("b")
+    q.add_after("c", 10)
+    first = await q.get()
+    q.shutdown()
+    q.add("d")  # ignored
+    assert len(q) == 0
+    assert q.delayed == 0
+    with pytest.raises(ShutDown):
+        await q.get()
+    assert q.processing == 1
+    assert not await q.drain(timeout=0.05)
+    q.done(first)
+    assert await q.drain(timeout=1)
+
+
+async def test_shutdown_releases_waiting_workers() -> None:
+    q = queue()
+    workers = [asyncio.create_task(q.get()) for _ in range(3)]
+    await asyncio.sleep(0)
+    q.shutdown()
+    for worker in workers:
+        with pytest.raises(ShutDown):
+            await worker
+
+
+async def test_discard_removes_queued_and_delayed_items_of_a_shard() -> None:
+    q = queue()
+    for item in ["team-a/x", "team-b/y", "team-a/z"]:
+        q.add(item)
+    q.add_after("team-a/later", 10)
+    processing = await q.get()  # team-a/x
+    q.add(processing)  # dirty while processing
+    removed = q.discard(lambda key: key.startswith("team-a/"))
+    assert removed == 2  # team-a/z queued, team-a/later delayed
+    q.done(processing)
+    assert len(q) == 1  # the dirty team-a/x is not queued again
+    assert await q.get() == "team-b/y"
+
+
+async def test_many_workers_never_share_a_key_and_every_add_is_processed() -> None:
+    q = queue()
+    keys = [f"k{i}" for i in range(50)]
+    in_flight: set[str] = set()
+    last_added: dict[str, int] = {}
+    last_processed_after: dict[str, int] = {}
+    tick = 0
+
+    async def worker() -> None:
+        nonlocal tick
+        while True:
+            try:
+                key = await q.get()
+            except ShutDown:
+                return
+            assert key not in in_flight, f"{key} handed to two workers"
+            in_flight.add(key)
+            tick += 1
+            seen_at = tick
+            await asyncio.sleep(random.random() * 0.002)
+            last_processed_after[key] = seen_at
+            in_flight.discard(key)
+            q.done(key)
+
+    workers = [asyncio.create_task(worker()) for _ in range(16)]
+    rng = random.Random(7)
+    for _ in range(3000):
+        key = rng.choice(keys)
+        tick += 1
+        last_added[key] = tick
+        q.add(key)
+        if rng.random() < 0.3:
+            await asyncio.sleep(0)
+    for _ in range(500):
+        if not len(q) and not q.processing:
+            break
+        await asyncio.sleep(0.01)
+    q.shutdown()
+    await asyncio.gather(*workers)
+    # Every key was processed by a get that happened after its last add.
+    for key, added in last_added.items():
+        assert last_processed_after[key] > added, key
+
+
+async def test_metrics_count_adds_depth_and_durations() -> None:
+    q: WorkQueue[str] = WorkQueue("metrics-q", controller="metrics-ctl")
+    labels = {"name": "metrics-q", "controller": "metrics-ctl"}
+    q.add("a")
+    q.add("b")
+    q.add("a")
+    assert REGISTRY.get_sample_value("workqueue_adds_total", labels) == 2
+    assert REGISTRY.get_sample_value("workqueue_depth", labels) == 2
+    item = await q.get()
+    await asyncio.sleep(0.02)
+    assert (REGISTRY.get_sample_value("workqueue_unfinished_work_seconds", labels) or 0) >= 0.02
+    assert (REGISTRY.get_sample_value("workqueue_longest_running_processor_seconds", labels) or 0) >= 0.02
+    q.done(item)
+    assert REGISTRY.get_sample_value("workqueue_work_duration_seconds_count", labels) == 1
+    assert REGISTRY.get_sample_value("workqueue_queue_duration_seconds_count", labels) == 1
+    assert REGISTRY.get_sample_value("workqueue_unfinished_work_seconds", labels) == 0
+    q.add_rate_limited("c")
+    assert REGISTRY.get_sample_value("workqueue_retries_total", labels) == 1
