@@ -1,0 +1,233 @@
+"""Every transition of the SparkApplication lifecycle, without a cluster."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sparkfleet.operator.spark.lifecycle import (
+    Action,
+    AppState,
+    Decision,
+    Driver,
+    Observation,
+    RestartPolicy,
+    decide,
+)
+
+NOW = 1_800_000_000.0
+ON_FAILURE = RestartPolicy(
+    "OnFailure",
+    on_failure_retries=2,
+    on_failure_retry_interval=10,
+    on_submission_failure_retries=1,
+    on_submission_failure_retry_interval=20,
+)
+
+
+def obs(state: AppState, **kwargs: object) -> Observation:
+    return Observation(state=state, now=NOW, **kwargs)  # type: ignore[arg-type]
+
+
+def test_new_applications_are_submitted() -> None:
+    decision = decide(obs(AppState.NEW))
+    assert decision.state == AppState.SUBMITTED
+    assert decision.actions == (Action.SUBMIT,)
+
+
+@pytest.mark.parametrize(
+    ("phase", "state"),
+    [("Pending", AppState.SUBMITTED), ("Running", AppState.RUNNING), ("Unknown", AppState.UNKNOWN)],
+)
+def test_active_states_follow_the_driver_phase(phase: str, state: AppState) -> None:
+    for current in (AppState.SUBMITTED, AppState.RUNNING, AppState.UNKNOWN):
+        decision = decide(obs(current, driver=Driver(phase), execution_attempts=1))
+        assert decision.state == state
+        assert decision.actions == ()
+        assert bool(decision.events) == (current != state)  # an Event only on a transition
+
+
+def test_driver_success_completes_in_one_step() -> None:
+    decision = decide(obs(AppState.RUNNING, driver=Driver("Succeeded"), execution_attempts=1))
+    assert decision.state == AppState.COMPLETED
+    assert decision.set_termination_time
+    assert [e.reason for e in decision.events] == ["SparkDriverCompleted", "SparkApplicationCompleted"]
+
+
+def test_succeeding_with_restart_always_reruns() -> None:
+    always = RestartPolicy("Always")
+    assert decide(obs(AppState.SUCCEEDING, restart_policy=always)).state == AppState.PENDING_RERUN
+    running = decide(obs(AppState.RUNNING, driver=Driver("Succeeded"), restart_policy=always))
+    assert running.state == AppState.PENDING_RERUN
+
+
+def test_driver_failure_without_retries_fails_with_the_drivers_error() -> None:
+    decision = decide(
+        obs(AppState.RUNNING, driver=Driver("Failed", "OOMKilled: exit code 137"), execution_attempts=1)
+    )
+    assert decision.state == AppState.FAILED
+    assert decision.error_message == "OOMKilled: exit code 137"
+    assert decision.set_termination_time
+    assert decision.events[-1].type == "Warning"
+
+
+def test_driver_failure_with_on_failure_waits_the_interval_then_reruns() -> None:
+    first = decide(
+        obs(
+            AppState.RUNNING, driver=Driver("Failed", "boom"), execution_attempts=1, restart_policy=ON_FAILURE
+        )
+    )
+    assert first.state == AppState.FAILING
+    assert first.error_message == "boom"
+    assert first.requeue_after == pytest.approx(10)
+    waiting = decide(
+        obs(AppState.FAILING, execution_attempts=1, termination_time=NOW - 4, restart_policy=ON_FAILURE)
+    )
+    assert waiting.state == AppState.FAILING
+    assert waiting.requeue_after == pytest.approx(6)
+    assert waiting.error_message is None  # the failure's message is kept
+    due = decide(
+        obs(AppState.FAILING, execution_attempts=1, termination_time=NOW - 10, restart_policy=ON_FAILURE)
+    )
+    assert due.state == AppState.PENDING_RERUN
+
+
+def test_on_failure_retries_are_bounded() -> None:
+    retry = decide(
+        obs(AppState.FAILING, execution_attempts=2, termination_time=NOW - 60, restart_policy=ON_FAILURE)
+    )
+    assert retry.state == AppState.PENDING_RERUN
+    exhausted = decide(
+        obs(AppState.FAILING, execution_attempts=3, termination_time=NOW, restart_policy=ON_FAILURE)
+    )
+    assert exhausted.state == AppState.FAILED
+
+
+def test_never_does_not_retry_and_always_retries_failures_forever() -> None:
+    never = decide(obs(AppState.FAILING, execution_attempts=1, termination_time=NOW))
+    assert never.state == AppState.FAILED
+    always = decide(obs(AppState.FAILING, execution_attempts=50, termination_time=NOW - 100,
+                        restart_policy=RestartPolicy("Always", on_failure_retry_interval=5)))  # fmt: skip
+    assert always.state == AppState.PENDING_RERUN
+
+
+def test_submission_failures_retry_after_their_interval_then_fail() -> None:
+    waiting = decide(
+        obs(AppState.SUBMISSION_FAILED, submission_attempts=1, last_submission_attempt_time=NOW - 5,
+            restart_policy=ON_FAILURE)
+    )  # fmt: skip
+    assert waiting.state == AppState.SUBMISSION_FAILED
+    assert waiting.requeue_after == pytest.approx(15)
+    due = decide(obs(AppState.SUBMISSION_FAILED, submission_attempts=1, last_submission_attempt_time=NOW - 20,
+                     restart_policy=ON_FAILURE))  # fmt: skip
+    assert due.state == AppState.SUBMITTED
+    assert due.actions == (Action.SUBMIT,)
+    exhausted = decide(obs(AppState.SUBMISSION_FAILED, submission_attempts=2, restart_policy=ON_FAILURE))
+    assert exhausted.state == AppState.FAILED
+    assert decide(obs(AppState.SUBMISSION_FAILED, submission_attempts=1)).state == AppState.FAILED  # Never
+
+
+def test_pending_rerun_deletes_the_old_driver_then_resubmits() -> None:
+    deleting = decide(obs(AppState.PENDING_RERUN, driver=Driver("Failed")))
+    assert deleting.state == AppState.PENDING_RERUN
+    assert deleting.actions == (Action.DELETE_DRIVER,)
+    assert deleting.requeue_after
+    resubmit = decide(obs(AppState.PENDING_RERUN))
+    assert resubmit.state == AppState.SUBMITTED
+    assert resubmit.actions == (Action.SUBMIT,)
+    assert resubmit.clear_run
+    assert not resubmit.reset_attempts  # retries keep counting
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        AppState.SUBMITTED,
+        AppState.RUNNING,
+        AppState.UNKNOWN,
+        AppState.COMPLETED,
+        AppState.FAILED,
+        AppState.FAILING,
+    ],
+)
+def test_a_spec_change_invalidates_then_resubmits_with_a_fresh_budget(state: AppState) -> None:
+    invalidating = decide(obs(state, driver=Driver("Running"), spec_changed=True))
+    assert invalidating.state == AppState.INVALIDATING
+    assert invalidating.actions == (Action.DELETE_DRIVER,)
+    assert invalidating.events[0].reason == "SparkApplicationSpecUpdateProcessed"
+    still_deleting = decide(obs(AppState.INVALIDATING, driver=Driver("Running"), spec_changed=True))
+    assert still_deleting.actions == (Action.DELETE_DRIVER,)
+    resubmit = decide(obs(AppState.INVALIDATING, spec_changed=True))
+    assert resubmit.state == AppState.SUBMITTED
+    assert resubmit.actions == (Action.SUBMIT,)
+    assert resubmit.reset_attempts
+    assert resubmit.clear_run
+
+
+def test_a_lost_driver_fails_the_run() -> None:
+    decision = decide(obs(AppState.RUNNING, driver=None, execution_attempts=1))
+    assert decision.state == AppState.FAILING
+    assert decision.error_message == "driver pod not found"
+
+
+def test_ttl_deletes_finished_applications_when_it_expires() -> None:
+    for state in (AppState.COMPLETED, AppState.FAILED):
+        assert decide(obs(state)).actions == ()  # no TTL: kept forever
+        early = decide(obs(state, termination_time=NOW - 30, time_to_live_seconds=100))
+        assert early.requeue_after == pytest.approx(70)
+        assert early.actions == ()
+        expired = decide(obs(state, termination_time=NOW - 100, time_to_live_seconds=100))
+        assert expired.actions == (Action.DELETE_APP,)
+        assert expired.state == state
+
+
+_STATES = st.sampled_from(list(AppState))
+_DRIVERS = st.one_of(
+    st.none(), st.builds(Driver, st.sampled_from(["Pending", "Running", "Succeeded", "Failed", "Unknown"]))
+)
+_POLICIES = st.builds(
+    RestartPolicy,
+    st.sampled_from(["Never", "OnFailure", "Always"]),
+    st.integers(0, 5),
+    st.floats(0, 100),
+    st.integers(0, 5),
+    st.floats(0, 100),
+)
+
+
+@given(
+    state=_STATES,
+    driver=_DRIVERS,
+    spec_changed=st.booleans(),
+    submissions=st.integers(0, 10),
+    executions=st.integers(0, 10),
+    policy=_POLICIES,
+    ttl=st.one_of(st.none(), st.floats(0, 1000)),
+    since=st.one_of(st.none(), st.floats(0, 1000)),
+)
+def test_every_observation_has_a_consistent_decision(
+    state: AppState, driver: Driver | None, spec_changed: bool, submissions: int, executions: int,
+    policy: RestartPolicy, ttl: float | None, since: float | None,
+) -> None:  # fmt: skip
+    decision: Decision = decide(
+        Observation(
+            state=state, now=NOW, driver=driver, spec_changed=spec_changed, submission_attempts=submissions,
+            execution_attempts=executions,
+            last_submission_attempt_time=None if since is None else NOW - since,
+            termination_time=None if since is None else NOW - since, restart_policy=policy,
+            time_to_live_seconds=ttl,
+        )
+    )  # fmt: skip
+    # Submitting is only ever paired with the SUBMITTED state, deleting the app only with a finished one,
+    # and a driver is only deleted when one exists.
+    if Action.SUBMIT in decision.actions:
+        assert decision.state == AppState.SUBMITTED
+        assert driver is None or state in (AppState.NEW, AppState.SUBMISSION_FAILED)
+    if Action.DELETE_APP in decision.actions:
+        assert decision.state in (AppState.COMPLETED, AppState.FAILED)
+    if Action.DELETE_DRIVER in decision.actions:
+        assert driver is not None
+    if decision.requeue_after is not None:
+        assert decision.requeue_after >= 0
+    assert len(decision.actions) <= 1
