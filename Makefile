@@ -19,7 +19,7 @@ GO_LDFLAGS    := -s -w \
 # With KUBEBUILDER_ASSETS set (envtest's convention), tests use those binaries instead.
 TEST_DEPS     := install $(if $(KUBEBUILDER_ASSETS),,controlplane)
 
-.PHONY: help install controlplane test unit integration lint fmt bench-decode demo bench clean
+.PHONY: help install controlplane test unit integration lint fmt crds bench-decode demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ lint: install ## ruff and mypy
 fmt: install ## format and fix what ruff can
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+crds: install ## regenerate deploy/crds from the models in sparkfleet/api
+	$(PY) -m sparkfleet.api.crd deploy/crds
 
 bench-decode: install ## measure decoding of large lists: generated models vs plain JSON
 	$(PY) -m bench.decode

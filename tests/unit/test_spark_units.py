@@ -4,12 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sparkfleet.operator.spark.units import (
-    memory_overhead_mib,
-    parse_memory_mib,
-    parse_size_bytes,
-    pod_memory_mib,
-)
+from sparkfleet.api.base import parse_size_bytes
+from sparkfleet.operator.spark.units import memory_overhead_mib, parse_memory_mib, pod_memory_mib
 
 
 @pytest.mark.parametrize(

@@ -11,35 +11,12 @@
 from __future__ import annotations
 
 import math
-import re
+
+from sparkfleet.api.base import parse_size_bytes
 
 MIN_OVERHEAD_MIB = 384
 JVM_OVERHEAD_FACTOR = 0.10
 NON_JVM_OVERHEAD_FACTOR = 0.40
-
-_SIZE = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
-_UNITS_IN_BYTES = {
-    "b": 1,
-    "k": 1 << 10,
-    "kb": 1 << 10,
-    "m": 1 << 20,
-    "mb": 1 << 20,
-    "g": 1 << 30,
-    "gb": 1 << 30,
-    "t": 1 << 40,
-    "tb": 1 << 40,
-    "p": 1 << 50,
-    "pb": 1 << 50,
-}
-
-
-def parse_size_bytes(value: str, default_unit: str = "m") -> int:
-    """Bytes in a Spark size string; ``ValueError`` naming the accepted forms otherwise."""
-    match = _SIZE.match(value)
-    if not match or (match.group(2) and match.group(2).lower() not in _UNITS_IN_BYTES):
-        raise ValueError(f"{value!r} is not a size like 512m, 2g or 1024 (MiB)")
-    unit = (match.group(2) or default_unit).lower()
-    return int(match.group(1)) * _UNITS_IN_BYTES[unit]
 
 
 def parse_memory_mib(value: str) -> int:
