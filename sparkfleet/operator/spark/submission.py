@@ -1,0 +1,597 @@
+"""Native submission: what ``spark-submit --deploy-mode cluster`` would create, rendered directly.
+
+No JVM runs in the operator. For one submission of a SparkApplication this
+renders, as plain Kubernetes objects:
+
+- the driver Pod (container args, env, ports, volumes, resources as Spark
+  computes them from cores, memory and overhead, labels, owner reference),
+- a ConfigMap with ``spark.properties`` and an executor pod template, so the
+  driver creates executors with the volumes, tolerations, affinity and labels
+  the spec asks for, with no admission webhook,
+- the driver's headless Service (how executors reach the driver), and the
+  Spark UI Service.
+
+Everything here is pure: the same application and submission id always give
+the same objects. :func:`validate` finds what makes an application impossible
+to submit, naming the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import yaml
+
+from sparkfleet.api.sparkapplication import (
+    API_VERSION,
+    SparkApplication,
+    SparkPodSpec,
+)
+from sparkfleet.operator.spark import naming
+from sparkfleet.operator.spark.units import format_mib, pod_memory_mib
+
+DRIVER_CONTAINER = "spark-kubernetes-driver"
+EXECUTOR_CONTAINER = "spark-kubernetes-executor"
+CONF_DIR = "/opt/spark/conf"
+PROPERTIES_FILE = "spark.properties"
+TEMPLATE_DIR = "/opt/spark/pod-template"
+TEMPLATE_FILE = "pod-spec-template.yml"
+DRIVER_PORT, BLOCK_MANAGER_PORT, UI_PORT = 7078, 7079, 4040
+KUBERNETES_MASTER = "k8s://https://kubernetes.default.svc:443"
+PYTHON_RUNNER = "org.apache.spark.deploy.PythonRunner"
+R_RUNNER = "org.apache.spark.deploy.RRunner"
+
+Obj = dict[str, Any]
+
+
+class InvalidApplication(ValueError):
+    """The application cannot be submitted; the message names the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    submission_id: str
+    app_id: str  # spark.app.id, the spark-app-selector label
+    prefix: str  # names of the submission's objects and executor pods start with it
+    driver_pod: Obj
+    config_map: Obj
+    driver_service: Obj
+    ui_service: Obj | None
+
+    def owned_by_driver(self, obj: Obj, driver: Obj) -> Obj:
+        """``obj`` with the created driver pod as its owner, so it goes when the pod goes."""
+        meta = driver["metadata"]
+        reference = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": meta["name"],
+            "uid": meta["uid"],
+            "controller": True,
+        }
+        return {**obj, "metadata": {**obj["metadata"], "ownerReferences": [reference]}}
+
+
+def spec_hash(app: SparkApplication) -> str:
+    """A short digest of the spec: a submission made from another spec is stale (INVALIDATING)."""
+    return hashlib.sha256(orjson.dumps(app.to_kube()["spec"], option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+def new_submission_id() -> str:
+    return str(uuid.uuid4())
+
+
+def validate(app: SparkApplication) -> None:
+    """Raises :class:`InvalidApplication` for what the schema cannot catch."""
+    name = app.metadata.get("name", "")
+    spec = app.spec
+    if not spec.main_application_file:
+        raise InvalidApplication("spec.mainApplicationFile: required")
+    if spec.type in ("Java", "Scala") and not spec.main_class:
+        raise InvalidApplication(f"spec.mainClass: required for a {spec.type} application")
+    if not (spec.image or (spec.driver.image and spec.executor.image)):
+        raise InvalidApplication("spec.image: required (or both spec.driver.image and spec.executor.image)")
+    if not naming.is_dns_label(naming.ui_service_name(name)):
+        raise InvalidApplication(
+            f"metadata.name: {name!r} is too long: the Spark UI Service "
+            f"{naming.ui_service_name(name)!r} must be a DNS label of at most 63 characters"
+        )
+    pod = naming.driver_pod_name(name, spec.driver.pod_name, spec.spark_conf)
+    if not naming.is_dns_label(pod):
+        field = "spec.driver.podName" if spec.driver.pod_name else "metadata.name"
+        raise InvalidApplication(
+            f"{field}: the driver pod name {pod!r} must be a DNS label of at most 63 characters"
+        )
+    if spec.dynamic_allocation and spec.dynamic_allocation.enabled:
+        low, high = spec.dynamic_allocation.min_executors, spec.dynamic_allocation.max_executors
+        if low is not None and high is not None and low > high:
+            raise InvalidApplication("spec.dynamicAllocation.minExecutors: greater than maxExecutors")
+
+
+def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True) -> Submission:
+    validate(app)
+    name = app.metadata["name"]
+    namespace = app.metadata["namespace"]
+    spec = app.spec
+    app_id = "spark-" + submission_id.replace("-", "")
+    prefix = naming.resource_prefix(name, submission_id)
+    driver_name = naming.driver_pod_name(name, spec.driver.pod_name, spec.spark_conf)
+    service_name = f"{prefix}-driver-svc"
+    config_map_name = f"{prefix}-driver-conf-map"
+    jvm = spec.type in ("Java", "Scala")
+
+    operator_labels = {
+        naming.LABEL_APP_NAME: name,
+        naming.LABEL_LAUNCHED_BY_OPERATOR: "true",
+        naming.LABEL_SUBMISSION_ID: submission_id,
+        naming.LABEL_SPARK_APP_SELECTOR: app_id,
+        naming.LABEL_SPARK_APP_NAME: naming.sanitize(name, naming.DNS_LABEL_MAX),
+        naming.LABEL_SPARK_VERSION: spec.spark_version,
+    }
+    driver_labels = {**(spec.driver.labels or {}), **operator_labels, naming.LABEL_SPARK_ROLE: "driver"}
+    executor_labels = {**(spec.executor.labels or {}), **operator_labels, naming.LABEL_SPARK_ROLE: "executor"}
+    selector = {naming.LABEL_SPARK_APP_SELECTOR: app_id, naming.LABEL_SPARK_ROLE: "driver"}
+
+    properties = _properties(
+        app, app_id, driver_name, prefix, f"{service_name}.{namespace}.svc", executor_labels
+    )
+    executor_template = _executor_template(app, executor_labels, jvm)
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": config_map_name, "namespace": namespace, "labels": dict(operator_labels)},
+        "data": {
+            PROPERTIES_FILE: to_properties(properties),
+            TEMPLATE_FILE: yaml.safe_dump(executor_template, sort_keys=True),
+        },
+    }
+    driver_pod = _driver_pod(app, driver_name, driver_labels, app_id, submission_id, config_map_name, jvm)
+    driver_service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": service_name, "namespace": namespace, "labels": dict(operator_labels)},
+        "spec": {
+            "clusterIP": "None",
+            "selector": selector,
+            "ports": [
+                {
+                    "name": "driver-rpc-port",
+                    "port": DRIVER_PORT,
+                    "targetPort": DRIVER_PORT,
+                    "protocol": "TCP",
+                },
+                {
+                    "name": "blockmanager",
+                    "port": BLOCK_MANAGER_PORT,
+                    "targetPort": BLOCK_MANAGER_PORT,
+                    "protocol": "TCP",
+                },
+                {"name": "spark-ui", "port": UI_PORT, "targetPort": UI_PORT, "protocol": "TCP"},
+            ],
+        },
+    }
+    return Submission(
+        submission_id=submission_id,
+        app_id=app_id,
+        prefix=prefix,
+        driver_pod=driver_pod,
+        config_map=config_map,
+        driver_service=driver_service,
+        ui_service=_ui_service(app, selector, operator_labels) if ui_service else None,
+    )
+
+
+def _owner_reference(app: SparkApplication) -> Obj:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "SparkApplication",
+        "name": app.metadata["name"],
+        "uid": app.metadata.get("uid", ""),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _properties(
+    app: SparkApplication,
+    app_id: str,
+    driver_name: str,
+    prefix: str,
+    driver_host: str,
+    executor_labels: dict[str, str],
+) -> dict[str, str]:
+    spec = app.spec
+    driver, executor = spec.driver, spec.executor
+    props: dict[str, str] = {
+        "spark.app.name": app.metadata["name"],
+        "spark.app.id": app_id,
+        "spark.master": f"k8s://{driver.kubernetes_master}"
+        if driver.kubernetes_master
+        else KUBERNETES_MASTER,
+        "spark.submit.deployMode": "cluster",
+        "spark.kubernetes.submitInDriver": "true",
+        "spark.kubernetes.namespace": app.metadata["namespace"],
+        "spark.kubernetes.driver.pod.name": driver_name,
+        "spark.kubernetes.executor.podNamePrefix": prefix,
+        "spark.kubernetes.resource.type": {"Java": "java", "Scala": "java", "Python": "python", "R": "r"}[
+            spec.type
+        ],
+        "spark.driver.host": driver_host,
+        "spark.driver.port": str(DRIVER_PORT),
+        "spark.driver.blockManager.port": str(BLOCK_MANAGER_PORT),
+        "spark.blockManager.port": str(BLOCK_MANAGER_PORT),
+        "spark.kubernetes.executor.podTemplateFile": f"{TEMPLATE_DIR}/{TEMPLATE_FILE}",
+        "spark.kubernetes.executor.podTemplateContainerName": EXECUTOR_CONTAINER,
+    }
+    image = spec.image
+    if executor.image or image:
+        props["spark.kubernetes.executor.container.image"] = executor.image or image or ""
+    if image:
+        props["spark.kubernetes.container.image"] = image
+    if spec.image_pull_policy:
+        props["spark.kubernetes.container.image.pullPolicy"] = spec.image_pull_policy
+    if spec.image_pull_secrets:
+        props["spark.kubernetes.container.image.pullSecrets"] = ",".join(spec.image_pull_secrets)
+    if spec.proxy_user:
+        props["spark.kubernetes.driver.proxyUser"] = spec.proxy_user
+    _resources(props, "driver", driver)
+    _resources(props, "executor", executor)
+    if executor.instances is not None:
+        props["spark.executor.instances"] = str(executor.instances)
+    for role, pod_spec, core_request, java_options in (
+        ("driver", driver, driver.core_request, driver.java_options),
+        ("executor", executor, executor.core_request, executor.java_options),
+    ):
+        if pod_spec.core_limit:
+            props[f"spark.kubernetes.{role}.limit.cores"] = pod_spec.core_limit
+        if core_request:
+            props[f"spark.kubernetes.{role}.request.cores"] = core_request
+        if java_options:
+            props[f"spark.{role}.extraJavaOptions"] = java_options
+        if pod_spec.service_account:
+            props[f"spark.kubernetes.authenticate.{role}.serviceAccountName"] = pod_spec.service_account
+    for key, value in executor_labels.items():
+        props[f"spark.kubernetes.executor.label.{key}"] = value
+    for key, value in (executor.annotations or {}).items():
+        props[f"spark.kubernetes.executor.annotation.{key}"] = value
+    for key, value in (executor.env_vars or {}).items():
+        props[f"spark.executorEnv.{key}"] = value
+    for key, value in (spec.node_selector or {}).items():
+        props[f"spark.kubernetes.node.selector.{key}"] = value
+    if executor.delete_on_termination is not None:
+        props["spark.kubernetes.executor.deleteOnTermination"] = str(executor.delete_on_termination).lower()
+    if spec.memory_overhead_factor:
+        props["spark.kubernetes.memoryOverheadFactor"] = spec.memory_overhead_factor
+    deps = spec.deps
+    if deps:
+        for prop, values in (
+            ("spark.jars", deps.jars), ("spark.files", deps.files), ("spark.submit.pyFiles", deps.py_files),
+            ("spark.jars.packages", deps.packages), ("spark.jars.excludes", deps.exclude_packages),
+            ("spark.jars.repositories", deps.repositories), ("spark.archives", deps.archives),
+        ):  # fmt: skip
+            if values:
+                props[prop] = ",".join(values)
+    dynamic = spec.dynamic_allocation
+    if dynamic and dynamic.enabled:
+        props["spark.dynamicAllocation.enabled"] = "true"
+        settings: list[tuple[str, int | bool | None]] = [
+            ("initialExecutors", dynamic.initial_executors),
+            ("minExecutors", dynamic.min_executors),
+            ("maxExecutors", dynamic.max_executors),
+            ("shuffleTracking.enabled", dynamic.shuffle_tracking_enabled),
+            ("shuffleTracking.timeout", dynamic.shuffle_tracking_timeout),
+        ]
+        for prop, setting in settings:
+            if setting is not None:
+                props[f"spark.dynamicAllocation.{prop}"] = (
+                    str(setting).lower() if isinstance(setting, bool) else str(setting)
+                )
+    for key, value in (spec.hadoop_conf or {}).items():
+        props[f"spark.hadoop.{key}"] = value
+    props.update(spec.spark_conf or {})  # the user's own settings win
+    return props
+
+
+def _resources(props: dict[str, str], role: str, pod_spec: SparkPodSpec) -> None:
+    if pod_spec.cores is not None:
+        props[f"spark.{role}.cores"] = str(pod_spec.cores)
+    if pod_spec.memory:
+        props[f"spark.{role}.memory"] = pod_spec.memory
+    if pod_spec.memory_overhead:
+        props[f"spark.{role}.memoryOverhead"] = pod_spec.memory_overhead
+
+
+def _container_resources(app: SparkApplication, pod_spec: SparkPodSpec, jvm: bool) -> Obj:
+    factor = float(app.spec.memory_overhead_factor) if app.spec.memory_overhead_factor else None
+    memory = format_mib(pod_memory_mib(pod_spec.memory or "1g", pod_spec.memory_overhead, factor, jvm))
+    core_request = getattr(pod_spec, "core_request", None)
+    requests: Obj = {"cpu": core_request or str(pod_spec.cores or 1), "memory": memory}
+    limits: Obj = {"memory": memory}
+    if pod_spec.core_limit:
+        limits["cpu"] = pod_spec.core_limit
+    if pod_spec.gpu:
+        limits[pod_spec.gpu.name] = str(pod_spec.gpu.quantity)
+    return {"requests": requests, "limits": limits}
+
+
+def _env(pod_spec: SparkPodSpec) -> list[Obj]:
+    env: list[Obj] = [{"name": k, "value": v} for k, v in (pod_spec.env_vars or {}).items()]
+    for key, ref in (pod_spec.env_secret_key_refs or {}).items():
+        env.append({"name": key, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+    return env + list(pod_spec.env or [])
+
+
+def _mounts_and_volumes(app: SparkApplication, pod_spec: SparkPodSpec) -> tuple[list[Obj], list[Obj]]:
+    """The pod's own volume mounts, and the spec volumes they refer to (plus configMaps/secrets)."""
+    mounts = list(pod_spec.volume_mounts or [])
+    wanted = {m.get("name") for m in mounts}
+    volumes = [v for v in (app.spec.volumes or []) if v.get("name") in wanted]
+    for cm in pod_spec.config_maps or []:
+        volume = f"{cm.name}-vol"
+        volumes.append({"name": volume, "configMap": {"name": cm.name}})
+        mounts.append({"name": volume, "mountPath": cm.path})
+    for secret in pod_spec.secrets or []:
+        volume = f"{secret.name}-vol"
+        volumes.append({"name": volume, "secret": {"secretName": secret.name}})
+        mounts.append({"name": volume, "mountPath": secret.path})
+    return mounts, volumes
+
+
+def _pod_fields(app: SparkApplication, pod_spec: SparkPodSpec) -> Obj:
+    """Pod-level settings shared by the driver pod and the executor template."""
+    fields: Obj = {}
+    node_selector = {**(app.spec.node_selector or {}), **(pod_spec.node_selector or {})}
+    for key, value in (
+        ("nodeSelector", node_selector or None),
+        ("tolerations", pod_spec.tolerations),
+        ("affinity", pod_spec.affinity),
+        ("securityContext", pod_spec.pod_security_context),
+        ("schedulerName", pod_spec.scheduler_name or (app.spec.batch_scheduler or None)),
+        ("hostNetwork", pod_spec.host_network),
+        ("dnsConfig", pod_spec.dns_config),
+        ("terminationGracePeriodSeconds", pod_spec.termination_grace_period_seconds),
+        ("hostAliases", pod_spec.host_aliases),
+        ("shareProcessNamespace", pod_spec.share_process_namespace),
+        ("initContainers", pod_spec.init_containers),
+        ("priorityClassName", getattr(pod_spec, "priority_class_name", None)),
+        ("imagePullSecrets", [{"name": s} for s in app.spec.image_pull_secrets or []] or None),
+    ):
+        if value is not None:
+            fields[key] = value
+    return fields
+
+
+def _base(template: Obj | None) -> tuple[Obj, Obj]:
+    """(metadata, spec) of a pod template the user gave, copied so rendering never mutates the app."""
+    base = orjson.loads(orjson.dumps(template or {}))
+    return base.get("metadata") or {}, base.get("spec") or {}
+
+
+def _merge_container(base_spec: Obj, name: str, container: Obj) -> list[Obj]:
+    """The template's containers with ours merged over the one of the same name (or first)."""
+    containers = list(base_spec.get("containers") or [])
+    for i, existing in enumerate(containers):
+        if existing.get("name") == name:
+            containers[i] = {**existing, **container}
+            return containers
+    return [container, *containers]
+
+
+def _driver_pod(
+    app: SparkApplication,
+    pod_name: str,
+    labels: dict[str, str],
+    app_id: str,
+    submission_id: str,
+    config_map: str,
+    jvm: bool,
+) -> Obj:
+    spec = app.spec
+    driver = spec.driver
+    local_dir = f"/var/data/spark-{submission_id}"
+    main_class = spec.main_class or {"Python": PYTHON_RUNNER, "R": R_RUNNER}.get(spec.type, "")
+    args = ["driver", "--properties-file", f"{CONF_DIR}/{PROPERTIES_FILE}", "--class", main_class]
+    args += [spec.main_application_file or "", *(spec.arguments or [])]
+    env: list[Obj] = [
+        {"name": "SPARK_USER", "value": spec.proxy_user or "root"},
+        {"name": "SPARK_APPLICATION_ID", "value": app_id},
+        {
+            "name": "SPARK_DRIVER_BIND_ADDRESS",
+            "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "status.podIP"}},
+        },
+        {"name": "SPARK_LOCAL_DIRS", "value": local_dir},
+        {"name": "SPARK_CONF_DIR", "value": CONF_DIR},
+    ]
+    if spec.type == "Python":
+        python = "python3" if spec.python_version != "2" else "python"
+        env += [
+            {"name": "PYSPARK_PYTHON", "value": python},
+            {"name": "PYSPARK_DRIVER_PYTHON", "value": python},
+        ]
+    user_mounts, user_volumes = _mounts_and_volumes(app, driver)
+    ports = [
+        {"name": "driver-rpc-port", "containerPort": DRIVER_PORT, "protocol": "TCP"},
+        {"name": "blockmanager", "containerPort": BLOCK_MANAGER_PORT, "protocol": "TCP"},
+        {"name": "spark-ui", "containerPort": UI_PORT, "protocol": "TCP"},
+    ] + [p.to_kube() for p in driver.ports or []]
+    container: Obj = {
+        "name": DRIVER_CONTAINER,
+        "image": driver.image or spec.image,
+        "args": args,
+        "env": env + _env(driver),
+        "ports": ports,
+        "resources": _container_resources(app, driver, jvm),
+        "volumeMounts": [
+            {"name": "spark-local-dir-1", "mountPath": local_dir},
+            {"name": "spark-conf-volume-driver", "mountPath": CONF_DIR},
+            {"name": "pod-template-volume", "mountPath": TEMPLATE_DIR},
+            *user_mounts,
+        ],
+    }
+    if spec.image_pull_policy:
+        container["imagePullPolicy"] = spec.image_pull_policy
+    if driver.env_from:
+        container["envFrom"] = driver.env_from
+    if driver.security_context:
+        container["securityContext"] = driver.security_context
+    if driver.lifecycle:
+        container["lifecycle"] = driver.lifecycle
+    base_meta, base_spec = _base(driver.template)
+    pod_spec: Obj = {
+        **base_spec,
+        **_pod_fields(app, driver),
+        "restartPolicy": "Never",
+        "containers": _merge_container(base_spec, DRIVER_CONTAINER, container) + list(driver.sidecars or []),
+        "volumes": [
+            *(base_spec.get("volumes") or []),
+            {"name": "spark-local-dir-1", "emptyDir": {}},
+            _config_map_volume("spark-conf-volume-driver", config_map, PROPERTIES_FILE),
+            _config_map_volume("pod-template-volume", config_map, TEMPLATE_FILE),
+            *user_volumes,
+        ],
+    }  # fmt: skip
+    if driver.service_account:
+        pod_spec["serviceAccountName"] = driver.service_account
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod_name,
+            "namespace": app.metadata["namespace"],
+            "labels": {**(base_meta.get("labels") or {}), **labels},
+            "annotations": {
+                **(base_meta.get("annotations") or {}),
+                **(driver.annotations or {}),
+                naming.ANNOTATION_SPEC_HASH: spec_hash(app),
+            },
+            "ownerReferences": [_owner_reference(app)],
+        },
+        "spec": pod_spec,
+    }
+
+
+def _config_map_volume(volume: str, config_map: str, key: str) -> Obj:
+    return {"name": volume, "configMap": {"name": config_map, "items": [{"key": key, "path": key}]}}
+
+
+def _executor_template(app: SparkApplication, labels: dict[str, str], jvm: bool) -> Obj:
+    """The executor pod template Spark reads (spark.kubernetes.executor.podTemplateFile)."""
+    executor = app.spec.executor
+    mounts, volumes = _mounts_and_volumes(app, executor)
+    container: Obj = {"name": EXECUTOR_CONTAINER}
+    env = _env(executor)
+    if env:
+        container["env"] = env
+    if mounts:
+        container["volumeMounts"] = mounts
+    if executor.env_from:
+        container["envFrom"] = executor.env_from
+    if executor.security_context:
+        container["securityContext"] = executor.security_context
+    if executor.lifecycle:
+        container["lifecycle"] = executor.lifecycle
+    if executor.gpu:
+        container["resources"] = {"limits": {executor.gpu.name: str(executor.gpu.quantity)}}
+    if executor.ports:
+        container["ports"] = [p.to_kube() for p in executor.ports]
+    base_meta, base_spec = _base(executor.template)
+    spec: Obj = {
+        **base_spec,
+        **_pod_fields(app, executor),
+        "containers": _merge_container(base_spec, EXECUTOR_CONTAINER, container)
+        + list(executor.sidecars or []),
+    }
+    if volumes or base_spec.get("volumes"):
+        spec["volumes"] = [*(base_spec.get("volumes") or []), *volumes]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "labels": {**(base_meta.get("labels") or {}), **labels},
+            "annotations": {**(base_meta.get("annotations") or {}), **(executor.annotations or {})},
+        },
+        "spec": spec,
+    }
+
+
+def _ui_service(app: SparkApplication, selector: dict[str, str], labels: dict[str, str]) -> Obj:
+    options = app.spec.spark_ui_options
+    port = (options.service_port if options else None) or UI_PORT
+    metadata: Obj = {
+        "name": naming.ui_service_name(app.metadata["name"]),
+        "namespace": app.metadata["namespace"],
+        "labels": {**labels, **((options.service_labels if options else None) or {})},
+        "ownerReferences": [_owner_reference(app)],
+    }
+    if options and options.service_annotations:
+        metadata["annotations"] = options.service_annotations
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata,
+        "spec": {
+            "type": (options.service_type if options else None) or "ClusterIP",
+            "selector": selector,
+            "ports": [{"name": (options.service_port_name if options else None) or "spark-driver-ui-port",
+                       "port": port, "targetPort": UI_PORT, "protocol": "TCP"}],
+        },
+    }  # fmt: skip
+
+
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_UNESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
+
+
+def _escape(text: str, key: bool) -> str:
+    out = []
+    for i, ch in enumerate(text):
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif (key and ch in "=: ") or (i == 0 and ch in " #!"):
+            out.append("\\" + ch)
+        elif not 32 <= ord(ch) <= 126:  # \\uXXXX per UTF-16 code unit, as Java writes it
+            units = ch.encode("utf-16-be")
+            out.extend(f"\\u{int.from_bytes(units[j : j + 2]):04x}" for j in range(0, len(units), 2))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _unescape(text: str) -> str:
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt == "u":
+                out.append(chr(int(text[i + 2 : i + 6], 16)))
+                i += 6
+                continue
+            out.append(_UNESCAPES.get(nxt, nxt))
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    # Pairs of \\u escapes may be the two halves of one character beyond the BMP.
+    return "".join(out).encode("utf-16", "surrogatepass").decode("utf-16")
+
+
+def to_properties(props: dict[str, str]) -> str:
+    """A Java properties file (what Spark reads with ``--properties-file``), sorted for stability."""
+    return "".join(f"{_escape(k, True)}={_escape(v, False)}\n" for k, v in sorted(props.items()))
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """Reads back what :func:`to_properties` writes (one ``key=value`` a line)."""
+    result = {}
+    for line in text.split("\n"):  # not splitlines(): that also splits on form feeds and the like
+        if not line or line[0] in "#!":
+            continue
+        i = 0
+        while i < len(line) and line[i] != "=":
+            i += 2 if line[i] == "\\" else 1
+        result[_unescape(line[:i])] = _unescape(line[i + 1 :])
+    return result

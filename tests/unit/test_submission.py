@@ -1,0 +1,239 @@
+"""Native submission rendering: what spark-submit would create, from many specs, without a cluster."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sparkfleet.api import SparkApplication
+from sparkfleet.operator.spark import naming
+from sparkfleet.operator.spark.submission import (
+    InvalidApplication,
+    Submission,
+    parse_properties,
+    render,
+    spec_hash,
+    to_properties,
+)
+from tests.examples import manifests
+
+SID = "0f3c2a10-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
+
+
+def app_of(manifest: dict[str, Any]) -> SparkApplication:
+    manifest = copy.deepcopy(manifest)
+    manifest["metadata"]["uid"] = "11111111-2222-3333-4444-555555555555"
+    return SparkApplication.model_validate(manifest)
+
+
+def rendered(manifest: dict[str, Any], **kwargs: Any) -> Submission:
+    return render(app_of(manifest), SID, **kwargs)
+
+
+def container(pod: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in pod["spec"]["containers"] if c["name"] == name)
+
+
+def props(sub: Submission) -> dict[str, str]:
+    return parse_properties(sub.config_map["data"]["spark.properties"])
+
+
+def template(sub: Submission) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(sub.config_map["data"]["pod-spec-template.yml"])
+    return loaded
+
+
+def test_spark_pi_driver_pod() -> None:
+    sub = rendered(manifests.spark_pi(namespace="team-a"))
+    pod = sub.driver_pod
+    meta = pod["metadata"]
+    assert meta["name"] == "spark-pi-driver"
+    assert meta["namespace"] == "team-a"
+    labels = meta["labels"]
+    assert labels["spark-role"] == "driver"
+    assert labels["sparkoperator.k8s.io/app-name"] == "spark-pi"
+    assert labels["sparkoperator.k8s.io/launched-by-spark-operator"] == "true"
+    assert labels["sparkoperator.k8s.io/submission-id"] == SID
+    assert labels["spark-app-selector"] == sub.app_id == "spark-0f3c2a105b6d4e7f8a9b0c1d2e3f4a5b"
+    assert labels["version"] == "3.5.5"  # the user's driver labels
+    owner = meta["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["controller"]) == ("SparkApplication", "spark-pi", True)
+    assert owner["uid"] == "11111111-2222-3333-4444-555555555555"
+    assert pod["spec"]["restartPolicy"] == "Never"
+    assert pod["spec"]["serviceAccountName"] == "spark-operator-spark"
+    driver = container(pod, "spark-kubernetes-driver")
+    assert driver["image"] == "spark:3.5.5"
+    assert driver["args"] == [
+        "driver", "--properties-file", "/opt/spark/conf/spark.properties",
+        "--class", "org.apache.spark.examples.SparkPi",
+        "local:///opt/spark/examples/jars/spark-examples.jar", "5000",
+    ]  # fmt: skip
+    # 512m heap + max(10%, 384 MiB) overhead; one core.
+    assert driver["resources"] == {"requests": {"cpu": "1", "memory": "896Mi"}, "limits": {"memory": "896Mi"}}
+    env = {e["name"]: e for e in driver["env"]}
+    assert env["SPARK_APPLICATION_ID"]["value"] == sub.app_id
+    assert env["SPARK_DRIVER_BIND_ADDRESS"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    assert {p["containerPort"] for p in driver["ports"]} == {7078, 7079, 4040}
+    mounts = {m["name"]: m["mountPath"] for m in driver["volumeMounts"]}
+    assert mounts["spark-conf-volume-driver"] == "/opt/spark/conf"
+    assert mounts["pod-template-volume"] == "/opt/spark/pod-template"
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["spark-conf-volume-driver"]["configMap"]["name"] == sub.config_map["metadata"]["name"]
+
+
+def test_spark_pi_properties_and_services() -> None:
+    sub = rendered(manifests.spark_pi(namespace="team-a"))
+    p = props(sub)
+    assert p["spark.app.name"] == "spark-pi"
+    assert p["spark.app.id"] == sub.app_id
+    assert p["spark.master"] == "k8s://https://kubernetes.default.svc:443"
+    assert p["spark.kubernetes.namespace"] == "team-a"
+    assert p["spark.kubernetes.driver.pod.name"] == "spark-pi-driver"
+    assert p["spark.kubernetes.executor.podNamePrefix"] == sub.prefix == "spark-pi-0f3c2a10"
+    assert p["spark.driver.host"] == f"{sub.prefix}-driver-svc.team-a.svc"
+    assert p["spark.executor.instances"] == "2"
+    assert p["spark.executor.memory"] == "512m"
+    assert p["spark.kubernetes.executor.label.sparkoperator.k8s.io/app-name"] == "spark-pi"
+    assert p["spark.kubernetes.executor.label.spark-role"] == "executor"
+    assert p["spark.kubernetes.executor.podTemplateFile"] == "/opt/spark/pod-template/pod-spec-template.yml"
+    svc = sub.driver_service
+    assert svc["spec"]["clusterIP"] == "None"
+    assert svc["spec"]["selector"] == {"spark-app-selector": sub.app_id, "spark-role": "driver"}
+    assert sub.ui_service is not None
+    assert sub.ui_service["metadata"]["name"] == "spark-pi-ui-svc"
+    assert sub.ui_service["spec"]["ports"][0]["port"] == 4040
+    assert rendered(manifests.spark_pi(), ui_service=False).ui_service is None
+
+
+def test_pyspark_uses_the_python_runner_and_non_jvm_overhead() -> None:
+    sub = rendered(manifests.pyspark())
+    driver = container(sub.driver_pod, "spark-kubernetes-driver")
+    assert driver["args"][3:6] == [
+        "--class", "org.apache.spark.deploy.PythonRunner", "local:///opt/spark/examples/src/main/python/pi.py",
+    ]  # fmt: skip
+    env = {e["name"]: e.get("value") for e in driver["env"]}
+    assert env["PYSPARK_PYTHON"] == "python3"
+    # 1g heap + max(40%, 384 MiB) = 1024 + 409; the coreLimit becomes the cpu limit.
+    assert driver["resources"]["limits"] == {"memory": "1433Mi", "cpu": "1200m"}
+    assert props(sub)["spark.kubernetes.resource.type"] == "python"
+
+
+def test_everything_reaches_driver_executor_template_and_properties() -> None:
+    sub = rendered(manifests.everything())
+    pod_spec = sub.driver_pod["spec"]
+    assert pod_spec["tolerations"][0]["key"] == "spark"
+    assert pod_spec["affinity"]["nodeAffinity"]
+    assert pod_spec["nodeSelector"] == {"disktype": "ssd"}
+    assert pod_spec["securityContext"] == {"runAsUser": 185, "fsGroup": 185}
+    assert pod_spec["initContainers"][0]["name"] == "init"
+    assert pod_spec["priorityClassName"] == "high"
+    assert pod_spec["imagePullSecrets"] == [{"name": "registry"}]
+    assert pod_spec["schedulerName"] == "volcano"  # spec.batchScheduler
+    names = [c["name"] for c in pod_spec["containers"]]
+    assert names == ["spark-kubernetes-driver", "log-shipper"]
+    driver = container(sub.driver_pod, "spark-kubernetes-driver")
+    mounts = {m["mountPath"] for m in driver["volumeMounts"]}
+    assert {"/data", "/etc/extra", "/mnt/secrets"} <= mounts
+    volume_names = {v["name"] for v in pod_spec["volumes"]}
+    assert "data" in volume_names
+    assert "scratch" not in volume_names  # not mounted by the driver
+    assert driver["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert sub.driver_pod["metadata"]["labels"]["from-template"] == "yes"  # the pod template's labels
+    assert sub.driver_pod["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    assert driver["envFrom"] == [{"configMapRef": {"name": "env"}}]
+
+    executor = template(sub)
+    assert executor["metadata"]["labels"]["spark-role"] == "executor"
+    assert executor["spec"]["schedulerName"] == "volcano"
+    assert executor["spec"]["hostNetwork"] is False
+    exec_container = container(executor, "spark-kubernetes-executor")
+    assert {"name": "MODE", "value": "batch"} in exec_container["env"]
+
+    p = props(sub)
+    assert p["spark.eventLog.enabled"] == "true"
+    assert p["spark.hadoop.fs.s3a.endpoint"] == "http://minio:9000"
+    assert p["spark.jars.packages"] == "org.apache.hadoop:hadoop-aws:3.3.4"
+    assert p["spark.dynamicAllocation.enabled"] == "true"
+    assert p["spark.dynamicAllocation.maxExecutors"] == "10"
+    assert p["spark.dynamicAllocation.shuffleTracking.enabled"] == "true"
+    assert p["spark.kubernetes.executor.deleteOnTermination"] == "false"
+    assert p["spark.kubernetes.executor.request.cores"] == "500m"
+    assert p["spark.executor.memoryOverhead"] == "1g"
+    assert p["spark.driver.extraJavaOptions"] == "-XX:+UseG1GC"
+    assert p["spark.kubernetes.memoryOverheadFactor"] == "0.2"
+
+
+def test_user_spark_conf_wins() -> None:
+    manifest = manifests.spark_pi()
+    manifest["spec"]["sparkConf"] = {"spark.executor.instances": "7", "spark.kubernetes.namespace": "x"}
+    p = props(rendered(manifest))
+    assert p["spark.executor.instances"] == "7"
+
+
+def test_rendering_is_deterministic_and_never_mutates_the_app() -> None:
+    app = app_of(manifests.everything())
+    before = app.to_kube()
+    first, second = render(app, SID), render(app, SID)
+    assert first == second
+    assert app.to_kube() == before
+    other = render(app, "aaaaaaaa-0000-4000-8000-000000000000")
+    assert other.prefix != first.prefix
+    assert other.driver_service["metadata"]["name"] != first.driver_service["metadata"]["name"]
+
+
+def test_spec_hash_changes_with_the_spec_only() -> None:
+    base = manifests.spark_pi()
+    changed = manifests.spark_pi()
+    changed["spec"]["executor"]["instances"] = 3
+    relabelled = manifests.spark_pi()
+    relabelled["metadata"]["labels"] = {"x": "y"}
+    assert spec_hash(app_of(base)) == spec_hash(app_of(relabelled))
+    assert spec_hash(app_of(base)) != spec_hash(app_of(changed))
+    pod = rendered(base).driver_pod
+    assert pod["metadata"]["annotations"][naming.ANNOTATION_SPEC_HASH] == spec_hash(app_of(base))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda m: m["spec"].pop("mainApplicationFile"), "spec.mainApplicationFile"),
+        (lambda m: m["spec"].pop("mainClass"), "spec.mainClass"),
+        (lambda m: m["spec"].pop("image"), "spec.image"),
+        (lambda m: m["metadata"].update(name="a" * 57), "metadata.name"),
+        (lambda m: m["spec"]["driver"].update(podName="Not_A_Valid_Name"), "spec.driver.podName"),
+        (lambda m: m["spec"].update(dynamicAllocation={"enabled": True, "minExecutors": 5, "maxExecutors": 2}),
+         "spec.dynamicAllocation.minExecutors"),
+    ],
+)  # fmt: skip
+def test_impossible_applications_name_the_field(mutate: Any, field: str) -> None:
+    manifest = manifests.spark_pi()
+    mutate(manifest)
+    with pytest.raises(InvalidApplication) as error:
+        rendered(manifest)
+    assert str(error.value).startswith(f"{field}: ")
+
+
+def test_a_56_character_name_is_the_longest_that_fits() -> None:
+    manifest = manifests.spark_pi()
+    manifest["metadata"]["name"] = "a" * 56
+    sub = rendered(manifest)
+    assert len(sub.prefix) <= naming.EXECUTOR_PREFIX_MAX
+    assert naming.is_dns_label(sub.driver_service["metadata"]["name"])
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=20).filter(lambda k: k.strip() == k and "\n" not in k),
+                       st.text(max_size=40), max_size=20))  # fmt: skip
+def test_properties_round_trip(values: dict[str, str]) -> None:
+    assert parse_properties(to_properties(values)) == values
+
+
+@given(st.text("abcdefghijklmnopqrstuvwxyz0123456789-.", min_size=1, max_size=253), st.uuids())
+def test_prefix_is_always_a_short_dns_label(name: str, sid: Any) -> None:
+    prefix = naming.resource_prefix(name, str(sid))
+    assert len(prefix) <= naming.EXECUTOR_PREFIX_MAX
+    assert naming.is_dns_label(prefix)
