@@ -1,0 +1,53 @@
+"""Kubernetes Events about an object, as `kubectl describe` shows them."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+from typing import Any
+
+import aiohttp
+
+from sparkfleet.kube.client import KubeClient
+from sparkfleet.kube.errors import ApiError
+from sparkfleet.kube.resources import EVENTS
+
+log = logging.getLogger(__name__)
+
+
+class EventRecorder:
+    def __init__(self, client: KubeClient, component: str):
+        self.client = client
+        self.component = component
+
+    async def record(self, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None:
+        """Best effort: an Event that cannot be written is logged, never fatal."""
+        meta = obj["metadata"]
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": obj.get("apiVersion"),
+                "kind": obj.get("kind"),
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "type": event_type,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": self.component},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            await self.client.create(EVENTS, event)
+        except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning(
+                "could not record event", extra={"reason": reason, "object": meta["name"], "error": str(exc)}
+            )

@@ -1,0 +1,322 @@
+"""The SparkApplication controller: observe pods, decide with the lifecycle, act, write status once.
+
+Per reconcile of one application:
+
+1. read the application and its pods from the informers' caches;
+2. :func:`lifecycle.decide` picks the next state and the action;
+3. the action runs (submit natively, delete the old driver, or delete the
+   application when its TTL expired);
+4. the status is written once, and only if it changed (a compare-and-swap
+   on resourceVersion; a conflict requeues).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from sparkfleet.api import SPARK_APPLICATIONS, SparkApplication, format_validation_error
+from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
+from sparkfleet.kube.events import EventRecorder
+from sparkfleet.kube.resources import CONFIGMAPS, PODS, SERVICES
+from sparkfleet.operator.controller import Controller, Result
+from sparkfleet.operator.spark import lifecycle, naming
+from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
+from sparkfleet.operator.spark.status import driver_of, executor_states
+from sparkfleet.operator.spark.submission import (
+    InvalidApplication,
+    new_submission_id,
+    render,
+    spec_hash,
+    validate,
+)
+
+log = logging.getLogger(__name__)
+
+CONTROLLER_NAME = "spark-application-controller"
+COMPONENT = "sparkfleet"
+OPERATOR_PODS = f"{naming.LABEL_LAUNCHED_BY_OPERATOR}=true"
+
+
+def _iso(ts: float) -> str:
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _epoch(value: str | None) -> float | None:
+    if not value:
+        return None
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def app_key_of_pod(event: InformerEvent) -> Iterable[str]:
+    """A pod the operator launched maps to its application: ``namespace/<app-name label>``."""
+    meta = event.obj["metadata"]
+    app = (meta.get("labels") or {}).get(naming.LABEL_APP_NAME)
+    return (f"{meta['namespace']}/{app}",) if app else ()
+
+
+class SparkApplicationController:
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        namespaces: list[str] | None = None,
+        label_selector: str | None = None,
+        concurrent_syncs: int = 10,
+        max_tracked_executors: int = 1000,
+        ui_service: bool = True,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.client = client
+        self.max_tracked_executors = max_tracked_executors
+        self.ui_service = ui_service
+        self.clock = clock
+        self.events = EventRecorder(client, COMPONENT)
+        self.controller = Controller(CONTROLLER_NAME, self.reconcile, concurrent_syncs=concurrent_syncs)
+        scopes: list[str | None] = list(namespaces) if namespaces else [None]
+        self.app_informers = {
+            ns: Informer(client, SPARK_APPLICATIONS, namespace=ns, label_selector=label_selector)
+            for ns in scopes
+        }
+        self.pod_informers = {
+            ns: Informer(client, PODS, namespace=ns, label_selector=OPERATOR_PODS) for ns in scopes
+        }
+        for informer in self.app_informers.values():
+            self.controller.watch(informer)
+        for informer in self.pod_informers.values():
+            self.controller.watch(informer, app_key_of_pod)
+
+    async def start(self, sync_timeout: float | None = None) -> None:
+        await self.controller.start(sync_timeout)
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        await self.controller.stop(timeout)
+
+    @property
+    def has_synced(self) -> bool:
+        return self.controller.has_synced
+
+    def _informer(self, informers: dict[str | None, Informer], namespace: str) -> Informer | None:
+        return informers.get(namespace) or informers.get(None)
+
+    def _cached_app(self, key: str) -> dict[str, Any] | None:
+        namespace = key.split("/", 1)[0]
+        informer = self._informer(self.app_informers, namespace)
+        return informer.store.get(key) if informer else None
+
+    def _pods(self, namespace: str, app_name: str, submission_id: str | None) -> list[dict[str, Any]]:
+        informer = self._informer(self.pod_informers, namespace)
+        if informer is None or not submission_id:
+            return []
+        return [
+            pod
+            for pod in informer.store.list(namespace)
+            if (labels := pod["metadata"].get("labels") or {}).get(naming.LABEL_APP_NAME) == app_name
+            and labels.get(naming.LABEL_SUBMISSION_ID) == submission_id
+        ]
+
+    # -- reconcile -----------------------------------------------------------------
+
+    async def reconcile(self, key: str) -> Result | None:
+        raw = self._cached_app(key)
+        if raw is None or raw["metadata"].get("deletionTimestamp"):
+            return None  # deleted: its pods follow by garbage collection
+        status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
+        try:
+            app = SparkApplication.model_validate(raw)
+            validate(app)
+        except ValidationError as exc:
+            await self._reject(raw, status, format_validation_error(exc))
+            return None
+        except InvalidApplication as exc:
+            await self._reject(raw, status, str(exc))
+            return None
+        namespace, name = raw["metadata"]["namespace"], raw["metadata"]["name"]
+        state = AppState((status.get("applicationState") or {}).get("state") or "")
+        if state == AppState.SUBMISSION_FAILED and not status.get("submissionAttempts"):
+            state = AppState.NEW  # rejected as invalid and never attempted; the spec is valid now
+        pods = self._pods(namespace, name, status.get("submissionID"))
+        driver_pod = next(
+            (p for p in pods if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "driver"), None
+        )
+        if driver_pod is None and state in lifecycle.ACTIVE:
+            driver_pod = await self._get_driver(namespace, status)  # the cache may not have it yet
+        restart = app.spec.restart_policy
+        observation = Observation(
+            state=state,
+            now=self.clock(),
+            driver=driver_of(driver_pod) if driver_pod else None,
+            spec_changed=driver_pod is not None and _submitted_hash(driver_pod) != spec_hash(app),
+            submission_attempts=int(status.get("submissionAttempts") or 0),
+            execution_attempts=int(status.get("executionAttempts") or 0),
+            last_submission_attempt_time=_epoch(status.get("lastSubmissionAttemptTime")),
+            termination_time=_epoch(status.get("terminationTime")),
+            restart_policy=lifecycle.RestartPolicy(
+                type=restart.type if restart else "Never",
+                on_failure_retries=(restart.on_failure_retries or 0) if restart else 0,
+                on_failure_retry_interval=float((restart.on_failure_retry_interval or 5) if restart else 5),
+                on_submission_failure_retries=(restart.on_submission_failure_retries or 0) if restart else 0,
+                on_submission_failure_retry_interval=float(
+                    (restart.on_submission_failure_retry_interval or 5) if restart else 5
+                ),
+            ),
+            time_to_live_seconds=float(app.spec.time_to_live_seconds)
+            if app.spec.time_to_live_seconds is not None
+            else None,
+        )
+        decision = lifecycle.decide(observation)
+        new_status = copy.deepcopy(status)
+        if decision.reset_attempts:
+            new_status["executionAttempts"] = 0
+            new_status["submissionAttempts"] = 0
+        if decision.clear_run:
+            for field in ("terminationTime", "executorState", "driverInfo", "sparkApplicationId"):
+                new_status.pop(field, None)
+        _set_state(new_status, decision.state, decision.error_message)
+        if decision.set_termination_time and not new_status.get("terminationTime"):
+            new_status["terminationTime"] = _iso(observation.now)
+        if driver_pod is not None and decision.state not in (AppState.INVALIDATING, AppState.PENDING_RERUN):
+            executors = [
+                p for p in pods if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "executor"
+            ]
+            if executors:
+                new_status["executorState"] = executor_states(executors, self.max_tracked_executors)
+        events = list(decision.events)
+        for action in decision.actions:
+            if action is Action.SUBMIT:
+                await self._submit(app, raw, new_status, events)
+            elif action is Action.DELETE_DRIVER and driver_pod is not None:
+                await self._delete(PODS, driver_pod["metadata"]["name"], namespace)
+            elif action is Action.DELETE_APP:
+                await self._delete(SPARK_APPLICATIONS, name, namespace)
+                return None
+        await self._write_status(raw, status, new_status)
+        for event in events:
+            await self.events.record(raw, event.type, event.reason, event.message)
+        return Result(requeue_after=decision.requeue_after) if decision.requeue_after else None
+
+    async def _get_driver(self, namespace: str, status: dict[str, Any]) -> dict[str, Any] | None:
+        pod_name = (status.get("driverInfo") or {}).get("podName")
+        if not pod_name:
+            return None
+        try:
+            pod = await self.client.get(PODS, pod_name, namespace)
+        except ApiError as exc:
+            if exc.is_not_found:
+                return None
+            raise
+        labels = pod["metadata"].get("labels") or {}
+        return pod if labels.get(naming.LABEL_SUBMISSION_ID) == status.get("submissionID") else None
+
+    async def _reject(self, raw: dict[str, Any], status: dict[str, Any], message: str) -> None:
+        """An invalid application: SUBMISSION_FAILED naming the field, and a Warning Event.
+
+        It stays there (retrying cannot fix a spec) until the spec is fixed; no
+        submission attempt is counted, which is how a later reconcile tells it apart.
+        """
+        current = status.get("applicationState") or {}
+        if current.get("state") == AppState.SUBMISSION_FAILED and current.get("errorMessage") == message:
+            return
+        new_status = copy.deepcopy(status)
+        _set_state(new_status, AppState.SUBMISSION_FAILED, message)
+        await self._write_status(raw, status, new_status)
+        await self.events.record(raw, "Warning", "SparkApplicationSubmissionFailed", message)
+
+    async def _submit(
+        self,
+        app: SparkApplication,
+        raw: dict[str, Any],
+        status: dict[str, Any],
+        events: list[lifecycle.Event],
+    ) -> None:
+        """Creates the driver pod, then its ConfigMap and Services; updates ``status`` in place."""
+        now = self.clock()
+        submission_id = new_submission_id()
+        status["submissionAttempts"] = int(status.get("submissionAttempts") or 0) + 1
+        status["lastSubmissionAttemptTime"] = _iso(now)
+        try:
+            submission = render(app, submission_id, ui_service=self.ui_service)
+        except InvalidApplication as exc:
+            _set_state(status, AppState.SUBMISSION_FAILED, str(exc))
+            events.append(lifecycle.Event("Warning", "SparkApplicationSubmissionFailed", str(exc)))
+            return
+        namespace = raw["metadata"]["namespace"]
+        try:
+            driver = await self.client.create(PODS, submission.driver_pod)
+            await asyncio.gather(
+                self.client.create(CONFIGMAPS, submission.owned_by_driver(submission.config_map, driver)),
+                self.client.create(SERVICES, submission.owned_by_driver(submission.driver_service, driver)),
+                *([self._ensure(SERVICES, submission.ui_service)] if submission.ui_service else []),
+            )
+        except ApiError as exc:
+            message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
+            _set_state(status, AppState.SUBMISSION_FAILED, message)
+            events.append(lifecycle.Event("Warning", "SparkApplicationSubmissionFailed", message))
+            await self._delete(PODS, submission.driver_pod["metadata"]["name"], namespace)
+            return
+        status.update(
+            {
+                "submissionID": submission_id,
+                "sparkApplicationId": submission.app_id,
+                "executionAttempts": int(status.get("executionAttempts") or 0) + 1,
+                "driverInfo": {
+                    "podName": submission.driver_pod["metadata"]["name"],
+                    **(
+                        {
+                            "webUIServiceName": submission.ui_service["metadata"]["name"],
+                            "webUIPort": submission.ui_service["spec"]["ports"][0]["port"],
+                        }
+                        if submission.ui_service
+                        else {}
+                    ),
+                },
+            }
+        )
+        status.pop("terminationTime", None)
+        status.pop("executorState", None)
+        _set_state(status, AppState.SUBMITTED, "")
+        events.append(lifecycle.Event("Normal", "SparkApplicationSubmitted", f"submitted as {submission_id}"))
+
+    async def _ensure(self, resource: Any, obj: dict[str, Any]) -> None:
+        try:
+            await self.client.create(resource, obj)
+        except ApiError as exc:
+            if not exc.is_conflict:  # 409 AlreadyExists: the UI Service of an earlier run
+                raise
+
+    async def _delete(self, resource: Any, name: str, namespace: str) -> None:
+        try:
+            await self.client.delete(resource, name, namespace, propagation_policy="Background")
+        except ApiError as exc:
+            if not exc.is_not_found:
+                raise
+
+    async def _write_status(self, raw: dict[str, Any], old: dict[str, Any], new: dict[str, Any]) -> None:
+        """One compare-and-swap write, skipped when nothing changed."""
+        if new == old:
+            return
+        await self.client.replace_status(SPARK_APPLICATIONS, {**raw, "status": new})
+
+
+def _submitted_hash(driver_pod: dict[str, Any]) -> str | None:
+    """The spec the running submission was made from (the driver pod's annotation)."""
+    annotations: dict[str, str] = driver_pod["metadata"].get("annotations") or {}
+    return annotations.get(naming.ANNOTATION_SPEC_HASH)
+
+
+def _set_state(status: dict[str, Any], state: AppState, error_message: str | None) -> None:
+    current = dict(status.get("applicationState") or {})
+    current["state"] = state.value
+    if error_message is not None:
+        if error_message:
+            current["errorMessage"] = error_message
+        else:
+            current.pop("errorMessage", None)
+    status["applicationState"] = current

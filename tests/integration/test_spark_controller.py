@@ -1,0 +1,198 @@
+"""The SparkApplication controller end to end on a real API server. Test code plays
+kubelet and Spark driver: it moves pod phases and creates executor pods."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sparkfleet.api import SPARK_APPLICATIONS
+from sparkfleet.kube import ApiError, KubeClient
+from sparkfleet.kube.resources import CONFIGMAPS, EVENTS, PODS, SERVICEACCOUNTS, SERVICES
+from sparkfleet.operator.spark import naming
+from sparkfleet.operator.spark.controller import SparkApplicationController
+from sparkfleet.testing import ControlPlane
+from tests.examples import manifests
+
+CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
+
+
+@pytest.fixture
+async def operator(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str
+) -> AsyncIterator[SparkApplicationController]:
+    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                        "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
+    client = await control_plane.client()
+    controller = SparkApplicationController(client, namespaces=[namespace], concurrent_syncs=4)
+    await controller.start(sync_timeout=10)
+    yield controller
+    await controller.stop()
+    await client.close()
+
+
+async def wait_app(
+    kube: KubeClient, namespace: str, name: str, check: Callable[[dict[str, Any]], bool], timeout: float = 20
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    app: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        app = await kube.get(SPARK_APPLICATIONS, name, namespace)
+        if check(app.get("status") or {}):
+            return app
+        await asyncio.sleep(0.1)
+    pytest.fail(f"{namespace}/{name} never reached the expected status; last: {app.get('status')}")
+
+
+def state_is(state: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda status: (status.get("applicationState") or {}).get("state") == state
+
+
+async def set_phase(
+    kube: KubeClient, namespace: str, pod: str, phase: str, exit_code: int | None = None
+) -> None:
+    status: dict[str, Any] = {"phase": phase}
+    if exit_code is not None:
+        status["containerStatuses"] = [{
+            "name": "spark-kubernetes-driver", "ready": False, "restartCount": 0, "image": "spark", "imageID": "",
+            "state": {"terminated": {"exitCode": exit_code, "reason": "Error", "message": "java.lang.OutOfMemoryError"}},
+        }]  # fmt: skip
+    await kube.patch(PODS, pod, {"status": status}, namespace, subresource="status")
+
+
+async def start_executors(kube: KubeClient, namespace: str, driver: dict[str, Any], count: int) -> list[str]:
+    labels = driver["metadata"]["labels"]
+    names = []
+    for i in range(1, count + 1):
+        name = f"{labels[naming.LABEL_APP_NAME]}-exec-{i}"
+        await kube.create(PODS, {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace,
+                         "labels": {**{k: v for k, v in labels.items() if k != naming.LABEL_SPARK_ROLE},
+                                    naming.LABEL_SPARK_ROLE: "executor", naming.LABEL_EXECUTOR_ID: str(i)},
+                         "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": driver["metadata"]["name"],
+                                              "uid": driver["metadata"]["uid"], "controller": True}]},
+            "spec": {"serviceAccountName": "spark-operator-spark", "containers": [{"name": "spark-kubernetes-executor", "image": "spark"}]},
+        })  # fmt: skip
+        await set_phase(kube, namespace, name, "Running")
+        names.append(name)
+    return names
+
+
+@pytest.mark.usefixtures("operator")
+async def test_application_runs_to_completion(kube: KubeClient, namespace: str) -> None:
+    await kube.create(SPARK_APPLICATIONS, manifests.spark_pi(namespace=namespace))
+    app = await wait_app(kube, namespace, "spark-pi", state_is("SUBMITTED"))
+    status = app["status"]
+    assert status["submissionAttempts"] == 1
+    assert status["executionAttempts"] == 1
+    assert status["driverInfo"]["podName"] == "spark-pi-driver"
+    assert status["driverInfo"]["webUIServiceName"] == "spark-pi-ui-svc"
+    submission_id = status["submissionID"]
+
+    driver = await kube.get(PODS, "spark-pi-driver", namespace)
+    assert driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID] == submission_id
+    assert driver["metadata"]["ownerReferences"][0]["uid"] == app["metadata"]["uid"]
+    prefix = naming.resource_prefix("spark-pi", submission_id)
+    config_map = await kube.get(CONFIGMAPS, f"{prefix}-driver-conf-map", namespace)
+    assert "spark.properties" in config_map["data"]
+    assert config_map["metadata"]["ownerReferences"][0]["uid"] == driver["metadata"]["uid"]
+    service = await kube.get(SERVICES, f"{prefix}-driver-svc", namespace)
+    assert service["spec"]["clusterIP"] == "None"
+    await kube.get(SERVICES, "spark-pi-ui-svc", namespace)
+
+    await set_phase(kube, namespace, "spark-pi-driver", "Running")
+    await wait_app(kube, namespace, "spark-pi", state_is("RUNNING"))
+    executors = await start_executors(kube, namespace, driver, 2)
+    await wait_app(
+        kube, namespace, "spark-pi", lambda s: s.get("executorState") == {e: "RUNNING" for e in executors}
+    )
+
+    for name in executors:
+        await set_phase(kube, namespace, name, "Succeeded")
+    await set_phase(kube, namespace, "spark-pi-driver", "Succeeded")
+    app = await wait_app(kube, namespace, "spark-pi", state_is("COMPLETED"))
+    assert app["status"]["terminationTime"]
+    assert app["status"]["executorState"] == {e: "COMPLETED" for e in executors}
+    assert app["status"]["submissionID"] == submission_id
+
+    events, _ = await kube.list_all(EVENTS, namespace, field_selector="involvedObject.name=spark-pi")
+    reasons = {e["reason"] for e in events}
+    assert {"SparkApplicationSubmitted", "SparkDriverRunning", "SparkApplicationCompleted"} <= reasons
+
+
+@pytest.mark.usefixtures("operator")
+async def test_invalid_application_fails_submission_naming_the_field(
+    kube: KubeClient, namespace: str
+) -> None:
+    broken = manifests.spark_pi("broken", namespace)
+    del broken["spec"]["mainApplicationFile"]
+    await kube.create(SPARK_APPLICATIONS, broken)
+    await kube.create(SPARK_APPLICATIONS, manifests.spark_pi("healthy", namespace))
+    app = await wait_app(kube, namespace, "broken", state_is("SUBMISSION_FAILED"))
+    assert app["status"]["applicationState"]["errorMessage"] == "spec.mainApplicationFile: required"
+    await wait_app(kube, namespace, "healthy", state_is("SUBMITTED"))  # its neighbour is unaffected
+    events, _ = await kube.list_all(EVENTS, namespace, field_selector="involvedObject.name=broken")
+    assert any(e["type"] == "Warning" and "mainApplicationFile" in e["message"] for e in events)
+    with pytest.raises(ApiError):
+        await kube.get(PODS, "broken-driver", namespace)
+    await asyncio.sleep(0.5)  # it stays SUBMISSION_FAILED: retrying cannot fix a spec
+    assert (await kube.get(SPARK_APPLICATIONS, "broken", namespace))["status"]["applicationState"][
+        "state"
+    ] == "SUBMISSION_FAILED"
+
+    # Fixing the spec submits it.
+    await kube.patch(
+        SPARK_APPLICATIONS, "broken", {"spec": {"mainApplicationFile": "local:///app.jar"}}, namespace
+    )
+    fixed = await wait_app(kube, namespace, "broken", state_is("SUBMITTED"))
+    assert "errorMessage" not in fixed["status"]["applicationState"]
+    await kube.get(PODS, "broken-driver", namespace)
+
+
+@pytest.mark.usefixtures("operator")
+async def test_on_failure_resubmits_then_gives_up(kube: KubeClient, namespace: str) -> None:
+    app = manifests.spark_pi("retried", namespace)
+    app["spec"]["restartPolicy"] = {"type": "OnFailure", "onFailureRetries": 1, "onFailureRetryInterval": 1}
+    await kube.create(SPARK_APPLICATIONS, app)
+    first = (await wait_app(kube, namespace, "retried", state_is("SUBMITTED")))["status"]["submissionID"]
+    await set_phase(kube, namespace, "retried-driver", "Running")
+    await wait_app(kube, namespace, "retried", state_is("RUNNING"))
+    await set_phase(kube, namespace, "retried-driver", "Failed", exit_code=1)
+    second = await wait_app(
+        kube,
+        namespace,
+        "retried",
+        lambda s: s.get("submissionID") not in (None, first) and state_is("SUBMITTED")(s),
+    )
+    assert second["status"]["executionAttempts"] == 2
+    await set_phase(kube, namespace, "retried-driver", "Failed", exit_code=1)
+    failed = await wait_app(kube, namespace, "retried", state_is("FAILED"))
+    assert "exit code 1" in failed["status"]["applicationState"]["errorMessage"]
+    assert failed["status"]["executionAttempts"] == 2
+
+
+@pytest.mark.usefixtures("operator")
+async def test_deleting_the_application_collects_its_pods(kube: KubeClient, namespace: str) -> None:
+    await kube.create(SPARK_APPLICATIONS, manifests.spark_pi("doomed", namespace))
+    status = (await wait_app(kube, namespace, "doomed", state_is("SUBMITTED")))["status"]
+    prefix = naming.resource_prefix("doomed", status["submissionID"])
+    await kube.delete(SPARK_APPLICATIONS, "doomed", namespace)
+
+    async def gone(resource: Any, name: str) -> bool:
+        try:
+            await kube.get(resource, name, namespace)
+        except ApiError as exc:
+            return exc.is_not_found
+        return False
+
+    deadline = time.monotonic() + 60
+    while not (await gone(PODS, "doomed-driver") and await gone(CONFIGMAPS, f"{prefix}-driver-conf-map")):
+        assert time.monotonic() < deadline, "garbage collection did not remove the driver's objects"
+        await asyncio.sleep(0.25)
