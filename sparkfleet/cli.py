@@ -67,6 +67,129 @@ def controlplane(
         raise typer.Exit(1) from exc
 
 
+def parse_duration(value: str) -> float:
+    """Seconds from a Go-style duration (``15s``, ``1m30s``, ``6h``) or a plain number of seconds."""
+    import re
+
+    text = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise typer.BadParameter(f"{value!r} is not a duration like 15s, 1m30s or 6h")
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def _split_host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not port.isdigit():
+        raise typer.BadParameter(f"{value!r} is not an address like :8080 or 127.0.0.1:8080")
+    return host or "0.0.0.0", int(port)
+
+
+@app.command("run")
+def run_command(
+    kubeconfig: Annotated[
+        str | None, typer.Option(help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    ] = None,
+    namespaces: Annotated[
+        list[str] | None,
+        typer.Option("--namespaces", help="Namespaces to serve (repeat or comma-separate); default all."),
+    ] = None,
+    label_selector_filter: Annotated[
+        str | None, typer.Option(help="Serve only SparkApplications matching this label selector.")
+    ] = None,
+    concurrent_syncs: Annotated[
+        int, typer.Option("--concurrent-syncs", "--controller-threads", min=1, help="Concurrent reconciles.")
+    ] = 10,
+    kube_api_qps: Annotated[
+        float, typer.Option(help="Client-side QPS limit towards the API server (0: none).")
+    ] = 50.0,
+    kube_api_burst: Annotated[int, typer.Option(help="Client-side burst towards the API server.")] = 100,
+    workqueue_ratelimiter_bucket_qps: Annotated[
+        float, typer.Option(help="Overall retry rate of the work queue.")
+    ] = 50.0,
+    workqueue_ratelimiter_bucket_size: Annotated[
+        int, typer.Option(help="Retry burst of the work queue.")
+    ] = 500,
+    workqueue_ratelimiter_max_delay: Annotated[
+        str, typer.Option(help="Longest per-item retry backoff.")
+    ] = "6h",
+    max_tracked_executor_per_app: Annotated[
+        int, typer.Option(min=0, help="Executors tracked in status per application.")
+    ] = 1000,
+    enable_ui_service: Annotated[
+        bool, typer.Option(help="Create a Service for each driver's Spark UI.")
+    ] = True,
+    metrics_bind_address: Annotated[
+        str, typer.Option(help="Where /metrics, /healthz and /readyz are served.")
+    ] = ":8080",
+    leader_elect: Annotated[
+        bool, typer.Option(help="Run only while holding the leader Lease (one active instance).")
+    ] = False,
+    leader_election_lock_name: Annotated[
+        str, typer.Option(help="Name of the leader Lease.")
+    ] = "sparkfleet-controller-lock",
+    leader_election_lock_namespace: Annotated[
+        str | None, typer.Option(help="Namespace of the leader Lease (default: $POD_NAMESPACE or default).")
+    ] = None,
+    leader_election_lease_duration: Annotated[str, typer.Option(help="Leader Lease duration.")] = "15s",
+    leader_election_renew_deadline: Annotated[str, typer.Option(help="Leader renew deadline.")] = "10s",
+    leader_election_retry_period: Annotated[str, typer.Option(help="Leader retry period.")] = "2s",
+    log_format: Annotated[str, typer.Option(help="text (readable) or json (structured).")] = "text",
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run one operator instance (unsharded) reconciling SparkApplications."""
+    import os
+
+    from sparkfleet.kube import KubeConfigError
+    from sparkfleet.kube.leaderelection import LeaseTiming
+    from sparkfleet.logs import configure_logging
+    from sparkfleet.operator.run import RunOptions, run
+
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("--log-format must be text or json")
+    configure_logging("json" if log_format == "json" else "text", log_level)
+    host, port = _split_host_port(metrics_bind_address)
+    try:
+        lease = LeaseTiming(
+            parse_duration(leader_election_lease_duration),
+            parse_duration(leader_election_renew_deadline),
+            parse_duration(leader_election_retry_period),
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(f"--leader-election-*: {exc}") from exc
+    options = RunOptions(
+        kubeconfig=kubeconfig,
+        namespaces=[ns.strip() for item in namespaces or [] for ns in item.split(",") if ns.strip()],
+        label_selector=label_selector_filter,
+        concurrent_syncs=concurrent_syncs,
+        kube_api_qps=kube_api_qps,
+        kube_api_burst=kube_api_burst,
+        bucket_qps=workqueue_ratelimiter_bucket_qps,
+        bucket_size=workqueue_ratelimiter_bucket_size,
+        max_delay=parse_duration(workqueue_ratelimiter_max_delay),
+        max_tracked_executors=max_tracked_executor_per_app,
+        ui_service=enable_ui_service,
+        metrics_host=host,
+        metrics_port=port,
+        leader_elect=leader_elect,
+        lease_name=leader_election_lock_name,
+        lease_namespace=leader_election_lock_namespace or os.environ.get("POD_NAMESPACE") or "default",
+        lease=lease,
+    )
+    try:
+        code = uvloop.run(run(options))
+    except KubeConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except ValueError as exc:  # flag values the runtime refuses (naming the flag)
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    raise typer.Exit(code)
+
+
 def main() -> None:
     app()
 

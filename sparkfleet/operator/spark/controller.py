@@ -27,6 +27,7 @@ from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
 from sparkfleet.kube.events import EventRecorder
 from sparkfleet.kube.resources import CONFIGMAPS, PODS, SERVICES
 from sparkfleet.operator.controller import Controller, Result
+from sparkfleet.operator.ratelimiters import RateLimiter
 from sparkfleet.operator.spark import lifecycle, naming
 from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
 from sparkfleet.operator.spark.status import driver_of, executor_states
@@ -72,6 +73,7 @@ class SparkApplicationController:
         concurrent_syncs: int = 10,
         max_tracked_executors: int = 1000,
         ui_service: bool = True,
+        rate_limiter: RateLimiter[str] | None = None,
         clock: Callable[[], float] = time.time,
     ):
         self.client = client
@@ -79,7 +81,9 @@ class SparkApplicationController:
         self.ui_service = ui_service
         self.clock = clock
         self.events = EventRecorder(client, COMPONENT)
-        self.controller = Controller(CONTROLLER_NAME, self.reconcile, concurrent_syncs=concurrent_syncs)
+        self.controller = Controller(
+            CONTROLLER_NAME, self.reconcile, concurrent_syncs=concurrent_syncs, rate_limiter=rate_limiter
+        )
         scopes: list[str | None] = list(namespaces) if namespaces else [None]
         self.app_informers = {
             ns: Informer(client, SPARK_APPLICATIONS, namespace=ns, label_selector=label_selector)

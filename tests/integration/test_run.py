@@ -1,0 +1,118 @@
+"""`sparkfleet run` as a process: flags, readiness, metrics, leader Lease, clean SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from sparkfleet.api import SPARK_APPLICATIONS
+from sparkfleet.kube import KubeClient
+from sparkfleet.kube.resources import LEASES, SERVICEACCOUNTS
+from sparkfleet.testing import ControlPlane
+from sparkfleet.testing.proc import free_port
+from tests.examples import manifests
+
+CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
+
+
+async def get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        return resp.status, await resp.text()
+
+
+async def test_run_serves_reconciles_and_stops_cleanly(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                        "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
+    port = free_port()
+    log = (tmp_path / "operator.log").open("wb")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sparkfleet.cli", "run",
+        "--kubeconfig", str(control_plane.kubeconfig),
+        "--namespaces", namespace,
+        "--controller-threads", "4",
+        "--metrics-bind-address", f"127.0.0.1:{port}",
+        "--leader-elect", "--leader-election-lock-namespace", namespace,
+        "--leader-election-lease-duration", "4s", "--leader-election-renew-deadline", "3s",
+        "--leader-election-retry-period", "500ms",
+        "--log-format", "json",
+        stdout=log, stderr=log, env={**os.environ, "POD_NAME": "operator-0"},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                code, _ = await get(f"http://127.0.0.1:{port}/readyz")
+                if code == 200:
+                    break
+            except aiohttp.ClientError:
+                pass
+            assert proc.returncode is None, (tmp_path / "operator.log").read_text()
+            assert time.monotonic() < deadline, "operator never became ready"
+            await asyncio.sleep(0.1)
+        lease = await kube.get(LEASES, "sparkfleet-controller-lock", namespace)
+        assert lease["spec"]["holderIdentity"] == "operator-0"
+
+        await kube.create(SPARK_APPLICATIONS, manifests.spark_pi(namespace=namespace))
+        while ((await kube.get(SPARK_APPLICATIONS, "spark-pi", namespace)).get("status") or {}).get(
+            "applicationState", {}
+        ).get("state") != "SUBMITTED":
+            assert time.monotonic() < deadline + 30
+            await asyncio.sleep(0.1)
+
+        code, metrics = await get(f"http://127.0.0.1:{port}/metrics")
+        assert code == 200
+        for name in ('workqueue_depth{controller="spark-application-controller"',
+                     'controller_runtime_reconcile_total{controller="spark-application-controller",result="success"}',
+                     "controller_runtime_max_concurrent_reconciles", "rest_client_requests_total",
+                     "workqueue_longest_running_processor_seconds"):  # fmt: skip
+            assert name in metrics
+        assert (
+            'controller_runtime_max_concurrent_reconciles{controller="spark-application-controller"} 4.0'
+            in metrics
+        )
+        assert (await get(f"http://127.0.0.1:{port}/healthz"))[0] == 200
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 30)
+        log.close()
+    assert code == 0, (tmp_path / "operator.log").read_text()
+    lease = await kube.get(LEASES, "sparkfleet-controller-lock", namespace)
+    assert lease["spec"]["holderIdentity"] == ""  # released on the way out
+    assert '"msg": "sparkfleet operator stopped"' in (tmp_path / "operator.log").read_text().replace(
+        '":"', '": "'
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--leader-election-lease-duration", "5s", "--leader-election-renew-deadline", "9s"],
+            "renew deadline",
+        ),
+        (["--workqueue-ratelimiter-max-delay", "soon"], "not a duration"),
+        (["--concurrent-syncs", "0"], "concurrent-syncs"),
+        (["--kubeconfig", "/nonexistent/kubeconfig"], "/nonexistent/kubeconfig"),
+    ],
+)
+async def test_bad_flags_are_named_without_a_traceback(args: list[str], message: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sparkfleet.cli", "run", "--metrics-bind-address", f"127.0.0.1:{free_port()}", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    text = out.decode()
+    assert proc.returncode == 2, text
+    assert message in text
+    assert "Traceback" not in text
