@@ -125,11 +125,16 @@ class InstrumentedRESTClient(RESTClientObject):
         configuration.connection_pool_maxsize = settings.pool_size
         super().__init__(configuration)
         self.settings = settings
-        self.host: str = urlsplit(str(configuration.host)).netloc
+        self.configuration = configuration
         self.bucket = TokenBucket(settings.qps, settings.burst)
         self.default_timeout = aiohttp.ClientTimeout(
             total=settings.request_timeout, connect=settings.connect_timeout
         )
+
+    @property
+    def host(self) -> str:
+        """The metrics' host label; follows the configuration (tests re-point it through proxies)."""
+        return urlsplit(str(self.configuration.host)).netloc
 
     async def instrumented(
         self, verb: str, send: Callable[[], Awaitable[aiohttp.ClientResponse]]
