@@ -102,11 +102,13 @@ async def main(apps: int, executors: int) -> None:
     async with ControlPlane() as cp:
         await cp.install_crds(sorted(CRD_DIR.glob("*.yaml")))
         async with await cp.client() as kube:
-            await kube.create(
-                NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
-            )
-            await kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
-                                                "metadata": {"name": "spark", "namespace": NAMESPACE}})  # fmt: skip
+            await cp.create_namespace(NAMESPACE)
+            account = {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": "spark", "namespace": NAMESPACE},
+            }
+            await kube.create(SERVICEACCOUNTS, account)
             target = urlsplit(cp.host)
             async with TcpProxy(target.hostname or "127.0.0.1", target.port or 443) as proxy:
                 client = await cp.client()
