@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from sparkfleet.api import SPARK_APPLICATIONS
 from sparkfleet.kube import ApiError, KubeClient
@@ -48,6 +49,10 @@ async def wait_app(
             return app
         await asyncio.sleep(0.1)
     pytest.fail(f"{namespace}/{name} never reached the expected status; last: {app.get('status')}")
+
+
+def metric(name: str, namespace: str) -> float:
+    return REGISTRY.get_sample_value(name, {"namespace": namespace}) or 0.0
 
 
 def state_is(state: str) -> Callable[[dict[str, Any]], bool]:
@@ -113,6 +118,9 @@ async def test_application_runs_to_completion(kube: KubeClient, namespace: str) 
     await wait_app(
         kube, namespace, "spark-pi", lambda s: s.get("executorState") == {e: "RUNNING" for e in executors}
     )
+    await asyncio.sleep(0.2)  # the controller's informer sees the status it wrote
+    assert metric("spark_application_running_count", namespace) == 1
+    assert metric("spark_executor_running_count", namespace) == 2
 
     for name in executors:
         await set_phase(kube, namespace, name, "Succeeded")
@@ -122,6 +130,11 @@ async def test_application_runs_to_completion(kube: KubeClient, namespace: str) 
     assert app["status"]["executorState"] == {e: "COMPLETED" for e in executors}
     assert app["status"]["submissionID"] == submission_id
 
+    assert metric("spark_application_count", namespace) == 1
+    assert metric("spark_application_submit_count", namespace) == 1
+    assert metric("spark_application_success_count", namespace) == 1
+    assert metric("spark_executor_success_count", namespace) == 2
+    assert metric("spark_application_start_latency_seconds_count", namespace) == 1
     events, _ = await kube.list_all(EVENTS, namespace, field_selector="involvedObject.name=spark-pi")
     reasons = {e["reason"] for e in events}
     assert {"SparkApplicationSubmitted", "SparkDriverRunning", "SparkApplicationCompleted"} <= reasons

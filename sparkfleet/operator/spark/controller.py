@@ -29,6 +29,7 @@ from sparkfleet.kube.resources import CONFIGMAPS, PODS, SERVICES
 from sparkfleet.operator.controller import Controller, Result
 from sparkfleet.operator.ratelimiters import RateLimiter
 from sparkfleet.operator.spark import lifecycle, naming
+from sparkfleet.operator.spark import metrics as spark_metrics
 from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
 from sparkfleet.operator.spark.status import driver_of, executor_states
 from sparkfleet.operator.spark.submission import (
@@ -94,6 +95,7 @@ class SparkApplicationController:
         }
         for informer in self.app_informers.values():
             self.controller.watch(informer)
+            spark_metrics.RUNNING.sources.append(informer.store.list)
         for informer in self.pod_informers.values():
             self.controller.watch(informer, app_key_of_pod)
 
@@ -102,6 +104,9 @@ class SparkApplicationController:
 
     async def stop(self, timeout: float = 30.0) -> None:
         await self.controller.stop(timeout)
+        for informer in self.app_informers.values():
+            if informer.store.list in spark_metrics.RUNNING.sources:
+                spark_metrics.RUNNING.sources.remove(informer.store.list)
 
     @property
     def has_synced(self) -> bool:
@@ -202,6 +207,17 @@ class SparkApplicationController:
                 await self._delete(SPARK_APPLICATIONS, name, namespace)
                 return None
         await self._write_status(raw, status, new_status)
+        old_state = (status.get("applicationState") or {}).get("state") or ""
+        spark_metrics.record(
+            namespace,
+            old_state,
+            new_status["applicationState"]["state"],
+            status.get("executorState") or {},
+            new_status.get("executorState") or {},
+            created=_epoch(raw["metadata"].get("creationTimestamp")),
+            submitted=_epoch(new_status.get("lastSubmissionAttemptTime")),
+            now=observation.now,
+        )
         for event in events:
             await self.events.record(raw, event.type, event.reason, event.message)
         return Result(requeue_after=decision.requeue_after) if decision.requeue_after else None
