@@ -1,0 +1,53 @@
+"""Cron schedules as the Spark Operator reads them: five-field cron, ``@hourly``-style
+descriptors, ``@every <duration>``, evaluated in an IANA time zone (UTC by default)."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import zoneinfo
+from dataclasses import dataclass
+
+from croniter import croniter
+
+_EVERY = re.compile(r"^@every\s+((?:\d+(?:\.\d+)?(?:ms|s|m|h))+)$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+class InvalidSchedule(ValueError):
+    """The schedule or time zone cannot be used; the message names the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    expression: str
+    zone: datetime.tzinfo
+    every: datetime.timedelta | None = None
+
+    @classmethod
+    def parse(cls, expression: str, time_zone: str | None = None) -> Schedule:
+        try:
+            zone: datetime.tzinfo = zoneinfo.ZoneInfo(time_zone) if time_zone else datetime.UTC
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise InvalidSchedule(f"spec.timeZone: unknown time zone {time_zone!r}") from exc
+        text = expression.strip()
+        every = _EVERY.match(text)
+        if every:
+            seconds = sum(float(n) * _SCALE[u] for n, u in _PART.findall(every.group(1)))
+            if seconds < 1:
+                raise InvalidSchedule(f"spec.schedule: {expression!r} is shorter than one second")
+            return cls(text, zone, datetime.timedelta(seconds=seconds))
+        if not croniter.is_valid(text):
+            raise InvalidSchedule(
+                f"spec.schedule: {expression!r} is not a cron schedule (5 fields, @hourly, or @every 10m)"
+            )
+        return cls(text, zone)
+
+    def next_after(self, moment: datetime.datetime) -> datetime.datetime:
+        """The first run strictly after ``moment`` (an aware datetime), in UTC."""
+        if self.every is not None:
+            return (moment + self.every).astimezone(datetime.UTC)
+        local = moment.astimezone(self.zone)
+        following: datetime.datetime = croniter(self.expression, local).get_next(datetime.datetime)
+        return following.astimezone(datetime.UTC)
