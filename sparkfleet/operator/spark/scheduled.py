@@ -1,0 +1,217 @@
+"""The ScheduledSparkApplication controller: runs a SparkApplication template on a cron schedule.
+
+Each run is a SparkApplication named ``<scheduled>-<unix time of the run>``,
+owned by the ScheduledSparkApplication and labelled with its name. The
+concurrency policy decides what happens when a run is due while another is
+still active: ``Allow`` starts it anyway, ``Forbid`` skips it, ``Replace``
+deletes the active runs first. Finished runs beyond the history limits
+(one successful, one failed by default) are deleted, oldest first.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from sparkfleet.api import SCHEDULED_SPARK_APPLICATIONS, SPARK_APPLICATIONS, ScheduledSparkApplication
+from sparkfleet.api.base import format_validation_error
+from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
+from sparkfleet.kube.events import EventRecorder
+from sparkfleet.operator.controller import Controller, Result
+from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule
+
+log = logging.getLogger(__name__)
+
+CONTROLLER_NAME = "scheduled-spark-application-controller"
+LABEL_SCHEDULED_APP_NAME = "sparkoperator.k8s.io/scheduled-app-name"
+FINISHED = {"COMPLETED": "success", "FAILED": "failure"}
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(value: str | None) -> datetime.datetime | None:
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _state(run: dict[str, Any]) -> str:
+    return str(((run.get("status") or {}).get("applicationState") or {}).get("state") or "")
+
+
+def scheduled_key_of_run(event: InformerEvent) -> Iterable[str]:
+    meta = event.obj["metadata"]
+    owner = (meta.get("labels") or {}).get(LABEL_SCHEDULED_APP_NAME)
+    return (f"{meta['namespace']}/{owner}",) if owner else ()
+
+
+class ScheduledSparkApplicationController:
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        namespaces: list[str] | None = None,
+        concurrent_syncs: int = 2,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.client = client
+        self.clock = clock
+        self.events = EventRecorder(client, "sparkfleet")
+        self.controller = Controller(CONTROLLER_NAME, self.reconcile, concurrent_syncs=concurrent_syncs)
+        scopes: list[str | None] = list(namespaces) if namespaces else [None]
+        self.scheduled = {ns: Informer(client, SCHEDULED_SPARK_APPLICATIONS, namespace=ns) for ns in scopes}
+        self.runs = {
+            ns: Informer(client, SPARK_APPLICATIONS, namespace=ns, label_selector=LABEL_SCHEDULED_APP_NAME)
+            for ns in scopes
+        }
+        for informer in self.scheduled.values():
+            self.controller.watch(informer)
+        for informer in self.runs.values():
+            self.controller.watch(informer, scheduled_key_of_run)
+
+    async def start(self, sync_timeout: float | None = None) -> None:
+        await self.controller.start(sync_timeout)
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        await self.controller.stop(timeout)
+
+    @property
+    def has_synced(self) -> bool:
+        return self.controller.has_synced
+
+    def _runs_of(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        informer = self.runs.get(namespace) or self.runs.get(None)
+        if informer is None:
+            return []
+        runs = [
+            r
+            for r in informer.store.list(namespace)
+            if (r["metadata"].get("labels") or {}).get(LABEL_SCHEDULED_APP_NAME) == name
+        ]
+        return sorted(runs, key=lambda r: r["metadata"].get("creationTimestamp") or "")
+
+    async def reconcile(self, key: str) -> Result | None:
+        namespace = key.split("/", 1)[0]
+        informer = self.scheduled.get(namespace) or self.scheduled.get(None)
+        raw = informer.store.get(key) if informer else None
+        if raw is None or raw["metadata"].get("deletionTimestamp"):
+            return None
+        status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
+        new_status = copy.deepcopy(status)
+        try:
+            scheduled = ScheduledSparkApplication.model_validate(raw)
+            schedule = Schedule.parse(scheduled.spec.schedule, scheduled.spec.time_zone)
+        except (ValidationError, InvalidSchedule) as exc:
+            reason = format_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
+            new_status.update({"scheduleState": "FailedValidation", "reason": reason})
+            if new_status != status:
+                await self.client.replace_status(SCHEDULED_SPARK_APPLICATIONS, {**raw, "status": new_status})
+                await self.events.record(raw, "Warning", "ScheduledSparkApplicationFailedValidation", reason)
+            return None
+        name = raw["metadata"]["name"]
+        now = datetime.datetime.fromtimestamp(self.clock(), datetime.UTC)
+        runs = self._runs_of(namespace, name)
+        active = [
+            r
+            for r in runs
+            if ((r.get("status") or {}).get("applicationState") or {}).get("state") not in FINISHED
+        ]
+        new_status["scheduleState"] = "Scheduled"
+        new_status.pop("reason", None)
+
+        anchor = _parse(status.get("lastRun")) or _parse(raw["metadata"].get("creationTimestamp")) or now
+        due = schedule.next_after(anchor)
+        if not scheduled.spec.suspend and due <= now:
+            policy = scheduled.spec.concurrency_policy or "Allow"
+            if active and policy == "Forbid":
+                log.info(
+                    "run skipped: the previous one is still active", extra={"key": key, "due": _iso(due)}
+                )
+                new_status["lastRun"] = _iso(due)  # skipped, not postponed
+            else:
+                if active and policy == "Replace":
+                    for run in active:
+                        await self._delete(run)
+                run_name = await self._start_run(raw, scheduled, due)
+                new_status.update({"lastRun": _iso(due), "lastRunName": run_name})
+            due = schedule.next_after(due if due > now - datetime.timedelta(minutes=1) else now)
+        new_status["nextRun"] = _iso(due)
+        await self._trim_history(scheduled, runs, new_status)
+        if new_status != status:
+            await self.client.replace_status(SCHEDULED_SPARK_APPLICATIONS, {**raw, "status": new_status})
+        if scheduled.spec.suspend:
+            return None
+        return Result(requeue_after=max(0.05, (due - now).total_seconds()))
+
+    async def _start_run(
+        self, raw: dict[str, Any], scheduled: ScheduledSparkApplication, due: datetime.datetime
+    ) -> str:
+        meta = raw["metadata"]
+        run_name = f"{meta['name']}-{int(due.timestamp())}"
+        run = {
+            "apiVersion": SPARK_APPLICATIONS.api_version,
+            "kind": "SparkApplication",
+            "metadata": {
+                "name": run_name,
+                "namespace": meta["namespace"],
+                "labels": {**(meta.get("labels") or {}), LABEL_SCHEDULED_APP_NAME: meta["name"]},
+                "ownerReferences": [{
+                    "apiVersion": raw["apiVersion"], "kind": "ScheduledSparkApplication",
+                    "name": meta["name"], "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True,
+                }],
+            },
+            "spec": scheduled.to_kube()["spec"]["template"],
+        }  # fmt: skip
+        try:
+            await self.client.create(SPARK_APPLICATIONS, run)
+        except ApiError as exc:
+            if not exc.is_conflict:  # 409: this run was already started (a retried reconcile)
+                raise
+        else:
+            await self.events.record(raw, "Normal", "ScheduledSparkApplicationRun", f"started run {run_name}")
+        return run_name
+
+    async def _trim_history(
+        self, scheduled: ScheduledSparkApplication, runs: list[dict[str, Any]], status: dict[str, Any]
+    ) -> None:
+        limits = {
+            "success": 1
+            if scheduled.spec.successful_run_history_limit is None
+            else scheduled.spec.successful_run_history_limit,
+            "failure": 1
+            if scheduled.spec.failed_run_history_limit is None
+            else scheduled.spec.failed_run_history_limit,
+        }
+        for outcome, field in (("success", "pastSuccessfulRunNames"), ("failure", "pastFailedRunNames")):
+            finished = [
+                r
+                for r in runs
+                if FINISHED.get(((r.get("status") or {}).get("applicationState") or {}).get("state", ""))
+                == outcome
+            ]
+            keep = finished[len(finished) - limits[outcome] :] if limits[outcome] else []
+            for run in finished[: len(finished) - len(keep)]:
+                await self._delete(run)
+            names = [r["metadata"]["name"] for r in reversed(keep)]  # newest first
+            if names:
+                status[field] = names
+            else:
+                status.pop(field, None)
+
+    async def _delete(self, run: dict[str, Any]) -> None:
+        try:
+            await self.client.delete(
+                SPARK_APPLICATIONS,
+                run["metadata"]["name"],
+                run["metadata"]["namespace"],
+                propagation_policy="Background",
+            )
+        except ApiError as exc:
+            if not exc.is_not_found:
+                raise

@@ -1,0 +1,109 @@
+"""ScheduledSparkApplication on a real API server: runs on schedule, Forbid holds back
+while a run is active, history limits delete old runs, a bad schedule is reported."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sparkfleet.api import SCHEDULED_SPARK_APPLICATIONS, SPARK_APPLICATIONS
+from sparkfleet.kube import KubeClient
+from sparkfleet.operator.spark.scheduled import LABEL_SCHEDULED_APP_NAME, ScheduledSparkApplicationController
+from sparkfleet.testing import ControlPlane
+from tests.examples import manifests
+
+CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
+
+
+@pytest.fixture
+async def scheduler(control_plane: ControlPlane, namespace: str) -> AsyncIterator[None]:
+    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    client = await control_plane.client()
+    controller = ScheduledSparkApplicationController(client, namespaces=[namespace])
+    await controller.start(sync_timeout=10)
+    yield
+    await controller.stop()
+    await client.close()
+
+
+async def runs(kube: KubeClient, namespace: str, name: str) -> list[str]:
+    items, _ = await kube.list_all(
+        SPARK_APPLICATIONS, namespace, label_selector=f"{LABEL_SCHEDULED_APP_NAME}={name}"
+    )
+    return sorted(i["metadata"]["name"] for i in items)
+
+
+async def until(check: Callable[[], Any], timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := await check():
+            return value
+        await asyncio.sleep(0.1)
+    pytest.fail("condition not met in time")
+
+
+async def finish(kube: KubeClient, namespace: str, run: str, state: str = "COMPLETED") -> None:
+    await kube.patch(
+        SPARK_APPLICATIONS,
+        run,
+        {"status": {"applicationState": {"state": state}}},
+        namespace,
+        subresource="status",
+    )
+
+
+@pytest.mark.usefixtures("scheduler")
+async def test_runs_on_schedule_forbid_and_history(kube: KubeClient, namespace: str) -> None:
+    scheduled = manifests.scheduled("every2s", namespace)
+    scheduled["spec"].update(
+        schedule="@every 2s", timeZone="UTC", concurrencyPolicy="Forbid", successfulRunHistoryLimit=1
+    )
+    await kube.create(SCHEDULED_SPARK_APPLICATIONS, scheduled)
+
+    first = (await until(lambda: runs(kube, namespace, "every2s")))[0]
+    run = await kube.get(SPARK_APPLICATIONS, first, namespace)
+    assert run["spec"] == scheduled["spec"]["template"]
+    assert run["metadata"]["ownerReferences"][0]["kind"] == "ScheduledSparkApplication"
+    status = (await kube.get(SCHEDULED_SPARK_APPLICATIONS, "every2s", namespace))["status"]
+    assert status["scheduleState"] == "Scheduled"
+    assert status["lastRunName"] == first
+    assert status["nextRun"] > status["lastRun"]
+
+    await asyncio.sleep(3)  # a run is due, but the first is still active: Forbid
+    assert await runs(kube, namespace, "every2s") == [first]
+
+    await finish(kube, namespace, first)
+    second = await until(lambda: _newer(kube, namespace, first))
+    await finish(kube, namespace, second)
+
+    async def trimmed() -> bool:
+        names = await runs(kube, namespace, "every2s")
+        status = (await kube.get(SCHEDULED_SPARK_APPLICATIONS, "every2s", namespace))["status"]
+        return first not in names and status.get("pastSuccessfulRunNames") == [second]
+
+    await until(trimmed)
+
+
+async def _newer(kube: KubeClient, namespace: str, first: str) -> str | None:
+    later = [n for n in await runs(kube, namespace, "every2s") if n != first]
+    return later[0] if later else None
+
+
+@pytest.mark.usefixtures("scheduler")
+async def test_an_invalid_schedule_is_reported(kube: KubeClient, namespace: str) -> None:
+    scheduled = manifests.scheduled("broken", namespace)
+    scheduled["spec"]["schedule"] = "every full moon"
+    await kube.create(SCHEDULED_SPARK_APPLICATIONS, scheduled)
+
+    async def failed() -> dict[str, Any] | None:
+        status = (await kube.get(SCHEDULED_SPARK_APPLICATIONS, "broken", namespace)).get("status") or {}
+        return status if status.get("scheduleState") == "FailedValidation" else None
+
+    status = await until(failed)
+    assert status["reason"].startswith("spec.schedule: ")
+    assert await runs(kube, namespace, "broken") == []
