@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from sparkfleet.api import SPARK_APPLICATIONS
-from sparkfleet.kube import KubeClient
+from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.resources import LEASES, SERVICEACCOUNTS
 from sparkfleet.testing import ControlPlane
 from sparkfleet.testing.proc import free_port
@@ -59,8 +59,17 @@ async def test_run_serves_reconciles_and_stops_cleanly(
             assert proc.returncode is None, (tmp_path / "operator.log").read_text()
             assert time.monotonic() < deadline, "operator never became ready"
             await asyncio.sleep(0.1)
-        lease = await kube.get(LEASES, "sparkfleet-controller-lock", namespace)
-        assert lease["spec"]["holderIdentity"] == "operator-0"
+        # Ready means serving (a standby is ready too); leading follows within the retry period.
+        while True:
+            try:
+                lease = await kube.get(LEASES, "sparkfleet-controller-lock", namespace)
+                if lease["spec"].get("holderIdentity") == "operator-0":
+                    break
+            except ApiError as exc:
+                if not exc.is_not_found:
+                    raise
+            assert time.monotonic() < deadline, "operator never took the leader Lease"
+            await asyncio.sleep(0.1)
 
         await kube.create(SPARK_APPLICATIONS, manifests.spark_pi(namespace=namespace))
         while ((await kube.get(SPARK_APPLICATIONS, "spark-pi", namespace)).get("status") or {}).get(
