@@ -22,6 +22,7 @@ from sparkfleet.kube import ClientSettings, connect
 from sparkfleet.kube.leaderelection import LeaderElector, LeaseTiming
 from sparkfleet.operator.ratelimiters import default_controller_rate_limiter
 from sparkfleet.operator.spark.controller import SparkApplicationController
+from sparkfleet.operator.spark.scheduled import ScheduledSparkApplicationController
 from sparkfleet.server import StatusServer
 
 log = logging.getLogger(__name__)
@@ -65,11 +66,12 @@ async def run(options: RunOptions) -> int:
             options.bucket_qps, options.bucket_size, options.max_delay
         ),
     )
+    scheduler = ScheduledSparkApplicationController(client, namespaces=options.namespaces or None)
     server = StatusServer(options.metrics_host, options.metrics_port)
     elector: LeaderElector | None = None
     server.add_readiness_check(
         "informers-synced",
-        lambda: None if controller.has_synced or not _leading(elector) else "caches not synced",
+        lambda: None if _synced(controller, scheduler) or not _leading(elector) else "caches not synced",
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -96,7 +98,7 @@ async def run(options: RunOptions) -> int:
             await _first(stop.wait(), elector.leading.wait())
             if stop.is_set():
                 return 0
-        await controller.start()
+        await asyncio.gather(controller.start(), scheduler.start())
         waits = [stop.wait()] + ([elector.lost.wait()] if elector else [])
         await _first(*waits)
         if elector is not None and elector.lost.is_set():
@@ -104,7 +106,9 @@ async def run(options: RunOptions) -> int:
             exit_code = 1
         return exit_code
     finally:
-        await controller.stop(options.shutdown_timeout)
+        await asyncio.gather(
+            controller.stop(options.shutdown_timeout), scheduler.stop(options.shutdown_timeout)
+        )
         if elector_task is not None:
             elector_task.cancel()  # releases the Lease when it still holds it
             with contextlib.suppress(asyncio.CancelledError):
@@ -112,6 +116,10 @@ async def run(options: RunOptions) -> int:
         await server.stop()
         await client.close()
         log.info("sparkfleet operator stopped", extra={"exit_code": exit_code})
+
+
+def _synced(*controllers: SparkApplicationController | ScheduledSparkApplicationController) -> bool:
+    return all(c.has_synced for c in controllers)
 
 
 def _leading(elector: LeaderElector | None) -> bool:
