@@ -89,6 +89,7 @@ async def test_run_serves_reconciles_and_stops_cleanly(
             'controller_runtime_max_concurrent_reconciles{controller="spark-application-controller"} 4.0'
             in metrics
         )
+        assert 'workqueue_depth{controller="scheduled-spark-application-controller"' in metrics
         assert (await get(f"http://127.0.0.1:{port}/healthz"))[0] == 200
     finally:
         if proc.returncode is None:
