@@ -31,6 +31,13 @@ async def control_plane() -> AsyncIterator[ControlPlane]:
 
 
 @pytest.fixture
+def controller_manager(control_plane: ControlPlane) -> None:
+    """For tests of garbage collection: skipped only when KUBEBUILDER_ASSETS has no kube-controller-manager."""
+    if "kube-controller-manager" not in control_plane.processes:
+        pytest.skip("KUBEBUILDER_ASSETS has no kube-controller-manager: garbage collection is not running")
+
+
+@pytest.fixture
 async def kube(control_plane: ControlPlane) -> AsyncIterator[KubeClient]:
     client = await control_plane.client()
     yield client

@@ -74,6 +74,7 @@ async def test_stale_resource_version_on_lease_update_is_a_conflict(kube: KubeCl
     assert current["spec"]["holderIdentity"] == "member-b"
 
 
+@pytest.mark.usefixtures("controller_manager")
 async def test_garbage_collector_deletes_a_pod_whose_owner_is_deleted(
     kube: KubeClient, namespace: str
 ) -> None:

@@ -191,7 +191,7 @@ async def test_on_failure_resubmits_then_gives_up(kube: KubeClient, namespace: s
     assert failed["status"]["executionAttempts"] == 2
 
 
-@pytest.mark.usefixtures("operator")
+@pytest.mark.usefixtures("operator", "controller_manager")
 async def test_deleting_the_application_collects_its_pods(kube: KubeClient, namespace: str) -> None:
     await kube.create(SPARK_APPLICATIONS, manifests.spark_pi("doomed", namespace))
     status = (await wait_app(kube, namespace, "doomed", state_is("SUBMITTED")))["status"]
