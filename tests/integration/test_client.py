@@ -4,7 +4,6 @@ Retry-After handling when API Priority and Fairness throttles the caller."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -13,6 +12,7 @@ from sparkfleet.kube import ApiError, ClientSettings, KubeClient
 from sparkfleet.kube.client import JSON_PATCH, STRATEGIC_MERGE_PATCH
 from sparkfleet.kube.resources import CONFIGMAPS, ROLEBINDINGS, ROLES, Resource
 from sparkfleet.testing import ControlPlane
+from tests.support import configmap
 
 FLOWSCHEMAS = Resource("flowcontrol.apiserver.k8s.io", "v1", "flowschemas", "FlowSchema", namespaced=False)
 PRIORITY_LEVELS = Resource(
@@ -22,15 +22,6 @@ PRIORITY_LEVELS = Resource(
     "PriorityLevelConfiguration",
     namespaced=False,
 )
-
-
-def configmap(name: str, namespace: str, **data: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace},
-        "data": data,
-    }
 
 
 def metric(name: str, labels: dict[str, str]) -> float:

@@ -7,33 +7,14 @@ import asyncio
 import itertools
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
 
-import pytest
 from prometheus_client import REGISTRY
 
 from sparkfleet.kube import Informer, InformerEvent, KubeClient
 from sparkfleet.kube.resources import CONFIGMAPS
 from sparkfleet.operator.controller import Controller, Result
 from sparkfleet.operator.ratelimiters import ItemExponentialFailureRateLimiter
-
-
-def configmap(name: str, namespace: str, **data: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace},
-        "data": data,
-    }
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.02)
+from tests.support import configmap, wait_for
 
 
 def sample(name: str, labels: dict[str, str]) -> float:

@@ -4,8 +4,7 @@ recovery from dropped streams and from 410 Gone after etcd compaction."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,17 +14,9 @@ from sparkfleet.kube import ApiError, EventType, Informer, InformerEvent, KubeCl
 from sparkfleet.kube.informer import Backoff
 from sparkfleet.kube.resources import CONFIGMAPS, PODTEMPLATES, Resource
 from sparkfleet.testing import ControlPlane, TcpProxy
+from tests.support import configmap, wait_for
 
 FAST_BACKOFF = Backoff(initial=0.05, maximum=0.5)
-
-
-def configmap(name: str, namespace: str, labels: dict[str, str] | None = None, **data: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
-        "data": data,
-    }
 
 
 def podtemplate(name: str, namespace: str, image: str = "spark:3.5.5") -> dict[str, Any]:
@@ -35,14 +26,6 @@ def podtemplate(name: str, namespace: str, image: str = "spark:3.5.5") -> dict[s
         "metadata": {"name": name, "namespace": namespace},
         "template": {"spec": {"containers": [{"name": "main", "image": image}]}},
     }
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.02)
 
 
 async def names_on_server(kube: KubeClient, resource: Resource, namespace: str) -> set[str]:

@@ -3,14 +3,7 @@ from __future__ import annotations
 import pytest
 
 from sparkfleet.kube.ratelimit import TokenBucket
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import FakeClock
 
 
 def test_burst_is_free_then_requests_are_spaced_by_one_over_qps() -> None:

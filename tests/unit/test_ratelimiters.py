@@ -8,14 +8,7 @@ from sparkfleet.operator.ratelimiters import (
     MaxOfRateLimiter,
     default_controller_rate_limiter,
 )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import FakeClock
 
 
 def test_exponential_backoff_per_item_doubles_to_the_cap_and_forget_resets() -> None:

@@ -23,11 +23,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from sparkfleet.api import SPARK_APPLICATIONS, SparkApplication, format_validation_error
-from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
+from sparkfleet.kube import ApiError, InformerEvent, KubeClient
 from sparkfleet.kube.events import EventRecorder
 from sparkfleet.kube.resources import CONFIGMAPS, PODS, SERVICES
 from sparkfleet.operator.controller import Controller, Result
 from sparkfleet.operator.ratelimiters import RateLimiter
+from sparkfleet.operator.scopes import ScopedInformers
 from sparkfleet.operator.spark import lifecycle, naming
 from sparkfleet.operator.spark import metrics as spark_metrics
 from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
@@ -85,18 +86,13 @@ class SparkApplicationController:
         self.controller = Controller(
             CONTROLLER_NAME, self.reconcile, concurrent_syncs=concurrent_syncs, rate_limiter=rate_limiter
         )
-        scopes: list[str | None] = list(namespaces) if namespaces else [None]
-        self.app_informers = {
-            ns: Informer(client, SPARK_APPLICATIONS, namespace=ns, label_selector=label_selector)
-            for ns in scopes
-        }
-        self.pod_informers = {
-            ns: Informer(client, PODS, namespace=ns, label_selector=OPERATOR_PODS) for ns in scopes
-        }
-        for informer in self.app_informers.values():
+        namespaces = namespaces or None
+        self.apps = ScopedInformers(client, SPARK_APPLICATIONS, namespaces, label_selector=label_selector)
+        self.pods = ScopedInformers(client, PODS, namespaces, label_selector=OPERATOR_PODS)
+        for informer in self.apps:
             self.controller.watch(informer)
             spark_metrics.RUNNING.sources.append(informer.store.list)
-        for informer in self.pod_informers.values():
+        for informer in self.pods:
             self.controller.watch(informer, app_key_of_pod)
 
     async def start(self, sync_timeout: float | None = None) -> None:
@@ -104,7 +100,7 @@ class SparkApplicationController:
 
     async def stop(self, timeout: float = 30.0) -> None:
         await self.controller.stop(timeout)
-        for informer in self.app_informers.values():
+        for informer in self.apps:
             if informer.store.list in spark_metrics.RUNNING.sources:
                 spark_metrics.RUNNING.sources.remove(informer.store.list)
 
@@ -112,21 +108,12 @@ class SparkApplicationController:
     def has_synced(self) -> bool:
         return self.controller.has_synced
 
-    def _informer(self, informers: dict[str | None, Informer], namespace: str) -> Informer | None:
-        return informers.get(namespace) or informers.get(None)
-
-    def _cached_app(self, key: str) -> dict[str, Any] | None:
-        namespace = key.split("/", 1)[0]
-        informer = self._informer(self.app_informers, namespace)
-        return informer.store.get(key) if informer else None
-
     def _pods(self, namespace: str, app_name: str, submission_id: str | None) -> list[dict[str, Any]]:
-        informer = self._informer(self.pod_informers, namespace)
-        if informer is None or not submission_id:
+        if not submission_id:
             return []
         return [
             pod
-            for pod in informer.store.list(namespace)
+            for pod in self.pods.list(namespace)
             if (labels := pod["metadata"].get("labels") or {}).get(naming.LABEL_APP_NAME) == app_name
             and labels.get(naming.LABEL_SUBMISSION_ID) == submission_id
         ]
@@ -134,7 +121,7 @@ class SparkApplicationController:
     # -- reconcile -----------------------------------------------------------------
 
     async def reconcile(self, key: str) -> Result | None:
-        raw = self._cached_app(key)
+        raw = self.apps.get(key)
         if raw is None or raw["metadata"].get("deletionTimestamp"):
             return None  # deleted: its pods follow by garbage collection
         status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})

@@ -21,9 +21,10 @@ from pydantic import ValidationError
 
 from sparkfleet.api import SCHEDULED_SPARK_APPLICATIONS, SPARK_APPLICATIONS, ScheduledSparkApplication
 from sparkfleet.api.base import format_validation_error
-from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
+from sparkfleet.kube import ApiError, InformerEvent, KubeClient
 from sparkfleet.kube.events import EventRecorder
 from sparkfleet.operator.controller import Controller, Result
+from sparkfleet.operator.scopes import ScopedInformers
 from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule
 
 log = logging.getLogger(__name__)
@@ -64,15 +65,13 @@ class ScheduledSparkApplicationController:
         self.clock = clock
         self.events = EventRecorder(client, "sparkfleet")
         self.controller = Controller(CONTROLLER_NAME, self.reconcile, concurrent_syncs=concurrent_syncs)
-        scopes: list[str | None] = list(namespaces) if namespaces else [None]
-        self.scheduled = {ns: Informer(client, SCHEDULED_SPARK_APPLICATIONS, namespace=ns) for ns in scopes}
-        self.runs = {
-            ns: Informer(client, SPARK_APPLICATIONS, namespace=ns, label_selector=LABEL_SCHEDULED_APP_NAME)
-            for ns in scopes
-        }
-        for informer in self.scheduled.values():
+        self.scheduled = ScopedInformers(client, SCHEDULED_SPARK_APPLICATIONS, namespaces)
+        self.runs = ScopedInformers(
+            client, SPARK_APPLICATIONS, namespaces, label_selector=LABEL_SCHEDULED_APP_NAME
+        )
+        for informer in self.scheduled:
             self.controller.watch(informer)
-        for informer in self.runs.values():
+        for informer in self.runs:
             self.controller.watch(informer, scheduled_key_of_run)
 
     async def start(self, sync_timeout: float | None = None) -> None:
@@ -86,20 +85,16 @@ class ScheduledSparkApplicationController:
         return self.controller.has_synced
 
     def _runs_of(self, namespace: str, name: str) -> list[dict[str, Any]]:
-        informer = self.runs.get(namespace) or self.runs.get(None)
-        if informer is None:
-            return []
         runs = [
             r
-            for r in informer.store.list(namespace)
+            for r in self.runs.list(namespace)
             if (r["metadata"].get("labels") or {}).get(LABEL_SCHEDULED_APP_NAME) == name
         ]
         return sorted(runs, key=lambda r: r["metadata"].get("creationTimestamp") or "")
 
     async def reconcile(self, key: str) -> Result | None:
         namespace = key.split("/", 1)[0]
-        informer = self.scheduled.get(namespace) or self.scheduled.get(None)
-        raw = informer.store.get(key) if informer else None
+        raw = self.scheduled.get(key)
         if raw is None or raw["metadata"].get("deletionTimestamp"):
             return None
         status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
