@@ -209,3 +209,43 @@ async def test_deleting_the_application_collects_its_pods(kube: KubeClient, name
     while not (await gone(PODS, "doomed-driver") and await gone(CONFIGMAPS, f"{prefix}-driver-conf-map")):
         assert time.monotonic() < deadline, "garbage collection did not remove the driver's objects"
         await asyncio.sleep(0.25)
+
+
+@pytest.mark.usefixtures("operator")
+async def test_time_to_live_deletes_a_finished_application(kube: KubeClient, namespace: str) -> None:
+    app = manifests.spark_pi("short-lived", namespace)
+    app["spec"]["timeToLiveSeconds"] = 1
+    await kube.create(SPARK_APPLICATIONS, app)
+    await wait_app(kube, namespace, "short-lived", state_is("SUBMITTED"))
+    await set_phase(kube, namespace, "short-lived-driver", "Succeeded")
+    await wait_app(kube, namespace, "short-lived", state_is("COMPLETED"))
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            await kube.get(SPARK_APPLICATIONS, "short-lived", namespace)
+        except ApiError as exc:
+            if not exc.is_not_found:
+                raise
+            break
+        assert time.monotonic() < deadline, "timeToLiveSeconds did not delete the application"
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.usefixtures("operator")
+async def test_a_spec_change_resubmits(kube: KubeClient, namespace: str) -> None:
+    await kube.create(SPARK_APPLICATIONS, manifests.spark_pi("edited", namespace))
+    first = (await wait_app(kube, namespace, "edited", state_is("SUBMITTED")))["status"]["submissionID"]
+    await set_phase(kube, namespace, "edited-driver", "Running")
+    await wait_app(kube, namespace, "edited", state_is("RUNNING"))
+    await kube.patch(SPARK_APPLICATIONS, "edited", {"spec": {"executor": {"instances": 5}}}, namespace)
+    app = await wait_app(
+        kube,
+        namespace,
+        "edited",
+        lambda s: s.get("submissionID") not in (None, first) and state_is("SUBMITTED")(s),
+    )
+    assert app["status"]["executionAttempts"] == 1  # a new spec starts a fresh retry budget
+    driver = await kube.get(PODS, "edited-driver", namespace)
+    assert driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID] == app["status"]["submissionID"]
+    events, _ = await kube.list_all(EVENTS, namespace, field_selector="involvedObject.name=edited")
+    assert "SparkApplicationSpecUpdateProcessed" in {e["reason"] for e in events}
