@@ -249,3 +249,25 @@ async def test_a_spec_change_resubmits(kube: KubeClient, namespace: str) -> None
     assert driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID] == app["status"]["submissionID"]
     events, _ = await kube.list_all(EVENTS, namespace, field_selector="involvedObject.name=edited")
     assert "SparkApplicationSpecUpdateProcessed" in {e["reason"] for e in events}
+
+
+async def test_label_selector_filter_limits_what_is_served(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str
+) -> None:
+    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                        "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
+    client = await control_plane.client()
+    controller = SparkApplicationController(client, namespaces=[namespace], label_selector="team=data")
+    await controller.start(sync_timeout=10)
+    try:
+        ours = manifests.spark_pi("ours", namespace)
+        ours["metadata"]["labels"] = {"team": "data"}
+        await kube.create(SPARK_APPLICATIONS, ours)
+        await kube.create(SPARK_APPLICATIONS, manifests.spark_pi("theirs", namespace))
+        await wait_app(kube, namespace, "ours", state_is("SUBMITTED"))
+        await asyncio.sleep(0.5)
+        assert "status" not in await kube.get(SPARK_APPLICATIONS, "theirs", namespace)
+    finally:
+        await controller.stop()
+        await client.close()
