@@ -164,7 +164,9 @@ def test_everything_reaches_driver_executor_template_and_properties() -> None:
     assert p["spark.kubernetes.executor.deleteOnTermination"] == "false"
     assert p["spark.kubernetes.executor.request.cores"] == "500m"
     assert p["spark.executor.memoryOverhead"] == "1g"
-    assert p["spark.driver.extraJavaOptions"] == "-XX:+UseG1GC"
+    assert p["spark.driver.extraJavaOptions"] == (
+        "-XX:+UseG1GC -javaagent:/prometheus/jmx_prometheus_javaagent.jar=8090:/etc/metrics/conf/prometheus.yaml"
+    )
     assert p["spark.kubernetes.memoryOverheadFactor"] == "0.2"
 
 
@@ -237,3 +239,41 @@ def test_prefix_is_always_a_short_dns_label(name: str, sid: Any) -> None:
     prefix = naming.resource_prefix(name, str(sid))
     assert len(prefix) <= naming.EXECUTOR_PREFIX_MAX
     assert naming.is_dns_label(prefix)
+
+
+def test_spark_and_hadoop_config_maps_are_mounted_with_their_env() -> None:
+    sub = rendered(manifests.everything())
+    driver = container(sub.driver_pod, "spark-kubernetes-driver")
+    env = {e["name"]: e.get("value") for e in driver["env"]}
+    assert env["SPARK_CONF_DIR"] == "/etc/spark/conf"
+    assert env["HADOOP_CONF_DIR"] == "/etc/hadoop/conf"
+    assert [e["name"] for e in driver["env"]].count("SPARK_CONF_DIR") == 1
+    mounts = {m["name"]: m["mountPath"] for m in driver["volumeMounts"]}
+    assert mounts["spark-configmap-volume"] == "/etc/spark/conf"
+    assert mounts["hadoop-configmap-volume"] == "/etc/hadoop/conf"
+    volumes = {v["name"]: v for v in sub.driver_pod["spec"]["volumes"]}
+    assert volumes["spark-configmap-volume"]["configMap"]["name"] == "spark-conf"
+    executor = container(template(sub), "spark-kubernetes-executor")
+    assert {"name": "HADOOP_CONF_DIR", "value": "/etc/hadoop/conf"} in executor["env"]
+
+
+def test_monitoring_exposes_the_jmx_exporter_from_the_same_config_map() -> None:
+    sub = rendered(manifests.everything())
+    data = sub.config_map["data"]
+    assert "*.sink.jmx.class" in data["metrics.properties"]
+    assert "rules" in data["prometheus.yaml"]
+    p = props(sub)
+    assert p["spark.metrics.conf"] == "/etc/metrics/conf/metrics.properties"
+    assert p["spark.executor.extraJavaOptions"].startswith(
+        "-javaagent:/prometheus/jmx_prometheus_javaagent.jar=8090:"
+    )
+    for pod, name in (
+        (sub.driver_pod, "spark-kubernetes-driver"),
+        (template(sub), "spark-kubernetes-executor"),
+    ):
+        c = container(pod, name)
+        assert {"name": "jmx-exporter", "containerPort": 8090, "protocol": "TCP"} in c["ports"]
+        assert {"name": "spark-metrics-conf", "mountPath": "/etc/metrics/conf"} in c["volumeMounts"]
+    plain = rendered(manifests.spark_pi())
+    assert "metrics.properties" not in plain.config_map["data"]
+    assert "spark.metrics.conf" not in props(plain)

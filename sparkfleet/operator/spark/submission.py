@@ -42,6 +42,22 @@ TEMPLATE_DIR = "/opt/spark/pod-template"
 TEMPLATE_FILE = "pod-spec-template.yml"
 DRIVER_PORT, BLOCK_MANAGER_PORT, UI_PORT = 7078, 7079, 4040
 KUBERNETES_MASTER = "k8s://https://kubernetes.default.svc:443"
+SPARK_CONFIG_MAP_DIR = "/etc/spark/conf"  # spec.sparkConfigMap
+HADOOP_CONFIG_MAP_DIR = "/etc/hadoop/conf"  # spec.hadoopConfigMap
+METRICS_DIR = "/etc/metrics/conf"  # spec.monitoring
+METRICS_PROPERTIES = "metrics.properties"
+PROMETHEUS_CONFIG = "prometheus.yaml"
+DEFAULT_JMX_EXPORTER_PORT = 8090
+# What Spark reports through JMX when spec.monitoring gives no metrics properties of its own.
+DEFAULT_METRICS_PROPERTIES = (
+    "*.sink.jmx.class=org.apache.spark.metrics.sink.JmxSink\n"
+    "driver.source.jvm.class=org.apache.spark.metrics.source.JvmSource\n"
+    "executor.source.jvm.class=org.apache.spark.metrics.source.JvmSource\n"
+)
+# The JMX exporter's rules when spec.monitoring.prometheus gives none: every MBean, lower-cased names.
+DEFAULT_PROMETHEUS_CONFIG = (
+    "lowercaseOutputName: true\nlowercaseOutputLabelNames: true\nrules:\n  - pattern: '.*'\n"
+)
 PYTHON_RUNNER = "org.apache.spark.deploy.PythonRunner"
 R_RUNNER = "org.apache.spark.deploy.RRunner"
 
@@ -138,7 +154,7 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
     properties = _properties(
         app, app_id, driver_name, prefix, f"{service_name}.{namespace}.svc", executor_labels
     )
-    executor_template = _executor_template(app, executor_labels, jvm)
+    executor_template = _executor_template(app, executor_labels, config_map_name)
     config_map = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -146,6 +162,7 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
         "data": {
             PROPERTIES_FILE: to_properties(properties),
             TEMPLATE_FILE: yaml.safe_dump(executor_template, sort_keys=True),
+            **_metrics_files(app),
         },
     }
     driver_pod = _driver_pod(app, driver_name, driver_labels, app_id, submission_id, config_map_name, jvm)
@@ -289,6 +306,24 @@ def _properties(
                 props[f"spark.dynamicAllocation.{prop}"] = (
                     str(setting).lower() if isinstance(setting, bool) else str(setting)
                 )
+    monitoring = spec.monitoring
+    if (
+        monitoring
+        and monitoring.prometheus
+        and (monitoring.expose_driver_metrics or monitoring.expose_executor_metrics)
+    ):
+        prometheus = monitoring.prometheus
+        props["spark.metrics.conf"] = (
+            monitoring.metrics_properties_file or f"{METRICS_DIR}/{METRICS_PROPERTIES}"
+        )
+        agent = (
+            f"-javaagent:{prometheus.jmx_exporter_jar}={prometheus.port or DEFAULT_JMX_EXPORTER_PORT}:"
+            f"{prometheus.config_file or f'{METRICS_DIR}/{PROMETHEUS_CONFIG}'}"
+        )
+        for role in ("driver", "executor"):
+            if _exposes_metrics(app, role):
+                existing = props.get(f"spark.{role}.extraJavaOptions")
+                props[f"spark.{role}.extraJavaOptions"] = f"{existing} {agent}" if existing else agent
     for key, value in (spec.hadoop_conf or {}).items():
         props[f"spark.hadoop.{key}"] = value
     props.update(spec.spark_conf or {})  # the user's own settings win
@@ -322,6 +357,55 @@ def _env(pod_spec: SparkPodSpec) -> list[Obj]:
     for key, ref in (pod_spec.env_secret_key_refs or {}).items():
         env.append({"name": key, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
     return env + list(pod_spec.env or [])
+
+
+def _exposes_metrics(app: SparkApplication, role: str) -> bool:
+    monitoring = app.spec.monitoring
+    if monitoring is None or monitoring.prometheus is None:
+        return False
+    return monitoring.expose_driver_metrics if role == "driver" else monitoring.expose_executor_metrics
+
+
+def _metrics_files(app: SparkApplication) -> dict[str, str]:
+    """metrics.properties and the JMX exporter's configuration, when any pod exposes metrics."""
+    monitoring = app.spec.monitoring
+    if not (_exposes_metrics(app, "driver") or _exposes_metrics(app, "executor")) or monitoring is None:
+        return {}
+    prometheus = monitoring.prometheus
+    return {
+        METRICS_PROPERTIES: monitoring.metrics_properties or DEFAULT_METRICS_PROPERTIES,
+        PROMETHEUS_CONFIG: (prometheus.configuration if prometheus else None) or DEFAULT_PROMETHEUS_CONFIG,
+    }
+
+
+def _conf_mounts(
+    app: SparkApplication, role: str, config_map: str
+) -> tuple[list[Obj], list[Obj], list[Obj], list[Obj]]:
+    """(mounts, volumes, env, ports) for spec.sparkConfigMap, spec.hadoopConfigMap and metrics."""
+    spec = app.spec
+    mounts: list[Obj] = []
+    volumes: list[Obj] = []
+    env: list[Obj] = []
+    ports: list[Obj] = []
+    for source, volume, path, variable in (
+        (spec.spark_config_map, "spark-configmap-volume", SPARK_CONFIG_MAP_DIR, "SPARK_CONF_DIR"),
+        (spec.hadoop_config_map, "hadoop-configmap-volume", HADOOP_CONFIG_MAP_DIR, "HADOOP_CONF_DIR"),
+    ):
+        if source:
+            volumes.append({"name": volume, "configMap": {"name": source}})
+            mounts.append({"name": volume, "mountPath": path})
+            env.append({"name": variable, "value": path})
+    if _exposes_metrics(app, role):
+        items = [{"key": key, "path": key} for key in (METRICS_PROPERTIES, PROMETHEUS_CONFIG)]
+        volumes.append({"name": "spark-metrics-conf", "configMap": {"name": config_map, "items": items}})
+        mounts.append({"name": "spark-metrics-conf", "mountPath": METRICS_DIR})
+        prometheus = spec.monitoring.prometheus if spec.monitoring else None
+        ports.append({
+            "name": (prometheus.port_name if prometheus else None) or "jmx-exporter",
+            "containerPort": (prometheus.port if prometheus else None) or DEFAULT_JMX_EXPORTER_PORT,
+            "protocol": "TCP",
+        })  # fmt: skip
+    return mounts, volumes, env, ports
 
 
 def _mounts_and_volumes(app: SparkApplication, pod_spec: SparkPodSpec) -> tuple[list[Obj], list[Obj]]:
@@ -412,11 +496,18 @@ def _driver_pod(
             {"name": "PYSPARK_DRIVER_PYTHON", "value": python},
         ]
     user_mounts, user_volumes = _mounts_and_volumes(app, driver)
-    ports = [
-        {"name": "driver-rpc-port", "containerPort": DRIVER_PORT, "protocol": "TCP"},
-        {"name": "blockmanager", "containerPort": BLOCK_MANAGER_PORT, "protocol": "TCP"},
-        {"name": "spark-ui", "containerPort": UI_PORT, "protocol": "TCP"},
-    ] + [p.to_kube() for p in driver.ports or []]
+    conf_mounts, conf_volumes, conf_env, conf_ports = _conf_mounts(app, "driver", config_map)
+    overridden = {e["name"] for e in conf_env}
+    env = [e for e in env if e["name"] not in overridden] + conf_env
+    ports = (
+        [
+            {"name": "driver-rpc-port", "containerPort": DRIVER_PORT, "protocol": "TCP"},
+            {"name": "blockmanager", "containerPort": BLOCK_MANAGER_PORT, "protocol": "TCP"},
+            {"name": "spark-ui", "containerPort": UI_PORT, "protocol": "TCP"},
+        ]
+        + conf_ports
+        + [p.to_kube() for p in driver.ports or []]
+    )
     container: Obj = {
         "name": DRIVER_CONTAINER,
         "image": driver.image or spec.image,
@@ -428,6 +519,7 @@ def _driver_pod(
             {"name": "spark-local-dir-1", "mountPath": local_dir},
             {"name": "spark-conf-volume-driver", "mountPath": CONF_DIR},
             {"name": "pod-template-volume", "mountPath": TEMPLATE_DIR},
+            *conf_mounts,
             *user_mounts,
         ],
     }
@@ -450,6 +542,7 @@ def _driver_pod(
             {"name": "spark-local-dir-1", "emptyDir": {}},
             _config_map_volume("spark-conf-volume-driver", config_map, PROPERTIES_FILE),
             _config_map_volume("pod-template-volume", config_map, TEMPLATE_FILE),
+            *conf_volumes,
             *user_volumes,
         ],
     }  # fmt: skip
@@ -477,12 +570,14 @@ def _config_map_volume(volume: str, config_map: str, key: str) -> Obj:
     return {"name": volume, "configMap": {"name": config_map, "items": [{"key": key, "path": key}]}}
 
 
-def _executor_template(app: SparkApplication, labels: dict[str, str], jvm: bool) -> Obj:
+def _executor_template(app: SparkApplication, labels: dict[str, str], config_map: str) -> Obj:
     """The executor pod template Spark reads (spark.kubernetes.executor.podTemplateFile)."""
     executor = app.spec.executor
     mounts, volumes = _mounts_and_volumes(app, executor)
+    conf_mounts, conf_volumes, conf_env, conf_ports = _conf_mounts(app, "executor", config_map)
+    mounts, volumes = conf_mounts + mounts, conf_volumes + volumes
     container: Obj = {"name": EXECUTOR_CONTAINER}
-    env = _env(executor)
+    env = conf_env + _env(executor)
     if env:
         container["env"] = env
     if mounts:
@@ -495,8 +590,8 @@ def _executor_template(app: SparkApplication, labels: dict[str, str], jvm: bool)
         container["lifecycle"] = executor.lifecycle
     if executor.gpu:
         container["resources"] = {"limits": {executor.gpu.name: str(executor.gpu.quantity)}}
-    if executor.ports:
-        container["ports"] = [p.to_kube() for p in executor.ports]
+    if executor.ports or conf_ports:
+        container["ports"] = conf_ports + [p.to_kube() for p in executor.ports or []]
     base_meta, base_spec = _base(executor.template)
     spec: Obj = {
         **base_spec,
