@@ -4,6 +4,7 @@ kubelet and Spark driver: it moves pod phases and creates executor pods."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from prometheus_client import REGISTRY
 
 from sparkfleet.api import SPARK_APPLICATIONS
 from sparkfleet.kube import ApiError, KubeClient
-from sparkfleet.kube.resources import CONFIGMAPS, EVENTS, PODS, SERVICEACCOUNTS, SERVICES
+from sparkfleet.kube.resources import CONFIGMAPS, EVENTS, PODS, SERVICEACCOUNTS, SERVICES, Resource
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.testing import ControlPlane
@@ -271,3 +272,20 @@ async def test_label_selector_filter_limits_what_is_served(
     finally:
         await controller.stop()
         await client.close()
+
+
+@pytest.mark.usefixtures("operator")
+async def test_the_api_server_accepts_everything_the_renderer_makes(kube: KubeClient, namespace: str) -> None:
+    """Most of v1beta2 at once: the rendered pod, ConfigMap and Services pass the API server's validation."""
+    classes = Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", namespaced=False)
+    with contextlib.suppress(ApiError):  # shared by the session
+        await kube.create(classes, {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                                    "metadata": {"name": "high"}, "value": 1000})  # fmt: skip
+    await kube.create(SPARK_APPLICATIONS, manifests.everything(namespace=namespace))
+    app = await wait_app(
+        kube, namespace, "kitchen-sink", lambda s: bool(s.get("applicationState", {}).get("state"))
+    )
+    assert app["status"]["applicationState"] == {"state": "SUBMITTED"}, app["status"]
+    driver = await kube.get(PODS, "kitchen-sink-driver", namespace)
+    assert [c["name"] for c in driver["spec"]["containers"]] == ["spark-kubernetes-driver", "log-shipper"]
+    assert driver["spec"]["priority"] == 1000
