@@ -107,3 +107,25 @@ async def test_an_invalid_schedule_is_reported(kube: KubeClient, namespace: str)
     status = await until(failed)
     assert status["reason"].startswith("spec.schedule: ")
     assert await runs(kube, namespace, "broken") == []
+
+
+@pytest.mark.usefixtures("scheduler")
+async def test_replace_deletes_the_active_run_and_suspend_stops_new_ones(
+    kube: KubeClient, namespace: str
+) -> None:
+    scheduled = manifests.scheduled("replacer", namespace)
+    scheduled["spec"].update(schedule="@every 2s", concurrencyPolicy="Replace")
+    await kube.create(SCHEDULED_SPARK_APPLICATIONS, scheduled)
+    first = (await until(lambda: runs(kube, namespace, "replacer")))[0]
+
+    async def replaced() -> list[str] | None:
+        names = await runs(kube, namespace, "replacer")
+        return names if names and first not in names else None
+
+    later = await until(replaced)  # the active first run was deleted for the next one
+    await kube.patch(SCHEDULED_SPARK_APPLICATIONS, "replacer", {"spec": {"suspend": True}}, namespace)
+    await asyncio.sleep(0.5)
+    suspended = await runs(kube, namespace, "replacer")
+    await asyncio.sleep(3)
+    assert await runs(kube, namespace, "replacer") == suspended  # nothing new while suspended
+    assert later
