@@ -525,12 +525,7 @@ def _driver_pod(
     }
     if spec.image_pull_policy:
         container["imagePullPolicy"] = spec.image_pull_policy
-    if driver.env_from:
-        container["envFrom"] = driver.env_from
-    if driver.security_context:
-        container["securityContext"] = driver.security_context
-    if driver.lifecycle:
-        container["lifecycle"] = driver.lifecycle
+    container.update(_container_options(driver.env_from, driver.security_context, driver.lifecycle))
     base_meta, base_spec = _base(driver.template)
     pod_spec: Obj = {
         **base_spec,
@@ -566,6 +561,14 @@ def _driver_pod(
     }
 
 
+def _container_options(
+    env_from: list[Obj] | None, security_context: Obj | None, lifecycle: Obj | None
+) -> Obj:
+    """The container fields the driver and executor specs pass through as they are."""
+    options = {"envFrom": env_from, "securityContext": security_context, "lifecycle": lifecycle}
+    return {key: value for key, value in options.items() if value}
+
+
 def _config_map_volume(volume: str, config_map: str, key: str) -> Obj:
     return {"name": volume, "configMap": {"name": config_map, "items": [{"key": key, "path": key}]}}
 
@@ -582,12 +585,7 @@ def _executor_template(app: SparkApplication, labels: dict[str, str], config_map
         container["env"] = env
     if mounts:
         container["volumeMounts"] = mounts
-    if executor.env_from:
-        container["envFrom"] = executor.env_from
-    if executor.security_context:
-        container["securityContext"] = executor.security_context
-    if executor.lifecycle:
-        container["lifecycle"] = executor.lifecycle
+    container.update(_container_options(executor.env_from, executor.security_context, executor.lifecycle))
     if executor.gpu:
         container["resources"] = {"limits": {executor.gpu.name: str(executor.gpu.quantity)}}
     if executor.ports or conf_ports:
