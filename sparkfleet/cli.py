@@ -113,9 +113,7 @@ def run_command(
     workqueue_ratelimiter_bucket_size: Annotated[
         int, typer.Option(help="Retry burst of the work queue.")
     ] = 500,
-    workqueue_ratelimiter_max_delay: Annotated[
-        str, typer.Option(help="Longest per-item retry backoff.")
-    ] = "6h",
+    workqueue_ratelimiter_max_delay: Annotated[str, typer.Option(help="Cap on any one retry wait.")] = "6h",
     max_tracked_executor_per_app: Annotated[
         int, typer.Option(min=0, help="Executors tracked in status per application.")
     ] = 1000,

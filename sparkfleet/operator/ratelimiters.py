@@ -1,9 +1,10 @@
 """Work-queue rate limiters with client-go's semantics: how long a key waits before a retry.
 
-The default, as in the Kubeflow Spark Operator, is the larger of a per-key
-exponential backoff (5 ms doubling up to ``--workqueue-ratelimiter-max-delay``)
-and an overall token bucket (``--workqueue-ratelimiter-bucket-qps`` and
-``--workqueue-ratelimiter-bucket-size``) that caps retries across all keys.
+The default is shaped as in the Kubeflow Spark Operator: the larger of a
+per-key exponential backoff (5 ms doubling, at most 1000 s) and an overall
+token bucket (``--workqueue-ratelimiter-bucket-qps`` and
+``--workqueue-ratelimiter-bucket-size``), with the combined wait capped at
+``--workqueue-ratelimiter-max-delay``.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from sparkfleet.kube.ratelimit import TokenBucket
 T = TypeVar("T", bound=Hashable)
 T_contra = TypeVar("T_contra", bound=Hashable, contravariant=True)
 
-# The Spark Operator's defaults for its --workqueue-ratelimiter-* flags.
+# The values the Spark Operator's Helm chart passes for its --workqueue-ratelimiter-* flags,
+# which is what its users run. (The binary's own flag defaults are 10, 100 and no cap.)
 DEFAULT_BUCKET_QPS = 50.0
 DEFAULT_BUCKET_SIZE = 500
 DEFAULT_MAX_DELAY = 6 * 3600.0
 DEFAULT_BASE_DELAY = 0.005
+ITEM_BACKOFF_CAP = 1000.0  # client-go's cap on the per-key backoff
 
 
 class RateLimiter(Protocol[T_contra]):
@@ -108,12 +111,32 @@ class MaxOfRateLimiter:
         return max(limiter.num_requeues(item) for limiter in self.limiters)
 
 
+class MaxWaitRateLimiter:
+    """Its limiter's wait, never longer than ``max_delay``."""
+
+    def __init__(self, limiter: RateLimiter[Hashable], max_delay: float):
+        if max_delay <= 0:
+            raise ValueError(f"--workqueue-ratelimiter-max-delay must be positive; got {max_delay}s")
+        self.limiter = limiter
+        self.max_delay = max_delay
+
+    def when(self, item: Hashable) -> float:
+        return min(self.limiter.when(item), self.max_delay)
+
+    def forget(self, item: Hashable) -> None:
+        self.limiter.forget(item)
+
+    def num_requeues(self, item: Hashable) -> int:
+        return self.limiter.num_requeues(item)
+
+
 def default_controller_rate_limiter(
     bucket_qps: float = DEFAULT_BUCKET_QPS,
     bucket_size: int = DEFAULT_BUCKET_SIZE,
     max_delay: float = DEFAULT_MAX_DELAY,
     base_delay: float = DEFAULT_BASE_DELAY,
-) -> MaxOfRateLimiter:
-    return MaxOfRateLimiter(
-        ItemExponentialFailureRateLimiter(base_delay, max_delay), BucketRateLimiter(bucket_qps, bucket_size)
+) -> MaxWaitRateLimiter:
+    per_key = ItemExponentialFailureRateLimiter(base_delay, max(base_delay, ITEM_BACKOFF_CAP))
+    return MaxWaitRateLimiter(
+        MaxOfRateLimiter(per_key, BucketRateLimiter(bucket_qps, bucket_size)), max_delay
     )

@@ -49,6 +49,22 @@ def test_max_of_takes_the_longest_wait() -> None:
     assert limiter.num_requeues("a") == 0
 
 
+def test_default_shape_per_key_cap_and_overall_max_delay() -> None:
+    limiter = default_controller_rate_limiter(bucket_qps=1000, bucket_size=1000, max_delay=600)
+    delays = [limiter.when("k") for _ in range(30)]
+    assert delays[0] == 0.005
+    assert max(delays) == 600  # the combined wait is capped at --workqueue-ratelimiter-max-delay
+    uncapped = default_controller_rate_limiter(bucket_qps=1000, bucket_size=1000, max_delay=24 * 3600)
+    assert max(uncapped.when("k") for _ in range(40)) == 1000  # the per-key backoff stops at 1000 s
+    limiter.forget("k")
+    assert limiter.num_requeues("k") == 0
+
+
+def test_max_delay_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max-delay"):
+        default_controller_rate_limiter(max_delay=0)
+
+
 def test_defaults_are_the_spark_operators() -> None:
     limiter = default_controller_rate_limiter()
     first = limiter.when("x")
