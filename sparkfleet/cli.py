@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from pathlib import Path
@@ -13,6 +14,7 @@ import typer
 import uvloop
 
 from sparkfleet import __version__
+from sparkfleet.shards_cli import shards_app
 
 app = typer.Typer(
     help="sparkfleet: a sharded fleet of Spark operators for Kubernetes.",
@@ -135,16 +137,38 @@ def run_command(
     leader_election_lease_duration: Annotated[str, typer.Option(help="Leader Lease duration.")] = "15s",
     leader_election_renew_deadline: Annotated[str, typer.Option(help="Leader renew deadline.")] = "10s",
     leader_election_retry_period: Annotated[str, typer.Option(help="Leader retry period.")] = "2s",
+    fleet: Annotated[
+        str | None,
+        typer.Option(
+            help="Join this SparkFleet: serve the shards this instance holds (not with --namespaces)."
+        ),
+    ] = None,
+    fleet_namespace: Annotated[
+        str | None, typer.Option(help="Namespace of the SparkFleet (default: $POD_NAMESPACE or default).")
+    ] = None,
+    identity: Annotated[
+        str | None,
+        typer.Option(help="This instance's name in the fleet (default: $POD_NAME or the hostname)."),
+    ] = None,
+    shard_capacity: Annotated[
+        float, typer.Option(min=0.01, help="Relative capacity: 2 takes about twice the shards of 1.")
+    ] = 1.0,
+    handoff_timeout: Annotated[
+        str, typer.Option(help="How long a hand-off waits for in-flight reconciles before cancelling them.")
+    ] = "10s",
+    audit_log: Annotated[
+        str | None, typer.Option(help="Append one JSON line per reconcile (t0, t1, member, shard, key) here.")
+    ] = None,
     log_format: Annotated[str, typer.Option(help="text (readable) or json (structured).")] = "text",
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Run one operator instance (unsharded) reconciling SparkApplications."""
+    """Run one operator instance: alone, leader-elected, or as a member of a sharded --fleet."""
     import os
 
+    from sparkfleet.instance import RunOptions, run
     from sparkfleet.kube import KubeConfigError
     from sparkfleet.kube.leaderelection import LeaseTiming
     from sparkfleet.logs import configure_logging
-    from sparkfleet.operator.run import RunOptions, run
 
     if log_format not in ("text", "json"):
         raise typer.BadParameter("--log-format must be text or json")
@@ -176,7 +200,14 @@ def run_command(
         lease_name=leader_election_lock_name,
         lease_namespace=leader_election_lock_namespace or os.environ.get("POD_NAMESPACE") or "default",
         lease=lease,
+        fleet=fleet,
+        fleet_namespace=fleet_namespace or os.environ.get("POD_NAMESPACE") or "default",
+        shard_capacity=shard_capacity,
+        handoff_timeout=parse_duration(handoff_timeout),
+        audit_log=audit_log,
     )
+    if identity:
+        options = dataclasses.replace(options, identity=identity)
     try:
         code = uvloop.run(run(options))
     except KubeConfigError as exc:
@@ -186,6 +217,9 @@ def run_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     raise typer.Exit(code)
+
+
+app.add_typer(shards_app, name="shards")
 
 
 def main() -> None:

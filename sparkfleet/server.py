@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -24,6 +25,14 @@ class StatusServer:
 
     def add_readiness_check(self, name: str, check: ReadinessCheck) -> None:
         self.checks[name] = check
+
+    def add_route(self, path: str, describe: Callable[[], Any]) -> None:
+        """Serves ``describe()`` as JSON at ``path`` (GET), e.g. /debug/shards."""
+
+        async def handler(request: web.Request) -> web.Response:
+            return web.json_response(describe())
+
+        self.app.router.add_get(path, handler)
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)

@@ -1,6 +1,6 @@
 """Fixtures: one real control plane per test session, a fresh namespace per test.
 
-Tests under tests/integration/ are marked ``integration`` and use the control
+Tests under tests/integration/ and tests/fleet/ are marked ``integration`` and use the control
 plane; unit tests never start it. A missing control plane build fails the
 integration tests loudly (it is never a skip): run ``make controlplane``.
 """
@@ -20,7 +20,7 @@ from sparkfleet.testing import ControlPlane
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if Path(str(item.fspath)).parent.name == "integration":
+        if Path(str(item.fspath)).parent.name in ("integration", "fleet"):
             item.add_marker(pytest.mark.integration)
 
 

@@ -1,4 +1,4 @@
-"""Informers for the namespaces an instance serves: one per namespace, or one for all."""
+"""Informers of one resource for the scopes an instance serves; scopes come and go at run time."""
 
 from __future__ import annotations
 
@@ -7,34 +7,77 @@ from typing import Any
 
 from sparkfleet.kube import Informer, KubeClient
 from sparkfleet.kube.resources import Resource
+from sparkfleet.kube.scope import Scope
 
 
 class ScopedInformers:
-    def __init__(
-        self,
-        client: KubeClient,
-        resource: Resource,
-        namespaces: list[str] | None = None,
-        *,
-        label_selector: str | None = None,
-    ):
-        scopes: list[str | None] = list(namespaces) if namespaces else [None]
-        self._informers = {
-            ns: Informer(client, resource, namespace=ns, label_selector=label_selector) for ns in scopes
-        }
+    def __init__(self, client: KubeClient, resource: Resource, *, label_selector: str | None = None):
+        """``label_selector`` narrows every watch (e.g. to the pods the operator launched)."""
+        self.client = client
+        self.resource = resource
+        self.label_selector = label_selector
+        self._by_scope: dict[str, list[Informer]] = {}
+
+    def add(self, scope: Scope) -> list[Informer]:
+        """Informers (not started) for the watches of ``scope``."""
+        if scope.name in self._by_scope:
+            raise ValueError(f"scope {scope.name!r} is already served")
+        informers = []
+        for watch in scope.watches:
+            narrowed = watch.narrowed(self.label_selector)
+            informers.append(
+                Informer(
+                    self.client,
+                    self.resource,
+                    namespace=narrowed.namespace,
+                    label_selector=narrowed.label_selector,
+                    field_selector=narrowed.field_selector,
+                )
+            )
+        self._by_scope[scope.name] = informers
+        return informers
+
+    def remove(self, name: str) -> list[Informer]:
+        """Forgets the scope; returns its informers for the caller to stop."""
+        return self._by_scope.pop(name, [])
 
     def __iter__(self) -> Iterator[Informer]:
-        return iter(self._informers.values())
+        for informers in list(self._by_scope.values()):
+            yield from informers
 
-    def for_namespace(self, namespace: str) -> Informer | None:
-        """The informer whose cache holds ``namespace``'s objects, if it is served."""
-        return self._informers.get(namespace) or self._informers.get(None)
+    def scopes(self) -> list[str]:
+        return list(self._by_scope)
+
+    def of_scope(self, name: str) -> list[Informer]:
+        return list(self._by_scope.get(name, ()))
+
+    def scope_of(self, key: str) -> str | None:
+        """The scope whose caches hold ``namespace/name`` (scopes are disjoint), if any."""
+        namespace = key.split("/", 1)[0]
+        for name, informers in self._by_scope.items():
+            for informer in informers:
+                if (informer.namespace is None or informer.namespace == namespace) and key in informer.store:
+                    return name
+        return None
+
+    def count(self, name: str) -> int:
+        """Objects cached for scope ``name``."""
+        return sum(len(i.store) for i in self._by_scope.get(name, ()))
 
     def get(self, key: str) -> dict[str, Any] | None:
         """An object by ``namespace/name``."""
-        informer = self.for_namespace(key.split("/", 1)[0])
-        return informer.store.get(key) if informer else None
+        namespace = key.split("/", 1)[0]
+        for informer in self:
+            if informer.namespace is None or informer.namespace == namespace:
+                obj = informer.store.get(key)
+                if obj is not None:
+                    return obj
+        return None
 
     def list(self, namespace: str) -> list[dict[str, Any]]:
-        informer = self.for_namespace(namespace)
-        return informer.store.list(namespace) if informer else []
+        return [
+            obj
+            for informer in self
+            if informer.namespace is None or informer.namespace == namespace
+            for obj in informer.store.list(namespace)
+        ]

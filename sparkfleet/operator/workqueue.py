@@ -188,6 +188,12 @@ class WorkQueue(Generic[T]):
             self._depth.set(len(self._queue))
         return removed
 
+    def count(self, predicate: Callable[[T], bool]) -> int:
+        """Queued and delayed items matching ``predicate`` (a shard's backlog)."""
+        return sum(1 for item in self._queue if predicate(item)) + sum(
+            1 for item in self._delayed if predicate(item)
+        )
+
     # -- shutting down -------------------------------------------------------------
 
     def shutdown(self) -> None:

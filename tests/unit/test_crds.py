@@ -47,7 +47,10 @@ def walk(node: dict[str, Any], path: str = "") -> list[str]:
     return bad
 
 
-@pytest.mark.parametrize("name", sorted(crd.generate()))
+SPARK_CRDS = sorted(n for n in crd.generate() if n.startswith("sparkoperator.k8s.io_"))
+
+
+@pytest.mark.parametrize("name", SPARK_CRDS)
 def test_schemas_are_structural_and_keep_the_v1beta2_names(name: str) -> None:
     doc = yaml.safe_load((CRD_DIR / name).read_text())
     version = doc["spec"]["versions"][0]
@@ -68,3 +71,20 @@ def test_schemas_are_structural_and_keep_the_v1beta2_names(name: str) -> None:
         assert field in spec["properties"]
     assert spec["x-kubernetes-preserve-unknown-fields"] is True  # newer Kubeflow fields are not pruned
     assert "default" not in (CRD_DIR / name).read_text()
+
+
+def test_the_fleet_crd_is_structural_strict_and_carries_the_cel_rules() -> None:
+    doc = yaml.safe_load((CRD_DIR / "sparkfleet.io_sparkfleets.yaml").read_text())
+    version = doc["spec"]["versions"][0]
+    assert (doc["spec"]["group"], version["name"]) == ("sparkfleet.io", "v1alpha1")
+    assert "annotations" not in doc["metadata"]  # only *.k8s.io groups need api-approved
+    schema = version["schema"]["openAPIV3Schema"]
+    assert walk(schema) == []
+    assert "x-kubernetes-preserve-unknown-fields" not in str(schema)  # a typo is refused, not kept
+    spec = schema["properties"]["spec"]
+    shards = spec["properties"]["shards"]
+    assert shards["x-kubernetes-list-type"] == "map"
+    assert shards["x-kubernetes-list-map-keys"] == ["name"]
+    assert "exactly one of" in shards["items"]["x-kubernetes-validations"][0]["message"]
+    rules = [r["message"] for r in spec["properties"]["lease"]["x-kubernetes-validations"]]
+    assert any("greater than renewDeadlineSeconds" in m for m in rules)

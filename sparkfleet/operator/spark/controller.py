@@ -26,9 +26,11 @@ from sparkfleet.api import SPARK_APPLICATIONS, SparkApplication, format_validati
 from sparkfleet.kube import ApiError, InformerEvent, KubeClient
 from sparkfleet.kube.events import EventRecorder
 from sparkfleet.kube.resources import CONFIGMAPS, PODS, SERVICES
-from sparkfleet.operator.controller import Controller, Result
+from sparkfleet.kube.scope import Scope, unsharded_scopes
+from sparkfleet.operator.audit import AuditLog
+from sparkfleet.operator.controller import Result
 from sparkfleet.operator.ratelimiters import RateLimiter
-from sparkfleet.operator.scopes import ScopedInformers
+from sparkfleet.operator.scoped import ScopedController, Secondary
 from sparkfleet.operator.spark import lifecycle, naming
 from sparkfleet.operator.spark import metrics as spark_metrics
 from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
@@ -72,41 +74,50 @@ class SparkApplicationController:
         *,
         namespaces: list[str] | None = None,
         label_selector: str | None = None,
+        scopes: list[Scope] | None = None,
         concurrent_syncs: int = 10,
         max_tracked_executors: int = 1000,
         ui_service: bool = True,
         rate_limiter: RateLimiter[str] | None = None,
+        audit: AuditLog | None = None,
         clock: Callable[[], float] = time.time,
     ):
+        """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``."""
         self.client = client
         self.max_tracked_executors = max_tracked_executors
         self.ui_service = ui_service
         self.clock = clock
         self.events = EventRecorder(client, COMPONENT)
-        self.controller = Controller(
-            CONTROLLER_NAME, self.reconcile, concurrent_syncs=concurrent_syncs, rate_limiter=rate_limiter
+        self.initial_scopes = scopes if scopes is not None else unsharded_scopes(namespaces, label_selector)
+        self.scoped = ScopedController(
+            client,
+            CONTROLLER_NAME,
+            self.reconcile,
+            SPARK_APPLICATIONS,
+            secondaries=(Secondary(PODS, OPERATOR_PODS, app_key_of_pod),),
+            concurrent_syncs=concurrent_syncs,
+            rate_limiter=rate_limiter,
+            audit=audit,
         )
-        namespaces = namespaces or None
-        self.apps = ScopedInformers(client, SPARK_APPLICATIONS, namespaces, label_selector=label_selector)
-        self.pods = ScopedInformers(client, PODS, namespaces, label_selector=OPERATOR_PODS)
-        for informer in self.apps:
-            self.controller.watch(informer)
-            spark_metrics.RUNNING.sources.append(informer.store.list)
-        for informer in self.pods:
-            self.controller.watch(informer, app_key_of_pod)
+        self.controller = self.scoped.controller
+        self.apps = self.scoped.primary
+        self.pods = self.scoped.secondary(0)
+        spark_metrics.RUNNING.sources.append(self._cached_apps)
+
+    def _cached_apps(self) -> list[dict[str, Any]]:
+        return [obj for informer in self.apps for obj in informer.store.list()]
 
     async def start(self, sync_timeout: float | None = None) -> None:
-        await self.controller.start(sync_timeout)
+        await self.scoped.start(self.initial_scopes, sync_timeout)
 
     async def stop(self, timeout: float = 30.0) -> None:
-        await self.controller.stop(timeout)
-        for informer in self.apps:
-            if informer.store.list in spark_metrics.RUNNING.sources:
-                spark_metrics.RUNNING.sources.remove(informer.store.list)
+        await self.scoped.stop(timeout)
+        if self._cached_apps in spark_metrics.RUNNING.sources:
+            spark_metrics.RUNNING.sources.remove(self._cached_apps)
 
     @property
     def has_synced(self) -> bool:
-        return self.controller.has_synced
+        return self.scoped.has_synced
 
     def _pods(self, namespace: str, app_name: str, submission_id: str | None) -> list[dict[str, Any]]:
         if not submission_id:

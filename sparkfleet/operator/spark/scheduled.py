@@ -23,8 +23,10 @@ from sparkfleet.api import SCHEDULED_SPARK_APPLICATIONS, SPARK_APPLICATIONS, Sch
 from sparkfleet.api.base import format_validation_error
 from sparkfleet.kube import ApiError, InformerEvent, KubeClient
 from sparkfleet.kube.events import EventRecorder
-from sparkfleet.operator.controller import Controller, Result
-from sparkfleet.operator.scopes import ScopedInformers
+from sparkfleet.kube.scope import Scope, unsharded_scopes
+from sparkfleet.operator.audit import AuditLog
+from sparkfleet.operator.controller import Result
+from sparkfleet.operator.scoped import ScopedController, Secondary
 from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule
 
 log = logging.getLogger(__name__)
@@ -58,31 +60,43 @@ class ScheduledSparkApplicationController:
         client: KubeClient,
         *,
         namespaces: list[str] | None = None,
+        label_selector: str | None = None,
+        scopes: list[Scope] | None = None,
         concurrent_syncs: int = 2,
+        audit: AuditLog | None = None,
         clock: Callable[[], float] = time.time,
     ):
+        """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``.
+
+        Runs carry their ScheduledSparkApplication's labels, so a label-selected
+        scope sees them in the same watch.
+        """
         self.client = client
         self.clock = clock
         self.events = EventRecorder(client, "sparkfleet")
-        self.controller = Controller(CONTROLLER_NAME, self.reconcile, concurrent_syncs=concurrent_syncs)
-        self.scheduled = ScopedInformers(client, SCHEDULED_SPARK_APPLICATIONS, namespaces)
-        self.runs = ScopedInformers(
-            client, SPARK_APPLICATIONS, namespaces, label_selector=LABEL_SCHEDULED_APP_NAME
+        self.initial_scopes = scopes if scopes is not None else unsharded_scopes(namespaces, label_selector)
+        self.scoped = ScopedController(
+            client,
+            CONTROLLER_NAME,
+            self.reconcile,
+            SCHEDULED_SPARK_APPLICATIONS,
+            secondaries=(Secondary(SPARK_APPLICATIONS, LABEL_SCHEDULED_APP_NAME, scheduled_key_of_run),),
+            concurrent_syncs=concurrent_syncs,
+            audit=audit,
         )
-        for informer in self.scheduled:
-            self.controller.watch(informer)
-        for informer in self.runs:
-            self.controller.watch(informer, scheduled_key_of_run)
+        self.controller = self.scoped.controller
+        self.scheduled = self.scoped.primary
+        self.runs = self.scoped.secondary(0)
 
     async def start(self, sync_timeout: float | None = None) -> None:
-        await self.controller.start(sync_timeout)
+        await self.scoped.start(self.initial_scopes, sync_timeout)
 
     async def stop(self, timeout: float = 30.0) -> None:
-        await self.controller.stop(timeout)
+        await self.scoped.stop(timeout)
 
     @property
     def has_synced(self) -> bool:
-        return self.controller.has_synced
+        return self.scoped.has_synced
 
     def _runs_of(self, namespace: str, name: str) -> list[dict[str, Any]]:
         runs = [

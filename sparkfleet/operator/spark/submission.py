@@ -147,8 +147,21 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
         naming.LABEL_SPARK_APP_NAME: naming.sanitize(name, naming.DNS_LABEL_MAX),
         naming.LABEL_SPARK_VERSION: spec.spark_version,
     }
-    driver_labels = {**(spec.driver.labels or {}), **operator_labels, naming.LABEL_SPARK_ROLE: "driver"}
-    executor_labels = {**(spec.executor.labels or {}), **operator_labels, naming.LABEL_SPARK_ROLE: "executor"}
+    # The application's own labels go onto its pods too (as the Spark Operator does), so a label-selected
+    # shard sees an application's pods in the same watch as the application.
+    app_labels = app.metadata.get("labels") or {}
+    driver_labels = {
+        **app_labels,
+        **(spec.driver.labels or {}),
+        **operator_labels,
+        naming.LABEL_SPARK_ROLE: "driver",
+    }
+    executor_labels = {
+        **app_labels,
+        **(spec.executor.labels or {}),
+        **operator_labels,
+        naming.LABEL_SPARK_ROLE: "executor",
+    }
     selector = {naming.LABEL_SPARK_APP_SELECTOR: app_id, naming.LABEL_SPARK_ROLE: "driver"}
 
     properties = _properties(

@@ -1,9 +1,15 @@
-"""One operator instance: the Spark controllers, the status server, optional leader election.
+"""One sparkfleet instance: the Spark controllers, the status server, and how work is claimed.
+
+Three ways to run:
+
+- alone: every namespace given (or all), no Lease;
+- ``--leader-elect``: as the Spark Operator, one active instance of several;
+- ``--fleet NAME``: a member of a sharded fleet, serving the shards it holds.
 
 ``sparkfleet run`` builds :class:`RunOptions` from its flags and calls
 :func:`run`, which returns the process exit code: 0 after a clean SIGTERM or
-SIGINT (in-flight reconciles finished, the Lease released), 1 when
-leadership was lost (the supervisor restarts the pod, as with client-go).
+SIGINT (in-flight reconciles finished, shards handed off, Leases released),
+1 when leadership was lost (the supervisor restarts the pod, as with client-go).
 """
 
 from __future__ import annotations
@@ -20,10 +26,14 @@ from typing import Any
 
 from sparkfleet.kube import ClientSettings, connect
 from sparkfleet.kube.leaderelection import LeaderElector, LeaseTiming
+from sparkfleet.kube.scope import Scope
+from sparkfleet.operator.audit import AuditLog
+from sparkfleet.operator.host import SparkControllers
 from sparkfleet.operator.ratelimiters import default_controller_rate_limiter
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.scheduled import ScheduledSparkApplicationController
 from sparkfleet.server import StatusServer
+from sparkfleet.sharding.member import FleetMember
 
 log = logging.getLogger(__name__)
 
@@ -49,30 +59,68 @@ class RunOptions:
     lease: LeaseTiming = field(default_factory=LeaseTiming)
     identity: str = field(default_factory=lambda: os.environ.get("POD_NAME") or socket.gethostname())
     shutdown_timeout: float = 30.0
+    fleet: str | None = None
+    fleet_namespace: str = "default"
+    shard_capacity: float = 1.0
+    handoff_timeout: float = 10.0
+    audit_log: str | None = None
 
 
 async def run(options: RunOptions) -> int:
+    if options.fleet and options.leader_elect:
+        raise ValueError("--fleet and --leader-elect exclude each other: a fleet's members share the work")
+    if options.fleet and (options.namespaces or options.label_selector):
+        raise ValueError("--fleet takes its namespaces and selectors from the SparkFleet's shards")
     client = await connect(
         options.kubeconfig, settings=ClientSettings(qps=options.kube_api_qps, burst=options.kube_api_burst)
     )
-    controller = SparkApplicationController(
-        client,
-        namespaces=options.namespaces or None,
-        label_selector=options.label_selector,
-        concurrent_syncs=options.concurrent_syncs,
-        max_tracked_executors=options.max_tracked_executors,
-        ui_service=options.ui_service,
-        rate_limiter=default_controller_rate_limiter(
-            options.bucket_qps, options.bucket_size, options.max_delay
+    audit = AuditLog(options.audit_log, options.identity) if options.audit_log else None
+    scopes: list[Scope] | None = [] if options.fleet else None  # a member adds one scope per shard it holds
+    controllers = SparkControllers(
+        SparkApplicationController(
+            client,
+            namespaces=options.namespaces or None,
+            label_selector=options.label_selector,
+            scopes=scopes,
+            concurrent_syncs=options.concurrent_syncs,
+            max_tracked_executors=options.max_tracked_executors,
+            ui_service=options.ui_service,
+            rate_limiter=default_controller_rate_limiter(
+                options.bucket_qps, options.bucket_size, options.max_delay
+            ),
+            audit=audit,
+        ),
+        ScheduledSparkApplicationController(
+            client,
+            namespaces=options.namespaces or None,
+            label_selector=options.label_selector,
+            scopes=scopes,
+            audit=audit,
         ),
     )
-    scheduler = ScheduledSparkApplicationController(client, namespaces=options.namespaces or None)
+    member = (
+        FleetMember(
+            client,
+            controllers,
+            fleet=options.fleet,
+            namespace=options.fleet_namespace,
+            identity=options.identity,
+            capacity=options.shard_capacity,
+            handoff_timeout=options.handoff_timeout,
+        )
+        if options.fleet
+        else None
+    )
     server = StatusServer(options.metrics_host, options.metrics_port)
     elector: LeaderElector | None = None
-    server.add_readiness_check(
-        "informers-synced",
-        lambda: None if _synced(controller, scheduler) or not _leading(elector) else "caches not synced",
-    )
+    if member is not None:
+        server.add_readiness_check("fleet-member", lambda: None if member.fresh else "member lease not fresh")
+        server.add_route("/debug/shards", lambda: _shards_debug(member))
+    else:
+        server.add_readiness_check(
+            "informers-synced",
+            lambda: None if controllers.has_synced or not _leading(elector) else "caches not synced",
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -85,6 +133,8 @@ async def run(options: RunOptions) -> int:
             "namespaces": ",".join(options.namespaces) or "*",
             "concurrent_syncs": options.concurrent_syncs,
             "leader_elect": options.leader_elect,
+            "fleet": options.fleet or "",
+            "identity": options.identity,
         },
     )
     elector_task: asyncio.Task[None] | None = None
@@ -98,7 +148,11 @@ async def run(options: RunOptions) -> int:
             await _first(stop.wait(), elector.leading.wait())
             if stop.is_set():
                 return 0
-        await asyncio.gather(controller.start(), scheduler.start())
+        await controllers.start()
+        if member is not None:
+            await _first(stop.wait(), member.start())
+            if stop.is_set():
+                return 0
         waits = [stop.wait()] + ([elector.lost.wait()] if elector else [])
         await _first(*waits)
         if elector is not None and elector.lost.is_set():
@@ -106,20 +160,34 @@ async def run(options: RunOptions) -> int:
             exit_code = 1
         return exit_code
     finally:
-        await asyncio.gather(
-            controller.stop(options.shutdown_timeout), scheduler.stop(options.shutdown_timeout)
-        )
+        if member is not None and member.ready.is_set():
+            await member.shutdown()
+        await controllers.stop(options.shutdown_timeout)
         if elector_task is not None:
             elector_task.cancel()  # releases the Lease when it still holds it
             with contextlib.suppress(asyncio.CancelledError):
                 await elector_task
         await server.stop()
         await client.close()
+        if audit is not None:
+            audit.close()
         log.info("sparkfleet operator stopped", extra={"exit_code": exit_code})
 
 
-def _synced(*controllers: SparkApplicationController | ScheduledSparkApplicationController) -> bool:
-    return all(c.has_synced for c in controllers)
+def _shards_debug(member: FleetMember) -> dict[str, Any]:
+    host = member.host
+    return {
+        "fleet": member.fleet,
+        "member": member.identity,
+        "coordinator": member.is_coordinator,
+        "fresh": member.fresh,
+        "fenced": member.fenced,
+        "shards": {
+            name: {"objects": host.objects(name), "queued": host.backlog(name)}
+            for name in sorted(member.serving)
+        },
+        "problems": [str(p) for p in member.problems],
+    }
 
 
 def _leading(elector: LeaderElector | None) -> bool:

@@ -1,0 +1,46 @@
+"""``--audit-log FILE``: one JSON line per reconcile, to prove no two members overlapped on a shard.
+
+Each line is ``{"t0": <start, epoch seconds>, "t1": <end>, "member": ..., "shard": ..., "key":
+"namespace/name"}``. Lines are appended and flushed as they are written, so a
+killed instance leaves every finished reconcile on record.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+
+class AuditLog:
+    def __init__(self, path: str | Path, member: str):
+        self.path = Path(path)
+        self.member = member
+        self._file: IO[bytes] = self.path.open("ab", buffering=0)
+
+    def record(self, t0: float, t1: float, shard: str, key: str) -> None:
+        line = {"t0": round(t0, 6), "t1": round(t1, 6), "member": self.member, "shard": shard, "key": key}
+        self._file.write(orjson.dumps(line) + b"\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def overlaps(lines: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Pairs (earlier, later) of reconciles of one shard by two members at overlapping times."""
+    by_shard: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        by_shard.setdefault(str(line["shard"]), []).append(line)
+    found = []
+    for entries in by_shard.values():
+        entries.sort(key=lambda e: float(e["t0"]))
+        furthest: dict[str, dict[str, Any]] = {}  # member -> its entry that ends last so far
+        for entry in entries:
+            for member, other in furthest.items():
+                if member != entry["member"] and float(entry["t0"]) < float(other["t1"]):
+                    found.append((other, entry))
+            mine = furthest.get(entry["member"])
+            if mine is None or float(entry["t1"]) > float(mine["t1"]):
+                furthest[entry["member"]] = entry
+    return found

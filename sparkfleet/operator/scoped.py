@@ -1,0 +1,215 @@
+"""A controller whose scopes come and go: shards are added, handed off, or dropped at once.
+
+Each key belongs to the scope whose cache holds its object. A key is
+reconciled only while its scope is served: the gate is checked as the
+reconcile starts, so once a scope is closed nothing new starts for it.
+
+- :meth:`ScopedController.add_scope` starts the scope's watches, waits for
+  their caches, then lets its keys in (each object is reconciled once).
+- :meth:`ScopedController.remove_scope` is the graceful hand-off: close the
+  gate, drop the scope's queued keys, let in-flight reconciles finish
+  (bounded; then they are cancelled), stop the watches.
+- :meth:`ScopedController.drop_all` is the fence: every gate closes and every
+  in-flight reconcile is cancelled in the same instant, without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from sparkfleet.kube import Informer, InformerEvent, KubeClient
+from sparkfleet.kube.resources import Resource
+from sparkfleet.kube.scope import Scope
+from sparkfleet.operator.audit import AuditLog
+from sparkfleet.operator.controller import Controller, KeyMapper, Result, own_key
+from sparkfleet.operator.ratelimiters import RateLimiter
+from sparkfleet.operator.scopes import ScopedInformers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Secondary:
+    """A resource watched for the keys it maps to (pods -> their application)."""
+
+    resource: Resource
+    label_selector: str | None
+    mapper: KeyMapper
+
+
+class ScopedController:
+    def __init__(
+        self,
+        client: KubeClient,
+        name: str,
+        reconcile: Callable[[str], Coroutine[Any, Any, Result | None]],
+        primary: Resource,
+        *,
+        secondaries: tuple[Secondary, ...] = (),
+        concurrent_syncs: int = 10,
+        rate_limiter: RateLimiter[str] | None = None,
+        audit: AuditLog | None = None,
+    ):
+        self.name = name
+        self._reconcile = reconcile
+        self.audit = audit
+        self.controller = Controller(
+            name, self._gated, concurrent_syncs=concurrent_syncs, rate_limiter=rate_limiter
+        )
+        self.primary = ScopedInformers(client, primary)
+        self._secondaries = [
+            (ScopedInformers(client, s.resource, label_selector=s.label_selector), s.mapper)
+            for s in secondaries
+        ]
+        self._open: set[str] = set()
+        self._running: dict[str, dict[str, asyncio.Task[Result | None]]] = {}
+        self._started = False
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def start(self, scopes: list[Scope] | None = None, sync_timeout: float | None = None) -> None:
+        """Starts the workers, and serves ``scopes`` (their caches synced first)."""
+        for scope in scopes or []:
+            self._register(scope)
+            self._open.add(scope.name)  # keys wait in the queue: workers start once the caches synced
+        await self.controller.start(sync_timeout)
+        self._started = True
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        self._open.clear()
+        await self.controller.stop(timeout)
+        for name in self.primary.scopes():
+            self._forget(name)
+        self._started = False
+
+    @property
+    def has_synced(self) -> bool:
+        return self.controller.has_synced
+
+    @property
+    def scopes(self) -> list[str]:
+        return sorted(self._open)
+
+    # -- scopes --------------------------------------------------------------------
+
+    async def add_scope(self, scope: Scope, sync_timeout: float | None = None) -> None:
+        """Serves ``scope``: lists and watches it; once synced, each of its objects is reconciled."""
+        informers = self._register(scope)
+        if self._started:
+            for informer in informers:
+                informer.start()
+            try:
+                await asyncio.wait_for(asyncio.gather(*(i.synced.wait() for i in informers)), sync_timeout)
+            except BaseException:
+                await self._stop_informers(scope.name)
+                raise
+            self._open.add(scope.name)
+            for key in self.primary_keys(scope.name):  # the initial list, once more now that the gate is open
+                self.controller.queue.add(key)
+
+    async def remove_scope(self, name: str, timeout: float = 10.0) -> int:
+        """Gracefully stops serving ``name``; returns how many in-flight reconciles had to be cancelled."""
+        self._open.discard(name)
+        self.controller.queue.discard(lambda key: self.primary.scope_of(key) in (name, None))
+        await asyncio.sleep(0)  # reconciles already handed out run up to the gate (which now says no)
+        running = list(self._running.get(name, {}).values())
+        cancelled = 0
+        if running:
+            _, pending = await asyncio.wait(running, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            cancelled = len(pending)
+            if pending:
+                await asyncio.wait(pending)
+                log.warning(
+                    "in-flight reconciles did not finish in time; cancelled",
+                    extra={"controller": self.name, "scope": name, "count": cancelled},
+                )
+        await self._stop_informers(name)
+        return cancelled
+
+    def drop_all(self) -> None:
+        """Fences this controller now: no reconcile starts, every running one is cancelled.
+
+        The watches are stopped in the background; nothing here waits.
+        """
+        names = list(self._open) + [n for n in self.primary.scopes() if n not in self._open]
+        self._open.clear()
+        for tasks in self._running.values():
+            for task in tasks.values():
+                task.cancel()
+        self.controller.queue.discard(lambda _key: True)
+        for name in names:
+            asyncio.get_running_loop().create_task(self._stop_informers(name))
+
+    def secondary(self, index: int) -> ScopedInformers:
+        return self._secondaries[index][0]
+
+    def objects(self, name: str) -> int:
+        return self.primary.count(name)
+
+    def backlog(self, name: str) -> int:
+        """Keys of scope ``name`` waiting in the queue."""
+        return self.controller.queue.count(lambda key: self.primary.scope_of(key) == name)
+
+    def primary_keys(self, name: str) -> list[str]:
+        return [key for informer in self.primary.of_scope(name) for key in informer.store.list_keys()]
+
+    # -- internals -----------------------------------------------------------------
+
+    def _register(self, scope: Scope) -> list[Informer]:
+        informers = []
+        for informer in self.primary.add(scope):
+            self.controller.watch(informer, self._gate_mapper(scope.name, own_key))
+            informers.append(informer)
+        for scoped, mapper in self._secondaries:
+            for informer in scoped.add(scope):
+                self.controller.watch(informer, self._gate_mapper(scope.name, mapper))
+                informers.append(informer)
+        return informers
+
+    def _gate_mapper(self, scope: str, mapper: KeyMapper) -> KeyMapper:
+        def mapped(event: InformerEvent) -> list[str]:
+            return list(mapper(event)) if scope in self._open else []
+
+        return mapped
+
+    async def _stop_informers(self, name: str) -> None:
+        informers = self._forget(name)
+        await asyncio.gather(*(i.stop() for i in informers))
+
+    def _forget(self, name: str) -> list[Informer]:
+        informers = self.primary.remove(name)
+        for scoped, _ in self._secondaries:
+            informers += scoped.remove(name)
+        for informer in informers:
+            with contextlib.suppress(ValueError):
+                self.controller.informers.remove(informer)
+        return informers
+
+    async def _gated(self, key: str) -> Result | None:
+        scope = self.primary.scope_of(key)
+        if scope is None or scope not in self._open:
+            return None  # not ours (any more), or deleted: nothing to do
+        t0 = time.time()
+        task: asyncio.Task[Result | None] = asyncio.create_task(self._reconcile(key))
+        running = self._running.setdefault(scope, {})
+        running[key] = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                task.cancel()
+                raise  # the worker itself is being stopped
+            return None  # the scope was taken away mid-reconcile: the new holder starts afresh
+        finally:
+            running.pop(key, None)
+            if self.audit is not None:
+                self.audit.record(t0, time.time(), scope, key)

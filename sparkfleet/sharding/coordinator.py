@@ -1,0 +1,292 @@
+"""The fleet's coordinator: it runs the planner and writes each shard's desired holder.
+
+It decides; it never reconciles for others, and the fleet keeps reconciling
+while it fails over (members keep what they hold). One pass:
+
+1. read the members (their Leases: alive, draining, capacity, load), the
+   shard Leases (holders), the spec (pins, drains) and the last status;
+2. :func:`decide` (pure): the plan, and the status that describes it;
+3. write the status only if it changed (a compare-and-swap); counts that
+   only drift (objects, last renew times) are refreshed at most every
+   ``refresh_seconds``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from sparkfleet.api.fleet import SPARK_FLEETS, SparkFleetSpec
+from sparkfleet.kube import ApiError
+from sparkfleet.kube.resources import LEASES
+from sparkfleet.sharding.leases import ANNOTATION_REBALANCE, MemberLease, ShardLease, micro_time
+from sparkfleet.sharding.planner import Member, Shard, plan
+from sparkfleet.sharding.shards import Problem, overlapping_namespaces
+
+if TYPE_CHECKING:
+    from sparkfleet.sharding.member import FleetMember
+
+log = logging.getLogger(__name__)
+
+DRIFTING = ("objects", "lastRenewTime")
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    lease: MemberLease
+    alive: bool
+
+
+@dataclass(slots=True)
+class Inputs:
+    """Everything one coordinator pass looks at, already read from the caches."""
+
+    coordinator: str
+    generation: int | None
+    spec: SparkFleetSpec | None
+    shard_names: list[str]
+    problems: list[Problem]
+    members: list[MemberView]
+    shard_leases: dict[str, ShardLease]
+    previous: dict[str, Any]
+    overlaps: list[str] = field(default_factory=list)
+    rebalance: str | None = None
+    now: float = 0.0
+
+
+def _condition(
+    old: list[dict[str, Any]], kind: str, status: str, reason: str, message: str, now: str
+) -> dict[str, Any]:
+    before = next((c for c in old if c.get("type") == kind), None)
+    changed = before is None or before.get("status") != status
+    return {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": now if changed or before is None else before.get("lastTransitionTime", now),
+    }
+
+
+def decide(inputs: Inputs) -> tuple[dict[str, str | None], dict[str, Any]]:
+    """The desired holders and the fleet status, from what the coordinator sees."""
+    spec = inputs.spec
+    alive = {m.lease.identity: m.lease for m in inputs.members if m.alive}
+    drained = set(spec.drain or []) if spec else set()
+    previous_desired = {
+        s["name"]: s.get("desiredHolder") for s in inputs.previous.get("shards") or [] if isinstance(s, dict)
+    }
+    weights = {s.name: s.weight for s in spec.shards} if spec else {}
+    objects: dict[str, int] = {}
+    for name in inputs.shard_names:
+        lease = inputs.shard_leases.get(name)
+        holder_lease = alive.get(lease.holder) if lease else None
+        load = holder_lease.load.get(name) if holder_lease else None
+        previous_objects = next(
+            (
+                int(s.get("objects") or 0)
+                for s in inputs.previous.get("shards") or []
+                if s.get("name") == name
+            ),
+            0,
+        )
+        objects[name] = load.objects if load is not None else previous_objects
+    current: dict[str, str | None] = {}
+    for name in inputs.shard_names:
+        wanted = previous_desired.get(name)
+        lease = inputs.shard_leases.get(name)
+        if wanted in alive:
+            current[name] = wanted
+        elif lease is not None and lease.holder in alive:
+            current[name] = lease.holder
+        else:
+            current[name] = None
+    members = [
+        Member(identity, lease.capacity, draining=lease.draining or identity in drained)
+        for identity, lease in alive.items()
+    ]
+    shards = [Shard(name, float(weights.get(name) or objects[name])) for name in inputs.shard_names]
+    result = plan(
+        members, shards, current, (spec.pins if spec else None) or {}, rebalance=inputs.rebalance is not None
+    )
+    holders = result.holders
+
+    now = micro_time(inputs.now)
+    shard_status = []
+    held: dict[str, int] = {}
+    for name in inputs.shard_names:
+        lease = inputs.shard_leases.get(name)
+        holder = lease.holder if lease and lease.holder else None
+        desired = holders.get(name)
+        claimed = lease is not None and lease.acquire_time is not None and holder in alive
+        if holder and claimed:
+            held[holder] = held.get(holder, 0) + 1
+        phase = "Unassigned" if desired is None else ("Held" if claimed and holder == desired else "Moving")
+        entry: dict[str, Any] = {"name": name, "phase": phase, "objects": objects[name]}
+        if holder:
+            entry["holder"] = holder
+        if desired:
+            entry["desiredHolder"] = desired
+        if lease is not None and lease.acquire_time and holder:
+            entry["since"] = lease.acquire_time
+        shard_status.append(entry)
+    member_status = []
+    for view in sorted(inputs.members, key=lambda m: m.lease.identity):
+        ml = view.lease
+        state = (
+            "Expired"
+            if not view.alive
+            else ("Draining" if ml.draining or ml.identity in drained else "Active")
+        )
+        entry = {
+            "identity": ml.identity,
+            "state": state,
+            "shards": held.get(ml.identity, 0),
+            "objects": sum(load.objects for load in ml.load.values()),
+            "capacity": ml.capacity,
+        }
+        if ml.renew_time:
+            entry["lastRenewTime"] = ml.renew_time
+        member_status.append(entry)
+
+    old_conditions = inputs.previous.get("conditions") or []
+    conditions = []
+    if inputs.problems:
+        message = "; ".join(str(p) for p in inputs.problems)
+        conditions.append(_condition(old_conditions, "Invalid", "True", "InvalidSpec", message, now))
+    else:
+        conditions.append(_condition(old_conditions, "Invalid", "False", "Valid", "", now))
+    if inputs.overlaps:
+        conditions.append(
+            _condition(
+                old_conditions, "Overlap", "True", "NamespacesClaimedTwice", "; ".join(inputs.overlaps), now
+            )
+        )
+    else:
+        conditions.append(_condition(old_conditions, "Overlap", "False", "NoOverlap", "", now))
+    if not alive:
+        ready = ("False", "NoMembers", "no live members")
+    elif any(s["phase"] == "Unassigned" for s in shard_status):
+        ready = ("False", "NoEligibleMembers", "some shards have no eligible member (all draining?)")
+    elif any(s["phase"] == "Moving" for s in shard_status):
+        moving = sum(1 for s in shard_status if s["phase"] == "Moving")
+        ready = ("False", "ShardsMoving", f"{moving} of {len(shard_status)} shards are changing hands")
+    else:
+        ready = ("True", "AllShardsHeld", f"{len(shard_status)} shards held by {len(alive)} members")
+    conditions.insert(0, _condition(old_conditions, "Ready", *ready, now))
+
+    status: dict[str, Any] = {
+        "coordinator": inputs.coordinator,
+        "members": member_status,
+        "shards": shard_status,
+        "conditions": conditions,
+    }
+    if inputs.generation is not None:
+        status["observedGeneration"] = inputs.generation
+    last_rebalance = inputs.rebalance or inputs.previous.get("lastRebalance")
+    if last_rebalance:
+        status["lastRebalance"] = last_rebalance
+    return holders, status
+
+
+def _without_drift(status: dict[str, Any]) -> dict[str, Any]:
+    stripped = copy.deepcopy(status)
+    for section in ("members", "shards"):
+        for entry in stripped.get(section) or []:
+            for key in DRIFTING:
+                entry.pop(key, None)
+    return stripped
+
+
+class Coordinator:
+    def __init__(self, member: FleetMember, refresh_seconds: float = 30.0):
+        self.member = member
+        self.refresh_seconds = refresh_seconds
+        self._last_write = 0.0
+
+    def inputs(self) -> Inputs | None:
+        member = self.member
+        obj = member.fleet_object
+        if obj is None:
+            return None
+        spec = member.spec
+        shard_leases = {}
+        for name in member.shards:
+            lease_obj = member.shard_lease(name)
+            if lease_obj is not None:
+                shard_leases[name] = ShardLease.parse(lease_obj)
+        overlaps = []
+        if spec is not None:
+            for other in member.fleets.store.list():
+                meta = other["metadata"]
+                if meta["name"] == member.fleet and meta["namespace"] == member.namespace:
+                    continue
+                try:
+                    other_spec = SparkFleetSpec.model_validate(other.get("spec") or {})
+                except ValidationError:
+                    continue
+                both = overlapping_namespaces(spec, other_spec)
+                if both:
+                    overlaps.append(
+                        f"fleet {meta['namespace']}/{meta['name']} also serves namespaces {', '.join(both)}"
+                    )
+        request = (obj["metadata"].get("annotations") or {}).get(ANNOTATION_REBALANCE)
+        previous = obj.get("status") or {}
+        return Inputs(
+            coordinator=member.identity,
+            generation=obj["metadata"].get("generation"),
+            spec=spec,
+            shard_names=sorted(member.shards),
+            problems=list(member.problems),
+            members=[MemberView(m, member.is_alive(m)) for m in member.member_leases()],
+            shard_leases=shard_leases,
+            previous=previous,
+            overlaps=overlaps,
+            rebalance=request if request and request != previous.get("lastRebalance") else None,
+            now=time.time(),
+        )
+
+    async def tick(self) -> None:
+        inputs = self.inputs()
+        if inputs is None:
+            return
+        await self._collect_garbage(inputs)
+        _, status = decide(inputs)
+        obj = self.member.fleet_object
+        assert obj is not None
+        previous = obj.get("status") or {}
+        if status == previous:
+            return
+        drift_only = _without_drift(status) == _without_drift(previous)
+        if drift_only and time.monotonic() - self._last_write < self.refresh_seconds:
+            return
+        try:
+            await self.member.client.replace_status(SPARK_FLEETS, {**obj, "status": status})
+        except ApiError as exc:
+            if exc.is_conflict:
+                return  # the cache is behind; the next pass sees the newer object
+            raise
+        self._last_write = time.monotonic()
+        if inputs.rebalance:
+            log.info(
+                "applied a rebalance request", extra={"fleet": self.member.fleet, "request": inputs.rebalance}
+            )
+
+    async def _collect_garbage(self, inputs: Inputs) -> None:
+        """Deletes member Leases expired for three durations (crashed members never delete their own)."""
+        member = self.member
+        for view in inputs.members:
+            lease = view.lease
+            age = member.expiry.age(lease.name)
+            if not view.alive and age is not None and age >= 3 * lease.duration:
+                try:
+                    await member.client.delete(LEASES, lease.name, member.namespace)
+                except ApiError as exc:
+                    if not exc.is_not_found:
+                        raise
+                log.info("removed an expired member", extra={"fleet": member.fleet, "member": lease.identity})

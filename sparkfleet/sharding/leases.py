@@ -1,0 +1,207 @@
+"""The fleet's Leases: names, labels, what they say, and expiry as an observer judges it.
+
+All live in the fleet's namespace, labelled ``sparkfleet.io/fleet=<fleet>``:
+
+- ``<fleet>-member-<identity>``: one per instance, renewed every retry
+  period; its annotations carry the member's capacity, whether it is
+  draining, and its load (objects and queued keys per shard held);
+- ``<fleet>-shard-<shard>``: ``holderIdentity`` is the member that reconciles
+  the shard; written only when the shard changes hands;
+- ``<fleet>-coordinator``: the elected coordinator (leader election).
+
+Expiry is judged on the observer's monotonic clock from the moment it last
+saw the Lease change (:class:`ExpiryClock`), never from the timestamps in
+the Lease, so clocks of different machines never need to agree.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+LABEL_FLEET = "sparkfleet.io/fleet"
+LABEL_ROLE = "sparkfleet.io/role"
+LABEL_SHARD = "sparkfleet.io/shard"
+ANNOTATION_IDENTITY = "sparkfleet.io/identity"
+ANNOTATION_CAPACITY = "sparkfleet.io/capacity"
+ANNOTATION_DRAINING = "sparkfleet.io/draining"
+ANNOTATION_LOAD = "sparkfleet.io/load"
+ANNOTATION_HANDOFF_STARTED = "sparkfleet.io/handoff-started"
+ANNOTATION_HANDOFF_REASON = "sparkfleet.io/handoff-reason"
+ANNOTATION_REBALANCE = "sparkfleet.io/rebalance"  # on the SparkFleet: a rebalance request
+
+ROLE_MEMBER = "member"
+ROLE_SHARD = "shard"
+ROLE_COORDINATOR = "coordinator"
+
+_NOT_DNS = re.compile(r"[^a-z0-9-]+")
+
+
+def dns_part(text: str, limit: int = 63) -> str:
+    """``text`` as a DNS label fragment; long or altered names keep a short hash so they stay distinct."""
+    clean = _NOT_DNS.sub("-", text.lower()).strip("-")
+    if clean == text and len(clean) <= limit:
+        return clean
+    digest = hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
+    return f"{clean[: limit - 9].strip('-')}-{digest}"
+
+
+def member_lease_name(fleet: str, identity: str) -> str:
+    return f"{fleet}-member-{dns_part(identity)}"
+
+
+def shard_lease_name(fleet: str, shard: str) -> str:
+    return f"{fleet}-shard-{shard}"
+
+
+def coordinator_lease_name(fleet: str) -> str:
+    return f"{fleet}-coordinator"
+
+
+def fleet_selector(fleet: str) -> str:
+    return f"{LABEL_FLEET}={fleet}"
+
+
+def micro_time(now: float | None = None) -> str:
+    moment = datetime.datetime.fromtimestamp(time.time() if now is None else now, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: str | None) -> float | None:
+    if not value:
+        return None
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+@dataclass(frozen=True, slots=True)
+class ShardLoad:
+    objects: int = 0
+    queued: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLease:
+    """A member as its Lease describes it."""
+
+    name: str
+    identity: str
+    holder: str
+    capacity: float
+    draining: bool
+    load: dict[str, ShardLoad]
+    renew_time: str | None
+    duration: float
+
+    @classmethod
+    def parse(cls, lease: dict[str, Any]) -> MemberLease:
+        meta, spec = lease["metadata"], lease.get("spec") or {}
+        annotations = meta.get("annotations") or {}
+        try:
+            capacity = float(annotations.get(ANNOTATION_CAPACITY) or 1.0)
+        except ValueError:
+            capacity = 1.0
+        try:
+            raw_load = orjson.loads(annotations.get(ANNOTATION_LOAD) or "{}")
+            load = {
+                str(k): ShardLoad(int(v.get("objects", 0)), int(v.get("queued", 0)))
+                for k, v in raw_load.items()
+            }
+        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+            load = {}
+        return cls(
+            name=meta["name"],
+            identity=annotations.get(ANNOTATION_IDENTITY) or spec.get("holderIdentity") or meta["name"],
+            holder=spec.get("holderIdentity") or "",
+            capacity=capacity if capacity > 0 else 1.0,
+            draining=annotations.get(ANNOTATION_DRAINING) == "true",
+            load=load,
+            renew_time=spec.get("renewTime"),
+            duration=float(spec.get("leaseDurationSeconds") or 15),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ShardLease:
+    name: str
+    shard: str
+    holder: str
+    acquire_time: str | None
+    transitions: int
+    handoff_started: float | None
+
+    @classmethod
+    def parse(cls, lease: dict[str, Any]) -> ShardLease:
+        meta, spec = lease["metadata"], lease.get("spec") or {}
+        annotations = meta.get("annotations") or {}
+        started = annotations.get(ANNOTATION_HANDOFF_STARTED)
+        return cls(
+            name=meta["name"],
+            shard=(meta.get("labels") or {}).get(LABEL_SHARD) or meta["name"],
+            holder=spec.get("holderIdentity") or "",
+            acquire_time=spec.get("acquireTime"),
+            transitions=int(spec.get("leaseTransitions") or 0),
+            handoff_started=float(started) if started else None,
+        )
+
+
+class ExpiryClock:
+    """When each Lease was last seen to change, on this process's monotonic clock.
+
+    :meth:`observe` is called with every version seen; :meth:`expired` says
+    whether ``duration`` has passed since the last change. A Lease seen to
+    vanish is tracked from the moment it vanished.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._seen: dict[str, tuple[str, float]] = {}  # name -> (resourceVersion, when it changed)
+
+    def observe(self, name: str, version: str) -> None:
+        current = self._seen.get(name)
+        if current is None or current[0] != version:
+            self._seen[name] = (version, self._clock())
+
+    def observe_absent(self, name: str) -> None:
+        self.observe(name, "")
+
+    def age(self, name: str) -> float | None:
+        """Seconds since ``name`` last changed; None if never seen."""
+        current = self._seen.get(name)
+        return None if current is None else self._clock() - current[1]
+
+    def expired(self, name: str, duration: float) -> bool:
+        age = self.age(name)
+        return age is not None and age >= duration
+
+    def forget(self, name: str) -> None:
+        self._seen.pop(name, None)
+
+
+def lease_object(
+    name: str,
+    namespace: str,
+    *,
+    fleet: str,
+    role: str,
+    spec: dict[str, Any],
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {LABEL_FLEET: fleet, LABEL_ROLE: role, **(labels or {})},
+            **({"annotations": annotations} if annotations else {}),
+        },
+        "spec": spec,
+    }

@@ -1,0 +1,265 @@
+"""A fleet under test: a SparkFleet, its instances as separate processes, and a stand-in for the kubelet.
+
+Instances are real `sparkfleet run --fleet` processes against the test
+session's control plane, each with its own metrics port, log and audit log.
+The kubelet stand-in moves driver pods to Running and, when asked, to
+Succeeded, so applications complete as they would on a cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from sparkfleet.api import SPARK_APPLICATIONS
+from sparkfleet.api.fleet import SPARK_FLEETS
+from sparkfleet.kube import ApiError, KubeClient
+from sparkfleet.kube.resources import NAMESPACES, PODS, SERVICEACCOUNTS
+from sparkfleet.operator.audit import overlaps
+from sparkfleet.testing import ControlPlane
+from sparkfleet.testing.proc import free_port
+from tests.examples import manifests
+
+CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
+DRIVERS = "spark-role=driver"
+
+
+@dataclass
+class Instance:
+    identity: str
+    port: int
+    log_path: Path
+    audit_path: Path
+    proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def metrics(self) -> str:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{self.port}/metrics") as r,
+        ):
+            return await r.text()
+
+    async def metric(self, name: str) -> float:
+        total = 0.0
+        for line in (await self.metrics()).splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class FleetUnderTest:
+    control_plane: ControlPlane
+    kube: KubeClient
+    workdir: Path
+    shards: int = 40
+    lease: tuple[int, int, int] = (4, 3, 1)
+    name: str = "fleet"
+    namespace: str = field(default_factory=lambda: f"fleet-{uuid.uuid4().hex[:6]}")
+    app_namespaces: list[str] = field(default_factory=list)
+    instances: dict[str, Instance] = field(default_factory=dict)
+    _kubelet: asyncio.Task[None] | None = None
+    finish_drivers: bool = False
+
+    # -- set-up ---------------------------------------------------------------------
+
+    async def create(self) -> None:
+        await self.control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+        await self.control_plane.create_namespace(self.namespace)
+        stem = self.namespace
+        self.app_namespaces = [f"{stem}-ns{i:02d}" for i in range(self.shards)]
+        await asyncio.gather(*(self._app_namespace(ns) for ns in self.app_namespaces))
+        duration, deadline, retry = self.lease
+        await self.kube.create(
+            SPARK_FLEETS,
+            {
+                "apiVersion": SPARK_FLEETS.api_version,
+                "kind": "SparkFleet",
+                "metadata": {"name": self.name, "namespace": self.namespace},
+                "spec": {
+                    "shards": [
+                        {"name": ns.removeprefix(f"{stem}-"), "namespaces": [ns]}
+                        for ns in self.app_namespaces
+                    ],
+                    "lease": {
+                        "durationSeconds": duration,
+                        "renewDeadlineSeconds": deadline,
+                        "retryPeriodSeconds": retry,
+                    },
+                },
+            },
+        )
+        self._kubelet = asyncio.create_task(self._run_kubelet())
+
+    async def _app_namespace(self, namespace: str) -> None:
+        await self.control_plane.create_namespace(namespace)
+        await self.kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                                 "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
+
+    async def close(self) -> None:
+        for instance in self.instances.values():
+            if instance.running:
+                assert instance.proc is not None
+                instance.proc.kill()
+                await instance.proc.wait()
+        if self._kubelet is not None:
+            self._kubelet.cancel()
+        for namespace in [self.namespace, *self.app_namespaces]:
+            try:
+                await self.kube.delete(NAMESPACES, namespace)
+            except ApiError as exc:
+                if not exc.is_not_found:
+                    raise
+
+    # -- instances ------------------------------------------------------------------------
+
+    async def start(self, identity: str) -> Instance:
+        instance = Instance(
+            identity,
+            free_port(),
+            self.workdir / f"{identity}.log",
+            self.workdir / f"{identity}.audit.jsonl",
+        )
+        log = instance.log_path.open("ab")
+        instance.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "sparkfleet.cli", "run",
+            "--kubeconfig", str(self.control_plane.kubeconfig),
+            "--fleet", self.name, "--fleet-namespace", self.namespace, "--identity", identity,
+            "--concurrent-syncs", "4", "--handoff-timeout", "2s",
+            "--metrics-bind-address", f"127.0.0.1:{instance.port}",
+            "--audit-log", str(instance.audit_path), "--log-format", "json",
+            stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        self.instances[identity] = instance
+        return instance
+
+    async def terminate(self, identity: str, timeout: float = 30.0) -> int:
+        instance = self.instances[identity]
+        assert instance.proc is not None
+        instance.proc.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(instance.proc.wait(), timeout)
+
+    async def kill(self, identity: str) -> None:
+        instance = self.instances[identity]
+        assert instance.proc is not None
+        instance.proc.send_signal(signal.SIGKILL)
+        await instance.proc.wait()
+
+    def live(self) -> list[str]:
+        return sorted(i.identity for i in self.instances.values() if i.running)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {i.identity}:\n{i.log_tail()}" for i in self.instances.values())
+
+    # -- observing ------------------------------------------------------------------------
+
+    async def status(self) -> dict[str, Any]:
+        obj = await self.kube.get(SPARK_FLEETS, self.name, self.namespace)
+        return obj.get("status") or {}
+
+    async def wait_settled(self, members: list[str], timeout: float = 60.0) -> dict[str, Any]:
+        """Until every shard is Held by one of ``members`` (and the status lists exactly them as alive)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for instance in self.instances.values():
+                if instance.proc is not None and instance.proc.returncode not in (None, 0, -9):
+                    raise AssertionError(
+                        f"{instance.identity} exited {instance.proc.returncode}\n{self.logs()}"
+                    )
+            status = await self.status()
+            shards = status.get("shards") or []
+            alive = sorted(m["identity"] for m in status.get("members") or [] if m.get("state") == "Active")
+            if (
+                len(shards) == self.shards
+                and all(s.get("phase") == "Held" and s.get("holder") in members for s in shards)
+                and alive == sorted(members)
+            ):
+                return status
+            if time.monotonic() > deadline:
+                raise AssertionError(f"fleet not settled on {members} in {timeout}s: {status}\n{self.logs()}")
+            await asyncio.sleep(0.1)
+
+    def audit(self) -> list[dict[str, Any]]:
+        lines = []
+        for instance in self.instances.values():
+            if instance.audit_path.exists():
+                lines += [
+                    orjson.loads(line) for line in instance.audit_path.read_bytes().splitlines() if line
+                ]
+        return lines
+
+    def assert_no_overlaps(self) -> None:
+        found = overlaps(self.audit())
+        assert not found, f"two members reconciled one shard at overlapping times: {found[:3]}"
+
+    # -- the workload ---------------------------------------------------------------------
+
+    async def create_apps(self, per_namespace: int = 1, prefix: str = "app") -> list[tuple[str, str]]:
+        keys = [(ns, f"{prefix}-{i}") for ns in self.app_namespaces for i in range(per_namespace)]
+        await asyncio.gather(
+            *(self.kube.create(SPARK_APPLICATIONS, manifests.spark_pi(n, ns)) for ns, n in keys)
+        )
+        return keys
+
+    async def app_states(self) -> dict[str, str]:
+        states = {}
+        for namespace in self.app_namespaces:
+            items, _ = await self.kube.list_all(SPARK_APPLICATIONS, namespace)
+            for app in items:
+                state = ((app.get("status") or {}).get("applicationState") or {}).get("state") or ""
+                states[f"{namespace}/{app['metadata']['name']}"] = state
+        return states
+
+    async def wait_states(self, wanted: set[str], count: int, timeout: float = 60.0) -> dict[str, str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            states = await self.app_states()
+            if len(states) == count and all(s in wanted for s in states.values()):
+                return states
+            if time.monotonic() > deadline:
+                stuck = {k: v for k, v in states.items() if v not in wanted}
+                raise AssertionError(
+                    f"{len(stuck)} applications not in {wanted}: {dict(list(stuck.items())[:5])}"
+                )
+            await asyncio.sleep(0.2)
+
+    async def _run_kubelet(self) -> None:
+        """Driver pods go Running once created, and Succeeded once :attr:`finish_drivers` is set."""
+        while True:
+            try:
+                pods, _ = await self.kube.list_all(PODS, label_selector=DRIVERS)
+                for pod in pods:
+                    meta = pod["metadata"]
+                    if not meta["namespace"].startswith(self.namespace):
+                        continue
+                    phase = (pod.get("status") or {}).get("phase") or "Pending"
+                    target = "Succeeded" if self.finish_drivers else "Running"
+                    if phase != target and phase != "Succeeded":
+                        await self.kube.patch(
+                            PODS,
+                            meta["name"],
+                            {"status": {"phase": target}},
+                            meta["namespace"],
+                            subresource="status",
+                        )
+            except ApiError:
+                pass
+            await asyncio.sleep(0.3)

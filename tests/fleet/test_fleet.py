@@ -1,0 +1,149 @@
+"""Fleet tests: several `sparkfleet run --fleet` processes share 40 namespace shards.
+
+Each test checks, from the members' audit logs, that no two members ever
+reconciled one shard at overlapping times, and that every application is
+reconciled (and completes) whatever happens to the members.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from sparkfleet.kube import KubeClient
+from sparkfleet.sharding.planner import Member, Shard, plan
+from sparkfleet.testing import ControlPlane
+from tests.fleet.harness import FleetUnderTest
+
+pytestmark = pytest.mark.timeout(300)
+
+SUBMITTED = {"SUBMITTED", "RUNNING"}
+DONE = {"COMPLETED"}
+
+
+@pytest.fixture
+async def fleet(
+    control_plane: ControlPlane, kube: KubeClient, tmp_path: Path
+) -> AsyncIterator[FleetUnderTest]:
+    under_test = FleetUnderTest(control_plane, kube, tmp_path)
+    await under_test.create()
+    yield under_test
+    await under_test.close()
+
+
+def holders(status: dict[str, object]) -> Counter[str]:
+    return Counter(s["holder"] for s in status["shards"])  # type: ignore[attr-defined]
+
+
+def bound(members: int, shards: int) -> float:
+    """The planner's own bound for equal members and unit shards."""
+    result = plan([Member(f"m{i}") for i in range(members)], [Shard(f"s{i}") for i in range(shards)], {})
+    return max(result.bounds.values())
+
+
+async def start_all(fleet: FleetUnderTest, identities: list[str]) -> None:
+    for identity in identities:
+        await fleet.start(identity)
+
+
+async def test_three_members_split_forty_shards(fleet: FleetUnderTest) -> None:
+    await start_all(fleet, ["m1", "m2", "m3"])
+    status = await fleet.wait_settled(["m1", "m2", "m3"])
+    counts = holders(status)
+    assert sum(counts.values()) == 40
+    assert max(counts.values()) <= bound(3, 40), counts
+    apps = await fleet.create_apps(per_namespace=2)
+    await fleet.wait_states(SUBMITTED, len(apps))
+    audit = fleet.audit()
+    by_shard: dict[str, set[str]] = {}
+    for line in audit:
+        by_shard.setdefault(line["shard"], set()).add(line["member"])
+    reconciled = {line["key"] for line in audit}
+    assert {f"{ns}/{name}" for ns, name in apps} <= reconciled
+    app_keys = {f"{ns}/{name}" for ns, name in apps}
+    holder_of = {s["name"]: s["holder"] for s in (await fleet.status())["shards"]}
+    for line in audit:
+        if (
+            line["key"] in app_keys
+        ):  # the apps came after the fleet settled: only each shard's holder saw them
+            assert line["member"] == holder_of[line["shard"]], line
+    fleet.assert_no_overlaps()
+    fleet.finish_drivers = True
+    await fleet.wait_states(DONE, len(apps))
+
+
+async def test_killed_member_shards_are_taken_over(fleet: FleetUnderTest) -> None:
+    await start_all(fleet, ["m1", "m2", "m3"])
+    status = await fleet.wait_settled(["m1", "m2", "m3"])
+    apps = await fleet.create_apps()
+    await fleet.wait_states(SUBMITTED, len(apps))
+    victim = status["coordinator"]  # the hardest case: the coordinator goes too
+    lost = holders(status)[victim]
+    killed_at = time.monotonic()
+    await fleet.kill(victim)
+    survivors = [m for m in ["m1", "m2", "m3"] if m != victim]
+    status = await fleet.wait_settled(survivors, timeout=30)
+    took = time.monotonic() - killed_at
+    duration = fleet.lease[0]
+    print(f"\nfailover: {lost} shards of {victim} taken over in {took:.1f}s (lease duration {duration}s)")
+    assert took <= duration + 4, f"failover took {took:.1f}s"
+    assert status["coordinator"] in survivors
+    fleet.finish_drivers = True
+    await fleet.wait_states(DONE, len(apps))  # nothing lost: the survivors finish every application
+    fleet.assert_no_overlaps()
+
+
+async def test_joining_member_gets_shards_by_graceful_handoff(fleet: FleetUnderTest) -> None:
+    await start_all(fleet, ["m1", "m2", "m3"])
+    await fleet.wait_settled(["m1", "m2", "m3"])
+    apps = await fleet.create_apps()
+    await fleet.wait_states(SUBMITTED, len(apps))
+    joiner = await fleet.start("m4")
+    status = await fleet.wait_settled(["m1", "m2", "m3", "m4"])
+    moved = holders(status)["m4"]
+    assert moved >= 1, status
+    handoffs = await joiner.metric("sparkfleet_shard_handoff_duration_seconds_count")
+    within_second = await joiner.metric('sparkfleet_shard_handoff_duration_seconds_bucket{le="1.0"}')
+    print(f"\njoin: {moved} shards moved to m4 by hand-off; {within_second:g}/{handoffs:g} took under 1 s")
+    assert handoffs >= moved
+    assert within_second == handoffs, (await joiner.metrics())[-3000:]
+    # a full rebalance through the CLI: shows the moves, applies them, follows them
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sparkfleet.cli", "shards", "rebalance",
+        "--kubeconfig", str(fleet.control_plane.kubeconfig), "-n", fleet.namespace, "--timeout", "60s",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0, out.decode()
+    status = await fleet.wait_settled(["m1", "m2", "m3", "m4"])
+    assert sorted(holders(status).values()) == [10, 10, 10, 10], (out.decode(), holders(status))
+    fleet.finish_drivers = True
+    await fleet.wait_states(DONE, len(apps))
+    fleet.assert_no_overlaps()
+
+
+async def test_rolling_restart_loses_nothing(fleet: FleetUnderTest) -> None:
+    members = ["m1", "m2", "m3"]
+    await start_all(fleet, members)
+    await fleet.wait_settled(members)
+    apps = await fleet.create_apps(prefix="before")
+    for generation, old in enumerate(["m1", "m2", "m3"]):
+        new = f"m{4 + generation}"
+        code = await fleet.terminate(old)
+        assert code == 0, fleet.logs()
+        members = [m for m in members if m != old]
+        await fleet.start(new)
+        members.append(new)
+        apps += await fleet.create_apps(prefix=f"during-{generation}")
+        await fleet.wait_settled(members)
+    await fleet.wait_states(SUBMITTED, len(apps))
+    fleet.finish_drivers = True
+    states = await fleet.wait_states(DONE, len(apps))
+    assert len(states) == len(apps)
+    fleet.assert_no_overlaps()
