@@ -37,6 +37,9 @@ from sparkfleet.sharding.member import FleetMember
 
 log = logging.getLogger(__name__)
 
+# A fleet member's Lease traffic: a few requests per retry period, never held back by the operator's QPS.
+LEASE_CLIENT = ClientSettings(qps=0, burst=0, request_timeout=10.0)
+
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
@@ -98,10 +101,12 @@ async def run(options: RunOptions) -> int:
             audit=audit,
         ),
     )
+    lease_client = await connect(options.kubeconfig, settings=LEASE_CLIENT) if options.fleet else None
     member = (
         FleetMember(
             client,
             controllers,
+            lease_client=lease_client,
             fleet=options.fleet,
             namespace=options.fleet_namespace,
             identity=options.identity,
@@ -169,6 +174,8 @@ async def run(options: RunOptions) -> int:
                 await elector_task
         await server.stop()
         await client.close()
+        if lease_client is not None:
+            await lease_client.close()
         if audit is not None:
             audit.close()
         log.info("sparkfleet operator stopped", extra={"exit_code": exit_code})

@@ -57,7 +57,9 @@ class ClientSettings:
 
     qps: float = 50.0
     burst: int = 100
-    pool_size: int = 64
+    pool_size: int = 0
+    """Connections to the API server at once; 0: no limit. Over HTTP/1.1 every watch holds one
+    connection for its whole life, so a limit below the number of watches starves every other request."""
     connect_timeout: float = 10.0
     request_timeout: float = 60.0
     max_retries: int = DEFAULT_MAX_RETRIES
@@ -68,8 +70,8 @@ class ClientSettings:
             raise ValueError(
                 f"--kube-api-burst must be at least 1 when --kube-api-qps is set; got {self.burst}"
             )
-        if self.pool_size < 1:
-            raise ValueError(f"pool_size must be at least 1; got {self.pool_size}")
+        if self.pool_size < 0:
+            raise ValueError(f"pool_size must not be negative; got {self.pool_size}")
         if self.request_timeout <= 0 or self.connect_timeout <= 0:
             raise ValueError("request and connect timeouts must be positive")
         if self.max_retries < 0:

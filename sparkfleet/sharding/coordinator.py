@@ -57,6 +57,8 @@ class Inputs:
     overlaps: list[str] = field(default_factory=list)
     rebalance: str | None = None
     now: float = 0.0
+    plan_weights: dict[str, int] | None = None
+    """Objects per shard to plan with (a snapshot refreshed now and then); None: the current counts."""
 
 
 def _condition(
@@ -73,6 +75,19 @@ def _condition(
     }
 
 
+def _objects(inputs: Inputs) -> dict[str, int]:
+    """Objects per shard: as its live holder reports them, else as the last status said."""
+    alive = {m.lease.identity: m.lease for m in inputs.members if m.alive}
+    previous = {s.get("name"): int(s.get("objects") or 0) for s in inputs.previous.get("shards") or []}
+    objects: dict[str, int] = {}
+    for name in inputs.shard_names:
+        lease = inputs.shard_leases.get(name)
+        holder_lease = alive.get(lease.holder) if lease else None
+        load = holder_lease.load.get(name) if holder_lease else None
+        objects[name] = load.objects if load is not None else previous.get(name, 0)
+    return objects
+
+
 def decide(inputs: Inputs) -> tuple[dict[str, str | None], dict[str, Any]]:
     """The desired holders and the fleet status, from what the coordinator sees."""
     spec = inputs.spec
@@ -82,20 +97,7 @@ def decide(inputs: Inputs) -> tuple[dict[str, str | None], dict[str, Any]]:
         s["name"]: s.get("desiredHolder") for s in inputs.previous.get("shards") or [] if isinstance(s, dict)
     }
     weights = {s.name: s.weight for s in spec.shards} if spec else {}
-    objects: dict[str, int] = {}
-    for name in inputs.shard_names:
-        lease = inputs.shard_leases.get(name)
-        holder_lease = alive.get(lease.holder) if lease else None
-        load = holder_lease.load.get(name) if holder_lease else None
-        previous_objects = next(
-            (
-                int(s.get("objects") or 0)
-                for s in inputs.previous.get("shards") or []
-                if s.get("name") == name
-            ),
-            0,
-        )
-        objects[name] = load.objects if load is not None else previous_objects
+    objects = _objects(inputs)
     current: dict[str, str | None] = {}
     for name in inputs.shard_names:
         wanted = previous_desired.get(name)
@@ -110,7 +112,11 @@ def decide(inputs: Inputs) -> tuple[dict[str, str | None], dict[str, Any]]:
         Member(identity, lease.capacity, draining=lease.draining or identity in drained)
         for identity, lease in alive.items()
     ]
-    shards = [Shard(name, float(weights.get(name) or objects[name])) for name in inputs.shard_names]
+    planned = inputs.plan_weights if inputs.plan_weights is not None else objects
+    shards = [
+        Shard(name, float(weights.get(name) or planned.get(name, objects[name])))
+        for name in inputs.shard_names
+    ]
     result = plan(
         members, shards, current, (spec.pins if spec else None) or {}, rebalance=inputs.rebalance is not None
     )
@@ -204,10 +210,33 @@ def _without_drift(status: dict[str, Any]) -> dict[str, Any]:
 
 
 class Coordinator:
-    def __init__(self, member: FleetMember, refresh_seconds: float = 30.0):
+    def __init__(self, member: FleetMember, refresh_seconds: float = 30.0, reweigh_seconds: float = 60.0):
+        """``reweigh_seconds``: how often the shards' weights (objects) are refreshed for planning.
+
+        Membership changes are planned at once; load drifts slowly, and re-planning on every
+        count would move shards back and forth while applications are created in bursts.
+        """
         self.member = member
         self.refresh_seconds = refresh_seconds
+        self.reweigh_seconds = reweigh_seconds
         self._last_write = 0.0
+        self._started = time.monotonic()
+        self._weights: dict[str, int] | None = None
+        self._weighed_at = 0.0
+
+    def _plan_weights(self, inputs: Inputs) -> dict[str, int]:
+        current = _objects(inputs)
+        if self._weights is None or time.monotonic() - self._weighed_at >= self.reweigh_seconds:
+            self._weights, self._weighed_at = current, time.monotonic()
+        return {name: self._weights.get(name, current[name]) for name in inputs.shard_names}
+
+    def _warming_up(self, inputs: Inputs) -> bool:
+        """A new fleet waits two retry periods for members started together, so they all get shards at once.
+
+        Only while no shard has a holder: a coordinator taking over a running fleet plans at once.
+        """
+        fresh_fleet = not any(lease.holder for lease in inputs.shard_leases.values())
+        return fresh_fleet and time.monotonic() - self._started < 2 * self.member.timing.retry_period
 
     def inputs(self) -> Inputs | None:
         member = self.member
@@ -255,6 +284,9 @@ class Coordinator:
         inputs = self.inputs()
         if inputs is None:
             return
+        if self._warming_up(inputs):
+            return
+        inputs.plan_weights = self._plan_weights(inputs)
         await self._collect_garbage(inputs)
         _, status = decide(inputs)
         obj = self.member.fleet_object

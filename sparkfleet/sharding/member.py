@@ -92,13 +92,16 @@ class FleetMember:
         namespace: str,
         identity: str,
         capacity: float = 1.0,
+        lease_client: KubeClient | None = None,
         handoff_timeout: float = 10.0,
         sync_timeout: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
     ):
         if capacity <= 0:
             raise ValueError(f"--shard-capacity must be positive; got {capacity}")
-        self.client = client
+        # Lease traffic goes on a client of its own, so renewals never queue behind the
+        # operator's lists and watches (its QPS limit, its connections).
+        self.client = lease_client or client
         self.host = host
         self.fleet = fleet
         self.namespace = namespace
