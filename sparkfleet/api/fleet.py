@@ -14,7 +14,7 @@ while it keeps serving the last valid plan.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -100,6 +100,7 @@ class LabelSelector(FleetModel):
         return self
 
 
+_SET: dict[str, Any] = {"x-kubernetes-list-type": "set"}  # the API server refuses a repeated item
 SHARD_FORMS = ("namespaces", "labelSelector", "values", "catchAll")
 
 
@@ -107,9 +108,13 @@ class ShardSpec(FleetModel):
     """One shard: exactly one of namespaces, labelSelector, values (of spec.routingLabel), catchAll."""
 
     name: DnsLabel
-    namespaces: Annotated[list[DnsLabel], Field(min_length=1, max_length=1000)] | None = None
+    namespaces: (
+        Annotated[list[DnsLabel], Field(min_length=1, max_length=1000, json_schema_extra=_SET)] | None
+    ) = None
     label_selector: LabelSelector | None = None
-    values: Annotated[list[LabelValue], Field(min_length=1, max_length=1000)] | None = None
+    values: (
+        Annotated[list[LabelValue], Field(min_length=1, max_length=1000, json_schema_extra=_SET)] | None
+    ) = None
     catch_all: bool | None = None
     weight: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     """A fixed planning weight; without it the shard weighs the objects its holder observes."""
@@ -137,6 +142,14 @@ class ShardSpec(FleetModel):
                 "a shard takes exactly one of namespaces, labelSelector, values or catchAll: true"
                 + (f"; got {', '.join(given)}" if given else "")
             )
+        return self
+
+    @model_validator(mode="after")
+    def _no_repeats(self) -> ShardSpec:
+        for what, items in (("namespaces", self.namespaces), ("values", self.values)):
+            repeated = sorted({item for item in items or [] if (items or []).count(item) > 1})
+            if repeated:
+                raise ValueError(f"{what} lists {', '.join(repeated)} more than once")
         return self
 
     @property

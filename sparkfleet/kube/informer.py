@@ -140,7 +140,8 @@ class Informer:
                 await task
 
     async def wait_synced(self, timeout: float | None = None) -> None:
-        await asyncio.wait_for(self.synced.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self.synced.wait()
 
     # -- the loop ------------------------------------------------------------------
 

@@ -115,12 +115,14 @@ class LeaderElector:
         finally:
             if self.leading.is_set() and not self.lost.is_set():
                 with contextlib.suppress(ApiError, aiohttp.ClientError, TimeoutError):
-                    await asyncio.shield(self.release())
+                    async with asyncio.timeout(self.timing.renew_deadline):  # never hang a shutdown
+                        await asyncio.shield(self.release())
 
     async def _try_acquire_or_renew(self, timeout: float) -> bool:
         """One attempt, bounded so a hanging connection cannot outlast the renew deadline."""
         try:
-            return await asyncio.wait_for(self._attempt(), timeout)
+            async with asyncio.timeout(timeout):
+                return await self._attempt()
         except ApiError as exc:
             if not exc.is_conflict:
                 log.warning(

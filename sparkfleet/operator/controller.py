@@ -93,7 +93,8 @@ class Controller:
         self._started = True
         for informer in self.informers:
             informer.start()
-        await asyncio.wait_for(asyncio.gather(*(i.synced.wait() for i in self.informers)), sync_timeout)
+        async with asyncio.timeout(sync_timeout):
+            await asyncio.gather(*(i.synced.wait() for i in self.informers))
         self._workers = [
             asyncio.create_task(self._work(), name=f"{self.name} worker {i}")
             for i in range(self.concurrent_syncs)

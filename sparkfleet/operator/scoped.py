@@ -105,7 +105,8 @@ class ScopedController:
             for informer in informers:
                 informer.start()
             try:
-                await asyncio.wait_for(asyncio.gather(*(i.synced.wait() for i in informers)), sync_timeout)
+                async with asyncio.timeout(sync_timeout):
+                    await asyncio.gather(*(i.synced.wait() for i in informers))
             except BaseException:
                 await self._stop_informers(scope.name)
                 raise

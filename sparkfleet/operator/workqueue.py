@@ -214,7 +214,8 @@ class WorkQueue(Generic[T]):
     async def drain(self, timeout: float | None = None) -> bool:
         """Waits until no item is being processed; ``False`` if ``timeout`` passed first."""
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
         except TimeoutError:
             return False
         return True

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import math
 import re
 import time
 from collections.abc import Callable
@@ -47,10 +48,11 @@ _NOT_DNS = re.compile(r"[^a-z0-9-]+")
 def dns_part(text: str, limit: int = 63) -> str:
     """``text`` as a DNS label fragment; long or altered names keep a short hash so they stay distinct."""
     clean = _NOT_DNS.sub("-", text.lower()).strip("-")
-    if clean == text and len(clean) <= limit:
+    if clean and clean == text and len(clean) <= limit:
         return clean
     digest = hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
-    return f"{clean[: limit - 9].strip('-')}-{digest}"
+    prefix = clean[: limit - 9].strip("-")
+    return f"{prefix}-{digest}" if prefix else digest
 
 
 def member_lease_name(fleet: str, identity: str) -> str:
@@ -119,7 +121,7 @@ class MemberLease:
             name=meta["name"],
             identity=annotations.get(ANNOTATION_IDENTITY) or spec.get("holderIdentity") or meta["name"],
             holder=spec.get("holderIdentity") or "",
-            capacity=capacity if capacity > 0 else 1.0,
+            capacity=capacity if math.isfinite(capacity) and capacity > 0 else 1.0,
             draining=annotations.get(ANNOTATION_DRAINING) == "true",
             load=load,
             renew_time=spec.get("renewTime"),
@@ -140,14 +142,17 @@ class ShardLease:
     def parse(cls, lease: dict[str, Any]) -> ShardLease:
         meta, spec = lease["metadata"], lease.get("spec") or {}
         annotations = meta.get("annotations") or {}
-        started = annotations.get(ANNOTATION_HANDOFF_STARTED)
+        try:
+            started: float | None = float(annotations.get(ANNOTATION_HANDOFF_STARTED) or "")
+        except ValueError:
+            started = None  # absent, or edited by hand: the hand-off is just not timed
         return cls(
             name=meta["name"],
             shard=(meta.get("labels") or {}).get(LABEL_SHARD) or meta["name"],
             holder=spec.get("holderIdentity") or "",
             acquire_time=spec.get("acquireTime"),
             transitions=int(spec.get("leaseTransitions") or 0),
-            handoff_started=float(started) if started else None,
+            handoff_started=started if started is not None and math.isfinite(started) else None,
         )
 
 

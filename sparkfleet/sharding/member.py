@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -97,8 +98,8 @@ class FleetMember:
         sync_timeout: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
     ):
-        if capacity <= 0:
-            raise ValueError(f"--shard-capacity must be positive; got {capacity}")
+        if not (math.isfinite(capacity) and capacity > 0):
+            raise ValueError(f"--shard-capacity must be a positive number; got {capacity}")
         # Lease traffic goes on a client of its own, so renewals never queue behind the
         # operator's lists and watches (its QPS limit, its connections).
         self.client = lease_client or client
@@ -126,6 +127,7 @@ class FleetMember:
         self.is_coordinator = False
         self._epoch = 0  # bumped on every fence: work started before it must not resume serving
         self._member_lease: dict[str, Any] | None = None
+        self._renew_lock = asyncio.Lock()
         self._last_renew: float | None = None
         self._busy: dict[str, asyncio.Task[None]] = {}
         self._wakers: list[asyncio.Event] = []
@@ -177,9 +179,8 @@ class FleetMember:
         """Syncs the caches, reads the fleet, joins (creates the member Lease), starts the loops."""
         self.leases.start()
         self.fleets.start()
-        await asyncio.wait_for(
-            asyncio.gather(self.leases.synced.wait(), self.fleets.synced.wait()), self.sync_timeout
-        )
+        async with asyncio.timeout(self.sync_timeout):
+            await asyncio.gather(self.leases.synced.wait(), self.fleets.synced.wait())
         self._load_spec()
         if self.spec is not None and self.spec.lease is not None:
             lease = self.spec.lease
@@ -215,12 +216,14 @@ class FleetMember:
         while (self.serving or self._busy) and self.clock() < min(patience, deadline):
             self._progress.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._progress.wait(), min(patience, deadline) - self.clock())
+                async with asyncio.timeout(min(patience, deadline) - self.clock()):
+                    await self._progress.wait()
         if self.fresh:
             await self._hand_off_alone(max(0.5, deadline - self.clock()))
         for task in list(self._busy.values()):
             with contextlib.suppress(asyncio.CancelledError, *REQUEST_ERRORS):
-                await asyncio.wait_for(asyncio.shield(task), max(0.1, deadline - self.clock()))
+                async with asyncio.timeout(max(0.1, deadline - self.clock())):
+                    await asyncio.shield(task)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -230,7 +233,8 @@ class FleetMember:
             await asyncio.gather(*(self.host.remove_scope(s, 0.5) for s in list(self.serving)))
             self.serving.clear()
         with contextlib.suppress(*REQUEST_ERRORS):
-            await self.client.delete(LEASES, member_lease_name(self.fleet, self.identity), self.namespace)
+            async with asyncio.timeout(self.timing.renew_deadline):  # never hang a shutdown
+                await self.client.delete(LEASES, member_lease_name(self.fleet, self.identity), self.namespace)
         await self.leases.stop()
         await self.fleets.stop()
         metrics.SHARDS_HELD.labels(self.fleet, self.identity).set(0)
@@ -265,12 +269,17 @@ class FleetMember:
             await self._renew()
 
     async def _renew(self) -> None:
+        async with self._renew_lock:  # the loop and shutdown both renew; one write at a time
+            await self._renew_once()
+
+    async def _renew_once(self) -> None:
         started = self.clock()
         budget = self.timing.renew_deadline
         if self._last_renew is not None:
             budget = max(0.1, self._last_renew + self.timing.renew_deadline - started)
         try:
-            await asyncio.wait_for(self._write_member_lease(), budget)
+            async with asyncio.timeout(budget):
+                await self._write_member_lease()
         except REQUEST_ERRORS as exc:
             metrics.LEASE_RENEW_FAILURES.inc()
             if isinstance(exc, ApiError) and exc.is_conflict:
@@ -381,7 +390,8 @@ class FleetMember:
     async def _shard_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._shard_wake.wait(), self.timing.retry_period)
+                async with asyncio.timeout(self.timing.retry_period):
+                    await self._shard_wake.wait()
             self._shard_wake.clear()
             self._load_spec()
             if self.fresh:
@@ -544,7 +554,8 @@ class FleetMember:
             if s not in self._busy
         ]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*moves, return_exceptions=True), timeout)
+            async with asyncio.timeout(timeout):
+                await asyncio.gather(*moves, return_exceptions=True)
 
     async def _write_shard_lease(
         self,
@@ -622,7 +633,8 @@ class FleetMember:
                 )
                 while elector.is_leader:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.coordinator_wake.wait(), self.timing.retry_period)
+                        async with asyncio.timeout(self.timing.retry_period):
+                            await self.coordinator_wake.wait()
                     self.coordinator_wake.clear()
                     if not elector.is_leader:
                         break

@@ -112,7 +112,9 @@ def report(fleet_obj: dict[str, Any], leases: list[dict[str, Any]], now: float) 
                 member=identity,
                 state=entry.get("state") or "Unknown",
                 shards=int(entry.get("shards") or 0),
-                objects=sum(x.objects for x in member_load.values()) or int(entry.get("objects") or 0),
+                objects=sum(x.objects for x in member_load.values())
+                if identity in loads
+                else int(entry.get("objects") or 0),
                 queued=sum(x.queued for x in member_load.values()),
                 capacity=float(entry.get("capacity") or 1.0),
                 coordinator=identity == coordinator,

@@ -1,0 +1,273 @@
+"""Fleet members in one process against the real API server: fencing, takeover, invalid specs, overlap.
+
+The members drive a recording host instead of the Spark controllers, so the
+test sees exactly when each member starts and stops serving each shard; a
+shared registry fails the test the moment two members serve one shard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from sparkfleet.api.fleet import SPARK_FLEETS
+from sparkfleet.kube import ApiError, KubeClient
+from sparkfleet.kube.scope import Scope
+from sparkfleet.sharding.member import FleetMember
+from sparkfleet.testing import ControlPlane, TcpProxy
+
+LEASE = {"durationSeconds": 4, "renewDeadlineSeconds": 3, "retryPeriodSeconds": 1}
+
+
+@dataclass
+class Registry:
+    """Who serves each shard right now, across every member of the test."""
+
+    serving: dict[str, str] = field(default_factory=dict)
+    violations: list[str] = field(default_factory=list)
+
+
+class RecordingHost:
+    def __init__(self, name: str, registry: Registry):
+        self.name = name
+        self.registry = registry
+        self.serving: dict[str, float] = {}
+        self.drops: list[float] = []
+
+    async def add_scope(self, scope: Scope) -> None:
+        other = self.registry.serving.get(scope.name)
+        if other is not None and other != self.name:
+            self.registry.violations.append(f"{self.name} started {scope.name} while {other} served it")
+        self.registry.serving[scope.name] = self.name
+        self.serving[scope.name] = time.monotonic()
+
+    def _stop(self, name: str) -> None:
+        self.serving.pop(name, None)
+        if self.registry.serving.get(name) == self.name:
+            del self.registry.serving[name]
+
+    async def remove_scope(self, name: str, timeout: float) -> int:
+        self._stop(name)
+        return 0
+
+    def drop_all(self) -> None:
+        self.drops.append(time.monotonic())
+        for name in list(self.serving):
+            self._stop(name)
+
+    def objects(self, name: str) -> int:
+        return 1
+
+    def backlog(self, name: str) -> int:
+        return 0
+
+
+def fleet_object(namespace: str, name: str, shards: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": SPARK_FLEETS.api_version,
+        "kind": "SparkFleet",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"shards": shards, "lease": LEASE},
+    }
+
+
+def ns_shards(count: int, prefix: str = "team") -> list[dict[str, Any]]:
+    return [{"name": f"{prefix}-{i}", "namespaces": [f"{prefix}-{i}-ns"]} for i in range(count)]
+
+
+CRDS = sorted((Path(__file__).resolve().parents[2] / "deploy" / "crds").glob("*.yaml"))
+
+
+@pytest.fixture
+async def fleet_crd(control_plane: ControlPlane) -> None:
+    await control_plane.install_crds(CRDS)
+
+
+@pytest.fixture
+async def proxied(control_plane: ControlPlane) -> AsyncIterator[tuple[KubeClient, TcpProxy]]:
+    target = urlsplit(control_plane.host)
+    async with TcpProxy(target.hostname or "127.0.0.1", target.port or 443) as proxy:
+        client = await control_plane.client()
+        client.configuration.host = proxy.url
+        yield client, proxy
+        await client.close()
+
+
+async def until(predicate: Any, timeout: float, what: str) -> float:
+    """Waits for ``predicate()``; returns the seconds it took."""
+    started = time.monotonic()
+    while not predicate():
+        if time.monotonic() - started > timeout:
+            pytest.fail(f"{what}: not within {timeout}s")
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started
+
+
+async def status_of(kube: KubeClient, namespace: str, name: str = "fleet") -> dict[str, Any]:
+    return (await kube.get(SPARK_FLEETS, name, namespace)).get("status") or {}
+
+
+def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next((c for c in status.get("conditions") or [] if c["type"] == kind), {})
+
+
+async def start(member: FleetMember, members: list[FleetMember]) -> FleetMember:
+    await member.start()
+    members.append(member)
+    return member
+
+
+async def stop_all(members: list[FleetMember]) -> None:
+    for member in members:
+        with contextlib.suppress(Exception):
+            await member.shutdown(timeout=3)
+
+
+async def test_a_member_that_cannot_renew_stops_at_once_and_its_shards_move(
+    fleet_crd: None, kube: KubeClient, namespace: str, proxied: tuple[KubeClient, TcpProxy]
+) -> None:
+    cut_client, proxy = proxied
+    await kube.create(SPARK_FLEETS, fleet_object(namespace, "fleet", ns_shards(4)))
+    registry = Registry()
+    a_host, b_host = RecordingHost("a", registry), RecordingHost("b", registry)
+    members: list[FleetMember] = []
+    try:
+        a = await start(
+            FleetMember(cut_client, a_host, fleet="fleet", namespace=namespace, identity="a"), members
+        )
+        b = await start(FleetMember(kube, b_host, fleet="fleet", namespace=namespace, identity="b"), members)
+        await until(
+            lambda: len(a.serving) + len(b.serving) == 4 and a.serving and b.serving, 20, "both serve"
+        )
+        held_by_a = set(a.serving)
+
+        proxy.cut()
+        cut_at = time.monotonic()
+        await until(lambda: bool(a_host.drops), 10, "a fences itself")
+        fenced_after = a_host.drops[0] - cut_at
+        assert fenced_after <= a.timing.renew_deadline + 0.5, fenced_after  # renewed at most a retry ago
+        assert not a.serving
+        assert not a_host.serving
+        took = await until(lambda: set(b.serving) >= held_by_a, 15, "b takes a's shards")
+        print(f"\nfenced {fenced_after:.2f}s after the cut; b served a's shards {took:.2f}s after the fence")
+        assert a_host.drops[0] - cut_at + took <= a.timing.duration + 4
+
+        proxy.heal()  # a renews, joins again, and the over-bound b hands some shards back gracefully
+        await until(lambda: bool(a.serving) and len(a.serving) + len(b.serving) == 4, 20, "a serves again")
+        assert registry.violations == []
+    finally:
+        await stop_all(members)
+
+
+async def test_an_invalid_spec_is_reported_and_the_last_valid_plan_kept(
+    fleet_crd: None, kube: KubeClient, namespace: str
+) -> None:
+    await kube.create(SPARK_FLEETS, fleet_object(namespace, "fleet", ns_shards(3)))
+    registry = Registry()
+    members: list[FleetMember] = []
+    try:
+        member = await start(
+            FleetMember(kube, RecordingHost("m", registry), fleet="fleet", namespace=namespace, identity="m"),
+            members,
+        )
+        await until(lambda: len(member.serving) == 3, 20, "serving 3 shards")
+        fleet = await kube.get(SPARK_FLEETS, "fleet", namespace)
+        fleet["spec"]["shards"].append({"name": "dup", "namespaces": ["team-1-ns"]})  # already in team-1
+        await kube.replace(SPARK_FLEETS, fleet)
+        deadline = time.monotonic() + 15
+        while condition(status := await status_of(kube, namespace), "Invalid").get("status") != "True":
+            assert time.monotonic() < deadline, status
+            await asyncio.sleep(0.1)
+        message = condition(status, "Invalid")["message"]
+        assert "spec.shards[3].namespaces[0]" in message, message
+        assert "team-1" in message, message
+        assert len(member.serving) == 3  # nothing stopped because of a typo
+
+        fleet = await kube.get(SPARK_FLEETS, "fleet", namespace)
+        fleet["spec"]["shards"][3]["namespaces"] = ["elsewhere"]
+        await kube.replace(SPARK_FLEETS, fleet)
+        await until(lambda: len(member.serving) == 4, 20, "serving the fixed 4th shard")
+        deadline = time.monotonic() + 15
+        while condition(status := await status_of(kube, namespace), "Invalid").get("status") != "False":
+            assert time.monotonic() < deadline, status
+            await asyncio.sleep(0.1)
+        assert condition(status, "Ready")["status"] in ("True", "False")
+    finally:
+        await stop_all(members)
+
+
+async def test_two_fleets_claiming_one_namespace_are_flagged(
+    fleet_crd: None, kube: KubeClient, namespace: str
+) -> None:
+    await kube.create(SPARK_FLEETS, fleet_object(namespace, "fleet", ns_shards(2)))
+    await kube.create(
+        SPARK_FLEETS, fleet_object(namespace, "other", [{"name": "x", "namespaces": ["team-0-ns"]}])
+    )
+    members: list[FleetMember] = []
+    try:
+        await start(
+            FleetMember(
+                kube, RecordingHost("m", Registry()), fleet="fleet", namespace=namespace, identity="m"
+            ),
+            members,
+        )
+        deadline = time.monotonic() + 15
+        while condition(status := await status_of(kube, namespace), "Overlap").get("status") != "True":
+            assert time.monotonic() < deadline, status
+            await asyncio.sleep(0.1)
+        assert "team-0-ns" in condition(status, "Overlap")["message"]
+        assert "other" in condition(status, "Overlap")["message"]
+    finally:
+        await stop_all(members)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (
+            {"shards": [{"name": "a", "namespaces": ["x"], "values": ["y"]}], "routingLabel": "team"},
+            "exactly one of",
+        ),
+        ({"shards": [{"name": "a"}]}, "exactly one of"),
+        (
+            {
+                "shards": [{"name": "a", "namespaces": ["x"]}],
+                "lease": {"durationSeconds": 10, "renewDeadlineSeconds": 10},
+            },
+            "durationSeconds must be greater than renewDeadlineSeconds",
+        ),
+        (
+            {
+                "shards": [{"name": "a", "namespaces": ["x"]}],
+                "lease": {"renewDeadlineSeconds": 2, "retryPeriodSeconds": 2},
+            },
+            "1.2 x retryPeriodSeconds",
+        ),
+        ({"shards": [{"name": "a", "values": ["x"]}]}, "need spec.routingLabel"),
+        (
+            {"shards": [{"name": "a", "namespaces": ["x"]}, {"name": "a", "namespaces": ["y"]}]},
+            "Duplicate value",
+        ),
+        ({"shards": [{"name": "A_b", "namespaces": ["x"]}]}, "spec.shards[0].name"),
+        ({"shards": [{"name": "a", "namespace": ["x"]}]}, 'unknown field "spec.shards[0].namespace"'),
+    ],
+)
+async def test_the_api_server_refuses_bad_fleets_naming_the_field(
+    fleet_crd: None, kube: KubeClient, namespace: str, spec: dict[str, Any], expected: str
+) -> None:
+    body = {"apiVersion": SPARK_FLEETS.api_version, "kind": "SparkFleet",
+            "metadata": {"name": "bad", "namespace": namespace}, "spec": spec}  # fmt: skip
+    with pytest.raises(ApiError) as caught:  # as kubectl sends it: unknown fields are errors
+        await kube.request(
+            "POST", SPARK_FLEETS.path(namespace), body=body, query={"fieldValidation": "Strict"}
+        )
+    assert caught.value.status in (400, 422)
+    assert expected in caught.value.message, caught.value.message
