@@ -50,7 +50,7 @@ unit: install ## unit tests only (no control plane)
 	$(PY) -m pytest tests/unit
 
 integration: $(TEST_DEPS) ## integration tests only
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest tests/integration tests/fleet
 
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -10,12 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.resources import NAMESPACES
-from sparkfleet.testing import ControlPlane
+from sparkfleet.testing import ControlPlane, TcpProxy
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -35,6 +36,17 @@ def controller_manager(control_plane: ControlPlane) -> None:
     """For tests of garbage collection: skipped only when KUBEBUILDER_ASSETS has no kube-controller-manager."""
     if "kube-controller-manager" not in control_plane.processes:
         pytest.skip("KUBEBUILDER_ASSETS has no kube-controller-manager: garbage collection is not running")
+
+
+@pytest.fixture
+async def proxied(control_plane: ControlPlane) -> AsyncIterator[tuple[KubeClient, TcpProxy]]:
+    """A client whose every connection to the API server runs through a proxy the test can cut."""
+    target = urlsplit(control_plane.host)
+    async with TcpProxy(target.hostname or "127.0.0.1", target.port or 443) as proxy:
+        client = await control_plane.client()
+        client.configuration.host = proxy.url
+        yield client, proxy
+        await client.close()
 
 
 @pytest.fixture

@@ -137,6 +137,9 @@ class FleetMember:
         self._elector: LeaderElector | None = None
         self.coordinator_wake = self._waker()
         self.member_label = f"{fleet}/{identity}"
+        metrics.SHARDS_HELD.labels(fleet, identity).set(0)  # every series exported from the start
+        metrics.IS_COORDINATOR.labels(fleet).set(0)
+        metrics.MEMBERS.labels(fleet).set(0)
 
     # -- views of the caches ------------------------------------------------------
 

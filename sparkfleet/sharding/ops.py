@@ -199,23 +199,32 @@ class FleetOps:
         self._known_shard(fleet_obj, shard)
         await self._patch({"spec": {"pins": {shard: None}}})
 
-    async def drain(self, member: str, *, undo: bool = False) -> None:
-        fleet_obj = await self.get()
-        if not undo:
-            self._known_member(fleet_obj, member)
-        drained = list((fleet_obj.get("spec") or {}).get("drain") or [])
-        if undo:
-            if member not in drained:
-                raise FleetError(f'member "{member}" is not draining')
-            drained.remove(member)
-        elif member not in drained:
-            drained.append(member)
-        await self._patch(
-            {
+    async def drain(self, member: str, *, undo: bool = False, attempts: int = 5) -> None:
+        """Adds ``member`` to (or removes it from) spec.drain: a compare-and-swap, retried on conflict
+        (the coordinator's status writes move the resourceVersion too)."""
+        for attempt in range(attempts):
+            fleet_obj = await self.get()
+            if not undo:
+                self._known_member(fleet_obj, member)
+            drained = list((fleet_obj.get("spec") or {}).get("drain") or [])
+            if undo:
+                if member not in drained:
+                    raise FleetError(f'member "{member}" is not draining')
+                drained.remove(member)
+            elif member in drained:
+                return
+            else:
+                drained.append(member)
+            patch = {
                 "metadata": {"resourceVersion": fleet_obj["metadata"]["resourceVersion"]},
                 "spec": {"drain": drained or None},
             }
-        )
+            try:
+                await self._patch(patch)
+                return
+            except ApiError as exc:
+                if not exc.is_conflict or attempt == attempts - 1:
+                    raise
 
     async def request_rebalance(self) -> str:
         token = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 
 ADMIN_USER = "sparkfleet-admin"
 FIELD_MANAGER = "sparkfleet-testing"
-SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+# Room for a Service IP per application (each driver's UI Service) at seed scale and beyond; a /24
+# ran out at 254 applications.
+SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
 UNCACHED_RESOURCES = ("podtemplates",)
 # Controllers the tests rely on: owner-reference garbage collection, namespace
 # deletion, and the default ServiceAccount that pod admission requires.

@@ -24,7 +24,7 @@ SERVING_DNS_NAMES = (
     "kubernetes.default.svc",
     "kubernetes.default.svc.cluster.local",
 )
-SERVING_IPS = ("127.0.0.1", "10.0.0.1")
+SERVING_IPS = ("127.0.0.1", "10.96.0.1")  # the `kubernetes` Service: the first IP of the range
 
 
 @dataclass(frozen=True, slots=True)

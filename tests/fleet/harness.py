@@ -73,6 +73,9 @@ class FleetUnderTest:
     shards: int = 40
     lease: tuple[int, int, int] = (4, 3, 1)
     name: str = "fleet"
+    routing_label: str | None = None
+    """With a routing label: one application namespace, shards by the label's values (and a catch-all)."""
+    routing_values: list[str] = field(default_factory=list)
     namespace: str = field(default_factory=lambda: f"fleet-{uuid.uuid4().hex[:6]}")
     app_namespaces: list[str] = field(default_factory=list)
     instances: dict[str, Instance] = field(default_factory=dict)
@@ -85,26 +88,34 @@ class FleetUnderTest:
         await self.control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
         await self.control_plane.create_namespace(self.namespace)
         stem = self.namespace
-        self.app_namespaces = [f"{stem}-ns{i:02d}" for i in range(self.shards)]
+        shards: list[dict[str, Any]]
+        if self.routing_label:
+            self.app_namespaces = [f"{stem}-apps"]
+            shards = [{"name": v, "values": [v]} for v in self.routing_values]
+            shards.append({"name": "rest", "catchAll": True})
+            self.shards = len(shards)
+        else:
+            self.app_namespaces = [f"{stem}-ns{i:02d}" for i in range(self.shards)]
+            shards = [{"name": ns.removeprefix(f"{stem}-"), "namespaces": [ns]} for ns in self.app_namespaces]
         await asyncio.gather(*(self._app_namespace(ns) for ns in self.app_namespaces))
         duration, deadline, retry = self.lease
+        spec: dict[str, Any] = {
+            "shards": shards,
+            "lease": {
+                "durationSeconds": duration,
+                "renewDeadlineSeconds": deadline,
+                "retryPeriodSeconds": retry,
+            },
+        }
+        if self.routing_label:
+            spec["routingLabel"] = self.routing_label
         await self.kube.create(
             SPARK_FLEETS,
             {
                 "apiVersion": SPARK_FLEETS.api_version,
                 "kind": "SparkFleet",
                 "metadata": {"name": self.name, "namespace": self.namespace},
-                "spec": {
-                    "shards": [
-                        {"name": ns.removeprefix(f"{stem}-"), "namespaces": [ns]}
-                        for ns in self.app_namespaces
-                    ],
-                    "lease": {
-                        "durationSeconds": duration,
-                        "renewDeadlineSeconds": deadline,
-                        "retryPeriodSeconds": retry,
-                    },
-                },
+                "spec": spec,
             },
         )
         self._kubelet = asyncio.create_task(self._run_kubelet())
@@ -212,12 +223,29 @@ class FleetUnderTest:
 
     # -- the workload ---------------------------------------------------------------------
 
-    async def create_apps(self, per_namespace: int = 1, prefix: str = "app") -> list[tuple[str, str]]:
+    async def create_apps(
+        self, per_namespace: int = 1, prefix: str = "app", labels: dict[str, str] | None = None
+    ) -> list[tuple[str, str]]:
         keys = [(ns, f"{prefix}-{i}") for ns in self.app_namespaces for i in range(per_namespace)]
-        await asyncio.gather(
-            *(self.kube.create(SPARK_APPLICATIONS, manifests.spark_pi(n, ns)) for ns, n in keys)
-        )
+
+        def app(name: str, namespace: str) -> dict[str, Any]:
+            manifest = manifests.spark_pi(name, namespace)
+            manifest["metadata"]["labels"] = {**(manifest["metadata"].get("labels") or {}), **(labels or {})}
+            return manifest
+
+        await asyncio.gather(*(self.kube.create(SPARK_APPLICATIONS, app(n, ns)) for ns, n in keys))
         return keys
+
+    async def cli(self, *args: str) -> tuple[int, str]:
+        """``sparkfleet shards ARGS`` against this fleet: exit code and output."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "sparkfleet.cli", "shards", *args,
+            "--kubeconfig", str(self.control_plane.kubeconfig), "-n", self.namespace,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+        assert proc.returncode is not None
+        return proc.returncode, out.decode()
 
     async def app_states(self) -> dict[str, str]:
         states = {}

@@ -8,7 +8,7 @@ reconciled (and completes) whatever happens to the members.
 from __future__ import annotations
 
 import asyncio
-import sys
+import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from sparkfleet.kube import KubeClient
+from sparkfleet.kube.resources import PODS
 from sparkfleet.sharding.planner import Member, Shard, plan
 from sparkfleet.testing import ControlPlane
 from tests.fleet.harness import FleetUnderTest
@@ -108,15 +109,11 @@ async def test_joining_member_gets_shards_by_graceful_handoff(fleet: FleetUnderT
     assert handoffs >= moved
     assert within_second == handoffs, (await joiner.metrics())[-3000:]
     # a full rebalance through the CLI: shows the moves, applies them, follows them
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sparkfleet.cli", "shards", "rebalance",
-        "--kubeconfig", str(fleet.control_plane.kubeconfig), "-n", fleet.namespace, "--timeout", "60s",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await proc.communicate()
-    assert proc.returncode == 0, out.decode()
+    code, out = await fleet.cli("rebalance", "--timeout", "60s")
+    assert code == 0, out
+    assert "REASON" in out  # the moves, shown before they are applied
     status = await fleet.wait_settled(["m1", "m2", "m3", "m4"])
-    assert sorted(holders(status).values()) == [10, 10, 10, 10], (out.decode(), holders(status))
+    assert sorted(holders(status).values()) == [10, 10, 10, 10], (out, holders(status))
     fleet.finish_drivers = True
     await fleet.wait_states(DONE, len(apps))
     fleet.assert_no_overlaps()
@@ -141,3 +138,79 @@ async def test_rolling_restart_loses_nothing(fleet: FleetUnderTest) -> None:
     states = await fleet.wait_states(DONE, len(apps))
     assert len(states) == len(apps)
     fleet.assert_no_overlaps()
+
+
+@pytest.fixture
+async def routed(
+    control_plane: ControlPlane, kube: KubeClient, tmp_path: Path
+) -> AsyncIterator[FleetUnderTest]:
+    under_test = FleetUnderTest(
+        control_plane, kube, tmp_path, routing_label="team", routing_values=["gold", "silver", "bronze"]
+    )
+    await under_test.create()
+    yield under_test
+    await under_test.close()
+
+
+async def test_one_namespace_split_by_a_routing_label_and_steered_with_the_cli(
+    routed: FleetUnderTest,
+) -> None:
+    fleet = routed
+    await start_all(fleet, ["m1", "m2"])
+    await fleet.wait_settled(["m1", "m2"])
+    apps = []
+    for team in ("gold", "silver", "bronze"):
+        apps += await fleet.create_apps(per_namespace=3, prefix=team, labels={"team": team})
+    apps += await fleet.create_apps(per_namespace=2, prefix="untagged")  # no label: the catch-all's
+    await fleet.wait_states(SUBMITTED, len(apps))
+    for line in fleet.audit():  # each application was reconciled in the shard its label routes it to
+        name = line["key"].split("/", 1)[1]
+        assert line["shard"] == ("rest" if name.startswith("untagged") else name.split("-", 1)[0]), line
+    pods, _ = await fleet.kube.list_all(PODS, fleet.app_namespaces[0], label_selector="spark-role=driver")
+    assert {p["metadata"]["labels"].get("team") for p in pods} == {"gold", "silver", "bronze", None}
+
+    code, out = await fleet.cli("status", "-o", "json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert {s["name"] for s in report["shards"]} == {"gold", "silver", "bronze", "rest"}
+    assert {m["member"] for m in report["members"]} == {"m1", "m2"}
+    gold = next(s for s in report["shards"] if s["name"] == "gold")
+    other = "m2" if gold["holder"] == "m1" else "m1"
+
+    code, out = await fleet.cli("move", "gold", "--to", other, "--timeout", "30s")
+    assert code == 0, out
+    assert f'shard "gold" is held by "{other}"' in out
+
+    code, out = await fleet.cli("drain", other, "--timeout", "30s")
+    assert code == 0, out
+    status = await fleet.status()
+    assert all(s["holder"] != other for s in status["shards"])  # draining beats the pin
+    code, out = await fleet.cli("status")
+    assert code == 0, out
+    assert "SHARD" in out
+    assert "Draining" in out
+    code, out = await fleet.cli("move", "silver", "--to", other)
+    assert code == 1
+    assert "draining" in out
+    code, out = await fleet.cli("undrain", other)
+    assert code == 0, out
+    code, out = await fleet.cli("plan", "-o", "yaml")
+    assert code == 0, out
+    code, out = await fleet.cli("move", "gold", "--to", "nobody")
+    assert code == 1
+    assert 'member "nobody" is not in the fleet' in out
+
+    fleet.finish_drivers = True
+    await fleet.wait_states(DONE, len(apps))
+    fleet.assert_no_overlaps()
+    for instance in fleet.instances.values():
+        text = await instance.metrics()
+        for name in (
+            "sparkfleet_shards_held{",
+            "sparkfleet_shard_handoffs_total{",
+            "sparkfleet_shard_handoff_duration_seconds_bucket",
+            "sparkfleet_lease_renew_failures_total",
+            "sparkfleet_members{",
+            "sparkfleet_is_coordinator{",
+        ):
+            assert name in text, name

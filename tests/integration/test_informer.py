@@ -4,11 +4,7 @@ recovery from dropped streams and from 410 Gone after etcd compaction."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
-
-import pytest
 
 from sparkfleet.kube import ApiError, EventType, Informer, InformerEvent, KubeClient
 from sparkfleet.kube.informer import Backoff
@@ -35,17 +31,6 @@ async def names_on_server(kube: KubeClient, resource: Resource, namespace: str) 
 
 def names_in(informer: Informer) -> set[str]:
     return {o["metadata"]["name"] for o in informer.store.list()}
-
-
-@pytest.fixture
-async def proxied(control_plane: ControlPlane) -> AsyncIterator[tuple[KubeClient, TcpProxy]]:
-    """A client whose every connection to the API server runs through a proxy the test can cut."""
-    target = urlsplit(control_plane.host)
-    async with TcpProxy(target.hostname or "127.0.0.1", target.port or 443) as proxy:
-        client = await control_plane.client()
-        client.configuration.host = proxy.url
-        yield client, proxy
-        await client.close()
 
 
 async def test_lists_then_watches_into_the_cache(kube: KubeClient, namespace: str) -> None:

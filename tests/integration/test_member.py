@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -91,16 +89,6 @@ async def fleet_crd(control_plane: ControlPlane) -> None:
     await control_plane.install_crds(CRDS)
 
 
-@pytest.fixture
-async def proxied(control_plane: ControlPlane) -> AsyncIterator[tuple[KubeClient, TcpProxy]]:
-    target = urlsplit(control_plane.host)
-    async with TcpProxy(target.hostname or "127.0.0.1", target.port or 443) as proxy:
-        client = await control_plane.client()
-        client.configuration.host = proxy.url
-        yield client, proxy
-        await client.close()
-
-
 async def until(predicate: Any, timeout: float, what: str) -> float:
     """Waits for ``predicate()``; returns the seconds it took."""
     started = time.monotonic()
@@ -117,6 +105,17 @@ async def status_of(kube: KubeClient, namespace: str, name: str = "fleet") -> di
 
 def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
     return next((c for c in status.get("conditions") or [] if c["type"] == kind), {})
+
+
+async def condition_becomes(
+    kube: KubeClient, namespace: str, kind: str, wanted: str, timeout: float = 15.0
+) -> dict[str, Any]:
+    """The fleet's status once its ``kind`` condition has status ``wanted``."""
+    deadline = time.monotonic() + timeout
+    while condition(status := await status_of(kube, namespace), kind).get("status") != wanted:
+        assert time.monotonic() < deadline, status
+        await asyncio.sleep(0.1)
+    return status
 
 
 async def start(member: FleetMember, members: list[FleetMember]) -> FleetMember:
@@ -179,26 +178,20 @@ async def test_an_invalid_spec_is_reported_and_the_last_valid_plan_kept(
             members,
         )
         await until(lambda: len(member.serving) == 3, 20, "serving 3 shards")
-        fleet = await kube.get(SPARK_FLEETS, "fleet", namespace)
-        fleet["spec"]["shards"].append({"name": "dup", "namespaces": ["team-1-ns"]})  # already in team-1
-        await kube.replace(SPARK_FLEETS, fleet)
-        deadline = time.monotonic() + 15
-        while condition(status := await status_of(kube, namespace), "Invalid").get("status") != "True":
-            assert time.monotonic() < deadline, status
-            await asyncio.sleep(0.1)
+        shards = [*ns_shards(3), {"name": "dup", "namespaces": ["team-1-ns"]}]  # already in team-1
+        await kube.patch(
+            SPARK_FLEETS, "fleet", {"spec": {"shards": shards}}, namespace
+        )  # no CAS: status moves
+        status = await condition_becomes(kube, namespace, "Invalid", "True")
         message = condition(status, "Invalid")["message"]
         assert "spec.shards[3].namespaces[0]" in message, message
         assert "team-1" in message, message
         assert len(member.serving) == 3  # nothing stopped because of a typo
 
-        fleet = await kube.get(SPARK_FLEETS, "fleet", namespace)
-        fleet["spec"]["shards"][3]["namespaces"] = ["elsewhere"]
-        await kube.replace(SPARK_FLEETS, fleet)
+        shards[3]["namespaces"] = ["elsewhere"]
+        await kube.patch(SPARK_FLEETS, "fleet", {"spec": {"shards": shards}}, namespace)
         await until(lambda: len(member.serving) == 4, 20, "serving the fixed 4th shard")
-        deadline = time.monotonic() + 15
-        while condition(status := await status_of(kube, namespace), "Invalid").get("status") != "False":
-            assert time.monotonic() < deadline, status
-            await asyncio.sleep(0.1)
+        status = await condition_becomes(kube, namespace, "Invalid", "False")
         assert condition(status, "Ready")["status"] in ("True", "False")
     finally:
         await stop_all(members)
@@ -219,10 +212,7 @@ async def test_two_fleets_claiming_one_namespace_are_flagged(
             ),
             members,
         )
-        deadline = time.monotonic() + 15
-        while condition(status := await status_of(kube, namespace), "Overlap").get("status") != "True":
-            assert time.monotonic() < deadline, status
-            await asyncio.sleep(0.1)
+        status = await condition_becomes(kube, namespace, "Overlap", "True")
         assert "team-0-ns" in condition(status, "Overlap")["message"]
         assert "other" in condition(status, "Overlap")["message"]
     finally:
