@@ -59,10 +59,15 @@ SparkSize = Annotated[
 
 
 def format_validation_error(error: ValidationError, prefix: str = "") -> str:
-    """One line naming each bad field as in the object: ``spec.executor.instances: ...``."""
+    """One line naming each bad field as kubectl does: ``spec.volumes[0].name: ...``."""
     parts = []
     for item in error.errors(include_url=False):
-        path = ".".join(str(p) for p in (prefix, *item["loc"]) if p != "")
+        path = ""
+        for p in (prefix, *item["loc"]):
+            if isinstance(p, int):
+                path += f"[{p}]"
+            elif p != "":
+                path += f".{p}" if path else str(p)
         message = str(item["msg"]).removeprefix("Value error, ")
         parts.append(f"{path}: {message}" if path else message)
     return "; ".join(parts)

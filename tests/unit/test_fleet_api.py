@@ -136,7 +136,7 @@ def test_label_key_and_value_patterns_accept_kubernetes_forms() -> None:
 
 def test_two_forms_in_one_shard_are_refused_naming_the_shard_and_forms() -> None:
     message = refusal(fleet({"shards": [{"name": "a", "namespaces": ["x"], "values": ["v"]}]}))
-    assert message.startswith("spec.shards.0: ")
+    assert message.startswith("spec.shards[0]: ")
     assert "exactly one of namespaces, labelSelector, values or catchAll" in message
     assert "got namespaces, values" in message
 
@@ -152,14 +152,14 @@ def test_form_plus_catch_all_is_refused() -> None:
             }
         )
     )
-    assert message.startswith("spec.shards.1: ")
+    assert message.startswith("spec.shards[1]: ")
     assert "got namespaces, catchAll" in message
 
 
 @pytest.mark.parametrize("shard", [{"name": "a"}, {"name": "a", "catchAll": False}])
 def test_a_shard_without_a_form_is_refused(shard: dict[str, Any]) -> None:
     message = refusal(fleet({"shards": [shard]}))
-    assert message.startswith("spec.shards.0: ")
+    assert message.startswith("spec.shards[0]: ")
     assert "exactly one of namespaces, labelSelector, values or catchAll: true" in message
     assert "got" not in message
 
@@ -197,7 +197,7 @@ def test_lease_bounds_name_the_field() -> None:
 def test_bad_label_key_is_refused_naming_the_key() -> None:
     message = refusal(fleet({"shards": [{"name": "a", "labelSelector": {"matchLabels": {"-bad": "x"}}}]}))
     assert message.startswith(
-        "spec.shards.0.labelSelector.matchLabels.-bad.[key]: String should match pattern"
+        "spec.shards[0].labelSelector.matchLabels.-bad.[key]: String should match pattern"
     )
 
 
@@ -205,7 +205,7 @@ def test_bad_label_value_is_refused_naming_the_key() -> None:
     message = refusal(
         fleet({"shards": [{"name": "a", "labelSelector": {"matchLabels": {"ok": "two words"}}}]})
     )
-    assert message.startswith("spec.shards.0.labelSelector.matchLabels.ok: String should match pattern")
+    assert message.startswith("spec.shards[0].labelSelector.matchLabels.ok: String should match pattern")
 
 
 def test_bad_expression_key_and_value_are_refused() -> None:
@@ -223,8 +223,10 @@ def test_bad_expression_key_and_value_are_refused() -> None:
             }
         )
     )
-    assert "spec.shards.0.labelSelector.matchExpressions.0.key: String should match pattern" in message
-    assert "spec.shards.0.labelSelector.matchExpressions.0.values.0: String should match pattern" in message
+    assert "spec.shards[0].labelSelector.matchExpressions[0].key: String should match pattern" in message
+    assert (
+        "spec.shards[0].labelSelector.matchExpressions[0].values[0]: String should match pattern" in message
+    )
 
 
 def test_routing_label_must_be_a_label_key() -> None:
@@ -239,7 +241,7 @@ def test_routing_label_must_be_a_label_key() -> None:
 def test_a_selector_without_terms_is_refused(selector: dict[str, Any]) -> None:
     message = refusal(fleet({"shards": [{"name": "a", "labelSelector": selector}]}))
     assert message == (
-        "spec.shards.0.labelSelector: a shard's selector must select something: give matchLabels or matchExpressions"
+        "spec.shards[0].labelSelector: a shard's selector must select something: give matchLabels or matchExpressions"
     )
 
 
@@ -250,26 +252,26 @@ def test_in_and_notin_need_values(operator: str, values: list[str] | None) -> No
     if values is not None:
         expression["values"] = values
     message = refusal(fleet({"shards": [{"name": "a", "labelSelector": {"matchExpressions": [expression]}}]}))
-    assert message == f"spec.shards.0.labelSelector.matchExpressions.0: operator {operator} needs values"
+    assert message == f"spec.shards[0].labelSelector.matchExpressions[0]: operator {operator} needs values"
 
 
 @pytest.mark.parametrize("operator", ["Exists", "DoesNotExist"])
 def test_exists_and_doesnotexist_take_no_values(operator: str) -> None:
     expression = {"key": "k", "operator": operator, "values": ["x"]}
     message = refusal(fleet({"shards": [{"name": "a", "labelSelector": {"matchExpressions": [expression]}}]}))
-    assert message == f"spec.shards.0.labelSelector.matchExpressions.0: operator {operator} takes no values"
+    assert message == f"spec.shards[0].labelSelector.matchExpressions[0]: operator {operator} takes no values"
 
 
 def test_unknown_operator_is_refused() -> None:
     expression = {"key": "k", "operator": "Equals", "values": ["x"]}
     message = refusal(fleet({"shards": [{"name": "a", "labelSelector": {"matchExpressions": [expression]}}]}))
-    assert message.startswith("spec.shards.0.labelSelector.matchExpressions.0.operator: ")
+    assert message.startswith("spec.shards[0].labelSelector.matchExpressions[0].operator: ")
 
 
 @pytest.mark.parametrize(
     ("obj", "field"),
     [
-        (fleet({"shards": [{"name": "a", "namespace": ["x"]}]}), "spec.shards.0.namespace"),
+        (fleet({"shards": [{"name": "a", "namespace": ["x"]}]}), "spec.shards[0].namespace"),
         (fleet({"shard": [{"name": "a", "namespaces": ["x"]}]}), "spec.shard"),
         (
             fleet({"shards": [{"name": "a", "catchAll": True}], "lease": {"duration": 15}}),
@@ -278,7 +280,7 @@ def test_unknown_operator_is_refused() -> None:
         (fleet({"shards": [{"name": "a", "catchAll": True}]}, unknownField=1), "unknownField"),
         (
             fleet({"shards": [{"name": "a", "labelSelector": {"matchLabel": {"k": "v"}}}]}),
-            "spec.shards.0.labelSelector.matchLabel",
+            "spec.shards[0].labelSelector.matchLabel",
         ),
     ],
 )
@@ -289,20 +291,20 @@ def test_unknown_fields_are_refused(obj: dict[str, Any], field: str) -> None:
 
 def test_shard_names_and_namespaces_must_be_dns_labels() -> None:
     message = refusal(fleet({"shards": [{"name": "Team_A", "namespaces": ["ok", "Not.OK"]}]}))
-    assert "spec.shards.0.name: String should match pattern" in message
-    assert "spec.shards.0.namespaces.1: String should match pattern" in message
+    assert "spec.shards[0].name: String should match pattern" in message
+    assert "spec.shards[0].namespaces[1]: String should match pattern" in message
 
 
 def test_empty_lists_are_refused() -> None:
     assert refusal(fleet({"shards": []})).startswith("spec.shards: List should have at least 1 item")
     assert refusal(fleet({"shards": [{"name": "a", "namespaces": []}]})).startswith(
-        "spec.shards.0.namespaces: List should have at least 1 item"
+        "spec.shards[0].namespaces: List should have at least 1 item"
     )
 
 
 def test_weight_must_be_positive() -> None:
     message = refusal(fleet({"shards": [{"name": "a", "catchAll": True, "weight": 0}]}))
-    assert message.startswith("spec.shards.0.weight: Input should be greater than or equal to 1")
+    assert message.startswith("spec.shards[0].weight: Input should be greater than or equal to 1")
 
 
 def test_shard_spec_alone_refuses_two_forms() -> None:
@@ -313,7 +315,7 @@ def test_shard_spec_alone_refuses_two_forms() -> None:
 def test_formatted_message_prefix() -> None:
     with pytest.raises(ValidationError) as info:
         SparkFleetSpec.model_validate({"shards": [{"name": "a"}]})
-    assert format_validation_error(info.value, prefix="spec").startswith("spec.shards.0: a shard takes")
+    assert format_validation_error(info.value, prefix="spec").startswith("spec.shards[0]: a shard takes")
 
 
 # -- the wire form -------------------------------------------------------------------------
