@@ -169,6 +169,7 @@ def run_command(
     from sparkfleet.kube import KubeConfigError
     from sparkfleet.kube.leaderelection import LeaseTiming
     from sparkfleet.logs import configure_logging
+    from sparkfleet.sharding.member import FleetUnavailable
 
     if log_format not in ("text", "json"):
         raise typer.BadParameter("--log-format must be text or json")
@@ -210,7 +211,7 @@ def run_command(
         options = dataclasses.replace(options, identity=identity)
     try:
         code = uvloop.run(run(options))
-    except KubeConfigError as exc:
+    except (KubeConfigError, FleetUnavailable) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     except ValueError as exc:  # flag values the runtime refuses (naming the flag)

@@ -181,6 +181,11 @@ class ExpiryClock:
         current = self._seen.get(name)
         return None if current is None else self._clock() - current[1]
 
+    def version(self, name: str) -> str | None:
+        """The version last observed ("" for absent), or None if never seen."""
+        current = self._seen.get(name)
+        return None if current is None else current[0]
+
     def expired(self, name: str, duration: float) -> bool:
         age = self.age(name)
         return age is not None and age >= duration

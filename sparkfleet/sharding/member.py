@@ -69,6 +69,10 @@ log = logging.getLogger(__name__)
 REQUEST_ERRORS = (ApiError, aiohttp.ClientError, TimeoutError)
 
 
+class FleetUnavailable(Exception):
+    """The fleet cannot be joined at all (its CRD is missing, or it cannot be read); the message says why."""
+
+
 class ShardHost(Protocol):
     """What a member drives: the operator's controllers, one scope per shard."""
 
@@ -179,7 +183,12 @@ class FleetMember:
     # -- lifecycle ------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Syncs the caches, reads the fleet, joins (creates the member Lease), starts the loops."""
+        """Syncs the caches, reads the fleet, joins (creates the member Lease), starts the loops.
+
+        Raises :class:`FleetUnavailable` when the cluster does not serve SparkFleets at all; a
+        fleet that does not exist yet is waited for (it may be applied after the Deployment).
+        """
+        await self._preflight()
         self.leases.start()
         self.fleets.start()
         async with asyncio.timeout(self.sync_timeout):
@@ -201,6 +210,29 @@ class FleetMember:
             "joined fleet",
             extra={"fleet": self.fleet, "member": self.identity, "lease_duration_s": self.timing.duration},
         )
+
+    async def _preflight(self) -> None:
+        try:
+            await self.client.get(SPARK_FLEETS, self.fleet, self.namespace)
+        except ApiError as exc:
+            if not exc.is_not_found:
+                where = f"{self.namespace}/{self.fleet}"
+                raise FleetUnavailable(
+                    f"cannot read SparkFleet {where}: {exc.status} {exc.reason}: {exc.message}"
+                ) from exc
+            try:
+                await self.client.request("GET", SPARK_FLEETS.base)
+            except ApiError as missing:
+                if missing.is_not_found:
+                    raise FleetUnavailable(
+                        f"the cluster does not serve {SPARK_FLEETS}: install its CRD "
+                        "(kubectl apply -f deploy/crds/sparkfleet.io_sparkfleets.yaml)"
+                    ) from missing
+                raise
+            log.warning(
+                "the SparkFleet does not exist yet; waiting for it",
+                extra={"fleet": f"{self.namespace}/{self.fleet}", "member": self.identity},
+            )
 
     async def shutdown(self, timeout: float | None = None) -> None:
         """Leaves gracefully: every shard handed off, then the member Lease deleted."""
@@ -467,6 +499,8 @@ class FleetMember:
     async def _claim(self, shard: ShardDef, obj: dict[str, Any] | None, reason: str) -> None:
         epoch = self._epoch
         previous = ShardLease.parse(obj) if obj is not None else None
+        if reason == "failover" and previous is not None and not await self._still_expired(previous.holder):
+            return
         try:
             await self._write_shard_lease(shard.name, obj, holder=self.identity, claim=True)
         except ApiError as exc:
@@ -483,12 +517,38 @@ class FleetMember:
         metrics.SHARDS_HELD.labels(self.fleet, self.identity).set(len(self.serving))
         if reason in ("handoff", "failover"):
             metrics.HANDOFFS.labels(reason if reason == "failover" else "takeover").inc()
+        extra: dict[str, Any] = {
+            "fleet": self.fleet,
+            "member": self.identity,
+            "shard": shard.name,
+            "reason": reason,
+        }
         if previous is not None and previous.handoff_started is not None and reason == "handoff":
-            metrics.HANDOFF_DURATION.observe(max(0.0, time.time() - previous.handoff_started))
-        log.info(
-            "serving shard",
-            extra={"fleet": self.fleet, "member": self.identity, "shard": shard.name, "reason": reason},
-        )
+            took = max(
+                0.0, time.time() - previous.handoff_started
+            )  # wall clocks of two members: a metric only
+            metrics.HANDOFF_DURATION.observe(took)
+            extra["handoff_s"] = round(took, 3)
+        log.info("serving shard", extra=extra)
+
+    async def _still_expired(self, holder: str) -> bool:
+        """Confirms with a quorum read that ``holder``'s Lease really has not changed.
+
+        Expiry is judged from the watch, which can lag; a holder renewing just now
+        must not lose its shards because its renewal had not reached us yet.
+        """
+        name = member_lease_name(self.fleet, holder)
+        try:
+            current = await self.client.get(LEASES, name, self.namespace)
+        except ApiError as exc:
+            if exc.is_not_found:
+                return True
+            raise
+        version = current["metadata"].get("resourceVersion") or ""
+        if version != self.expiry.version(name):
+            self.expiry.observe(name, version)  # it moved: the clock starts again
+            return False
+        return True
 
     async def _hand_off(self, shard: str, target: str, reason: str) -> None:
         """Stops serving ``shard`` (in-flight reconciles finish, bounded), then names ``target`` holder."""

@@ -208,6 +208,15 @@ class FleetUnderTest:
                 raise AssertionError(f"fleet not settled on {members} in {timeout}s: {status}\n{self.logs()}")
             await asyncio.sleep(0.1)
 
+    def handoff_seconds(self) -> list[float]:
+        """Each graceful hand-off's duration, as the new holders logged it (old holder stops -> new serves)."""
+        took = []
+        for instance in self.instances.values():
+            for line in instance.log_path.read_bytes().splitlines() if instance.log_path.exists() else []:
+                if b'"handoff_s"' in line:
+                    took.append(float(orjson.loads(line)["handoff_s"]))
+        return sorted(took)
+
     def audit(self) -> list[dict[str, Any]]:
         lines = []
         for instance in self.instances.values():

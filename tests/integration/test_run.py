@@ -114,6 +114,10 @@ async def test_run_serves_reconciles_and_stops_cleanly(
         (["--workqueue-ratelimiter-max-delay", "soon"], "not a duration"),
         (["--concurrent-syncs", "0"], "concurrent-syncs"),
         (["--kubeconfig", "/nonexistent/kubeconfig"], "/nonexistent/kubeconfig"),
+        (["--fleet", "spark", "--leader-elect"], "--fleet and --leader-elect exclude each other"),
+        (["--fleet", "spark", "--namespaces", "a"], "--fleet takes its namespaces"),
+        (["--fleet", "spark", "--shard-capacity", "0"], "shard-capacity"),
+        (["--fleet", "spark", "--handoff-timeout", "later"], "not a duration"),
     ],
 )
 async def test_bad_flags_are_named_without_a_traceback(args: list[str], message: str) -> None:

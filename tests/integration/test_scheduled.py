@@ -47,6 +47,14 @@ async def until(check: Callable[[], Any], timeout: float = 20) -> Any:
     pytest.fail("condition not met in time")
 
 
+async def scheduled_status_with(
+    kube: KubeClient, namespace: str, name: str, field: str
+) -> dict[str, Any] | None:
+    """The ScheduledSparkApplication's status once it has ``field``."""
+    status = (await kube.get(SCHEDULED_SPARK_APPLICATIONS, name, namespace)).get("status") or {}
+    return status if field in status else None
+
+
 async def finish(kube: KubeClient, namespace: str, run: str, state: str = "COMPLETED") -> None:
     await kube.patch(
         SPARK_APPLICATIONS,
@@ -69,7 +77,9 @@ async def test_runs_on_schedule_forbid_and_history(kube: KubeClient, namespace: 
     run = await kube.get(SPARK_APPLICATIONS, first, namespace)
     assert run["spec"] == scheduled["spec"]["template"]
     assert run["metadata"]["ownerReferences"][0]["kind"] == "ScheduledSparkApplication"
-    status = (await kube.get(SCHEDULED_SPARK_APPLICATIONS, "every2s", namespace))["status"]
+    status = await until(
+        lambda: scheduled_status_with(kube, namespace, "every2s", "lastRunName")
+    )  # written after the run
     assert status["scheduleState"] == "Scheduled"
     assert status["lastRunName"] == first
     assert status["nextRun"] > status["lastRun"]
