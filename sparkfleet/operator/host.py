@@ -41,6 +41,15 @@ class SparkControllers:
             self.scheduled.scoped.add_scope(scope, self.sync_timeout),
         )
 
+    def prepare_scope(self, scope: Scope) -> None:
+        self.applications.scoped.prepare_scope(scope)
+        self.scheduled.scoped.prepare_scope(scope)
+
+    async def unprepare_scope(self, name: str) -> None:
+        await asyncio.gather(
+            self.applications.scoped.unprepare_scope(name), self.scheduled.scoped.unprepare_scope(name)
+        )
+
     async def remove_scope(self, name: str, timeout: float) -> int:
         cancelled = await asyncio.gather(
             self.applications.scoped.remove_scope(name, timeout),

@@ -98,12 +98,30 @@ class ScopedController:
 
     # -- scopes --------------------------------------------------------------------
 
+    def prepare_scope(self, scope: Scope) -> None:
+        """Starts listing and watching ``scope`` with its gate closed (nothing is reconciled).
+
+        A member about to receive a shard warms its caches while the old holder
+        drains, so :meth:`add_scope` only has to open the gate.
+        """
+        if scope.name in self._open or scope.name in self.primary.scopes() or not self._started:
+            return
+        for informer in self._register(scope):
+            informer.start()
+
+    async def unprepare_scope(self, name: str) -> None:
+        """Drops caches warmed by :meth:`prepare_scope` for a shard that is not coming after all."""
+        if name not in self._open:
+            await self._stop_informers(name)
+
     async def add_scope(self, scope: Scope, sync_timeout: float | None = None) -> None:
         """Serves ``scope``: lists and watches it; once synced, each of its objects is reconciled."""
-        informers = self._register(scope)
+        if scope.name in self._open:
+            return
+        informers = self._informers_of(scope.name) or self._register(scope)
         if self._started:
             for informer in informers:
-                informer.start()
+                informer.start()  # no-op for the ones prepare_scope started
             try:
                 async with asyncio.timeout(sync_timeout):
                     await asyncio.gather(*(i.synced.wait() for i in informers))
@@ -146,8 +164,9 @@ class ScopedController:
             for task in tasks.values():
                 task.cancel()
         self.controller.queue.discard(lambda _key: True)
-        for name in names:
-            asyncio.get_running_loop().create_task(self._stop_informers(name))
+        informers = [informer for name in names for informer in self._forget(name)]
+        if informers:
+            asyncio.get_running_loop().create_task(self._stop(informers))
 
     def secondary(self, index: int) -> ScopedInformers:
         return self._secondaries[index][0]
@@ -181,8 +200,16 @@ class ScopedController:
 
         return mapped
 
+    def _informers_of(self, name: str) -> list[Informer]:
+        return self.primary.of_scope(name) + [
+            i for scoped, _ in self._secondaries for i in scoped.of_scope(name)
+        ]
+
     async def _stop_informers(self, name: str) -> None:
-        informers = self._forget(name)
+        await self._stop(self._forget(name))
+
+    @staticmethod
+    async def _stop(informers: list[Informer]) -> None:
         await asyncio.gather(*(i.stop() for i in informers))
 
     def _forget(self, name: str) -> list[Informer]:

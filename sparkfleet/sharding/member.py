@@ -78,6 +78,10 @@ class ShardHost(Protocol):
 
     async def add_scope(self, scope: Scope) -> None: ...
 
+    def prepare_scope(self, scope: Scope) -> None: ...
+
+    async def unprepare_scope(self, name: str) -> None: ...
+
     async def remove_scope(self, name: str, timeout: float) -> int: ...
 
     def drop_all(self) -> None: ...
@@ -125,6 +129,7 @@ class FleetMember:
         self.shards: dict[str, ShardDef] = {}
         self.problems: list[Problem] = []
         self.serving: set[str] = set()
+        self.warming: set[str] = set()  # shards whose caches are warmed ahead of a hand-off to us
         self.ready = asyncio.Event()
         self.shutting_down = False
         self.fenced = False
@@ -396,6 +401,7 @@ class FleetMember:
             task.cancel()
         lost = sorted(self.serving)
         self.serving.clear()
+        self.warming.clear()
         metrics.FENCED.inc()
         metrics.SHARDS_HELD.labels(self.fleet, self.identity).set(0)
         log.error(
@@ -455,6 +461,14 @@ class FleetMember:
                 self._spawn(name, self._lost(name, holder))
             elif target == self.identity and not self.shutting_down and self._takeable(name, lease):
                 self._spawn(name, self._claim(shard, obj, "failover" if holder else "assigned"))
+            elif target == self.identity and not self.shutting_down and name not in self.warming:
+                self.warming.add(name)  # on its way to us: warm the caches while the holder drains
+                self.host.prepare_scope(shard.scope)
+        for name in sorted(self.warming - self.serving):
+            not_coming = desired.get(name) != self.identity or self.shutting_down or name not in self.shards
+            if not_coming and name not in self._busy:
+                self.warming.discard(name)
+                self._spawn(name, self.host.unprepare_scope(name))
         for name in sorted(self.serving - set(self.shards)):
             if name not in self._busy:
                 self._spawn(name, self._hand_off(name, "", "removed"))
@@ -514,6 +528,7 @@ class FleetMember:
             await self.host.remove_scope(shard.name, 0)
             return
         self.serving.add(shard.name)
+        self.warming.discard(shard.name)
         metrics.SHARDS_HELD.labels(self.fleet, self.identity).set(len(self.serving))
         if reason in ("handoff", "failover"):
             metrics.HANDOFFS.labels(reason if reason == "failover" else "takeover").inc()

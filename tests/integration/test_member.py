@@ -39,6 +39,7 @@ class RecordingHost:
         self.registry = registry
         self.serving: dict[str, float] = {}
         self.drops: list[float] = []
+        self.warmed: set[str] = set()
 
     async def add_scope(self, scope: Scope) -> None:
         other = self.registry.serving.get(scope.name)
@@ -46,6 +47,12 @@ class RecordingHost:
             self.registry.violations.append(f"{self.name} started {scope.name} while {other} served it")
         self.registry.serving[scope.name] = self.name
         self.serving[scope.name] = time.monotonic()
+
+    def prepare_scope(self, scope: Scope) -> None:
+        self.warmed.add(scope.name)  # caches only: serving starts at add_scope
+
+    async def unprepare_scope(self, name: str) -> None:
+        self.warmed.discard(name)
 
     def _stop(self, name: str) -> None:
         self.serving.pop(name, None)
