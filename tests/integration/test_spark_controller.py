@@ -215,7 +215,7 @@ async def test_deleting_the_application_collects_its_pods(kube: KubeClient, name
 @pytest.mark.usefixtures("operator")
 async def test_time_to_live_deletes_a_finished_application(kube: KubeClient, namespace: str) -> None:
     app = manifests.spark_pi("short-lived", namespace)
-    app["spec"]["timeToLiveSeconds"] = 1
+    app["spec"]["timeToLiveSeconds"] = 3  # long enough to see COMPLETED first on a busy machine
     await kube.create(SPARK_APPLICATIONS, app)
     await wait_app(kube, namespace, "short-lived", state_is("SUBMITTED"))
     await set_phase(kube, namespace, "short-lived-driver", "Succeeded")
@@ -289,3 +289,58 @@ async def test_the_api_server_accepts_everything_the_renderer_makes(kube: KubeCl
     driver = await kube.get(PODS, "kitchen-sink-driver", namespace)
     assert [c["name"] for c in driver["spec"]["containers"]] == ["spark-kubernetes-driver", "log-shipper"]
     assert driver["spec"]["priority"] == 1000
+
+
+@pytest.mark.usefixtures("operator")
+async def test_a_burst_of_applications_is_each_submitted_exactly_once(
+    kube: KubeClient, namespace: str
+) -> None:
+    """The driver pod's event can arrive before the status write it led to: deciding from that stale
+    copy must not submit again (nor delete the driver it just made)."""
+    names = [f"burst-{i}" for i in range(30)]
+    await asyncio.gather(*(kube.create(SPARK_APPLICATIONS, manifests.spark_pi(n, namespace)) for n in names))
+    for name in names:
+        app = await wait_app(kube, namespace, name, state_is("SUBMITTED"), timeout=60)
+        assert app["status"]["submissionAttempts"] == 1, app["status"]
+        driver = await kube.get(PODS, f"{name}-driver", namespace)
+        assert driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID] == app["status"]["submissionID"]
+    await asyncio.sleep(1)  # anything still queued settles
+    for name in names:
+        app = await kube.get(SPARK_APPLICATIONS, name, namespace)
+        assert app["status"]["applicationState"]["state"] == "SUBMITTED", app["status"]
+
+
+async def test_an_unrecorded_driver_is_replaced_without_counting_a_failed_attempt(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str, operator: SparkApplicationController
+) -> None:
+    # What a crash between creating the driver and writing the status leaves behind.
+    await kube.create(PODS, {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "spark-pi-driver", "namespace": namespace,
+                     "labels": {naming.LABEL_APP_NAME: "spark-pi", naming.LABEL_SUBMISSION_ID: "lost",
+                                naming.LABEL_LAUNCHED_BY_OPERATOR: "true", naming.LABEL_SPARK_ROLE: "driver"}},
+        "spec": {"containers": [{"name": "spark-kubernetes-driver", "image": "spark"}]},
+    })  # fmt: skip
+    await kube.create(SPARK_APPLICATIONS, manifests.spark_pi(namespace=namespace))
+    app = await wait_app(kube, namespace, "spark-pi", state_is("SUBMITTED"))
+    assert app["status"]["submissionAttempts"] == 1
+    driver = await kube.get(PODS, "spark-pi-driver", namespace)
+    assert driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID] == app["status"]["submissionID"] != "lost"
+
+
+async def test_a_stale_cache_never_resubmits_nor_deletes_the_live_driver(
+    kube: KubeClient, namespace: str, operator: SparkApplicationController
+) -> None:
+    created = await kube.create(SPARK_APPLICATIONS, manifests.spark_pi(namespace=namespace))
+    submitted = (await wait_app(kube, namespace, "spark-pi", state_is("SUBMITTED")))["status"]
+    await asyncio.sleep(0.3)  # the controller is idle again
+    informer = next(i for i in operator.apps if i.namespace == namespace)
+    informer.store.put(created)  # as if the cache had missed the status write
+    with contextlib.suppress(ApiError):  # the attempt is refused and retried: that is the point
+        await operator.reconcile(f"{namespace}/spark-pi")
+    driver = await kube.get(PODS, "spark-pi-driver", namespace)
+    assert driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID] == submitted["submissionID"]
+    app = await kube.get(SPARK_APPLICATIONS, "spark-pi", namespace)
+    assert app["status"]["submissionID"] == submitted["submissionID"]
+    assert app["status"]["applicationState"]["state"] == "SUBMITTED"
+    assert app["status"]["submissionAttempts"] == 1

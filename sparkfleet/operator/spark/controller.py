@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 CONTROLLER_NAME = "spark-application-controller"
 COMPONENT = "sparkfleet"
+STALE_RECHECK_SECONDS = 1.0  # a fallback only: the watch event of our own write normally comes first
 OPERATOR_PODS = f"{naming.LABEL_LAUNCHED_BY_OPERATOR}=true"
 
 
@@ -88,6 +89,7 @@ class SparkApplicationController:
         self.ui_service = ui_service
         self.clock = clock
         self.events = EventRecorder(client, COMPONENT)
+        self._unobserved: dict[str, str | None] = {}  # key -> resourceVersion our last status write replaced
         self.initial_scopes = scopes if scopes is not None else unsharded_scopes(namespaces, label_selector)
         self.scoped = ScopedController(
             client,
@@ -134,7 +136,13 @@ class SparkApplicationController:
     async def reconcile(self, key: str) -> Result | None:
         raw = self.apps.get(key)
         if raw is None or raw["metadata"].get("deletionTimestamp"):
+            self._unobserved.pop(key, None)
             return None  # deleted: its pods follow by garbage collection
+        if self._unobserved.get(key) == raw["metadata"].get("resourceVersion"):
+            # Our last status write has not reached the cache yet: deciding from this older copy
+            # could submit twice. The watch event of that write brings the key back.
+            return Result(requeue_after=STALE_RECHECK_SECONDS)
+        self._unobserved.pop(key, None)
         status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
         try:
             app = SparkApplication.model_validate(raw)
@@ -196,15 +204,21 @@ class SparkApplicationController:
             if executors:
                 new_status["executorState"] = executor_states(executors, self.max_tracked_executors)
         events = list(decision.events)
+        submitted_driver: str | None = None
         for action in decision.actions:
             if action is Action.SUBMIT:
-                await self._submit(app, raw, new_status, events)
+                submitted_driver = await self._submit(app, raw, new_status, events)
             elif action is Action.DELETE_DRIVER and driver_pod is not None:
                 await self._delete(PODS, driver_pod["metadata"]["name"], namespace)
             elif action is Action.DELETE_APP:
                 await self._delete(SPARK_APPLICATIONS, name, namespace)
                 return None
-        await self._write_status(raw, status, new_status)
+        try:
+            await self._write_status(raw, status, new_status)
+        except ApiError:
+            if submitted_driver is not None:  # unrecorded, it would block the next attempt: take it back
+                await self._delete(PODS, submitted_driver, namespace)
+            raise
         old_state = (status.get("applicationState") or {}).get("state") or ""
         spark_metrics.record(
             namespace,
@@ -253,8 +267,12 @@ class SparkApplicationController:
         raw: dict[str, Any],
         status: dict[str, Any],
         events: list[lifecycle.Event],
-    ) -> None:
-        """Creates the driver pod, then its ConfigMap and Services; updates ``status`` in place."""
+    ) -> str | None:
+        """Creates the driver pod, then its ConfigMap and Services; updates ``status`` in place.
+
+        Returns the driver pod's name when it was created (the caller takes it back if the
+        status that records it cannot be written).
+        """
         now = self.clock()
         submission_id = new_submission_id()
         status["submissionAttempts"] = int(status.get("submissionAttempts") or 0) + 1
@@ -264,10 +282,20 @@ class SparkApplicationController:
         except InvalidApplication as exc:
             _set_state(status, AppState.SUBMISSION_FAILED, str(exc))
             events.append(lifecycle.Event("Warning", "SparkApplicationSubmissionFailed", str(exc)))
-            return
+            return None
         namespace = raw["metadata"]["namespace"]
+        driver_name: str = submission.driver_pod["metadata"]["name"]
         try:
             driver = await self.client.create(PODS, submission.driver_pod)
+        except ApiError as exc:
+            if exc.is_conflict:
+                await self._existing_driver(raw, driver_name)
+                raise
+            message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
+            _set_state(status, AppState.SUBMISSION_FAILED, message)
+            events.append(lifecycle.Event("Warning", "SparkApplicationSubmissionFailed", message))
+            return None
+        try:
             await asyncio.gather(
                 self.client.create(CONFIGMAPS, submission.owned_by_driver(submission.config_map, driver)),
                 self.client.create(SERVICES, submission.owned_by_driver(submission.driver_service, driver)),
@@ -277,8 +305,8 @@ class SparkApplicationController:
             message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
             _set_state(status, AppState.SUBMISSION_FAILED, message)
             events.append(lifecycle.Event("Warning", "SparkApplicationSubmissionFailed", message))
-            await self._delete(PODS, submission.driver_pod["metadata"]["name"], namespace)
-            return
+            await self._delete(PODS, driver_name, namespace)
+            return None
         status.update(
             {
                 "submissionID": submission_id,
@@ -301,6 +329,27 @@ class SparkApplicationController:
         status.pop("executorState", None)
         _set_state(status, AppState.SUBMITTED, "")
         events.append(lifecycle.Event("Normal", "SparkApplicationSubmitted", f"submitted as {submission_id}"))
+        return driver_name
+
+    async def _existing_driver(self, raw: dict[str, Any], driver_name: str) -> None:
+        """The driver pod exists already. Fresh reads tell whether it is the recorded submission's
+        (our cache was behind: leave it) or one never recorded (the process died between creating
+        it and writing the status: remove it). Either way the reconcile is retried."""
+        namespace, name = raw["metadata"]["namespace"], raw["metadata"]["name"]
+        try:
+            existing = await self.client.get(PODS, driver_name, namespace)
+            fresh = await self.client.get(SPARK_APPLICATIONS, name, namespace)
+        except ApiError as exc:
+            if exc.is_not_found:
+                return
+            raise
+        recorded = (fresh.get("status") or {}).get("submissionID")
+        if (existing["metadata"].get("labels") or {}).get(naming.LABEL_SUBMISSION_ID) != recorded:
+            log.warning(
+                "removing a driver pod no status records",
+                extra={"key": f"{namespace}/{name}", "pod": driver_name},
+            )
+            await self._delete(PODS, driver_name, namespace)
 
     async def _ensure(self, resource: Any, obj: dict[str, Any]) -> None:
         try:
@@ -321,6 +370,8 @@ class SparkApplicationController:
         if new == old:
             return
         await self.client.replace_status(SPARK_APPLICATIONS, {**raw, "status": new})
+        meta = raw["metadata"]
+        self._unobserved[f"{meta['namespace']}/{meta['name']}"] = meta.get("resourceVersion")
 
 
 def _submitted_hash(driver_pod: dict[str, Any]) -> str | None:
