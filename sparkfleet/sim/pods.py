@@ -1,0 +1,351 @@
+"""A pod-lifecycle simulator: the kubelet and the Spark driver, for a control plane without nodes.
+
+It watches the pods the operator launched (one watch) and plays what a
+cluster would do with them:
+
+1. registers fake Nodes and binds each pending pod to one (the scheduler);
+2. moves a driver pod Pending -> Running after a start delay (the kubelet);
+3. creates the executor pods the way a Spark driver does, from the driver's
+   own ``spark.properties`` (count, ``<podNamePrefix>-exec-<id>`` names,
+   ``spark.kubernetes.executor.label.*`` labels, owned by the driver pod),
+   and moves them Running;
+4. after the application's run time, completes the executors and then the
+   driver: Succeeded, or Failed at ``failure_rate`` or when the driver carries
+   the annotation ``sparkfleet.io/sim-outcome: Failed``
+   (``sparkfleet.io/sim-run-seconds`` overrides the run time).
+
+Writes go out with bounded concurrency from a timer-driven schedule, so it
+keeps up with thousands of pods; :attr:`PodSimulator.stats` includes the CPU
+it used, so a benchmark can show it was never the bottleneck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import random
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
+from sparkfleet.kube.informer import EventType
+from sparkfleet.kube.resources import CONFIGMAPS, NODES, PODS
+from sparkfleet.operator.spark import naming
+from sparkfleet.operator.spark.submission import PROPERTIES_FILE, TEMPLATE_FILE, parse_properties
+
+log = logging.getLogger(__name__)
+
+ANNOTATION_OUTCOME = "sparkfleet.io/sim-outcome"
+ANNOTATION_RUN_SECONDS = "sparkfleet.io/sim-run-seconds"
+DRIVER_CONTAINER = "spark-kubernetes-driver"
+EXECUTOR_CONTAINER = "spark-kubernetes-executor"
+CONF_VOLUME = "spark-conf-volume-driver"
+OPERATOR_PODS = f"{naming.LABEL_LAUNCHED_BY_OPERATOR}=true"
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    nodes: int = 8
+    start_delay: tuple[float, float] = (0.1, 0.3)
+    """Seconds from a pod's creation to Running (uniform in the range)."""
+    run_time: tuple[float, float] = (5.0, 10.0)
+    """Seconds the application runs once its driver is Running."""
+    failure_rate: float = 0.0
+    concurrency: int = 32
+    """Writes in flight at once."""
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("start_delay", "run_time"):
+            low, high = getattr(self, name)
+            if not 0 <= low <= high:
+                raise ValueError(f"{name} must be a range low..high with 0 <= low <= high; got {low}..{high}")
+        if not 0 <= self.failure_rate <= 1:
+            raise ValueError(f"failure_rate must be between 0 and 1; got {self.failure_rate}")
+        if self.nodes < 1 or self.concurrency < 1:
+            raise ValueError("nodes and concurrency must be at least 1")
+
+
+@dataclass(slots=True)
+class SimStats:
+    drivers_started: int = 0
+    executors_created: int = 0
+    drivers_succeeded: int = 0
+    drivers_failed: int = 0
+    writes: int = 0
+    write_errors: int = 0
+    cpu_seconds: float = 0.0
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class _Driver:
+    key: str
+    executors: list[str] = field(default_factory=list)
+    finishing: bool = False
+
+
+class PodSimulator:
+    def __init__(self, client: KubeClient, config: SimConfig | None = None, *, namespace: str | None = None):
+        self.client = client
+        self.config = config or SimConfig()
+        self.random = random.Random(self.config.seed)
+        self.pods = Informer(client, PODS, namespace=namespace, label_selector=OPERATOR_PODS)
+        self.pods.add_handler(self._on_pod)
+        self.stats = SimStats()
+        self.node_names = [f"sim-node-{i}" for i in range(self.config.nodes)]
+        self._slots = asyncio.Semaphore(self.config.concurrency)
+        self._seen: set[str] = set()  # pods already scheduled for start (by uid)
+        self._drivers: dict[str, _Driver] = {}  # driver uid -> its run
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._cpu_at_start = 0.0
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._cpu_at_start = time.process_time()
+        await asyncio.gather(*(self._register_node(name) for name in self.node_names))
+        self.pods.start()
+        await self.pods.wait_synced(60)
+
+    async def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        await self.pods.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.stats.cpu_seconds = time.process_time() - self._cpu_at_start
+
+    def cpu_seconds(self) -> float:
+        """CPU this process used since :meth:`start` (the simulator's share when it runs alone)."""
+        return time.process_time() - self._cpu_at_start
+
+    async def _register_node(self, name: str) -> None:
+        node = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": name,
+                "labels": {"kubernetes.io/hostname": name, "sparkfleet.io/simulated": "true"},
+            },
+        }
+        try:
+            await self.client.create(NODES, node)
+        except ApiError as exc:
+            if not exc.is_conflict:
+                raise
+        status = {
+            "capacity": {"cpu": "1000", "memory": "4000Gi", "pods": "10000"},
+            "allocatable": {"cpu": "1000", "memory": "4000Gi", "pods": "10000"},
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                            "message": "sparkfleet pod simulator", "lastHeartbeatTime": _now(),
+                            "lastTransitionTime": _now()}],
+        }  # fmt: skip
+        await self.client.patch(NODES, name, {"status": status}, subresource="status")
+
+    # -- events -> schedule --------------------------------------------------------------
+
+    def _on_pod(self, event: InformerEvent) -> None:
+        pod = event.obj
+        meta = pod["metadata"]
+        uid = meta.get("uid", "")
+        if event.type is EventType.DELETED:
+            self._seen.discard(uid)
+            self._drivers.pop(uid, None)
+            return
+        role = (meta.get("labels") or {}).get(naming.LABEL_SPARK_ROLE)
+        phase = (pod.get("status") or {}).get("phase") or "Pending"
+        if phase == "Pending" and uid not in self._seen and not meta.get("deletionTimestamp"):
+            self._seen.add(uid)
+            self._after(self._uniform(self.config.start_delay), lambda: self._start(pod, role == "driver"))
+        elif role == "driver" and phase == "Running" and uid not in self._drivers:
+            self._drivers[uid] = _Driver(f"{meta['namespace']}/{meta['name']}")
+            self._spawn(self._launch_executors(pod))
+
+    def _uniform(self, bounds: tuple[float, float]) -> float:
+        return self.random.uniform(*bounds)
+
+    def _after(self, delay: float, work: Callable[[], Awaitable[None]]) -> None:
+        def fire() -> None:
+            self._timers.discard(handle)
+            self._spawn(work())
+
+        handle = asyncio.get_running_loop().call_later(delay, fire)
+        self._timers.add(handle)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        async def bounded() -> None:
+            async with self._slots:
+                try:
+                    await work
+                except ApiError as exc:
+                    self.stats.write_errors += 1
+                    if not exc.is_not_found:  # a pod deleted under us is no error
+                        log.warning("simulator write failed", extra={"error": str(exc)})
+
+        task = asyncio.get_running_loop().create_task(bounded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- what a cluster does ----------------------------------------------------------
+
+    async def _start(self, pod: dict[str, Any], is_driver: bool) -> None:
+        """Binds the pod to a node, then reports it Running."""
+        meta = pod["metadata"]
+        node = self.node_names[zlib.crc32(meta["name"].encode()) % len(self.node_names)]
+        if not (pod.get("spec") or {}).get("nodeName"):
+            binding = {
+                "apiVersion": "v1",
+                "kind": "Binding",
+                "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+            }
+            await self._write(
+                self.client.request(
+                    "POST", PODS.path(meta["namespace"], meta["name"], "binding"), body=binding
+                )
+            )
+        container = DRIVER_CONTAINER if is_driver else EXECUTOR_CONTAINER
+        status = {
+            "phase": "Running",
+            "hostIP": "10.1.0.1",
+            "podIP": f"10.2.{self.random.randrange(256)}.{self.random.randrange(1, 255)}",
+            "startTime": _now(),
+            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": _now()}],
+            "containerStatuses": [{"name": container, "ready": True, "restartCount": 0, "image": "spark",
+                                   "imageID": "", "started": True,
+                                   "state": {"running": {"startedAt": _now()}}}],
+        }  # fmt: skip
+        await self._write(
+            self.client.patch(PODS, meta["name"], {"status": status}, meta["namespace"], subresource="status")
+        )
+        if is_driver:
+            self.stats.drivers_started += 1
+
+    async def _launch_executors(self, driver: dict[str, Any]) -> None:
+        """What the Spark driver does once it runs: ask Kubernetes for its executors."""
+        meta = driver["metadata"]
+        run = self._drivers.get(meta["uid"])
+        if run is None:
+            return
+        props, template = await self._driver_conf(driver)
+        count = int(props.get("spark.executor.instances") or 2)
+        prefix = props.get("spark.kubernetes.executor.podNamePrefix") or meta["name"].removesuffix("-driver")
+        labels = {
+            k.removeprefix("spark.kubernetes.executor.label."): v
+            for k, v in props.items()
+            if k.startswith("spark.kubernetes.executor.label.")
+        }
+        spec = dict((template or {}).get("spec") or {})
+        image = (
+            props.get("spark.kubernetes.executor.container.image")
+            or props.get("spark.kubernetes.container.image")
+            or "spark"
+        )
+        containers = [dict(c) for c in spec.get("containers") or [{"name": EXECUTOR_CONTAINER}]]
+        for container in containers:  # Spark fills in what the template leaves to the properties
+            container["image"] = container.get("image") or image
+        spec["containers"] = containers
+        spec["restartPolicy"] = "Never"
+        spec.pop("nodeName", None)
+        creations = []
+        for i in range(1, count + 1):
+            name = f"{prefix}-exec-{i}"
+            owner = {"apiVersion": "v1", "kind": "Pod", "name": meta["name"], "uid": meta["uid"],
+                     "controller": True, "blockOwnerDeletion": True}  # fmt: skip
+            executor_labels = {
+                **labels,
+                naming.LABEL_SPARK_ROLE: "executor",
+                naming.LABEL_EXECUTOR_ID: str(i),
+            }
+            pod = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": name,
+                    "namespace": meta["namespace"],
+                    "labels": executor_labels,
+                    "ownerReferences": [owner],
+                },
+                "spec": spec,
+            }
+            run.executors.append(name)
+            creations.append(self._write(self.client.create(PODS, pod)))
+        results = await asyncio.gather(*creations, return_exceptions=True)
+        self.stats.executors_created += sum(1 for r in results if not isinstance(r, BaseException))
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            self.stats.write_errors += len(failures)
+            log.warning(
+                "executor pods not created",
+                extra={"driver": run.key, "count": len(failures), "error": str(failures[0])},
+            )
+        annotations = meta.get("annotations") or {}
+        run_time = float(annotations.get(ANNOTATION_RUN_SECONDS) or self._uniform(self.config.run_time))
+        self._after(run_time, lambda: self._finish(driver))
+
+    async def _driver_conf(self, driver: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any] | None]:
+        volumes = (driver.get("spec") or {}).get("volumes") or []
+        name = next(
+            (v["configMap"]["name"] for v in volumes if v.get("name") == CONF_VOLUME and v.get("configMap")),
+            None,
+        )
+        if name is None:
+            return {}, None
+        config_map = await self.client.get(CONFIGMAPS, name, driver["metadata"]["namespace"])
+        data = config_map.get("data") or {}
+        template = yaml.safe_load(data[TEMPLATE_FILE]) if TEMPLATE_FILE in data else None
+        return parse_properties(data.get(PROPERTIES_FILE) or ""), template
+
+    async def _finish(self, driver: dict[str, Any]) -> None:
+        """Executors complete, then the driver: Succeeded, or Failed."""
+        meta = driver["metadata"]
+        run = self._drivers.get(meta["uid"])
+        if run is None or run.finishing:
+            return
+        run.finishing = True
+        wanted = (meta.get("annotations") or {}).get(ANNOTATION_OUTCOME)
+        failed = wanted == "Failed" if wanted else self.random.random() < self.config.failure_rate
+        await asyncio.gather(
+            *(
+                self._terminate(meta["namespace"], name, EXECUTOR_CONTAINER, failed=False)
+                for name in run.executors
+            ),
+            return_exceptions=True,
+        )
+        await self._terminate(meta["namespace"], meta["name"], DRIVER_CONTAINER, failed=failed)
+        if failed:
+            self.stats.drivers_failed += 1
+        else:
+            self.stats.drivers_succeeded += 1
+
+    async def _terminate(self, namespace: str, name: str, container: str, *, failed: bool) -> None:
+        code = 1 if failed else 0
+        status = {
+            "phase": "Failed" if failed else "Succeeded",
+            "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": _now()}],
+            "containerStatuses": [{"name": container, "ready": False, "restartCount": 0, "image": "spark",
+                                   "imageID": "", "state": {"terminated": {
+                                       "exitCode": code, "reason": "Error" if failed else "Completed",
+                                       "startedAt": _now(), "finishedAt": _now(),
+                                       **({"message": "simulated failure"} if failed else {})}}}],
+        }  # fmt: skip
+        await self._write(self.client.patch(PODS, name, {"status": status}, namespace, subresource="status"))
+
+    async def _write(self, request: Awaitable[Any]) -> Any:
+        self.stats.writes += 1
+        return await request
