@@ -81,9 +81,7 @@ async def test_applications_run_their_executors_and_complete(
         assert sorted(status["executorState"].values()) == ["COMPLETED"] * (i + 1)
     doomed = apps["doomed"]["status"]
     assert doomed["applicationState"]["state"] == "FAILED"
-    assert (
-        "simulated failure" in doomed["applicationState"].get("errorMessage", "") or doomed["terminationTime"]
-    )
+    assert "exit code 1" in doomed["applicationState"]["errorMessage"], doomed
 
     pods, _ = await kube.list_all(PODS, namespace)
     drivers = [p for p in pods if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "driver"]
