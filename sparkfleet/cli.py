@@ -220,6 +220,78 @@ def run_command(
     raise typer.Exit(code)
 
 
+SUMMARY = (
+    "apps_total", "apps_completed", "apps_failed", "apps_lost", "overlaps", "submit_latency_seconds",
+    "submissions_per_minute", "status_latency_seconds", "queue_duration_seconds_p99", "makespan_seconds",
+    "failover_seconds",
+)  # fmt: skip
+
+
+@app.command("demo")
+def demo(
+    instances: Annotated[int, typer.Option(min=1, help="Operator instances (separate processes).")] = 3,
+    namespaces: Annotated[int, typer.Option(min=1, help="Namespaces, one shard each.")] = 40,
+    apps_per_namespace: Annotated[int, typer.Option(min=1, help="SparkApplications per namespace.")] = 10,
+    executors: Annotated[str, typer.Option(help="Executors per application: a range like 1-10.")] = "1-10",
+    run_time: Annotated[
+        str, typer.Option(help="Seconds each application runs: a range like 10-30.")
+    ] = "10-30",
+    failures: Annotated[int, typer.Option(min=0, help="Applications told to fail.")] = 0,
+    kill_one_at: Annotated[
+        float | None,
+        typer.Option(help="Kill -9 the busiest instance this many seconds in, to show failover."),
+    ] = None,
+    concurrent_syncs: Annotated[int, typer.Option(min=1, help="--concurrent-syncs of each instance.")] = 10,
+    report: Annotated[Path | None, typer.Option(help="Write the run's JSON report here.")] = None,
+    workdir: Annotated[
+        Path | None, typer.Option(help="Folder for logs and the control plane (default: temporary).")
+    ] = None,
+) -> None:
+    """The seed workload on a local fleet: control plane, instances, simulator, live view, report."""
+    import orjson
+
+    from sparkfleet.demo.live import LiveView
+    from sparkfleet.demo.runner import RunConfig, run
+    from sparkfleet.demo.workload import Workload, parse_range
+    from sparkfleet.logs import configure_logging
+    from sparkfleet.sim import SimConfig
+    from sparkfleet.testing import AssetsNotFound, ControlPlaneError
+
+    configure_logging("text", "error")
+    try:
+        low, high = parse_range(run_time)
+        config = RunConfig(
+            instances=instances,
+            workload=Workload(namespaces, apps_per_namespace, parse_range(executors), failures=failures),
+            sim=SimConfig(run_time=(float(low), float(high))),
+            concurrent_syncs=concurrent_syncs,
+            kill_one_at=kill_one_at,
+            workdir=workdir,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    typer.echo(
+        f"starting a local control plane, {instances} instances and the pod simulator; "
+        f"{config.workload.total} applications in {namespaces} namespaces"
+    )
+    try:
+        with LiveView() as view:
+            result = uvloop.run(run(config, view.show))
+    except (AssetsNotFound, ControlPlaneError, RuntimeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        typer.echo("interrupted: everything the demo started is stopped", err=True)
+        raise typer.Exit(130) from None
+    summary = {k: result[k] for k in SUMMARY}
+    typer.echo(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+    if report is not None:
+        report.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+        typer.echo(f"report: {report}")
+    if result["apps_lost"] or result["overlaps"]:
+        raise typer.Exit(1)
+
+
 app.add_typer(shards_app, name="shards")
 
 

@@ -96,8 +96,17 @@ class _Driver:
 
 
 class PodSimulator:
-    def __init__(self, client: KubeClient, config: SimConfig | None = None, *, namespace: str | None = None):
+    def __init__(
+        self,
+        client: KubeClient,
+        config: SimConfig | None = None,
+        *,
+        namespace: str | None = None,
+        on_driver_phase: Callable[[str, str, float], None] | None = None,
+    ):
+        """``on_driver_phase(app_key, phase, wall_time)`` hears each driver phase the simulator wrote."""
         self.client = client
+        self.on_driver_phase = on_driver_phase
         self.config = config or SimConfig()
         self.random = random.Random(self.config.seed)
         self.pods = Informer(client, PODS, namespace=namespace, label_selector=OPERATOR_PODS)
@@ -235,6 +244,7 @@ class PodSimulator:
         )
         if is_driver:
             self.stats.drivers_started += 1
+            self._heard(pod, "Running")
 
     async def _launch_executors(self, driver: dict[str, Any]) -> None:
         """What the Spark driver does once it runs: ask Kubernetes for its executors."""
@@ -328,6 +338,7 @@ class PodSimulator:
             return_exceptions=True,
         )
         await self._terminate(meta["namespace"], meta["name"], DRIVER_CONTAINER, failed=failed)
+        self._heard(driver, "Failed" if failed else "Succeeded")
         if failed:
             self.stats.drivers_failed += 1
         else:
@@ -345,6 +356,12 @@ class PodSimulator:
                                        **({"message": "simulated failure"} if failed else {})}}}],
         }  # fmt: skip
         await self._write(self.client.patch(PODS, name, {"status": status}, namespace, subresource="status"))
+
+    def _heard(self, driver: dict[str, Any], phase: str) -> None:
+        if self.on_driver_phase is not None:
+            meta = driver["metadata"]
+            app = (meta.get("labels") or {}).get(naming.LABEL_APP_NAME, "")
+            self.on_driver_phase(f"{meta['namespace']}/{app}", phase, time.time())
 
     async def _write(self, request: Awaitable[Any]) -> Any:
         self.stats.writes += 1

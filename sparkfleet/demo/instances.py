@@ -1,0 +1,124 @@
+"""Operator instances as separate processes: start, kill, stop, and what they cost (CPU, memory, metrics)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
+from sparkfleet.testing.proc import free_port
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Usage:
+    cpu_seconds: float = 0.0
+    peak_rss_mib: float = 0.0
+
+
+@dataclass
+class Instance:
+    identity: str
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    proc: asyncio.subprocess.Process | None = None
+    usage: Usage = field(default_factory=Usage)
+    samples: dict[str, list[tuple[dict[str, str], float]]] = field(default_factory=dict)
+    """The last metrics scraped: name -> [(labels, value)]; kept after the process is gone."""
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"{self.identity}.log"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.workdir / f"{self.identity}.audit.jsonl"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def start(
+        self,
+        kubeconfig: Path,
+        fleet: str,
+        namespace: str,
+        concurrent_syncs: int,
+        extra: list[str] | None = None,
+    ) -> None:
+        log = self.log_path.open("ab")
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "sparkfleet.cli", "run",
+            "--kubeconfig", str(kubeconfig), "--fleet", fleet, "--fleet-namespace", namespace,
+            "--identity", self.identity, "--concurrent-syncs", str(concurrent_syncs),
+            "--kube-api-qps", "0", "--metrics-bind-address", f"127.0.0.1:{self.port}",
+            "--audit-log", str(self.audit_path), "--log-format", "json", *(extra or []),
+            stdout=log, stderr=log,
+        )  # fmt: skip
+        log.close()
+
+    def sample_usage(self) -> None:
+        """CPU and peak RSS from /proc while the process lives (the last sample stays)."""
+        if not self.running or self.proc is None:
+            return
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            self.usage.cpu_seconds = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    self.usage.peak_rss_mib = round(int(line.split()[1]) / 1024, 1)
+
+    async def scrape(self) -> None:
+        if not self.running:
+            return
+        try:
+            timeout = aiohttp.ClientTimeout(total=5)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(f"http://127.0.0.1:{self.port}/metrics") as resp,
+            ):
+                text = await resp.text()
+        except (aiohttp.ClientError, TimeoutError):
+            return
+        samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                samples.setdefault(sample.name, []).append((dict(sample.labels), float(sample.value)))
+        self.samples = samples
+
+    def metric(self, name: str, **labels: str) -> float:
+        return sum(
+            value
+            for sample_labels, value in self.samples.get(name, [])
+            if all(sample_labels.get(k) == v for k, v in labels.items())
+        )
+
+    async def kill(self) -> None:
+        self.sample_usage()
+        await self.scrape()
+        if self.running and self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            await self.proc.wait()
+
+    async def terminate(self, timeout: float = 30.0) -> int | None:
+        self.sample_usage()
+        await self.scrape()
+        if self.proc is None:
+            return None
+        if self.running:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                async with asyncio.timeout(timeout):
+                    return await self.proc.wait()
+            except TimeoutError:
+                self.proc.kill()
+                return await self.proc.wait()
+        return self.proc.returncode

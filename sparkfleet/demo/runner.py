@@ -1,0 +1,355 @@
+"""One run of the main job: control plane, fleet, simulator, workload, live progress, report.
+
+Used by ``sparkfleet demo`` (one run, shown live) and by the benchmark (runs
+with 1, 2 and 4 instances, compared). Everything it starts is stopped when it
+returns, raises or is cancelled (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sparkfleet import __version__
+from sparkfleet.api import SPARK_APPLICATIONS, crd
+from sparkfleet.api.fleet import SPARK_FLEETS
+from sparkfleet.demo.instances import Instance
+from sparkfleet.demo.observer import Observer
+from sparkfleet.demo.report import histogram_quantile, percentiles, ratio
+from sparkfleet.demo.workload import Workload
+from sparkfleet.kube import ApiError, ClientSettings, KubeClient
+from sparkfleet.kube.resources import CONFIGMAPS, SERVICEACCOUNTS
+from sparkfleet.operator.audit import overlaps
+from sparkfleet.sim import PodSimulator, SimConfig
+from sparkfleet.testing import ControlPlane
+
+FLEET = "demo"
+FLEET_NAMESPACE = "sparkfleet-system"
+WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    instances: int = 3
+    workload: Workload = field(default_factory=Workload)
+    sim: SimConfig = field(default_factory=lambda: SimConfig(run_time=(10.0, 30.0)))
+    concurrent_syncs: int = 10
+    lease: tuple[int, int, int] = (8, 6, 2)
+    kill_one_at: float | None = None
+    timeout: float = 900.0
+    workdir: Path | None = None
+    measure_ceiling: bool = True
+
+
+@dataclass
+class Snapshot:
+    elapsed: float
+    total: int
+    states: dict[str, int]
+    submitted: int
+    submit: dict[str, float | None]
+    status: dict[str, float | None]
+    members: dict[str, int]
+    alive: list[str]
+    note: str = ""
+
+
+Show = Callable[[Snapshot], None]
+
+
+async def run(config: RunConfig, show: Show | None = None) -> dict[str, Any]:
+    workdir = config.workdir or Path(tempfile.mkdtemp(prefix="sparkfleet-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    async with ControlPlane(workdir / "controlplane") as cp:
+        client = await cp.client(ClientSettings(qps=0, burst=0))
+        try:
+            return await _run(cp, client, config, workdir, show or (lambda _s: None))
+        finally:
+            await client.close()
+
+
+async def _run(
+    cp: ControlPlane, client: KubeClient, config: RunConfig, workdir: Path, show: Show
+) -> dict[str, Any]:
+    workload = config.workload
+    await cp.install_crds(crd.generate().values())  # the same CRDs as deploy/crds, from the models
+    await _namespaces(cp, client, workload)
+    await _fleet(client, workload, config.lease)
+    ceiling = await write_ceiling(client) if config.measure_ceiling else None
+    observer = Observer(client)
+    simulator = PodSimulator(client, config.sim, on_driver_phase=observer.driver_phase_written)
+    instances = [Instance(f"member-{i + 1}", workdir) for i in range(config.instances)]
+    try:
+        for instance in instances:
+            await instance.start(cp.kubeconfig, FLEET, FLEET_NAMESPACE, config.concurrent_syncs)
+        await observer.start()
+        await simulator.start()
+        await _until_held(client, {i.identity for i in instances}, 120, instances)
+        started = time.monotonic()
+        submitter = asyncio.create_task(_submit(client, observer, workload))
+        failover: float | None = None
+        killed: Instance | None = None
+        last_scrape = 0.0
+        while observer.terminal < workload.total:
+            await asyncio.sleep(1.0)
+            elapsed = time.monotonic() - started
+            for instance in instances:
+                instance.sample_usage()
+            if time.monotonic() - last_scrape > 5:
+                await asyncio.gather(*(i.scrape() for i in instances))
+                last_scrape = time.monotonic()
+            status = await _fleet_status(client)
+            note = ""
+            if config.kill_one_at is not None and killed is None and elapsed >= config.kill_one_at:
+                killed = max(instances, key=lambda i: _held(status).get(i.identity, 0))
+                await killed.kill()
+                killed_at = time.monotonic()
+                note = f"killed {killed.identity} (kill -9)"
+            if killed is not None and failover is None:
+                alive = {i.identity for i in instances if i.running}
+                if _all_held_by(status, alive):
+                    failover = round(time.monotonic() - killed_at, 2)
+                    note = f"{killed.identity}'s shards taken over in {failover}s"
+            show(_snapshot(elapsed, workload, observer, status, instances, note))
+            if elapsed > config.timeout:
+                break
+        makespan = time.monotonic() - started
+        await submitter
+        await asyncio.gather(*(i.scrape() for i in instances))
+        for instance in instances:
+            instance.sample_usage()
+        sim_cpu = simulator.cpu_seconds()
+    finally:
+        with contextlib.suppress(Exception):
+            await simulator.stop()
+        with contextlib.suppress(Exception):
+            await observer.stop()
+        for instance in instances:
+            await instance.terminate()
+    return build_report(
+        config, workload, observer, instances, makespan, failover, ceiling, sim_cpu, simulator.stats.writes
+    )
+
+
+# -- set-up ------------------------------------------------------------------------------
+
+
+async def _namespaces(cp: ControlPlane, client: KubeClient, workload: Workload) -> None:
+    slots = asyncio.Semaphore(16)
+
+    async def one(name: str, service_account: bool) -> None:
+        async with slots:
+            await cp.create_namespace(name)
+            if service_account:
+                account = {"apiVersion": "v1", "kind": "ServiceAccount",
+                           "metadata": {"name": "spark-operator-spark", "namespace": name}}  # fmt: skip
+                await client.create(SERVICEACCOUNTS, account)
+
+    await asyncio.gather(one(FLEET_NAMESPACE, False), *(one(ns, True) for ns in workload.namespace_names()))
+
+
+async def _fleet(client: KubeClient, workload: Workload, lease: tuple[int, int, int]) -> None:
+    duration, deadline, retry = lease
+    await client.create(
+        SPARK_FLEETS,
+        {
+            "apiVersion": SPARK_FLEETS.api_version,
+            "kind": "SparkFleet",
+            "metadata": {"name": FLEET, "namespace": FLEET_NAMESPACE},
+            "spec": {
+                "shards": [{"name": ns, "namespaces": [ns]} for ns in workload.namespace_names()],
+                "lease": {
+                    "durationSeconds": duration,
+                    "renewDeadlineSeconds": deadline,
+                    "retryPeriodSeconds": retry,
+                },
+            },
+        },
+    )
+
+
+async def write_ceiling(client: KubeClient, seconds: float = 3.0, in_flight: int = 32) -> float:
+    """Writes per second this control plane sustains for a lean client: merge patches of small objects."""
+    names = [f"ceiling-{i}" for i in range(in_flight)]
+    await asyncio.gather(*(client.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                                      "metadata": {"name": n, "namespace": FLEET_NAMESPACE},
+                                                      "data": {"n": "0"}}) for n in names))  # fmt: skip
+    count = 0
+    deadline = time.monotonic() + seconds
+
+    async def writer(name: str) -> None:
+        nonlocal count
+        while time.monotonic() < deadline:
+            await client.patch(CONFIGMAPS, name, {"data": {"n": str(count)}}, FLEET_NAMESPACE)
+            count += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(writer(n) for n in names))
+    rate = count / (time.monotonic() - started)
+    await asyncio.gather(*(client.delete(CONFIGMAPS, n, FLEET_NAMESPACE) for n in names))
+    return round(rate, 1)
+
+
+async def _submit(client: KubeClient, observer: Observer, workload: Workload, in_flight: int = 32) -> None:
+    slots = asyncio.Semaphore(in_flight)
+
+    async def one(app: dict[str, Any]) -> None:
+        meta = app["metadata"]
+        async with slots:
+            observer.creating(f"{meta['namespace']}/{meta['name']}")
+            await client.create(SPARK_APPLICATIONS, app)
+
+    await asyncio.gather(*(one(app) for app in workload.applications()))
+
+
+# -- fleet status --------------------------------------------------------------------------
+
+
+async def _fleet_status(client: KubeClient) -> dict[str, Any]:
+    try:
+        return (await client.get(SPARK_FLEETS, FLEET, FLEET_NAMESPACE)).get("status") or {}
+    except ApiError:
+        return {}
+
+
+def _held(status: dict[str, Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for shard in status.get("shards") or []:
+        if shard.get("phase") == "Held" and shard.get("holder"):
+            counts[shard["holder"]] = counts.get(shard["holder"], 0) + 1
+    return counts
+
+
+def _all_held_by(status: dict[str, Any], members: set[str]) -> bool:
+    shards = status.get("shards") or []
+    return bool(shards) and all(s.get("phase") == "Held" and s.get("holder") in members for s in shards)
+
+
+async def _until_held(
+    client: KubeClient, members: set[str], timeout: float, instances: list[Instance]
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not _all_held_by(await _fleet_status(client), members):
+        for instance in instances:
+            if not instance.running:
+                raise RuntimeError(f"{instance.identity} exited; see {instance.log_path}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the fleet did not take every shard in {timeout:.0f}s; logs in {instances[0].workdir}"
+            )
+        await asyncio.sleep(0.2)
+
+
+def _snapshot(
+    elapsed: float,
+    workload: Workload,
+    observer: Observer,
+    status: dict[str, Any],
+    instances: list[Instance],
+    note: str,
+) -> Snapshot:
+    return Snapshot(
+        elapsed=elapsed,
+        total=workload.total,
+        states=observer.count_by_state(),
+        submitted=len(observer.submit_latency),
+        submit=percentiles(list(observer.submit_latency.values())),
+        status=percentiles(observer.status_latency),
+        members=_held(status),
+        alive=[i.identity for i in instances if i.running],
+        note=note,
+    )
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+def build_report(
+    config: RunConfig,
+    workload: Workload,
+    observer: Observer,
+    instances: list[Instance],
+    makespan: float,
+    failover: float | None,
+    ceiling: float | None,
+    sim_cpu: float,
+    sim_writes: int,
+) -> dict[str, Any]:
+    states = observer.states
+    completed = sum(1 for s in states.values() if s == "COMPLETED")
+    failed = sum(1 for s in states.values() if s in ("FAILED", "SUBMISSION_FAILED"))
+    audit: list[dict[str, Any]] = []
+    handoffs: list[float] = []
+    for instance in instances:
+        if instance.audit_path.exists():
+            audit += [orjson.loads(line) for line in instance.audit_path.read_bytes().splitlines() if line]
+        if instance.log_path.exists():
+            for line in instance.log_path.read_bytes().splitlines():
+                if b'"handoff_s"' in line:
+                    handoffs.append(float(orjson.loads(line)["handoff_s"]))
+    by_verb: dict[str, float] = {}
+    for instance in instances:
+        for labels, value in instance.samples.get("rest_client_requests_total", []):
+            by_verb[labels.get("method", "?")] = by_verb.get(labels.get("method", "?"), 0) + value
+    requests_total = sum(by_verb.values())
+    writes = sum(v for verb, v in by_verb.items() if verb in WRITE_VERBS)
+    buckets: dict[float, float] = {}
+    for instance in instances:
+        for labels, value in instance.samples.get("workqueue_queue_duration_seconds_bucket", []):
+            if labels.get("name") == "spark-application-controller":
+                bound = float(labels["le"])
+                buckets[bound] = buckets.get(bound, 0) + value
+    cpu_total = sum(i.usage.cpu_seconds for i in instances)
+    submissions = [
+        observer.created[k] + v for k, v in observer.submit_latency.items() if k in observer.created
+    ]
+    throughput = None
+    if len(submissions) > 1:
+        span = max(submissions) - min(observer.created.values())
+        throughput = round(len(submissions) / span * 60, 1) if span > 0 else None
+    return {
+        "sparkfleet": __version__,
+        "instances": config.instances,
+        "workload": {
+            "namespaces": workload.namespaces,
+            "apps_per_namespace": workload.apps_per_namespace,
+            "executors": list(workload.executors),
+            "app_run_time_seconds": list(config.sim.run_time),
+        },
+        "apps_total": workload.total,
+        "apps_completed": completed,
+        "apps_failed": failed,
+        "apps_lost": workload.total - completed - failed,
+        "overlaps": len(overlaps(audit)),
+        "submit_latency_seconds": percentiles(list(observer.submit_latency.values())),
+        "submissions_per_minute": throughput,
+        "status_latency_seconds": percentiles(observer.status_latency),
+        "queue_duration_seconds_p99": histogram_quantile(0.99, sorted(buckets.items())),
+        "makespan_seconds": round(makespan, 1),
+        "api_requests_total": int(requests_total),
+        "api_requests_per_app": {verb: round(n / workload.total, 2) for verb, n in sorted(by_verb.items())},
+        "fleet_write_rate_per_s": round(writes / makespan, 1) if makespan else None,
+        "apiserver_write_ceiling_per_s": ceiling,
+        "write_rate_vs_ceiling": ratio(writes / makespan if makespan else None, ceiling),
+        "per_instance": {
+            i.identity: {
+                "cpu_seconds": round(i.usage.cpu_seconds, 2),
+                "peak_rss_mib": i.usage.peak_rss_mib,
+                "reconciles": int(i.metric("controller_runtime_reconcile_total")),
+            }
+            for i in instances
+        },
+        "cpu_seconds_total": round(cpu_total, 2),
+        "sharding_cpu_overhead": None,
+        "simulator": {"cpu_seconds": round(sim_cpu, 2), "writes": sim_writes},
+        "failover_seconds": failover,
+        "handoff_seconds": percentiles(handoffs) if handoffs else None,
+    }
