@@ -19,7 +19,7 @@ GO_LDFLAGS    := -s -w \
 # With KUBEBUILDER_ASSETS set (envtest's convention), tests use those binaries instead.
 TEST_DEPS     := install $(if $(KUBEBUILDER_ASSETS),,controlplane)
 
-.PHONY: help install controlplane test unit integration lint fmt crds bench-decode demo bench clean
+.PHONY: help install controlplane test unit integration lint fmt crds bench-decode demo bench bench-large clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -67,11 +67,16 @@ crds: install ## regenerate deploy/crds from the models in sparkfleet/api
 bench-decode: install ## measure decoding of large lists: generated models vs plain JSON
 	$(PY) -m bench.decode
 
-demo: ## the seed workload on a local fleet (not yet: issue 5)
-	@echo "make demo: not yet; it arrives with the pod simulator and benchmark (issue 5)"; exit 2
+DEMO_ARGS ?=
 
-bench: ## the seed-scale benchmark (not yet: issue 5)
-	@echo "make bench: not yet; it arrives with the pod simulator and benchmark (issue 5)"; exit 2
+demo: $(TEST_DEPS) ## the seed workload on a local fleet of 3 instances, shown live (DEMO_ARGS="--kill-one-at 40")
+	$(PY) -m sparkfleet.cli demo --report demo-report.json $(DEMO_ARGS)
+
+bench: $(TEST_DEPS) ## the seed workload with 1, 2 and 4 instances -> bench/results/seed.{json,md}
+	$(PY) -m bench.seed --name seed
+
+bench-large: $(TEST_DEPS) ## 4,000 applications with 1, 2 and 4 instances -> bench/results/large.{json,md}
+	$(PY) -m bench.seed --name large --namespaces 100 --apps-per-namespace 40
 
 clean: ## remove the virtualenv, the control plane build and caches (not Go's module cache)
 	rm -rf $(VENV) bin .cache .pytest_cache .mypy_cache .ruff_cache

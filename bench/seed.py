@@ -1,0 +1,124 @@
+"""The seed-scale benchmark: the same workload with 1, 2 and 4 instances, each on a fresh control plane.
+
+Writes ``bench/results/<name>.json`` (every run's full report, plus the
+sharding CPU overhead of each fleet size against one instance) and
+``bench/results/<name>.md`` (a table with the targets of DESIGN.md).
+
+Run: ``python -m bench.seed`` (``make bench``); ``--namespaces 100
+--apps-per-namespace 40`` for 4,000 applications (``make bench-large``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvloop
+
+from sparkfleet.demo.report import markdown_table, ratio
+from sparkfleet.demo.runner import RunConfig, run
+from sparkfleet.demo.workload import Workload, parse_range
+from sparkfleet.logs import configure_logging
+from sparkfleet.sim import SimConfig
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+COLUMNS = [
+    ("instances", "instances"),
+    ("apps", "apps_total"),
+    ("lost", "apps_lost"),
+    ("overlaps", "overlaps"),
+    ("submissions/min", "submissions_per_minute"),
+    ("submit p50 s", "submit_latency_seconds.p50"),
+    ("submit p99 s", "submit_latency_seconds.p99"),
+    ("status p50 s", "status_latency_seconds.p50"),
+    ("status p99 s", "status_latency_seconds.p99"),
+    ("queue p99 s", "queue_duration_seconds_p99"),
+    ("makespan s", "makespan_seconds"),
+    ("requests/app", "requests_per_app"),
+    ("fleet CPU s", "cpu_seconds_total"),
+    ("CPU vs 1", "sharding_cpu_overhead"),
+    ("max RSS MiB", "max_peak_rss_mib"),
+    ("writes/s", "fleet_write_rate_per_s"),
+    ("ceiling/s", "apiserver_write_ceiling_per_s"),
+    ("simulator CPU s", "simulator.cpu_seconds"),
+]
+
+TARGETS = (
+    "Targets (DESIGN.md): submissions >= 1,000/min from one instance; status and queue p99 < 1 s at seed "
+    "scale; apps lost = 0 and overlaps = 0 always; CPU with 4 instances <= 1.15 x one instance; peak RSS "
+    "< 150 MiB per instance; write rate >= 80% of the ceiling when write-bound."
+)
+
+
+async def bench(
+    name: str, sizes: list[int], workload: Workload, sim: SimConfig, syncs: int
+) -> dict[str, Any]:
+    runs = []
+    for instances in sizes:
+        started = time.monotonic()
+        print(f"{name}: {workload.total} applications with {instances} instance(s)...", flush=True)
+        report = await run(RunConfig(instances=instances, workload=workload, sim=sim, concurrent_syncs=syncs))
+        report["wall_seconds"] = round(time.monotonic() - started, 1)
+        runs.append(report)
+        status_p99 = report["status_latency_seconds"]["p99"]
+        print(
+            f"  done in {report['wall_seconds']}s: lost {report['apps_lost']}, "
+            f"overlaps {report['overlaps']}, {report['submissions_per_minute']} submissions/min, "
+            f"status p99 {status_p99}s",
+            flush=True,
+        )
+    single = next((r["cpu_seconds_total"] for r in runs if r["instances"] == 1), None)
+    for report in runs:
+        report["sharding_cpu_overhead"] = ratio(report["cpu_seconds_total"], single)
+        report["max_peak_rss_mib"] = max(
+            (i["peak_rss_mib"] for i in report["per_instance"].values()), default=None
+        )
+        report["requests_per_app"] = round(sum(report["api_requests_per_app"].values()), 1)
+    return {
+        "name": name,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "runs": runs,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", default="seed")
+    parser.add_argument("--instances", default="1,2,4", help="fleet sizes to run, comma-separated")
+    parser.add_argument("--namespaces", type=int, default=40)
+    parser.add_argument("--apps-per-namespace", type=int, default=10)
+    parser.add_argument("--executors", default="1-10")
+    parser.add_argument("--run-time", default="10-30", help="seconds each application runs")
+    parser.add_argument("--concurrent-syncs", type=int, default=10)
+    args = parser.parse_args()
+    configure_logging("text", "error")
+    low, high = parse_range(args.run_time)
+    workload = Workload(args.namespaces, args.apps_per_namespace, parse_range(args.executors))
+    sizes = [int(n) for n in args.instances.split(",")]
+    result = uvloop.run(
+        bench(
+            args.name, sizes, workload, SimConfig(run_time=(float(low), float(high))), args.concurrent_syncs
+        )
+    )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.name}.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    table = markdown_table(result["runs"], COLUMNS)
+    text = f"# {args.name}: {workload.total} applications, executors {args.executors}, "
+    text += f"run time {args.run_time}s\n\n"
+    text += f"{table}\n\n{TARGETS}\n"
+    (RESULTS / f"{args.name}.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
