@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 import uuid
@@ -17,9 +18,30 @@ log = logging.getLogger(__name__)
 
 
 class EventRecorder:
-    def __init__(self, client: KubeClient, component: str):
+    """Writes Events; :meth:`emit` does it in the background, as client-go's broadcaster does, so a
+    reconcile never waits for an Event (nor fails because of one)."""
+
+    def __init__(self, client: KubeClient, component: str, in_flight: int = 16):
         self.client = client
         self.component = component
+        self._slots = asyncio.Semaphore(in_flight)
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def emit(self, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None:
+        """Records the Event without waiting for it."""
+
+        async def send() -> None:
+            async with self._slots:
+                await self.record(obj, event_type, reason, message)
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Waits (bounded) for the Events still being written."""
+        if self._pending:
+            await asyncio.wait(list(self._pending), timeout=timeout)
 
     async def record(self, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None:
         """Best effort: an Event that cannot be written is logged, never fatal."""

@@ -271,7 +271,9 @@ class PodSimulator:
             container["image"] = container.get("image") or image
         spec["containers"] = containers
         spec["restartPolicy"] = "Never"
-        spec.pop("nodeName", None)
+        # Placed on the driver's node at creation: one write less per executor than a binding
+        # (the simulator must not be what a benchmark measures).
+        spec["nodeName"] = (driver.get("spec") or {}).get("nodeName") or self.node_names[0]
         creations = []
         for i in range(1, count + 1):
             name = f"{prefix}-exec-{i}"

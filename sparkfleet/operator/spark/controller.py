@@ -114,6 +114,7 @@ class SparkApplicationController:
 
     async def stop(self, timeout: float = 30.0) -> None:
         await self.scoped.stop(timeout)
+        await self.events.flush()
         if self._cached_apps in spark_metrics.RUNNING.sources:
             spark_metrics.RUNNING.sources.remove(self._cached_apps)
 
@@ -231,7 +232,7 @@ class SparkApplicationController:
             now=observation.now,
         )
         for event in events:
-            await self.events.record(raw, event.type, event.reason, event.message)
+            self.events.emit(raw, event.type, event.reason, event.message)
         return Result(requeue_after=decision.requeue_after) if decision.requeue_after else None
 
     async def _get_driver(self, namespace: str, status: dict[str, Any]) -> dict[str, Any] | None:
@@ -259,7 +260,7 @@ class SparkApplicationController:
         new_status = copy.deepcopy(status)
         _set_state(new_status, AppState.SUBMISSION_FAILED, message)
         await self._write_status(raw, status, new_status)
-        await self.events.record(raw, "Warning", "SparkApplicationSubmissionFailed", message)
+        self.events.emit(raw, "Warning", "SparkApplicationSubmissionFailed", message)
 
     async def _submit(
         self,

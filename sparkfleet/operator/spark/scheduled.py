@@ -93,6 +93,7 @@ class ScheduledSparkApplicationController:
 
     async def stop(self, timeout: float = 30.0) -> None:
         await self.scoped.stop(timeout)
+        await self.events.flush()
 
     @property
     def has_synced(self) -> bool:
@@ -121,7 +122,7 @@ class ScheduledSparkApplicationController:
             new_status.update({"scheduleState": "FailedValidation", "reason": reason})
             if new_status != status:
                 await self.client.replace_status(SCHEDULED_SPARK_APPLICATIONS, {**raw, "status": new_status})
-                await self.events.record(raw, "Warning", "ScheduledSparkApplicationFailedValidation", reason)
+                self.events.emit(raw, "Warning", "ScheduledSparkApplicationFailedValidation", reason)
             return None
         name = raw["metadata"]["name"]
         now = datetime.datetime.fromtimestamp(self.clock(), datetime.UTC)
@@ -183,7 +184,7 @@ class ScheduledSparkApplicationController:
             if not exc.is_conflict:  # 409: this run was already started (a retried reconcile)
                 raise
         else:
-            await self.events.record(raw, "Normal", "ScheduledSparkApplicationRun", f"started run {run_name}")
+            self.events.emit(raw, "Normal", "ScheduledSparkApplicationRun", f"started run {run_name}")
         return run_name
 
     async def _trim_history(
