@@ -7,10 +7,12 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from sparkfleet.testing.proc import free_port
@@ -122,3 +124,14 @@ class Instance:
                 self.proc.kill()
                 return await self.proc.wait()
         return self.proc.returncode
+
+
+def handoff_seconds(log_paths: Iterable[Path]) -> list[float]:
+    """Each graceful hand-off's duration, as the new holders logged it (old holder stops -> new serves)."""
+    took = []
+    for path in log_paths:
+        if path.exists():
+            for line in path.read_bytes().splitlines():
+                if b'"handoff_s"' in line:
+                    took.append(float(orjson.loads(line)["handoff_s"]))
+    return sorted(took)

@@ -76,10 +76,9 @@ class Observer:
     def _on_driver(self, event: InformerEvent) -> None:
         if event.type is not EventType.ADDED:
             return
-        meta = event.obj["metadata"]
-        key = f"{meta['namespace']}/{(meta.get('labels') or {}).get(naming.LABEL_APP_NAME, '')}"
-        created = self.created.get(key)
-        if created is not None and key not in self.submit_latency:
+        key = naming.app_key_of(event.obj)
+        created = self.created.get(key) if key else None
+        if key and created is not None and key not in self.submit_latency:
             self.submit_latency[key] = max(0.0, time.time() - created)
 
     def _on_app(self, event: InformerEvent) -> None:

@@ -16,18 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from sparkfleet import __version__
 from sparkfleet.api import SPARK_APPLICATIONS, crd
 from sparkfleet.api.fleet import SPARK_FLEETS
-from sparkfleet.demo.instances import Instance
+from sparkfleet.demo.instances import Instance, handoff_seconds
 from sparkfleet.demo.observer import Observer
 from sparkfleet.demo.report import histogram_quantile, percentiles, ratio
 from sparkfleet.demo.workload import Workload
 from sparkfleet.kube import ApiError, ClientSettings, KubeClient
 from sparkfleet.kube.resources import CONFIGMAPS, SERVICEACCOUNTS
 from sparkfleet.operator.audit import overlaps
+from sparkfleet.operator.audit import read as read_audit
 from sparkfleet.sim import PodSimulator, SimConfig
 from sparkfleet.testing import ControlPlane
 
@@ -286,15 +285,8 @@ def build_report(
     states = observer.states
     completed = sum(1 for s in states.values() if s == "COMPLETED")
     failed = sum(1 for s in states.values() if s in ("FAILED", "SUBMISSION_FAILED"))
-    audit: list[dict[str, Any]] = []
-    handoffs: list[float] = []
-    for instance in instances:
-        if instance.audit_path.exists():
-            audit += [orjson.loads(line) for line in instance.audit_path.read_bytes().splitlines() if line]
-        if instance.log_path.exists():
-            for line in instance.log_path.read_bytes().splitlines():
-                if b'"handoff_s"' in line:
-                    handoffs.append(float(orjson.loads(line)["handoff_s"]))
+    audit = read_audit(i.audit_path for i in instances)
+    handoffs = handoff_seconds(i.log_path for i in instances)
     by_verb: dict[str, float] = {}
     for instance in instances:
         for labels, value in instance.samples.get("rest_client_requests_total", []):

@@ -7,6 +7,7 @@ killed instance leaves every finished reconcile on record.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,6 +26,15 @@ class AuditLog:
 
     def close(self) -> None:
         self._file.close()
+
+
+def read(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """Every line of the audit logs that exist among ``paths``."""
+    lines: list[dict[str, Any]] = []
+    for path in paths:
+        if path.exists():
+            lines += [orjson.loads(line) for line in path.read_bytes().splitlines() if line]
+    return lines
 
 
 def overlaps(lines: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:

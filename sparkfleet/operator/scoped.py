@@ -158,7 +158,7 @@ class ScopedController:
 
         The watches are stopped in the background; nothing here waits.
         """
-        names = list(self._open) + [n for n in self.primary.scopes() if n not in self._open]
+        names = self.primary.scopes()  # open or warming: every scope has primary informers
         self._open.clear()
         for tasks in self._running.values():
             for task in tasks.values():

@@ -27,6 +27,8 @@ from typing import Any
 
 import orjson
 
+from sparkfleet.kube.leaderelection import micro_time as kube_micro_time
+
 LABEL_FLEET = "sparkfleet.io/fleet"
 LABEL_ROLE = "sparkfleet.io/role"
 LABEL_SHARD = "sparkfleet.io/shard"
@@ -55,6 +57,10 @@ def dns_part(text: str, limit: int = 63) -> str:
     return f"{prefix}-{digest}" if prefix else digest
 
 
+def is_member_lease(lease: dict[str, Any]) -> bool:
+    return (lease["metadata"].get("labels") or {}).get(LABEL_ROLE) == ROLE_MEMBER
+
+
 def member_lease_name(fleet: str, identity: str) -> str:
     return f"{fleet}-member-{dns_part(identity)}"
 
@@ -72,8 +78,8 @@ def fleet_selector(fleet: str) -> str:
 
 
 def micro_time(now: float | None = None) -> str:
-    moment = datetime.datetime.fromtimestamp(time.time() if now is None else now, datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A Kubernetes MicroTime of ``now`` (epoch seconds; default: this moment)."""
+    return kube_micro_time(None if now is None else datetime.datetime.fromtimestamp(now, datetime.UTC))
 
 
 def parse_time(value: str | None) -> float | None:

@@ -56,6 +56,7 @@ from sparkfleet.sharding.leases import (
     ShardLease,
     coordinator_lease_name,
     fleet_selector,
+    is_member_lease,
     lease_object,
     member_lease_name,
     micro_time,
@@ -120,8 +121,8 @@ class FleetMember:
         self.sync_timeout = sync_timeout
         self.clock = clock
         self.timing = LeaseTiming()
-        self.leases = Informer(client, LEASES, namespace=namespace, label_selector=fleet_selector(fleet))
-        self.fleets = Informer(client, SPARK_FLEETS)  # every fleet: the coordinator looks for overlaps
+        self.leases = Informer(self.client, LEASES, namespace=namespace, label_selector=fleet_selector(fleet))
+        self.fleets = Informer(self.client, SPARK_FLEETS)  # every fleet: the coordinator looks for overlaps
         self.expiry = ExpiryClock(clock)
         self.leases.add_handler(self._on_lease)
         self.fleets.add_handler(lambda _event: self._wake_all())
@@ -143,9 +144,7 @@ class FleetMember:
         self._shard_wake = self._waker()
         self._progress = asyncio.Event()  # a shard task finished
         self._tasks: list[asyncio.Task[None]] = []
-        self._elector: LeaderElector | None = None
         self.coordinator_wake = self._waker()
-        self.member_label = f"{fleet}/{identity}"
         metrics.SHARDS_HELD.labels(fleet, identity).set(0)  # every series exported from the start
         metrics.IS_COORDINATOR.labels(fleet).set(0)
         metrics.MEMBERS.labels(fleet).set(0)
@@ -160,11 +159,7 @@ class FleetMember:
         return self.leases.store.get(f"{self.namespace}/{shard_lease_name(self.fleet, shard)}")
 
     def member_leases(self) -> list[MemberLease]:
-        return [
-            MemberLease.parse(obj)
-            for obj in self.leases.store.list()
-            if (obj["metadata"].get("labels") or {}).get("sparkfleet.io/role") == ROLE_MEMBER
-        ]
+        return [MemberLease.parse(obj) for obj in self.leases.store.list() if is_member_lease(obj)]
 
     def is_alive(self, member: MemberLease) -> bool:
         return bool(member.holder) and not self.expiry.expired(member.name, member.duration)
@@ -697,7 +692,6 @@ class FleetMember:
             elector = LeaderElector(
                 self.client, self.namespace, coordinator_lease_name(self.fleet), self.identity, self.timing
             )
-            self._elector = elector
             election = asyncio.create_task(elector.run(), name="coordinator election")
             try:
                 await elector.leading.wait()

@@ -22,7 +22,13 @@ from typing import Any
 from sparkfleet.api.fleet import SPARK_FLEETS
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.resources import LEASES
-from sparkfleet.sharding.leases import ANNOTATION_REBALANCE, MemberLease, fleet_selector, parse_time
+from sparkfleet.sharding.leases import (
+    ANNOTATION_REBALANCE,
+    MemberLease,
+    fleet_selector,
+    is_member_lease,
+    parse_time,
+)
 from sparkfleet.sharding.planner import Member, Move, Shard, plan
 
 
@@ -86,7 +92,7 @@ def age(since: str | None, now: float) -> str:
 def report(fleet_obj: dict[str, Any], leases: list[dict[str, Any]], now: float) -> FleetReport:
     """The fleet as its status and the members' Leases describe it."""
     status = fleet_obj.get("status") or {}
-    loads = {m.identity: m.load for m in (MemberLease.parse(obj) for obj in leases if _is_member(obj))}
+    loads = {m.identity: m.load for m in (MemberLease.parse(obj) for obj in leases if is_member_lease(obj))}
     shards = []
     for entry in status.get("shards") or []:
         holder = entry.get("holder") or ""
@@ -131,10 +137,6 @@ def report(fleet_obj: dict[str, Any], leases: list[dict[str, Any]], now: float) 
         members=members,
         conditions=conditions,
     )
-
-
-def _is_member(obj: dict[str, Any]) -> bool:
-    return (obj["metadata"].get("labels") or {}).get("sparkfleet.io/role") == "member"
 
 
 def planned_moves(fleet_obj: dict[str, Any], *, rebalance: bool) -> list[Move]:

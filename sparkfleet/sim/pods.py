@@ -360,10 +360,9 @@ class PodSimulator:
         await self._write(self.client.patch(PODS, name, {"status": status}, namespace, subresource="status"))
 
     def _heard(self, driver: dict[str, Any], phase: str) -> None:
-        if self.on_driver_phase is not None:
-            meta = driver["metadata"]
-            app = (meta.get("labels") or {}).get(naming.LABEL_APP_NAME, "")
-            self.on_driver_phase(f"{meta['namespace']}/{app}", phase, time.time())
+        key = naming.app_key_of(driver)
+        if self.on_driver_phase is not None and key:
+            self.on_driver_phase(key, phase, time.time())
 
     async def _write(self, request: Awaitable[Any]) -> Any:
         self.stats.writes += 1

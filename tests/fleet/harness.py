@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import orjson
 
 from sparkfleet.api import SPARK_APPLICATIONS
 from sparkfleet.api.fleet import SPARK_FLEETS
+from sparkfleet.demo.instances import handoff_seconds
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.resources import NAMESPACES, PODS, SERVICEACCOUNTS
 from sparkfleet.operator.audit import overlaps
+from sparkfleet.operator.audit import read as read_audit
 from sparkfleet.testing import ControlPlane
 from sparkfleet.testing.proc import free_port
 from tests.examples import manifests
@@ -209,22 +210,10 @@ class FleetUnderTest:
             await asyncio.sleep(0.1)
 
     def handoff_seconds(self) -> list[float]:
-        """Each graceful hand-off's duration, as the new holders logged it (old holder stops -> new serves)."""
-        took = []
-        for instance in self.instances.values():
-            for line in instance.log_path.read_bytes().splitlines() if instance.log_path.exists() else []:
-                if b'"handoff_s"' in line:
-                    took.append(float(orjson.loads(line)["handoff_s"]))
-        return sorted(took)
+        return handoff_seconds(i.log_path for i in self.instances.values())
 
     def audit(self) -> list[dict[str, Any]]:
-        lines = []
-        for instance in self.instances.values():
-            if instance.audit_path.exists():
-                lines += [
-                    orjson.loads(line) for line in instance.audit_path.read_bytes().splitlines() if line
-                ]
-        return lines
+        return read_audit(i.audit_path for i in self.instances.values())
 
     def assert_no_overlaps(self) -> None:
         found = overlaps(self.audit())

@@ -63,9 +63,8 @@ def _epoch(value: str | None) -> float | None:
 
 def app_key_of_pod(event: InformerEvent) -> Iterable[str]:
     """A pod the operator launched maps to its application: ``namespace/<app-name label>``."""
-    meta = event.obj["metadata"]
-    app = (meta.get("labels") or {}).get(naming.LABEL_APP_NAME)
-    return (f"{meta['namespace']}/{app}",) if app else ()
+    key = naming.app_key_of(event.obj)
+    return (key,) if key else ()
 
 
 class SparkApplicationController:

@@ -20,6 +20,14 @@ EXECUTOR_PREFIX_MAX = 47  # Spark's limit: "<prefix>-exec-<id>" must stay a vali
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+def app_key_of(pod: dict[str, object]) -> str | None:
+    """``namespace/<app-name label>`` of a pod the operator launched (None if it has no such label)."""
+    meta = pod["metadata"]
+    assert isinstance(meta, dict)
+    app = (meta.get("labels") or {}).get(LABEL_APP_NAME)
+    return f"{meta['namespace']}/{app}" if app else None
+
+
 def is_dns_label(name: str) -> bool:
     return len(name) <= DNS_LABEL_MAX and bool(_DNS_LABEL.match(name))
 
