@@ -112,7 +112,7 @@ async def main(apps: int, executors: int) -> None:
             target = urlsplit(cp.host)
             async with TcpProxy(target.hostname or "127.0.0.1", target.port or 443) as proxy:
                 client = await cp.client()
-                client.configuration.host = proxy.url
+                client.connection.host = proxy.url
                 controller = SparkApplicationController(client, namespaces=[NAMESPACE], concurrent_syncs=10)
                 await controller.start(sync_timeout=10)
                 host = client.transport.host

@@ -58,6 +58,5 @@ def configure_logging(log_format: LogFormat = "text", level: str | int = "info")
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper() if isinstance(level, str) else level)
-    # aiohttp's access log and kubernetes-asyncio's debug chatter stay quiet by default.
+    # aiohttp's access log stays quiet by default.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)

@@ -44,7 +44,7 @@ async def proxied(control_plane: ControlPlane) -> AsyncIterator[tuple[KubeClient
     target = urlsplit(control_plane.host)
     async with TcpProxy(target.hostname or "127.0.0.1", target.port or 443) as proxy:
         client = await control_plane.client()
-        client.configuration.host = proxy.url
+        client.connection.host = proxy.url
         yield client, proxy
         await client.close()
 

@@ -1,6 +1,7 @@
-"""A thin async layer over kubernetes-asyncio: client, rate limit, retries, metrics, informers."""
+"""The Kubernetes layer: configuration, client (rate limit, retries, metrics), informers."""
 
-from sparkfleet.kube.client import ClientSettings, KubeClient, KubeConfigError, connect
+from sparkfleet.kube.client import ClientSettings, KubeClient, connect
+from sparkfleet.kube.config import KubeConfigError
 from sparkfleet.kube.errors import ApiError
 from sparkfleet.kube.informer import EventType, Informer, InformerEvent
 from sparkfleet.kube.resources import Resource, object_key

@@ -1,16 +1,15 @@
 """The client every sparkfleet component talks to the API server through.
 
-It keeps kubernetes-asyncio for what it does well (kubeconfig and in-cluster
-configuration, credential plugins, token refresh, the generated API classes
-for the rare caller that wants them) and adds what an operator at scale
-needs and the library leaves out:
+Plain aiohttp with what an operator at scale needs:
 
 - a client-side QPS/burst limit and Retry-After handling (429 and 5xx), for
-  every request, including those of the generated API classes;
-- request timeouts (kubernetes-asyncio sets none);
+  every request;
+- request timeouts;
 - ``rest_client_*`` metrics under client-go's names;
 - JSON in and out as plain dicts decoded with orjson, because decoding into
-  the generated models costs far more CPU (see ``bench/decode.py``).
+  generated models costs far more CPU (see ``bench/decode.py``).
+
+Where the server is and who we are come from :mod:`sparkfleet.kube.config`.
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
-import os
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
@@ -27,14 +25,11 @@ from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 import orjson
-import yaml
-from kubernetes_asyncio.client import ApiClient, Configuration
-from kubernetes_asyncio.client.exceptions import ApiException
-from kubernetes_asyncio.client.rest import RESTClientObject, RESTResponse
-from kubernetes_asyncio.config import ConfigException, load_incluster_config, load_kube_config
+from multidict import CIMultiDict
 
 from sparkfleet import __version__
 from sparkfleet.kube import metrics
+from sparkfleet.kube.config import Connection, load_connection
 from sparkfleet.kube.errors import ApiError
 from sparkfleet.kube.ratelimit import TokenBucket
 from sparkfleet.kube.resources import Resource
@@ -78,89 +73,66 @@ class ClientSettings:
             raise ValueError(f"max_retries must not be negative; got {self.max_retries}")
 
 
-class KubeConfigError(Exception):
-    """The kubeconfig (or in-cluster environment) cannot be used; the message says why."""
+class Transport:
+    """The HTTP side of a client: one connection pool, the rate limiter, retries, timeouts, metrics."""
 
-
-IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
-
-
-def kubeconfig_source(kubeconfig: str | None = None) -> str | None:
-    """The kubeconfig file to read, or ``None`` for the pod's in-cluster configuration.
-
-    Precedence as kubectl's: the named file, ``$KUBECONFIG``, ``~/.kube/config``;
-    in a pod with none of them, in-cluster.
-    """
-    explicit = kubeconfig or os.environ.get("KUBECONFIG")
-    if explicit:
-        return explicit
-    default_file = os.path.expanduser("~/.kube/config")
-    if os.environ.get(IN_CLUSTER_ENV) and not os.path.exists(default_file):
-        return None
-    return default_file
-
-
-async def load_configuration(kubeconfig: str | None = None, context: str | None = None) -> Configuration:
-    """Configuration from a kubeconfig (see :func:`kubeconfig_source`) or in-cluster."""
-    configuration = Configuration()
-    path = kubeconfig_source(kubeconfig)
-    where = f"kubeconfig {path}" if path else "in-cluster configuration"
-    try:
-        if path is None:
-            load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        else:
-            await load_kube_config(config_file=path, context=context, client_configuration=configuration)
-    except FileNotFoundError as exc:
-        raise KubeConfigError(f"{where}: no such file ({exc.filename})") from exc
-    except ConfigException as exc:
-        raise KubeConfigError(f"{where}: {exc}") from exc
-    except (yaml.YAMLError, OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        # Malformed YAML or fields of the wrong type surface as these from the loader.
-        raise KubeConfigError(f"{where}: unreadable ({exc})") from exc
-    return configuration
-
-
-class InstrumentedRESTClient(RESTClientObject):
-    """kubernetes-asyncio's transport with rate limit, retries, timeouts and metrics."""
-
-    def __init__(self, configuration: Configuration, settings: ClientSettings):
-        configuration.connection_pool_maxsize = settings.pool_size
-        super().__init__(configuration)
+    def __init__(self, connection: Connection, settings: ClientSettings):
+        self.connection = connection
         self.settings = settings
-        self.configuration = configuration
         self.bucket = TokenBucket(settings.qps, settings.burst)
         self.default_timeout = aiohttp.ClientTimeout(
             total=settings.request_timeout, connect=settings.connect_timeout
         )
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=settings.pool_size, ssl=connection.ssl),
+            headers={"User-Agent": settings.user_agent},
+        )
 
     @property
     def host(self) -> str:
-        """The metrics' host label; follows the configuration (tests re-point it through proxies)."""
-        return urlsplit(str(self.configuration.host)).netloc
+        """The metrics' host label; follows the connection (tests re-point it through proxies)."""
+        return urlsplit(self.connection.host).netloc
 
-    async def instrumented(
-        self, verb: str, send: Callable[[], Awaitable[aiohttp.ClientResponse]]
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: CIMultiDict[str],
+        data: bytes | None,
+        timeout: aiohttp.ClientTimeout | None,
     ) -> aiohttp.ClientResponse:
         """Sends through the rate limiter, records metrics, and honours Retry-After."""
+        kwargs: dict[str, Any] = {
+            "headers": headers,
+            "data": data,
+            "timeout": timeout or self.default_timeout,
+            "proxy": self.connection.proxy,
+        }
+        if self.connection.server_hostname:
+            kwargs["server_hostname"] = self.connection.server_hostname
+        verb, host = method, self.host
         attempt = 0
         while True:
             waited = await self.bucket.acquire()
-            metrics.RATE_LIMITER_DURATION.labels(verb, self.host).observe(waited)
+            metrics.RATE_LIMITER_DURATION.labels(verb, host).observe(waited)
             start = perf_counter()
             try:
-                resp = await send()
+                resp = await self.session.request(method, url, **kwargs)
             except (aiohttp.ClientError, TimeoutError):
-                metrics.REQUESTS.labels(metrics.ERROR_CODE, verb, self.host).inc()
-                metrics.REQUEST_DURATION.labels(verb, self.host).observe(perf_counter() - start)
+                metrics.REQUESTS.labels(metrics.ERROR_CODE, verb, host).inc()
+                metrics.REQUEST_DURATION.labels(verb, host).observe(perf_counter() - start)
                 raise
-            metrics.REQUEST_DURATION.labels(verb, self.host).observe(perf_counter() - start)
-            metrics.REQUESTS.labels(str(resp.status), verb, self.host).inc()
+            metrics.REQUEST_DURATION.labels(verb, host).observe(perf_counter() - start)
+            metrics.REQUESTS.labels(str(resp.status), verb, host).inc()
             delay = retry_delay(
                 resp.status, resp.headers.get("Retry-After"), attempt, self.settings.max_retries
             )
             if delay is None:
                 return resp
-            metrics.RETRIES.labels(str(resp.status), verb, self.host).inc()
+            metrics.RETRIES.labels(str(resp.status), verb, host).inc()
             log.info(
                 "retrying after Retry-After",
                 extra={"verb": verb, "url": str(resp.url), "code": resp.status, "delay_s": delay},
@@ -168,49 +140,6 @@ class InstrumentedRESTClient(RESTClientObject):
             resp.release()
             await asyncio.sleep(delay)
             attempt += 1
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        query_params: Any = None,
-        headers: dict[str, str] | None = None,
-        body: Any = None,
-        post_params: Any = None,
-        _preload_content: bool = True,
-        _request_timeout: Any = None,
-    ) -> Any:
-        """The generated API classes' entry point; same contract as the parent's."""
-        timeout = _request_timeout or self.default_timeout
-        parent = super().request
-
-        def send() -> Awaitable[aiohttp.ClientResponse]:
-            return parent(method, url, query_params, dict(headers or {}), body, post_params, False, timeout)
-
-        resp = await self.instrumented(method.upper(), send)
-        if not _preload_content:
-            return resp
-        result = RESTResponse(resp, await resp.read())
-        if not 200 <= result.status <= 299:
-            raise ApiException(http_resp=result)  # type: ignore[arg-type]  # as the parent does
-        return result
-
-    async def send_bytes(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        data: bytes | None,
-        timeout: aiohttp.ClientTimeout | None,
-    ) -> aiohttp.ClientResponse:
-        kwargs: dict[str, Any] = {
-            "headers": headers,
-            "data": data,
-            "timeout": timeout or self.default_timeout,
-        }
-        if self.server_hostname:
-            kwargs["server_hostname"] = self.server_hostname
-        return await self.instrumented(method, lambda: self.pool_manager.request(method, url, **kwargs))
 
 
 def _clean_query(query: Query | None) -> list[tuple[str, str]]:
@@ -229,22 +158,17 @@ def _namespace_of(obj: dict[str, Any], namespace: str | None) -> str | None:
 class KubeClient:
     """Raw-JSON access to the API server. Create with :func:`connect`; close when done."""
 
-    def __init__(self, configuration: Configuration, settings: ClientSettings):
-        self.configuration = configuration
+    def __init__(self, connection: Connection, settings: ClientSettings):
+        self.connection = connection
         self.settings = settings
-        self.api_client = ApiClient(configuration)
-        self._default_rest = self.api_client.rest_client
-        self.transport = InstrumentedRESTClient(configuration, settings)
-        self.api_client.rest_client = self.transport
-        self.api_client.user_agent = settings.user_agent
+        self.transport = Transport(connection, settings)
 
     @property
     def host(self) -> str:
-        return str(self.configuration.host)
+        return self.connection.host
 
     async def close(self) -> None:
         await self.transport.close()
-        await self._default_rest.close()
 
     async def __aenter__(self) -> KubeClient:
         return self
@@ -265,16 +189,13 @@ class KubeClient:
         timeout: aiohttp.ClientTimeout | None = None,
     ) -> aiohttp.ClientResponse:
         """Sends a request and returns the open response; raises :class:`ApiError` on non-2xx."""
-        headers = {
-            "Accept": JSON,
-            "Content-Type": content_type,
-            "User-Agent": self.settings.user_agent,
-        }
+        headers = await self.connection.headers()
+        headers["Accept"] = JSON
+        headers["Content-Type"] = content_type
         query_list = _clean_query(query)
-        await self.api_client.update_params_for_auth(headers, query_list, ["BearerToken"])
         url = self.host + path + ("?" + urlencode(query_list) if query_list else "")
         data = None if body is None else (body if isinstance(body, bytes) else orjson.dumps(body))
-        resp = await self.transport.send_bytes(method, url, headers, data, timeout)
+        resp = await self.transport.send(method, url, headers, data, timeout)
         if not 200 <= resp.status <= 299:
             raw = await resp.read()
             resp.release()
@@ -484,5 +405,5 @@ async def connect(
     settings: ClientSettings | None = None,
 ) -> KubeClient:
     """A client from a kubeconfig (or in-cluster), with the given limits."""
-    configuration = await load_configuration(kubeconfig, context)
-    return KubeClient(configuration, settings or ClientSettings())
+    connection = await load_connection(kubeconfig, context)
+    return KubeClient(connection, settings or ClientSettings())

@@ -4,11 +4,16 @@ Retry-After handling when API Priority and Fairness throttles the caller."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from prometheus_client import REGISTRY
 
-from sparkfleet.kube import ApiError, ClientSettings, KubeClient
+from sparkfleet.kube import ApiError, ClientSettings, KubeClient, connect
 from sparkfleet.kube.client import JSON_PATCH, STRATEGIC_MERGE_PATCH
 from sparkfleet.kube.resources import CONFIGMAPS, ROLEBINDINGS, ROLES, Resource
 from sparkfleet.testing import ControlPlane
@@ -217,3 +222,67 @@ async def test_throttled_identity_backs_off_on_429_and_finishes(
     finally:
         await kube.delete(FLOWSCHEMAS, f"tight-{namespace}")
         await kube.delete(PRIORITY_LEVELS, f"tight-{namespace}")
+
+
+SELF_SUBJECT_REVIEWS = Resource(
+    "authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", namespaced=False
+)
+
+
+def inline(path: str) -> str:
+    """A file's content as a kubeconfig ``*-data`` field."""
+    return base64.b64encode(Path(path).read_bytes()).decode()
+
+
+async def who_am_i(kubeconfig: Path) -> dict[str, Any]:
+    async with await connect(str(kubeconfig)) as kube:
+        review = await kube.create(
+            SELF_SUBJECT_REVIEWS, {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        )
+    user_info: dict[str, Any] = review["status"]["userInfo"]
+    return user_info
+
+
+async def test_credentials_the_api_server_accepts(control_plane: ControlPlane, tmp_path: Path) -> None:
+    """Each way a kubeconfig names a user authenticates for real: an exec plugin's token,
+    embedded certificate data, a token file, and impersonation on top of an admin certificate."""
+    identity = await control_plane.mint_identity("auth-ways", "robot")
+    admin = yaml.safe_load(control_plane.kubeconfig.read_text())
+    cluster = admin["clusters"][0]["cluster"]
+    admin_user = admin["users"][0]["user"]
+
+    def kubeconfig(name: str, user: dict[str, Any]) -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "x",
+            "clusters": [{"name": "c", "cluster": cluster}],
+            "users": [{"name": "u", "user": user}],
+            "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        }))  # fmt: skip
+        return path
+
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(
+        "import json, sys\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',"
+        f" 'status': {{'token': {identity.token!r}}}}}))\n"
+    )
+    robot = "system:serviceaccount:auth-ways:robot"
+    exec_user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable,
+                          "args": [str(plugin)]}}  # fmt: skip
+    assert (await who_am_i(kubeconfig("exec", exec_user)))["username"] == robot
+
+    token_file = tmp_path / "token"
+    token_file.write_text(identity.token)
+    assert (await who_am_i(kubeconfig("file", {"tokenFile": str(token_file)})))["username"] == robot
+
+    embedded = {
+        "client-certificate-data": inline(admin_user["client-certificate"]),
+        "client-key-data": inline(admin_user["client-key"]),
+    }
+    assert (await who_am_i(kubeconfig("embedded", embedded)))["username"] == "sparkfleet-admin"
+
+    impersonating = {**embedded, "as": "alice", "as-groups": ["team-a", "team-b"]}
+    alice = await who_am_i(kubeconfig("as", impersonating))
+    assert alice["username"] == "alice"
+    assert {"team-a", "team-b"} <= set(alice["groups"])

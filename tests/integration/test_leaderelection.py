@@ -50,7 +50,7 @@ async def test_a_vanished_leader_is_replaced_after_the_lease_duration(
     target = urlsplit(control_plane.host)
     async with TcpProxy(target.hostname or "127.0.0.1", target.port or 443) as proxy:
         cut_off = await control_plane.client()
-        cut_off.configuration.host = proxy.url
+        cut_off.connection.host = proxy.url
         first = LeaderElector(cut_off, namespace, "op", "member-a", FAST)
         second = LeaderElector(kube, namespace, "op", "member-b", FAST)
         task_a = asyncio.create_task(first.run())
