@@ -15,15 +15,22 @@ import aiohttp
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from sparkfleet.testing.proc import free_port
+from sparkfleet.testing.proc import die_with_parent, free_port
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 @dataclass
 class Usage:
     cpu_seconds: float = 0.0
     peak_rss_mib: float = 0.0
+    startup_cpu_seconds: float = 0.0
+    """CPU spent before the workload began (imports, first lists, taking shards)."""
+
+    @property
+    def workload_cpu_seconds(self) -> float:
+        return self.cpu_seconds - self.startup_cpu_seconds
 
 
 @dataclass
@@ -63,7 +70,7 @@ class Instance:
             "--identity", self.identity, "--concurrent-syncs", str(concurrent_syncs),
             "--kube-api-qps", "0", "--metrics-bind-address", f"127.0.0.1:{self.port}",
             "--audit-log", str(self.audit_path), "--log-format", "json", *(extra or []),
-            stdout=log, stderr=log,
+            stdout=log, stderr=log, preexec_fn=die_with_parent,
         )  # fmt: skip
         log.close()
 
@@ -95,6 +102,14 @@ class Instance:
             for sample in family.samples:
                 samples.setdefault(sample.name, []).append((dict(sample.labels), float(sample.value)))
         self.samples = samples
+
+    def mark_workload_start(self) -> None:
+        self.sample_usage()
+        self.usage.startup_cpu_seconds = self.usage.cpu_seconds
+
+    def writes(self) -> float:
+        """API write requests so far (from the last scrape)."""
+        return sum(self.metric("rest_client_requests_total", method=verb) for verb in WRITE_VERBS)
 
     def metric(self, name: str, **labels: str) -> float:
         return sum(

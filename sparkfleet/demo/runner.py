@@ -19,12 +19,13 @@ from typing import Any
 from sparkfleet import __version__
 from sparkfleet.api import SPARK_APPLICATIONS, crd
 from sparkfleet.api.fleet import SPARK_FLEETS
-from sparkfleet.demo.instances import Instance, handoff_seconds
+from sparkfleet.demo.ceiling import write_ceiling
+from sparkfleet.demo.instances import WRITE_VERBS, Instance, handoff_seconds
 from sparkfleet.demo.observer import Observer
 from sparkfleet.demo.report import histogram_quantile, percentiles, ratio
 from sparkfleet.demo.workload import Workload
 from sparkfleet.kube import ApiError, ClientSettings, KubeClient
-from sparkfleet.kube.resources import CONFIGMAPS, SERVICEACCOUNTS
+from sparkfleet.kube.resources import SERVICEACCOUNTS
 from sparkfleet.operator.audit import overlaps
 from sparkfleet.operator.audit import read as read_audit
 from sparkfleet.sim import PodSimulator, SimConfig
@@ -32,7 +33,7 @@ from sparkfleet.testing import ControlPlane
 
 FLEET = "demo"
 FLEET_NAMESPACE = "sparkfleet-system"
-WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE")
+CEILING_NAMESPACE = "sparkfleet-ceiling"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,8 @@ class RunConfig:
     sim: SimConfig = field(default_factory=lambda: SimConfig(run_time=(10.0, 30.0)))
     concurrent_syncs: int = 10
     lease: tuple[int, int, int] = (8, 6, 2)
+    arrival_per_minute: float | None = None
+    """Submit the workload at this pace; None: all at once (a burst, write-bound)."""
     kill_one_at: float | None = None
     timeout: float = 900.0
     workdir: Path | None = None
@@ -82,7 +85,6 @@ async def _run(
     await cp.install_crds(crd.generate().values())  # the same CRDs as deploy/crds, from the models
     await _namespaces(cp, client, workload)
     await _fleet(client, workload, config.lease)
-    ceiling = await write_ceiling(client) if config.measure_ceiling else None
     observer = Observer(client)
     simulator = PodSimulator(client, config.sim, on_driver_phase=observer.driver_phase_written)
     instances = [Instance(f"member-{i + 1}", workdir) for i in range(config.instances)]
@@ -92,8 +94,13 @@ async def _run(
         await observer.start()
         await simulator.start()
         await _until_held(client, {i.identity for i in instances}, 120, instances)
+        await asyncio.gather(*(i.scrape() for i in instances))
+        for instance in instances:
+            instance.mark_workload_start()
+        writes_at_start = sum(i.writes() for i in instances)
         started = time.monotonic()
-        submitter = asyncio.create_task(_submit(client, observer, workload))
+        submitted: tuple[float, float] | None = None  # (seconds, fleet writes) when all were submitted
+        submitter = asyncio.create_task(_submit(client, observer, workload, config.arrival_per_minute))
         failover: float | None = None
         killed: Instance | None = None
         last_scrape = 0.0
@@ -102,9 +109,13 @@ async def _run(
             elapsed = time.monotonic() - started
             for instance in instances:
                 instance.sample_usage()
-            if time.monotonic() - last_scrape > 5:
+            all_submitted = submitted is None and len(observer.submit_latency) >= workload.total
+            if all_submitted or time.monotonic() - last_scrape > 5:
                 await asyncio.gather(*(i.scrape() for i in instances))
                 last_scrape = time.monotonic()
+                if all_submitted:
+                    writes = sum(i.writes() for i in instances) - writes_at_start
+                    submitted = (time.monotonic() - started, writes)
             status = await _fleet_status(client)
             note = ""
             if config.kill_one_at is not None and killed is None and elapsed >= config.kill_one_at:
@@ -126,6 +137,10 @@ async def _run(
         for instance in instances:
             instance.sample_usage()
         sim_cpu = simulator.cpu_seconds()
+        await simulator.stop()
+        # After the workload, so its clean-up never competes with it; the objects stay (4,000
+        # pods and more), as they were while the fleet worked.
+        ceiling = await write_ceiling(client, CEILING_NAMESPACE) if config.measure_ceiling else None
     finally:
         with contextlib.suppress(Exception):
             await simulator.stop()
@@ -134,7 +149,14 @@ async def _run(
         for instance in instances:
             await instance.terminate()
     return build_report(
-        config, workload, observer, instances, makespan, failover, ceiling, sim_cpu, simulator.stats.writes
+        config,
+        workload,
+        observer,
+        instances,
+        Timings(makespan, failover, submitted),
+        ceiling,
+        sim_cpu,
+        simulator.stats.writes,
     )
 
 
@@ -152,7 +174,11 @@ async def _namespaces(cp: ControlPlane, client: KubeClient, workload: Workload) 
                            "metadata": {"name": "spark-operator-spark", "namespace": name}}  # fmt: skip
                 await client.create(SERVICEACCOUNTS, account)
 
-    await asyncio.gather(one(FLEET_NAMESPACE, False), *(one(ns, True) for ns in workload.namespace_names()))
+    await asyncio.gather(
+        one(FLEET_NAMESPACE, False),
+        one(CEILING_NAMESPACE, True),
+        *(one(ns, True) for ns in workload.namespace_names()),
+    )
 
 
 async def _fleet(client: KubeClient, workload: Workload, lease: tuple[int, int, int]) -> None:
@@ -175,38 +201,27 @@ async def _fleet(client: KubeClient, workload: Workload, lease: tuple[int, int, 
     )
 
 
-async def write_ceiling(client: KubeClient, seconds: float = 3.0, in_flight: int = 32) -> float:
-    """Writes per second this control plane sustains for a lean client: merge patches of small objects."""
-    names = [f"ceiling-{i}" for i in range(in_flight)]
-    await asyncio.gather(*(client.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
-                                                      "metadata": {"name": n, "namespace": FLEET_NAMESPACE},
-                                                      "data": {"n": "0"}}) for n in names))  # fmt: skip
-    count = 0
-    deadline = time.monotonic() + seconds
-
-    async def writer(name: str) -> None:
-        nonlocal count
-        while time.monotonic() < deadline:
-            await client.patch(CONFIGMAPS, name, {"data": {"n": str(count)}}, FLEET_NAMESPACE)
-            count += 1
-
-    started = time.monotonic()
-    await asyncio.gather(*(writer(n) for n in names))
-    rate = count / (time.monotonic() - started)
-    await asyncio.gather(*(client.delete(CONFIGMAPS, n, FLEET_NAMESPACE) for n in names))
-    return round(rate, 1)
-
-
-async def _submit(client: KubeClient, observer: Observer, workload: Workload, in_flight: int = 32) -> None:
+async def _submit(
+    client: KubeClient,
+    observer: Observer,
+    workload: Workload,
+    per_minute: float | None,
+    in_flight: int = 32,
+) -> None:
+    """Creates the applications: all at once (``in_flight`` at a time), or one every 60/``per_minute`` s."""
     slots = asyncio.Semaphore(in_flight)
+    start = time.monotonic()
+    interval = 60.0 / per_minute if per_minute else 0.0
 
-    async def one(app: dict[str, Any]) -> None:
+    async def one(index: int, app: dict[str, Any]) -> None:
         meta = app["metadata"]
+        if interval:
+            await asyncio.sleep(max(0.0, start + index * interval - time.monotonic()))
         async with slots:
             observer.creating(f"{meta['namespace']}/{meta['name']}")
             await client.create(SPARK_APPLICATIONS, app)
 
-    await asyncio.gather(*(one(app) for app in workload.applications()))
+    await asyncio.gather(*(one(i, app) for i, app in enumerate(workload.applications())))
 
 
 # -- fleet status --------------------------------------------------------------------------
@@ -271,17 +286,25 @@ def _snapshot(
 # -- the report --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Timings:
+    makespan: float
+    failover: float | None
+    submitted: tuple[float, float] | None
+    """When every application had its driver: (seconds into the run, fleet writes by then)."""
+
+
 def build_report(
     config: RunConfig,
     workload: Workload,
     observer: Observer,
     instances: list[Instance],
-    makespan: float,
-    failover: float | None,
+    timings: Timings,
     ceiling: float | None,
     sim_cpu: float,
     sim_writes: int,
 ) -> dict[str, Any]:
+    makespan = timings.makespan
     states = observer.states
     completed = sum(1 for s in states.values() if s == "COMPLETED")
     failed = sum(1 for s in states.values() if s in ("FAILED", "SUBMISSION_FAILED"))
@@ -299,7 +322,16 @@ def build_report(
             if labels.get("name") == "spark-application-controller":
                 bound = float(labels["le"])
                 buckets[bound] = buckets.get(bound, 0) + value
-    cpu_total = sum(i.usage.cpu_seconds for i in instances)
+    cpu_total = sum(i.usage.workload_cpu_seconds for i in instances)
+    submission_phase = None
+    if timings.submitted is not None:
+        seconds, phase_writes = timings.submitted
+        rate = phase_writes / seconds if seconds > 0 else None
+        submission_phase = {
+            "seconds": round(seconds, 1),
+            "fleet_writes_per_s": round(rate, 1) if rate is not None else None,
+            "vs_ceiling": ratio(rate, ceiling),
+        }
     submissions = [
         observer.created[k] + v for k, v in observer.submit_latency.items() if k in observer.created
     ]
@@ -315,6 +347,7 @@ def build_report(
             "apps_per_namespace": workload.apps_per_namespace,
             "executors": list(workload.executors),
             "app_run_time_seconds": list(config.sim.run_time),
+            "arrival_per_minute": config.arrival_per_minute,
         },
         "apps_total": workload.total,
         "apps_completed": completed,
@@ -331,9 +364,11 @@ def build_report(
         "fleet_write_rate_per_s": round(writes / makespan, 1) if makespan else None,
         "apiserver_write_ceiling_per_s": ceiling,
         "write_rate_vs_ceiling": ratio(writes / makespan if makespan else None, ceiling),
+        "submission_phase": submission_phase,
         "per_instance": {
             i.identity: {
-                "cpu_seconds": round(i.usage.cpu_seconds, 2),
+                "cpu_seconds": round(i.usage.workload_cpu_seconds, 2),
+                "startup_cpu_seconds": round(i.usage.startup_cpu_seconds, 2),
                 "peak_rss_mib": i.usage.peak_rss_mib,
                 "reconciles": int(i.metric("controller_runtime_reconcile_total")),
             }
@@ -342,6 +377,6 @@ def build_report(
         "cpu_seconds_total": round(cpu_total, 2),
         "sharding_cpu_overhead": None,
         "simulator": {"cpu_seconds": round(sim_cpu, 2), "writes": sim_writes},
-        "failover_seconds": failover,
+        "failover_seconds": timings.failover,
         "handoff_seconds": percentiles(handoffs) if handoffs else None,
     }

@@ -90,8 +90,11 @@ class Informer:
         watch_timeout_seconds: tuple[int, int] = (300, 600),
         backoff: Backoff = Backoff(),
         name: str | None = None,
+        transform: Callable[[Object], Object] | None = None,
     ):
+        """``transform`` trims each object before it is cached and handed to the handlers."""
         self.client = client
+        self.transform = transform
         self.resource = resource
         self.namespace = namespace
         self.label_selector = label_selector
@@ -193,6 +196,8 @@ class Informer:
 
     def replace(self, items: list[Object], resource_version: str) -> None:
         """Makes the cache equal to a fresh list, telling handlers only what differs."""
+        if self.transform is not None:
+            items = [self.transform(obj) for obj in items]
         fresh = {object_key(obj): obj for obj in items}
         for key in self.store.list_keys():  # a copy: removing while iterating is safe
             if key not in fresh:
@@ -242,6 +247,8 @@ class Informer:
         if kind == "BOOKMARK":
             self.resource_version = rv or self.resource_version
             return
+        if self.transform is not None:
+            obj = self.transform(obj)
         if kind in ("ADDED", "MODIFIED"):
             old = self.store.put(obj)
             if old is None:

@@ -26,12 +26,15 @@ from typing import Any
 from sparkfleet.kube import Informer, InformerEvent, KubeClient
 from sparkfleet.kube.resources import Resource
 from sparkfleet.kube.scope import Scope
+from sparkfleet.kube.transform import strip_managed_fields
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Controller, KeyMapper, Result, own_key
 from sparkfleet.operator.ratelimiters import RateLimiter
 from sparkfleet.operator.scopes import ScopedInformers
 
 log = logging.getLogger(__name__)
+
+Transform = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class Secondary:
     resource: Resource
     label_selector: str | None
     mapper: KeyMapper
+    transform: Transform | None = None
 
 
 class ScopedController:
@@ -55,6 +59,7 @@ class ScopedController:
         concurrent_syncs: int = 10,
         rate_limiter: RateLimiter[str] | None = None,
         audit: AuditLog | None = None,
+        transform: Transform | None = strip_managed_fields,
     ):
         self.name = name
         self._reconcile = reconcile
@@ -62,9 +67,12 @@ class ScopedController:
         self.controller = Controller(
             name, self._gated, concurrent_syncs=concurrent_syncs, rate_limiter=rate_limiter
         )
-        self.primary = ScopedInformers(client, primary)
+        self.primary = ScopedInformers(client, primary, transform=transform)
         self._secondaries = [
-            (ScopedInformers(client, s.resource, label_selector=s.label_selector), s.mapper)
+            (
+                ScopedInformers(client, s.resource, label_selector=s.label_selector, transform=s.transform),
+                s.mapper,
+            )
             for s in secondaries
         ]
         self._open: set[str] = set()

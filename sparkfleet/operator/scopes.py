@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sparkfleet.kube import Informer, KubeClient
@@ -11,11 +11,20 @@ from sparkfleet.kube.scope import Scope
 
 
 class ScopedInformers:
-    def __init__(self, client: KubeClient, resource: Resource, *, label_selector: str | None = None):
-        """``label_selector`` narrows every watch (e.g. to the pods the operator launched)."""
+    def __init__(
+        self,
+        client: KubeClient,
+        resource: Resource,
+        *,
+        label_selector: str | None = None,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ):
+        """``label_selector`` narrows every watch (e.g. to the pods the operator launched);
+        ``transform`` trims what is cached (see :mod:`sparkfleet.kube.transform`)."""
         self.client = client
         self.resource = resource
         self.label_selector = label_selector
+        self.transform = transform
         self._by_scope: dict[str, list[Informer]] = {}
 
     def add(self, scope: Scope) -> list[Informer]:
@@ -32,6 +41,7 @@ class ScopedInformers:
                     namespace=narrowed.namespace,
                     label_selector=narrowed.label_selector,
                     field_selector=narrowed.field_selector,
+                    transform=self.transform,
                 )
             )
         self._by_scope[scope.name] = informers

@@ -47,6 +47,7 @@ ANNOTATION_RUN_SECONDS = "sparkfleet.io/sim-run-seconds"
 DRIVER_CONTAINER = "spark-kubernetes-driver"
 EXECUTOR_CONTAINER = "spark-kubernetes-executor"
 CONF_VOLUME = "spark-conf-volume-driver"
+CONF_MAP_POLL_SECONDS = 0.2
 OPERATOR_PODS = f"{naming.LABEL_LAUNCHED_BY_OPERATOR}=true"
 
 
@@ -82,6 +83,15 @@ class SimStats:
     writes: int = 0
     write_errors: int = 0
     cpu_seconds: float = 0.0
+
+
+def _conf_map_name(pod: dict[str, Any]) -> str | None:
+    """The ConfigMap with the driver's Spark properties (and executor template), if it mounts one."""
+    volumes = (pod.get("spec") or {}).get("volumes") or []
+    return next(
+        (v["configMap"]["name"] for v in volumes if v.get("name") == CONF_VOLUME and v.get("configMap")),
+        None,
+    )
 
 
 def _now() -> str:
@@ -228,6 +238,8 @@ class PodSimulator:
                     "POST", PODS.path(meta["namespace"], meta["name"], "binding"), body=binding
                 )
             )
+        if is_driver and not await self._volumes_ready(pod):
+            return
         container = DRIVER_CONTAINER if is_driver else EXECUTOR_CONTAINER
         status = {
             "phase": "Running",
@@ -245,6 +257,28 @@ class PodSimulator:
         if is_driver:
             self.stats.drivers_started += 1
             self._heard(pod, "Running")
+
+    async def _volumes_ready(self, pod: dict[str, Any], timeout: float = 60.0) -> bool:
+        """As a kubelet does, a driver starts only once its ConfigMap volume exists: the operator
+        creates the ConfigMap just after the pod, so the simulator can see the pod first."""
+        meta = pod["metadata"]
+        name = _conf_map_name(pod)
+        if name is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                await self.client.get(CONFIGMAPS, name, meta["namespace"])
+                return True
+            except ApiError as exc:
+                if not exc.is_not_found:
+                    raise
+            if time.monotonic() > deadline:
+                log.warning(
+                    "driver's ConfigMap never appeared", extra={"pod": meta["name"], "configmap": name}
+                )
+                return False
+            await asyncio.sleep(CONF_MAP_POLL_SECONDS)
 
     async def _launch_executors(self, driver: dict[str, Any]) -> None:
         """What the Spark driver does once it runs: ask Kubernetes for its executors."""
@@ -311,11 +345,7 @@ class PodSimulator:
         self._after(run_time, lambda: self._finish(driver))
 
     async def _driver_conf(self, driver: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any] | None]:
-        volumes = (driver.get("spec") or {}).get("volumes") or []
-        name = next(
-            (v["configMap"]["name"] for v in volumes if v.get("name") == CONF_VOLUME and v.get("configMap")),
-            None,
-        )
+        name = _conf_map_name(driver)
         if name is None:
             return {}, None
         config_map = await self.client.get(CONFIGMAPS, name, driver["metadata"]["namespace"])

@@ -27,6 +27,7 @@ from sparkfleet.kube import ApiError, InformerEvent, KubeClient
 from sparkfleet.kube.events import EventRecorder
 from sparkfleet.kube.resources import CONFIGMAPS, PODS, SERVICES
 from sparkfleet.kube.scope import Scope, unsharded_scopes
+from sparkfleet.kube.transform import pod_status_view
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.ratelimiters import RateLimiter
@@ -95,7 +96,7 @@ class SparkApplicationController:
             CONTROLLER_NAME,
             self.reconcile,
             SPARK_APPLICATIONS,
-            secondaries=(Secondary(PODS, OPERATOR_PODS, app_key_of_pod),),
+            secondaries=(Secondary(PODS, OPERATOR_PODS, app_key_of_pod, pod_status_view),),
             concurrent_syncs=concurrent_syncs,
             rate_limiter=rate_limiter,
             audit=audit,

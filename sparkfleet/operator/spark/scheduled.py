@@ -24,6 +24,7 @@ from sparkfleet.api.base import format_validation_error
 from sparkfleet.kube import ApiError, InformerEvent, KubeClient
 from sparkfleet.kube.events import EventRecorder
 from sparkfleet.kube.scope import Scope, unsharded_scopes
+from sparkfleet.kube.transform import strip_managed_fields
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.scoped import ScopedController, Secondary
@@ -80,7 +81,11 @@ class ScheduledSparkApplicationController:
             CONTROLLER_NAME,
             self.reconcile,
             SCHEDULED_SPARK_APPLICATIONS,
-            secondaries=(Secondary(SPARK_APPLICATIONS, LABEL_SCHEDULED_APP_NAME, scheduled_key_of_run),),
+            secondaries=(
+                Secondary(
+                    SPARK_APPLICATIONS, LABEL_SCHEDULED_APP_NAME, scheduled_key_of_run, strip_managed_fields
+                ),
+            ),
             concurrent_syncs=concurrent_syncs,
             audit=audit,
         )
