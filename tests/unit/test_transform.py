@@ -29,7 +29,7 @@ def test_managed_fields_go_and_the_original_is_untouched() -> None:
     stripped = strip_managed_fields(POD)
     assert "managedFields" not in stripped["metadata"]
     assert stripped["metadata"]["labels"] == POD["metadata"]["labels"]
-    assert POD == original  # the watch event's object is not mutated
+    assert original == POD  # the watch event's object is not mutated
     no_fields = {"metadata": {"name": "x"}}
     assert strip_managed_fields(no_fields) is no_fields  # nothing to strip: no copy
 
