@@ -146,6 +146,7 @@ class FleetMember:
         self._tasks: list[asyncio.Task[None]] = []
         self.coordinator_wake = self._waker()
         metrics.SHARDS_HELD.labels(fleet, identity).set(0)  # every series exported from the start
+        metrics.SHARDS.labels(fleet).set(0)
         metrics.IS_COORDINATOR.labels(fleet).set(0)
         metrics.MEMBERS.labels(fleet).set(0)
 
@@ -295,6 +296,7 @@ class FleetMember:
         if not problems:
             self.spec = fleet.spec
             self.shards = {s.name: s for s in shards}
+        metrics.SHARDS.labels(self.fleet).set(len(self.shards))
 
     # -- the member Lease -------------------------------------------------------------
 
