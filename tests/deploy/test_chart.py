@@ -69,7 +69,8 @@ def test_template(values: tuple[Path, ...]) -> None:
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
-    assert container["resources"]["requests"] and container["resources"]["limits"]
+    assert container["resources"]["requests"]
+    assert container["resources"]["limits"]
     assert pod["terminationGracePeriodSeconds"] >= 40  # hand-offs + the last in-flight reconciles
     assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in container["env"]
     if "SparkFleet" in kinds:
@@ -77,7 +78,8 @@ def test_template(values: tuple[Path, ...]) -> None:
         assert not any(a.startswith("--leader-elect") for a in container["args"])
     else:
         assert "--leader-elect" in container["args"]
-    assert "PodDisruptionBudget" in kinds and "ServiceAccount" in kinds
+    assert "PodDisruptionBudget" in kinds
+    assert "ServiceAccount" in kinds
 
 
 def test_values_mirror_the_spark_operator() -> None:
@@ -138,7 +140,8 @@ def test_rbac_is_namespaced_unless_shards_watch_across_namespaces() -> None:
     assert job_roles == {"team-a", "team-a-batch", "team-a-streaming"}
     for doc in team:
         for rule in doc.get("rules") or []:
-            assert "*" not in rule["verbs"] and "*" not in rule["resources"], doc["metadata"]["name"]
+            assert "*" not in rule["verbs"], doc["metadata"]["name"]
+            assert "*" not in rule["resources"], doc["metadata"]["name"]
             assert "secrets" not in rule["resources"]
     routed = render("routed", "spark-routed", (EXAMPLES / "routed.values.yaml",))
     assert {d["metadata"]["name"] for d in routed if d["kind"] == "ClusterRole"} == {
@@ -157,7 +160,8 @@ def test_alerts_and_dashboard_cover_what_the_issue_lists() -> None:
         "sparkfleet_shards_held", "sparkfleet_lease_renew_failures_total", "rest_client_requests_total",
     ):  # fmt: skip
         assert needed in used
-    assert any('code="429"' in e for e in exprs) and any("5.." in e for e in exprs)
+    assert any('code="429"' in e for e in exprs)
+    assert any("5.." in e for e in exprs)
     assert all('job="rel-sparkfleet-metrics",namespace="ops"' in e for e in exprs)
     (dashboard,) = [
         d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard")

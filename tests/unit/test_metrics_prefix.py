@@ -21,7 +21,8 @@ def test_prefix_applies_to_spark_metrics_only() -> None:
     assert "# TYPE team_a_spark_application_count gauge" in out
     assert 'team_a_spark_application_count{namespace="a"} 3.0' in out
     assert 'team_a_spark_executor_running_count{namespace="a"} 2.0' in out
-    assert 'workqueue_depth{controller="c",name="c"} 0.0' in out and "team_a_workqueue" not in out
+    assert 'workqueue_depth{controller="c",name="c"} 0.0' in out
+    assert "team_a_workqueue" not in out
     assert with_prefix(PAGE, "") == PAGE
 
 
