@@ -63,7 +63,14 @@ from sparkfleet.sharding.leases import (
     shard_lease_name,
 )
 from sparkfleet.sharding.planner import Member, Shard, plan
-from sparkfleet.sharding.shards import Problem, ShardDef, compile_shards
+from sparkfleet.sharding.shards import (
+    FleetClaim,
+    Problem,
+    ShardDef,
+    claim_order,
+    compile_shards,
+    refused_shards,
+)
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +136,8 @@ class FleetMember:
         self.spec: SparkFleetSpec | None = None
         self.shards: dict[str, ShardDef] = {}
         self.problems: list[Problem] = []
+        self.refused: dict[str, str] = {}
+        """Shards not served because another fleet claimed their namespaces first: shard -> why."""
         self.serving: set[str] = set()
         self.warming: set[str] = set()  # shards whose caches are warmed ahead of a hand-off to us
         self.ready = asyncio.Event()
@@ -295,8 +304,29 @@ class FleetMember:
         self.problems = problems
         if not problems:
             self.spec = fleet.spec
-            self.shards = {s.name: s for s in shards}
+            refused = refused_shards(fleet.spec, claim_order(obj), self._other_fleets())
+            if refused != self.refused:
+                for shard, why in sorted(refused.items()):
+                    log.warning(
+                        "refusing a shard another fleet claimed first",
+                        extra={"fleet": self.fleet, "shard": shard, "why": why},
+                    )
+            self.refused = refused
+            self.shards = {s.name: s for s in shards if s.name not in self.refused}
         metrics.SHARDS.labels(self.fleet).set(len(self.shards))
+
+    def _other_fleets(self) -> list[FleetClaim]:
+        claims = []
+        for obj in self.fleets.store.list():
+            meta = obj["metadata"]
+            if meta["name"] == self.fleet and meta.get("namespace") == self.namespace:
+                continue
+            try:
+                spec = SparkFleetSpec.model_validate(obj.get("spec") or {})
+            except ValidationError:
+                continue  # an invalid fleet claims nothing
+            claims.append(FleetClaim(claim_order(obj), f"{meta.get('namespace')}/{meta['name']}", spec))
+        return claims
 
     # -- the member Lease -------------------------------------------------------------
 

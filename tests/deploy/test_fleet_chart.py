@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from sparkfleet.api import SCHEDULED_SPARK_APPLICATIONS
+from sparkfleet.api.fleet import SPARK_FLEETS
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.resources import NAMESPACES, PODS, SECRETS
 from sparkfleet.testing import ControlPlane
@@ -183,3 +185,64 @@ def manifests_pod(namespace: str) -> dict[str, Any]:
         "metadata": {"name": "intruder", "namespace": namespace},
         "spec": {"containers": [{"name": "c", "image": "busybox"}]},
     }
+
+
+def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next((c for c in status.get("conditions") or [] if c["type"] == kind), {})
+
+
+async def test_two_releases_naming_one_namespace(
+    control_plane: ControlPlane, kube: KubeClient, tmp_path: Path
+) -> None:
+    """Two teams' releases both list namespace y: the fleet created second refuses it, saying so."""
+    stem = f"ovl-{uuid.uuid4().hex[:5]}"
+    x, y, z = f"{stem}-x", f"{stem}-y", f"{stem}-z"
+    first = ChartFleet(control_plane, kube, tmp_path, namespace=f"{stem}-a", app_namespaces=[x, y])
+    second = ChartFleet(control_plane, kube, tmp_path, namespace=f"{stem}-b", app_namespaces=[y, z])
+    await first.create()
+    await second.create()
+    try:
+        await first.start("a1")
+        await second.start("b1")
+
+        async def settled(fleet: ChartFleet, shards: dict[str, str], reason: str) -> dict[str, Any] | None:
+            status = await fleet.status()
+            held = {
+                s["name"]: s.get("holder") for s in status.get("shards") or [] if s.get("phase") == "Held"
+            }
+            return status if held == shards and condition(status, "Overlap").get("reason") == reason else None
+
+        status_b = await wait_for(
+            "the second fleet to refuse y", lambda: settled(second, {z: "b1"}, "NamespacesRefused")
+        )
+        overlap = condition(status_b, "Overlap")
+        assert overlap["status"] == "True"
+        assert (
+            overlap["message"]
+            == f"refused shard {y}: namespaces {y} are already claimed by fleet {first.namespace}/{first.name}"
+        )
+        status_a = await wait_for(
+            "the first fleet to keep y", lambda: settled(first, {x: "a1", y: "a1"}, "NamespacesClaimedTwice")
+        )
+        assert (
+            f"{second.namespace}/{second.name} also names namespaces {y} (this fleet claimed them first)"
+            in (condition(status_a, "Overlap")["message"])
+        )
+
+        # Work in y is done by the first fleet only.
+        first.app_namespaces = [y]
+        (key,) = await first.create_apps(per_namespace=1)
+
+        async def submitted() -> bool:
+            return (await first.app_states()).get(f"{y}/{key[1]}") in ("SUBMITTED", "RUNNING", "COMPLETED")
+
+        await wait_for("the application in y to be submitted", submitted)
+        members = {r["member"] for r in first.audit() + second.audit() if r["key"].startswith(f"{y}/")}
+        assert members == {"a1"}
+
+        # Once the first fleet is gone, y is no longer claimed: the second fleet takes it.
+        await kube.delete(SPARK_FLEETS, first.name, first.namespace)
+        await wait_for("the second fleet to take y", lambda: settled(second, {y: "b1", z: "b1"}, "NoOverlap"))
+    finally:
+        await first.close()
+        await second.close()
