@@ -19,6 +19,7 @@ plan.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sparkfleet.api.fleet import LabelSelector, ShardSpec, SparkFleetSpec
 from sparkfleet.kube.scope import Scope, Watch
@@ -262,9 +263,8 @@ class FleetClaim:
     spec: SparkFleetSpec
 
 
-def claim_order(obj: dict[str, object]) -> tuple[str, str, str]:
+def claim_order(obj: dict[str, Any]) -> tuple[str, str, str]:
     meta = obj["metadata"]
-    assert isinstance(meta, dict)
     return (str(meta.get("creationTimestamp") or ""), str(meta.get("namespace") or ""), str(meta["name"]))
 
 
