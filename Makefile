@@ -77,8 +77,9 @@ fmt: install ## format and fix what ruff can
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-crds: install ## regenerate deploy/crds from the models in sparkfleet/api
+crds: install ## regenerate deploy/crds (and the chart's copy) from the models in sparkfleet/api
 	$(PY) -m sparkfleet.api.crd deploy/crds
+	cp deploy/crds/*.yaml deploy/helm/sparkfleet/crds/
 
 bench-decode: install ## measure decoding of large lists: generated models vs plain JSON
 	$(PY) -m bench.decode
