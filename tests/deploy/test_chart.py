@@ -228,3 +228,30 @@ async def test_every_rendered_manifest_passes_server_side_dry_run(
             await kube.delete(CRDS, name)
     assert set(checked) == {"default", *(p.name for p in example_values())}
     assert all(count >= 10 for count in checked.values()), checked
+
+
+def test_the_hpa_reads_the_metric_the_adapter_rule_serves() -> None:
+    docs = render("rel", "ops", (EXAMPLES / "autoscaling.values.yaml",))
+    (hpa,) = [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["type"] == "Pods"
+    adapter = yaml.safe_load((EXAMPLES / "prometheus-adapter-rules.yaml").read_text())
+    (rule,) = adapter["rules"]["custom"]
+    assert rule["name"]["as"] == metric["pods"]["metric"]["name"] == "workqueue_depth"
+    assert metric_names(rule["seriesQuery"]) == {"workqueue_depth"}
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "rel-sparkfleet"
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    assert "replicas" not in deployment["spec"]  # the HPA owns it
+    cronjobs = [d for d in docs if d["kind"] == "CronJob"]
+    assert [c["spec"]["schedule"] for c in cronjobs] == ["15 1 * * *", "0 5 * * *"]
+    command = cronjobs[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[-1] == '--patch={"spec":{"minReplicas":6}}'
+    (role,) = [d for d in docs if d["kind"] == "Role" and d["metadata"]["name"].endswith("-prescale")]
+    assert role["rules"] == [
+        {
+            "apiGroups": ["autoscaling"],
+            "resources": ["horizontalpodautoscalers"],
+            "resourceNames": ["rel-sparkfleet"],
+            "verbs": ["get", "patch"],
+        }
+    ]
