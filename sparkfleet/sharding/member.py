@@ -137,6 +137,7 @@ class FleetMember:
         self.shards: dict[str, ShardDef] = {}
         self.problems: list[Problem] = []
         self.refused: dict[str, str] = {}
+        self._claims: dict[str, tuple[str, FleetClaim | None]] = {}
         """Shards not served because another fleet claimed their namespaces first: shard -> why."""
         self.serving: set[str] = set()
         self.warming: set[str] = set()  # shards whose caches are warmed ahead of a hand-off to us
@@ -316,16 +317,28 @@ class FleetMember:
         metrics.SHARDS.labels(self.fleet).set(len(self.shards))
 
     def _other_fleets(self) -> list[FleetClaim]:
+        """The other fleets' claims, each parsed once per resourceVersion (this runs on every wake)."""
         claims = []
+        cache: dict[str, tuple[str, FleetClaim | None]] = {}
         for obj in self.fleets.store.list():
             meta = obj["metadata"]
             if meta["name"] == self.fleet and meta.get("namespace") == self.namespace:
                 continue
-            try:
-                spec = SparkFleetSpec.model_validate(obj.get("spec") or {})
-            except ValidationError:
-                continue  # an invalid fleet claims nothing
-            claims.append(FleetClaim(claim_order(obj), f"{meta.get('namespace')}/{meta['name']}", spec))
+            where = f"{meta.get('namespace')}/{meta['name']}"
+            version = str(meta.get("resourceVersion") or "")
+            known = self._claims.get(where)
+            if known is not None and known[0] == version:
+                claim = known[1]
+            else:
+                try:
+                    spec = SparkFleetSpec.model_validate(obj.get("spec") or {})
+                    claim = FleetClaim(claim_order(obj), where, spec)
+                except ValidationError:
+                    claim = None  # an invalid fleet claims nothing
+            cache[where] = (version, claim)
+            if claim is not None:
+                claims.append(claim)
+        self._claims = cache
         return claims
 
     # -- the member Lease -------------------------------------------------------------
