@@ -246,3 +246,50 @@ async def test_two_releases_naming_one_namespace(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_label_routed_fleet_under_the_charts_service_account(
+    control_plane: ControlPlane, kube: KubeClient, tmp_path: Path
+) -> None:
+    """The routed example's shape: shards by a label's values and a catch-all, cluster-wide job RBAC."""
+    fleet = ChartFleet(control_plane, kube, tmp_path, shards=0)
+    fleet.app_namespaces = [f"{fleet.namespace}-apps"]
+    fleet.values = {
+        "fleet": {
+            "routingLabel": "tier",
+            "shards": [{"name": "gold", "values": ["gold"]}, {"name": "rest", "catchAll": True}],
+        }
+    }
+    await fleet.create()
+    assert {d["metadata"]["name"] for d in fleet.docs if d["kind"] == "ClusterRole"} == {
+        f"{fleet.release}-sparkfleet-fleets",
+        f"{fleet.release}-sparkfleet-jobs",
+    }
+    try:
+        for member in ("r1", "r2"):
+            await fleet.start(member)
+        await fleet.wait_settled(["r1", "r2"])
+        gold = await fleet.create_apps(per_namespace=2, prefix="gold", labels={"tier": "gold"})
+        rest = await fleet.create_apps(per_namespace=2, prefix="plain")
+        fleet.finish_drivers = True
+
+        async def completed() -> bool:
+            states = await fleet.app_states()
+            return all(states.get(f"{ns}/{name}") == "COMPLETED" for ns, name in gold + rest)
+
+        await wait_for("the routed applications to complete", completed)
+        shard_of = {r["key"]: r["shard"] for r in fleet.audit()}
+        assert {shard_of[f"{ns}/{name}"] for ns, name in gold} == {"gold"}
+        assert {shard_of[f"{ns}/{name}"] for ns, name in rest} == {"rest"}
+        for member in ("r1", "r2"):
+            assert sum(float(v) for v in FORBIDDEN.findall(await fleet.instances[member].metrics())) == 0
+            assert "403" not in fleet.instances[member].log_path.read_text()
+        async with await control_plane.client(kubeconfig=fleet.kubeconfig) as sa:
+            assert await can(sa, "list", "pods", "")  # label shards watch across namespaces
+            assert not await can(sa, "list", "secrets", "")
+            assert not await can(sa, "get", "secrets", fleet.app_namespaces[0])
+            assert not await can(
+                sa, "update", "sparkoperator.k8s.io/sparkapplications", fleet.app_namespaces[0]
+            )
+    finally:
+        await fleet.close()
