@@ -12,14 +12,21 @@ TOOLS         := .cache/tools
 UV            := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 CONTROLPLANE  := bin/controlplane
+# helm, for the chart's tests: built from its Go module (the only registry route to it here), pinned.
+HELM_VERSION  := v3.19.0
+HELM_K8S_MINOR := 34
+HELM          := $(TOOLS)/bin/helm
+HELM_LDFLAGS  := -s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+  -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM_K8S_MINOR) \
+  -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(HELM_K8S_MINOR)
 GO_LDFLAGS    := -s -w \
   -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
   -X k8s.io/component-base/version.gitMajor=1 \
   -X k8s.io/component-base/version.gitMinor=36
 # With KUBEBUILDER_ASSETS set (envtest's convention), tests use those binaries instead.
-TEST_DEPS     := install $(if $(KUBEBUILDER_ASSETS),,controlplane)
+TEST_DEPS     := install helm $(if $(KUBEBUILDER_ASSETS),,controlplane)
 
-.PHONY: help install controlplane test unit integration lint fmt crds bench-decode demo bench bench-large clean
+.PHONY: help install controlplane helm test unit integration lint fmt crds bench-decode demo bench bench-large clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,6 +50,15 @@ $(CONTROLPLANE): tests/controlplane/main.go tests/controlplane/go.mod tests/cont
 
 controlplane: $(CONTROLPLANE) ## build etcd + kube-apiserver + kube-controller-manager into bin/
 
+$(HELM): Makefile
+	@command -v go >/dev/null || { echo "Go is needed to install helm $(HELM_VERSION) (go install helm.sh/helm/v3/cmd/helm)"; exit 1; }
+	@echo "installing helm $(HELM_VERSION) into $(TOOLS)/bin (go install; about two minutes the first time)"
+	mkdir -p $(TOOLS)/bin
+	GOBIN=$(abspath $(TOOLS)/bin) go install -trimpath -ldflags "$(HELM_LDFLAGS)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	$(HELM) version --short | grep -q '^$(HELM_VERSION)' && touch $@
+
+helm: $(HELM) ## install the pinned helm into .cache/tools/bin (the chart's tests need it)
+
 test: $(TEST_DEPS) ## unit and integration tests (starts a local control plane)
 	$(PY) -m pytest
 
@@ -50,7 +66,7 @@ unit: install ## unit tests only (no control plane)
 	$(PY) -m pytest tests/unit
 
 integration: $(TEST_DEPS) ## integration tests only
-	$(PY) -m pytest tests/integration tests/fleet
+	$(PY) -m pytest tests/integration tests/fleet tests/deploy
 
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .
@@ -61,8 +77,9 @@ fmt: install ## format and fix what ruff can
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-crds: install ## regenerate deploy/crds from the models in sparkfleet/api
+crds: install ## regenerate deploy/crds (and the chart's copy) from the models in sparkfleet/api
 	$(PY) -m sparkfleet.api.crd deploy/crds
+	cp deploy/crds/*.yaml deploy/helm/sparkfleet/crds/
 
 bench-decode: install ## measure decoding of large lists: generated models vs plain JSON
 	$(PY) -m bench.decode

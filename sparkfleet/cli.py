@@ -125,6 +125,12 @@ def run_command(
     metrics_bind_address: Annotated[
         str, typer.Option(help="Where /metrics, /healthz and /readyz are served.")
     ] = ":8080",
+    metrics_prefix: Annotated[
+        str,
+        typer.Option(
+            help="Prefix for the Spark application metrics (spark_application_*, spark_executor_*)."
+        ),
+    ] = "",
     leader_elect: Annotated[
         bool, typer.Option(help="Run only while holding the leader Lease (one active instance).")
     ] = False,
@@ -197,6 +203,7 @@ def run_command(
         ui_service=enable_ui_service,
         metrics_host=host,
         metrics_port=port,
+        metrics_prefix=metrics_prefix,
         leader_elect=leader_elect,
         lease_name=leader_election_lock_name,
         lease_namespace=leader_election_lock_namespace or os.environ.get("POD_NAMESPACE") or "default",

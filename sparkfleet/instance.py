@@ -56,6 +56,7 @@ class RunOptions:
     ui_service: bool = True
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 8080
+    metrics_prefix: str = ""
     leader_elect: bool = False
     lease_name: str = "sparkfleet-controller-lock"
     lease_namespace: str = "default"
@@ -116,7 +117,7 @@ async def run(options: RunOptions) -> int:
         if options.fleet
         else None
     )
-    server = StatusServer(options.metrics_host, options.metrics_port)
+    server = StatusServer(options.metrics_host, options.metrics_port, metrics_prefix=options.metrics_prefix)
     elector: LeaderElector | None = None
     if member is not None:
         server.add_readiness_check("fleet-member", lambda: None if member.fresh else "member lease not fresh")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,9 +12,26 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 # A readiness check answers None when ready, or the reason it is not.
 ReadinessCheck = Callable[[], str | None]
 
+# The Spark Operator's --metrics-prefix applies to its application and executor metrics only.
+_SPARK_METRIC = re.compile(rb"^(# (?:HELP|TYPE) )?(spark_(?:application|executor)_)", re.MULTILINE)
+_PREFIX = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+
+
+def with_prefix(exposition: bytes, prefix: str) -> bytes:
+    """The text exposition with ``prefix`` before every ``spark_application_*``/``spark_executor_*`` name."""
+    if not prefix:
+        return exposition
+    head = prefix.encode()
+    return _SPARK_METRIC.sub(lambda m: (m.group(1) or b"") + head + m.group(2), exposition)
+
 
 class StatusServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 8080):
+    def __init__(self, host: str = "127.0.0.1", port: int = 8080, *, metrics_prefix: str = ""):
+        if metrics_prefix and not _PREFIX.match(metrics_prefix):
+            raise ValueError(
+                f"--metrics-prefix {metrics_prefix!r} is not the start of a Prometheus metric name"
+            )
+        self.metrics_prefix = metrics_prefix
         self.host = host
         self.port = port
         self.checks: dict[str, ReadinessCheck] = {}
@@ -55,7 +73,8 @@ class StatusServer:
         return f"http://{self.host}:{self.port}"
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        body = with_prefix(generate_latest(REGISTRY), self.metrics_prefix)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")

@@ -26,7 +26,7 @@ from sparkfleet.kube import ApiError
 from sparkfleet.kube.resources import LEASES
 from sparkfleet.sharding.leases import ANNOTATION_REBALANCE, MemberLease, ShardLease, micro_time
 from sparkfleet.sharding.planner import Member, Shard, plan
-from sparkfleet.sharding.shards import Problem, overlapping_namespaces
+from sparkfleet.sharding.shards import Problem, claim_order, overlapping_namespaces
 
 if TYPE_CHECKING:
     from sparkfleet.sharding.member import FleetMember
@@ -55,6 +55,8 @@ class Inputs:
     shard_leases: dict[str, ShardLease]
     previous: dict[str, Any]
     overlaps: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+    """Shards this fleet does not serve because another fleet claimed their namespaces first."""
     rebalance: str | None = None
     now: float = 0.0
     plan_weights: dict[str, int] | None = None
@@ -167,7 +169,11 @@ def decide(inputs: Inputs) -> tuple[dict[str, str | None], dict[str, Any]]:
         conditions.append(_condition(old_conditions, "Invalid", "True", "InvalidSpec", message, now))
     else:
         conditions.append(_condition(old_conditions, "Invalid", "False", "Valid", "", now))
-    if inputs.overlaps:
+    if inputs.refused:
+        refusals = [f"refused shard {name}: {why}" for name, why in sorted(inputs.refused.items())]
+        message = "; ".join(refusals + inputs.overlaps)
+        conditions.append(_condition(old_conditions, "Overlap", "True", "NamespacesRefused", message, now))
+    elif inputs.overlaps:
         conditions.append(
             _condition(
                 old_conditions, "Overlap", "True", "NamespacesClaimedTwice", "; ".join(inputs.overlaps), now
@@ -250,6 +256,10 @@ class Coordinator:
             if lease_obj is not None:
                 shard_leases[name] = ShardLease.parse(lease_obj)
         overlaps = []
+        refused: set[str] = set()  # namespaces this fleet refuses: said once, by the refusal
+        for shard in spec.shards if spec is not None else []:
+            if shard.name in member.refused:
+                refused |= set(shard.namespaces or ()) | ({"*"} if shard.catch_all else set())
         if spec is not None:
             for other in member.fleets.store.list():
                 meta = other["metadata"]
@@ -259,10 +269,12 @@ class Coordinator:
                     other_spec = SparkFleetSpec.model_validate(other.get("spec") or {})
                 except ValidationError:
                     continue
-                both = overlapping_namespaces(spec, other_spec)
+                both = [ns for ns in overlapping_namespaces(spec, other_spec) if ns not in refused]
                 if both:
+                    later = claim_order(other) > claim_order(obj)
                     overlaps.append(
-                        f"fleet {meta['namespace']}/{meta['name']} also serves namespaces {', '.join(both)}"
+                        f"fleet {meta['namespace']}/{meta['name']} also names namespaces {', '.join(both)}"
+                        + (" (this fleet claimed them first)" if later else "")
                     )
         request = (obj["metadata"].get("annotations") or {}).get(ANNOTATION_REBALANCE)
         previous = obj.get("status") or {}
@@ -276,6 +288,7 @@ class Coordinator:
             shard_leases=shard_leases,
             previous=previous,
             overlaps=overlaps,
+            refused=dict(member.refused),
             rebalance=request if request and request != previous.get("lastRebalance") else None,
             now=time.time(),
         )

@@ -63,7 +63,14 @@ from sparkfleet.sharding.leases import (
     shard_lease_name,
 )
 from sparkfleet.sharding.planner import Member, Shard, plan
-from sparkfleet.sharding.shards import Problem, ShardDef, compile_shards
+from sparkfleet.sharding.shards import (
+    FleetClaim,
+    Problem,
+    ShardDef,
+    claim_order,
+    compile_shards,
+    refused_shards,
+)
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +136,9 @@ class FleetMember:
         self.spec: SparkFleetSpec | None = None
         self.shards: dict[str, ShardDef] = {}
         self.problems: list[Problem] = []
+        self.refused: dict[str, str] = {}
+        self._claims: dict[str, tuple[str, FleetClaim | None]] = {}
+        """Shards not served because another fleet claimed their namespaces first: shard -> why."""
         self.serving: set[str] = set()
         self.warming: set[str] = set()  # shards whose caches are warmed ahead of a hand-off to us
         self.ready = asyncio.Event()
@@ -146,6 +156,7 @@ class FleetMember:
         self._tasks: list[asyncio.Task[None]] = []
         self.coordinator_wake = self._waker()
         metrics.SHARDS_HELD.labels(fleet, identity).set(0)  # every series exported from the start
+        metrics.SHARDS.labels(fleet).set(0)
         metrics.IS_COORDINATOR.labels(fleet).set(0)
         metrics.MEMBERS.labels(fleet).set(0)
 
@@ -294,7 +305,41 @@ class FleetMember:
         self.problems = problems
         if not problems:
             self.spec = fleet.spec
-            self.shards = {s.name: s for s in shards}
+            refused = refused_shards(fleet.spec, claim_order(obj), self._other_fleets())
+            if refused != self.refused:
+                for shard, why in sorted(refused.items()):
+                    log.warning(
+                        "refusing a shard another fleet claimed first",
+                        extra={"fleet": self.fleet, "shard": shard, "why": why},
+                    )
+            self.refused = refused
+            self.shards = {s.name: s for s in shards if s.name not in self.refused}
+        metrics.SHARDS.labels(self.fleet).set(len(self.shards))
+
+    def _other_fleets(self) -> list[FleetClaim]:
+        """The other fleets' claims, each parsed once per resourceVersion (this runs on every wake)."""
+        claims = []
+        cache: dict[str, tuple[str, FleetClaim | None]] = {}
+        for obj in self.fleets.store.list():
+            meta = obj["metadata"]
+            if meta["name"] == self.fleet and meta.get("namespace") == self.namespace:
+                continue
+            where = f"{meta.get('namespace')}/{meta['name']}"
+            version = str(meta.get("resourceVersion") or "")
+            known = self._claims.get(where)
+            if known is not None and known[0] == version:
+                claim = known[1]
+            else:
+                try:
+                    spec = SparkFleetSpec.model_validate(obj.get("spec") or {})
+                    claim = FleetClaim(claim_order(obj), where, spec)
+                except ValidationError:
+                    claim = None  # an invalid fleet claims nothing
+            cache[where] = (version, claim)
+            if claim is not None:
+                claims.append(claim)
+        self._claims = cache
+        return claims
 
     # -- the member Lease -------------------------------------------------------------
 

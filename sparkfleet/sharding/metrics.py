@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+SHARDS = Gauge("sparkfleet_shards", "Shards in the fleet's spec, as this member reads it", ("fleet",))
 SHARDS_HELD = Gauge("sparkfleet_shards_held", "Shards this member holds and serves", ("fleet", "member"))
 HANDOFFS = Counter(
     "sparkfleet_shard_handoffs",  # exposed as sparkfleet_shard_handoffs_total

@@ -19,6 +19,7 @@ plan.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sparkfleet.api.fleet import LabelSelector, ShardSpec, SparkFleetSpec
 from sparkfleet.kube.scope import Scope, Watch
@@ -250,3 +251,47 @@ def overlapping_namespaces(mine: SparkFleetSpec, other: SparkFleetSpec) -> list[
     if rest_b:
         both |= named_a - named_b
     return sorted(both)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetClaim:
+    """Another fleet as this one weighs it: who claimed first is decided by ``order``."""
+
+    order: tuple[str, str, str]
+    """(creationTimestamp, namespace, name): the same order on every machine; earlier claims first."""
+    where: str
+    spec: SparkFleetSpec
+
+
+def claim_order(obj: dict[str, Any]) -> tuple[str, str, str]:
+    meta = obj["metadata"]
+    return (str(meta.get("creationTimestamp") or ""), str(meta.get("namespace") or ""), str(meta["name"]))
+
+
+def refused_shards(
+    mine: SparkFleetSpec, order: tuple[str, str, str], others: list[FleetClaim]
+) -> dict[str, str]:
+    """The shards this fleet must not serve, each with why: another fleet claimed their namespaces first.
+
+    A namespace shard is refused when a fleet created earlier names one of its namespaces; a namespace
+    catch-all when an earlier fleet has one too. A namespace named by one fleet and left to another's
+    catch-all is not refused (an explicit name is the stronger claim). Label fleets are not judged.
+    """
+    if any(s.values or s.label_selector for s in mine.shards):
+        return {}
+    refused: dict[str, str] = {}
+    for other in sorted(others, key=lambda c: c.order):
+        if other.order >= order or any(s.values or s.label_selector for s in other.spec.shards):
+            continue
+        named, rest = fleet_namespaces(other.spec)
+        for shard in mine.shards:
+            if shard.name in refused:
+                continue
+            taken = sorted(set(shard.namespaces or ()) & named)
+            if taken:
+                refused[shard.name] = (
+                    f"namespaces {', '.join(taken)} are already claimed by fleet {other.where}"
+                )
+            elif shard.catch_all and rest:
+                refused[shard.name] = f"fleet {other.where} already has a catch-all"
+    return refused

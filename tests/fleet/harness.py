@@ -82,6 +82,8 @@ class FleetUnderTest:
     instances: dict[str, Instance] = field(default_factory=dict)
     _kubelet: asyncio.Task[None] | None = None
     finish_drivers: bool = False
+    kubeconfig: Path | None = None
+    """The instances' identity (default: the control plane's admin)."""
 
     # -- set-up ---------------------------------------------------------------------
 
@@ -153,7 +155,7 @@ class FleetUnderTest:
         log = instance.log_path.open("ab")
         instance.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "sparkfleet.cli", "run",
-            "--kubeconfig", str(self.control_plane.kubeconfig),
+            "--kubeconfig", str(self.kubeconfig or self.control_plane.kubeconfig),
             "--fleet", self.name, "--fleet-namespace", self.namespace, "--identity", identity,
             "--concurrent-syncs", "4", "--handoff-timeout", "2s",
             "--metrics-bind-address", f"127.0.0.1:{instance.port}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,17 @@ CRDS = sorted((Path(__file__).resolve().parents[2] / "deploy" / "crds").glob("*.
 @pytest.fixture
 async def fleet_crd(control_plane: ControlPlane) -> None:
     await control_plane.install_crds(CRDS)
+
+
+@pytest.fixture(autouse=True)
+async def _remove_fleets(kube: KubeClient, namespace: str) -> AsyncIterator[None]:
+    """Each test's fleets go when it ends, not later with its namespace: the tests reuse namespace
+    names (team-0-ns, ...), and a fleet still naming them would be the earlier claim."""
+    yield
+    with contextlib.suppress(ApiError):
+        for fleet in (await kube.list(SPARK_FLEETS, namespace)).get("items") or []:
+            with contextlib.suppress(ApiError):
+                await kube.delete(SPARK_FLEETS, fleet["metadata"]["name"], namespace)
 
 
 async def until(predicate: Any, timeout: float, what: str) -> float:

@@ -478,3 +478,16 @@ def test_a_member_with_infinite_capacity_does_not_stop_the_fleet() -> None:
     )
     holders, _ = decide(inputs([*THREE, MemberView(MemberLease.parse(obj), True)]))
     assert all(holders.values())
+
+
+def test_refused_shards_make_a_clear_overlap_condition() -> None:
+    shards = [s for s in SHARDS if s != "s0"]  # s0 is refused: the member does not serve or plan it
+    why = "namespaces ns-s0 are already claimed by fleet ops/team-a"
+    refusing = inputs(THREE, shards=shards)
+    refusing.refused = {"s0": why}
+    holders, status = decide(refusing)
+    overlap = condition(status, "Overlap")
+    assert (overlap["status"], overlap["reason"]) == ("True", "NamespacesRefused")
+    assert overlap["message"] == f"refused shard s0: {why}"
+    assert "s0" not in holders
+    assert "s0" not in [s["name"] for s in status["shards"]]

@@ -1,0 +1,141 @@
+{{/* Names. Every cluster-scoped object's name starts with the full name, which carries the release name. */}}
+{{- define "sparkfleet.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "sparkfleet.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 52 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "sparkfleet.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "sparkfleet.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sparkfleet.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "sparkfleet.labels" -}}
+helm.sh/chart: {{ include "sparkfleet.chart" . }}
+{{ include "sparkfleet.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: sparkfleet
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "sparkfleet.serviceAccountName" -}}
+{{- if .Values.controller.serviceAccount.create -}}
+{{- default (include "sparkfleet.fullname" .) .Values.controller.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.controller.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "sparkfleet.sparkServiceAccountName" -}}
+{{- default (printf "%s-spark" (include "sparkfleet.fullname" .)) .Values.spark.serviceAccount.name -}}
+{{- end -}}
+
+{{- define "sparkfleet.fleetName" -}}
+{{- default (include "sparkfleet.fullname" .) .Values.fleet.name -}}
+{{- end -}}
+
+{{- define "sparkfleet.metricsServiceName" -}}
+{{- printf "%s-metrics" (include "sparkfleet.fullname" .) -}}
+{{- end -}}
+
+{{- define "sparkfleet.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag -}}
+{{- if .Values.image.registry -}}
+{{- printf "%s/%s:%s" .Values.image.registry .Values.image.repository $tag -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The fleet's shards as a JSON list: fleet.shards, or one shard per job namespace, or one catch-all. */}}
+{{- define "sparkfleet.shards" -}}
+{{- $shards := list -}}
+{{- if .Values.fleet.shards -}}
+{{- $shards = .Values.fleet.shards -}}
+{{- else -}}
+{{- range .Values.spark.jobNamespaces -}}
+{{- if . -}}
+{{- $shards = append $shards (dict "name" . "namespaces" (list .)) -}}
+{{- end -}}
+{{- end -}}
+{{- if not $shards -}}
+{{- $shards = list (dict "name" "all" "catchAll" true) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $shards -}}
+{{- end -}}
+
+{{/* The job namespaces named anywhere (spark.jobNamespaces and namespace shards), as a JSON list. */}}
+{{- define "sparkfleet.jobNamespaces" -}}
+{{- $namespaces := list -}}
+{{- range .Values.spark.jobNamespaces -}}
+{{- if . -}}{{- $namespaces = append $namespaces . -}}{{- end -}}
+{{- end -}}
+{{- if .Values.fleet.enabled -}}
+{{- range .Values.fleet.shards -}}
+{{- range (.namespaces | default list) -}}{{- $namespaces = append $namespaces . -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson ($namespaces | uniq | sortAlpha) -}}
+{{- end -}}
+
+{{/*
+"true" when the operator must watch across namespaces: no job namespace named (all of them), or a fleet
+with label shards (labelSelector, values of the routing label) or a catch-all, whose watches are
+cluster-wide. Then the job permissions are a ClusterRole; otherwise a Role in each job namespace.
+*/}}
+{{- define "sparkfleet.clusterWide" -}}
+{{- $wide := false -}}
+{{- if eq (include "sparkfleet.jobNamespaces" . | fromJsonArray | len) 0 -}}
+{{- $wide = true -}}
+{{- end -}}
+{{- if .Values.fleet.enabled -}}
+{{- range (include "sparkfleet.shards" . | fromJsonArray) -}}
+{{- if not .namespaces -}}{{- $wide = true -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- ternary "true" "" $wide -}}
+{{- end -}}
+
+{{/* What the operator does in the namespaces it serves (derived from sparkfleet/operator). */}}
+{{- define "sparkfleet.jobRules" -}}
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch, create, delete]
+- apiGroups: [""]
+  resources: [configmaps, services]
+  verbs: [create]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+- apiGroups: [sparkoperator.k8s.io]
+  resources: [sparkapplications]
+  verbs: [get, list, watch, create, delete]
+- apiGroups: [sparkoperator.k8s.io]
+  resources: [sparkapplications/status]
+  verbs: [update]
+- apiGroups: [sparkoperator.k8s.io]
+  resources: [scheduledsparkapplications]
+  verbs: [get, list, watch]
+- apiGroups: [sparkoperator.k8s.io]
+  resources: [scheduledsparkapplications/status]
+  verbs: [update]
+{{- end -}}

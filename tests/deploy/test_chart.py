@@ -1,0 +1,257 @@
+"""The Helm chart: lint, render (default and every example), and the API server's word on what it renders."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sparkfleet.kube import ApiError, KubeClient
+from sparkfleet.kube.resources import CRDS, NAMESPACES
+from sparkfleet.testing import ControlPlane
+from tests.deploy.chart import (
+    CHART,
+    EXAMPLES,
+    ROOT,
+    apply,
+    example_values,
+    helm,
+    metric_names,
+    namespaces_of,
+    render,
+)
+
+CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace"}
+CASES = [pytest.param((), id="default")] + [pytest.param((p,), id=p.name) for p in example_values()]
+EVERYTHING = {
+    "prometheus": {
+        "serviceMonitor": {"create": True},
+        "prometheusRule": {"create": True},
+        "dashboard": {"create": True},
+    }
+}
+
+
+def test_lint_default_and_examples() -> None:
+    helm("lint", "--strict", str(CHART))
+    for values in example_values():
+        helm("lint", "--strict", str(CHART), "--values", str(values))
+
+
+def test_chart_crds_are_the_generated_ones() -> None:
+    for crd in sorted((ROOT / "deploy" / "crds").glob("*.yaml")):
+        assert (CHART / "crds" / crd.name).read_text() == crd.read_text(), (
+            f"run `make crds`: {crd.name} differs"
+        )
+
+
+@pytest.mark.parametrize("values", CASES)
+def test_template(values: tuple[Path, ...]) -> None:
+    docs = render("rel", "spark-operator", values)
+    kinds = [d["kind"] for d in docs]
+    for doc in docs:
+        if doc["kind"] in CLUSTER_SCOPED:
+            assert "rel" in doc["metadata"]["name"], (
+                f"{doc['kind']} {doc['metadata']['name']} lacks the release name"
+            )
+            assert "namespace" not in doc["metadata"]
+        else:
+            assert doc["metadata"].get("namespace"), (
+                f"{doc['kind']} {doc['metadata']['name']} has no namespace"
+            )
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["resources"]["requests"]
+    assert container["resources"]["limits"]
+    assert pod["terminationGracePeriodSeconds"] >= 40  # hand-offs + the last in-flight reconciles
+    assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in container["env"]
+    if "SparkFleet" in kinds:
+        assert "--identity=$(POD_NAME)" in container["args"]
+        assert not any(a.startswith("--leader-elect") for a in container["args"])
+    else:
+        assert "--leader-elect" in container["args"]
+    assert "PodDisruptionBudget" in kinds
+    assert "ServiceAccount" in kinds
+
+
+def test_values_mirror_the_spark_operator() -> None:
+    docs = render(
+        "rel",
+        "ops",
+        values={
+            "controller": {
+                "workers": 33,
+                "workqueueRateLimiter": {"bucketQPS": 7, "bucketSize": 70, "maxDelay": {"duration": "1h"}},
+                "kubeAPI": {"qps": 11, "burst": 22},
+                "uiService": {"enable": False},
+                "logEncoder": "console",
+            },
+            "prometheus": {"metrics": {"port": 9100, "prefix": "team_a_"}},
+            "spark": {"jobNamespaces": ["a", "b"]},
+        },
+    )
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    for expected in (
+        "--controller-threads=33", "--workqueue-ratelimiter-bucket-qps=7", "--workqueue-ratelimiter-bucket-size=70",
+        "--workqueue-ratelimiter-max-delay=1h", "--kube-api-qps=11", "--kube-api-burst=22",
+        "--no-enable-ui-service", "--metrics-bind-address=:9100", "--metrics-prefix=team_a_", "--log-format=text",
+    ):  # fmt: skip
+        assert expected in args
+    (fleet,) = [d for d in docs if d["kind"] == "SparkFleet"]
+    assert fleet["spec"]["shards"] == [{"name": "a", "namespaces": ["a"]}, {"name": "b", "namespaces": ["b"]}]
+
+
+def test_releases_side_by_side_never_collide() -> None:
+    """Two teams, and a routed fleet, in one cluster: no object of one release has the name of another's."""
+    seen: dict[tuple[str, str, str], str] = {}
+    for release, namespace, values in (
+        ("team-a", "team-a-spark", EXAMPLES / "team-a.values.yaml"),
+        ("team-b", "team-b-spark", EXAMPLES / "team-b.values.yaml"),
+        ("routed", "spark-routed", EXAMPLES / "routed.values.yaml"),
+    ):
+        for doc in render(release, namespace, (values,), EVERYTHING):
+            key = (doc["kind"], doc["metadata"].get("namespace", ""), doc["metadata"]["name"])
+            assert key not in seen, f"{key} is rendered by both {seen[key]} and {release}"
+            seen[key] = release
+
+
+def test_rbac_is_namespaced_unless_shards_watch_across_namespaces() -> None:
+    team = render("team-a", "team-a-spark", (EXAMPLES / "team-a.values.yaml",))
+    cluster_roles = {d["metadata"]["name"]: d for d in team if d["kind"] == "ClusterRole"}
+    # Only the read-only view of SparkFleets (for the Overlap check) is cluster-wide.
+    assert list(cluster_roles) == ["team-a-sparkfleet-fleets"]
+    assert cluster_roles["team-a-sparkfleet-fleets"]["rules"] == [
+        {"apiGroups": ["sparkfleet.io"], "resources": ["sparkfleets"], "verbs": ["list", "watch"]}
+    ]
+    job_roles = {
+        d["metadata"]["namespace"]
+        for d in team
+        if d["kind"] == "Role" and d["metadata"]["name"].endswith("-jobs")
+    }
+    assert job_roles == {"team-a", "team-a-batch", "team-a-streaming"}
+    for doc in team:
+        for rule in doc.get("rules") or []:
+            assert "*" not in rule["verbs"], doc["metadata"]["name"]
+            assert "*" not in rule["resources"], doc["metadata"]["name"]
+            assert "secrets" not in rule["resources"]
+    routed = render("routed", "spark-routed", (EXAMPLES / "routed.values.yaml",))
+    assert {d["metadata"]["name"] for d in routed if d["kind"] == "ClusterRole"} == {
+        "routed-sparkfleet-fleets",
+        "routed-sparkfleet-jobs",
+    }
+
+
+def test_alerts_and_dashboard_cover_what_the_issue_lists() -> None:
+    docs = render("rel", "ops", values=EVERYTHING)
+    (rule,) = [d for d in docs if d["kind"] == "PrometheusRule"]
+    exprs = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    used = set().union(*(metric_names(e) for e in exprs))
+    for needed in (
+        "controller_runtime_reconcile_time_seconds_bucket", "workqueue_depth", "sparkfleet_shards",
+        "sparkfleet_shards_held", "sparkfleet_lease_renew_failures_total", "rest_client_requests_total",
+    ):  # fmt: skip
+        assert needed in used
+    assert any('code="429"' in e for e in exprs)
+    assert any("5.." in e for e in exprs)
+    assert all('job="rel-sparkfleet-metrics",namespace="ops"' in e for e in exprs)
+    (dashboard,) = [
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard")
+    ]
+    board = json.loads(dashboard["data"]["sparkfleet.json"])
+    assert len(dashboard_exprs(board)) > 20
+
+
+def dashboard_exprs(board: dict[str, Any]) -> list[str]:
+    exprs = [t["expr"] for p in board["panels"] for t in p.get("targets") or []]
+    for variable in board["templating"]["list"]:
+        query = variable.get("query")
+        if isinstance(query, dict) and query.get("query", "").startswith("label_values("):
+            exprs.append(query["query"].removeprefix("label_values(").split(",")[0])
+    return exprs
+
+
+async def test_every_rendered_manifest_passes_server_side_dry_run(
+    control_plane: ControlPlane, kube: KubeClient
+) -> None:
+    """Default and every example, with CRDs, ServiceMonitor, PrometheusRule and dashboard on."""
+    stubs = Path(__file__).with_name("monitoring-crds.yaml")
+    await control_plane.install_crds([stubs, *sorted((CHART / "crds").glob("*.yaml"))])
+    created: list[str] = []
+    checked: dict[str, int] = {}
+    try:
+        for case in [(), *((p,) for p in example_values())]:
+            release = f"dry-{uuid.uuid4().hex[:5]}"
+            namespace = f"{release}-ops"
+            docs = render(release, namespace, case, EVERYTHING, include_crds=True)
+            for ns in sorted(namespaces_of(docs)):
+                try:
+                    await kube.get(NAMESPACES, ns)
+                except ApiError as exc:
+                    if not exc.is_not_found:
+                        raise
+                    await control_plane.create_namespace(ns)
+                    created.append(ns)
+            for doc in docs:
+                try:
+                    await apply(kube, doc, dry_run=True)
+                except ApiError as exc:
+                    raise AssertionError(
+                        f"{case}: {doc['kind']} {doc['metadata']['name']} refused: {exc}\n{yaml.safe_dump(doc)}"
+                    ) from exc
+            checked[case[0].name if case else "default"] = len(docs)
+            # a dry run stores nothing
+            for doc in docs:
+                if doc["kind"] in ("ClusterRole", "ClusterRoleBinding"):
+                    with pytest.raises(ApiError) as missing:
+                        await kube.request(
+                            "GET",
+                            f"/apis/rbac.authorization.k8s.io/v1/{doc['kind'].lower()}s/{doc['metadata']['name']}",
+                        )
+                    assert missing.value.status == 404
+    finally:
+        for ns in created:
+            try:
+                await kube.delete(NAMESPACES, ns)
+            except ApiError as exc:
+                if not exc.is_not_found:
+                    raise
+        for name in ("servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"):
+            await kube.delete(CRDS, name)
+    assert set(checked) == {"default", *(p.name for p in example_values())}
+    assert all(count >= 10 for count in checked.values()), checked
+
+
+def test_the_hpa_reads_the_metric_the_adapter_rule_serves() -> None:
+    docs = render("rel", "ops", (EXAMPLES / "autoscaling.values.yaml",))
+    (hpa,) = [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["type"] == "Pods"
+    adapter = yaml.safe_load((EXAMPLES / "prometheus-adapter-rules.yaml").read_text())
+    (rule,) = adapter["rules"]["custom"]
+    assert rule["name"]["as"] == metric["pods"]["metric"]["name"] == "workqueue_depth"
+    assert metric_names(rule["seriesQuery"]) == {"workqueue_depth"}
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "rel-sparkfleet"
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    assert "replicas" not in deployment["spec"]  # the HPA owns it
+    cronjobs = [d for d in docs if d["kind"] == "CronJob"]
+    assert [c["spec"]["schedule"] for c in cronjobs] == ["15 1 * * *", "0 5 * * *"]
+    command = cronjobs[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[-1] == '--patch={"spec":{"minReplicas":6}}'
+    (role,) = [d for d in docs if d["kind"] == "Role" and d["metadata"]["name"].endswith("-prescale")]
+    assert role["rules"] == [
+        {
+            "apiGroups": ["autoscaling"],
+            "resources": ["horizontalpodautoscalers"],
+            "resourceNames": ["rel-sparkfleet"],
+            "verbs": ["get", "patch"],
+        }
+    ]
