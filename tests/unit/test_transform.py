@@ -19,7 +19,10 @@ POD = {
         "ownerReferences": [{"kind": "SparkApplication", "name": "app", "uid": "u0"}],
         "managedFields": [{"manager": "sparkfleet", "fieldsV1": {"f:spec": {}}}],
     },
-    "spec": {"nodeName": "node-1", "containers": [{"name": "spark-kubernetes-driver", "env": [{"name": "A"}]}]},
+    "spec": {
+        "nodeName": "node-1",
+        "containers": [{"name": "spark-kubernetes-driver", "env": [{"name": "A"}]}],
+    },
     "status": {"phase": "Running", "containerStatuses": [{"name": "spark-kubernetes-driver", "ready": True}]},
 }
 
