@@ -91,6 +91,20 @@ async def start_executors(kube: KubeClient, namespace: str, driver: dict[str, An
     return names
 
 
+async def events_about(
+    kube: KubeClient, namespace: str, name: str, reasons: set[str], timeout: float = 10.0
+) -> list[dict[str, Any]]:
+    """The Events about ``name`` once they include ``reasons`` (they are written in the background)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events, _ = await kube.list_all(EVENTS, namespace, field_selector=f"involvedObject.name={name}")
+        seen = {e["reason"] for e in events}
+        if reasons <= seen:
+            return events
+        assert time.monotonic() < deadline, f"Events about {name}: {sorted(seen)}; expected {sorted(reasons)}"
+        await asyncio.sleep(0.1)
+
+
 @pytest.mark.usefixtures("operator")
 async def test_application_runs_to_completion(kube: KubeClient, namespace: str) -> None:
     await kube.create(SPARK_APPLICATIONS, manifests.spark_pi(namespace=namespace))
@@ -136,9 +150,12 @@ async def test_application_runs_to_completion(kube: KubeClient, namespace: str) 
     assert metric("spark_application_success_count", namespace) == 1
     assert metric("spark_executor_success_count", namespace) == 2
     assert metric("spark_application_start_latency_seconds_count", namespace) == 1
-    events, _ = await kube.list_all(EVENTS, namespace, field_selector="involvedObject.name=spark-pi")
-    reasons = {e["reason"] for e in events}
-    assert {"SparkApplicationSubmitted", "SparkDriverRunning", "SparkApplicationCompleted"} <= reasons
+    await events_about(
+        kube,
+        namespace,
+        "spark-pi",
+        {"SparkApplicationSubmitted", "SparkDriverRunning", "SparkApplicationCompleted"},
+    )
 
 
 @pytest.mark.usefixtures("operator")
@@ -152,7 +169,7 @@ async def test_invalid_application_fails_submission_naming_the_field(
     app = await wait_app(kube, namespace, "broken", state_is("SUBMISSION_FAILED"))
     assert app["status"]["applicationState"]["errorMessage"] == "spec.mainApplicationFile: required"
     await wait_app(kube, namespace, "healthy", state_is("SUBMITTED"))  # its neighbour is unaffected
-    events, _ = await kube.list_all(EVENTS, namespace, field_selector="involvedObject.name=broken")
+    events = await events_about(kube, namespace, "broken", {"SparkApplicationSubmissionFailed"})
     assert any(e["type"] == "Warning" and "mainApplicationFile" in e["message"] for e in events)
     with pytest.raises(ApiError):
         await kube.get(PODS, "broken-driver", namespace)
@@ -248,8 +265,7 @@ async def test_a_spec_change_resubmits(kube: KubeClient, namespace: str) -> None
     assert app["status"]["executionAttempts"] == 1  # a new spec starts a fresh retry budget
     driver = await kube.get(PODS, "edited-driver", namespace)
     assert driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID] == app["status"]["submissionID"]
-    events, _ = await kube.list_all(EVENTS, namespace, field_selector="involvedObject.name=edited")
-    assert "SparkApplicationSpecUpdateProcessed" in {e["reason"] for e in events}
+    await events_about(kube, namespace, "edited", {"SparkApplicationSpecUpdateProcessed"})
 
 
 async def test_label_selector_filter_limits_what_is_served(
