@@ -57,13 +57,20 @@ TARGETS = (
 
 
 async def bench(
-    name: str, sizes: list[int], workload: Workload, sim: SimConfig, syncs: int
+    name: str, sizes: list[int], workload: Workload, sim: SimConfig, syncs: int, arrival: float | None
 ) -> dict[str, Any]:
     runs = []
     for instances in sizes:
         started = time.monotonic()
         print(f"{name}: {workload.total} applications with {instances} instance(s)...", flush=True)
-        report = await run(RunConfig(instances=instances, workload=workload, sim=sim, concurrent_syncs=syncs))
+        config = RunConfig(
+            instances=instances,
+            workload=workload,
+            sim=sim,
+            concurrent_syncs=syncs,
+            arrival_per_minute=arrival,
+        )
+        report = await run(config)
         report["wall_seconds"] = round(time.monotonic() - started, 1)
         runs.append(report)
         status_p99 = report["status_latency_seconds"]["p99"]
@@ -100,6 +107,9 @@ def main() -> None:
     parser.add_argument("--executors", default="1-10")
     parser.add_argument("--run-time", default="10-30", help="seconds each application runs")
     parser.add_argument("--concurrent-syncs", type=int, default=10)
+    parser.add_argument(
+        "--arrival-per-minute", type=float, default=None, help="submit at this pace (default: all at once)"
+    )
     args = parser.parse_args()
     configure_logging("text", "error")
     low, high = parse_range(args.run_time)
@@ -107,7 +117,12 @@ def main() -> None:
     sizes = [int(n) for n in args.instances.split(",")]
     result = uvloop.run(
         bench(
-            args.name, sizes, workload, SimConfig(run_time=(float(low), float(high))), args.concurrent_syncs
+            args.name,
+            sizes,
+            workload,
+            SimConfig(run_time=(float(low), float(high))),
+            args.concurrent_syncs,
+            args.arrival_per_minute,
         )
     )
     RESULTS.mkdir(exist_ok=True)

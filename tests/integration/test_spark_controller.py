@@ -91,6 +91,11 @@ async def start_executors(kube: KubeClient, namespace: str, driver: dict[str, An
     return names
 
 
+def status_writes(kube: KubeClient) -> float:
+    labels = {"code": "200", "method": "PUT", "host": kube.transport.host}
+    return REGISTRY.get_sample_value("rest_client_requests_total", labels) or 0.0
+
+
 async def events_about(
     kube: KubeClient, namespace: str, name: str, reasons: set[str], timeout: float = 10.0
 ) -> list[dict[str, Any]]:
@@ -360,3 +365,26 @@ async def test_a_stale_cache_never_resubmits_nor_deletes_the_live_driver(
     assert app["status"]["submissionID"] == submitted["submissionID"]
     assert app["status"]["applicationState"]["state"] == "SUBMITTED"
     assert app["status"]["submissionAttempts"] == 1
+
+
+@pytest.mark.usefixtures("operator")
+async def test_executor_states_are_batched_and_app_states_are_not(kube: KubeClient, namespace: str) -> None:
+    """Eight executors starting one after another: their states reach the status within a batch
+    window in a couple of writes, not eight; the application's own state changes are written at once."""
+    await kube.create(SPARK_APPLICATIONS, manifests.spark_pi(namespace=namespace))
+    await wait_app(kube, namespace, "spark-pi", state_is("SUBMITTED"))
+    driver = await kube.get(PODS, "spark-pi-driver", namespace)
+    await set_phase(kube, namespace, "spark-pi-driver", "Running")
+    await wait_app(kube, namespace, "spark-pi", state_is("RUNNING"))
+    puts_before = status_writes(kube)  # only the operator sends PUT here: its status writes
+
+    executors = await start_executors(kube, namespace, driver, 8)  # one by one
+    all_running = {e: "RUNNING" for e in executors}
+    await wait_app(kube, namespace, "spark-pi", lambda s: s.get("executorState") == all_running)
+    writes = status_writes(kube) - puts_before
+    assert 1 <= writes <= 3, f"{writes} status writes for 8 executors"
+
+    await set_phase(kube, namespace, "spark-pi-driver", "Failed")
+    started = time.monotonic()
+    await wait_app(kube, namespace, "spark-pi", state_is("FAILED"))
+    assert time.monotonic() - started < 0.9  # not held back: less than a batch window

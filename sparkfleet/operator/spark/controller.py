@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 CONTROLLER_NAME = "spark-application-controller"
 COMPONENT = "sparkfleet"
+EXECUTOR_STATE_BATCH_SECONDS = 1.0
 STALE_RECHECK_SECONDS = 1.0  # a fallback only: the watch event of our own write normally comes first
 OPERATOR_PODS = f"{naming.LABEL_LAUNCHED_BY_OPERATOR}=true"
 
@@ -82,9 +83,16 @@ class SparkApplicationController:
         rate_limiter: RateLimiter[str] | None = None,
         audit: AuditLog | None = None,
         clock: Callable[[], float] = time.time,
+        executor_state_batch: float = EXECUTOR_STATE_BATCH_SECONDS,
     ):
-        """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``."""
+        """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``.
+
+        A status change of executors only is written at most once per ``executor_state_batch``
+        seconds per application; a change of the application's state is written at once.
+        """
         self.client = client
+        self.executor_state_batch = executor_state_batch
+        self._executor_write_due: dict[str, float] = {}  # key -> when its held executor states are written
         self.max_tracked_executors = max_tracked_executors
         self.ui_service = ui_service
         self.clock = clock
@@ -138,6 +146,7 @@ class SparkApplicationController:
         raw = self.apps.get(key)
         if raw is None or raw["metadata"].get("deletionTimestamp"):
             self._unobserved.pop(key, None)
+            self._executor_write_due.pop(key, None)
             return None  # deleted: its pods follow by garbage collection
         if self._unobserved.get(key) == raw["metadata"].get("resourceVersion"):
             # Our last status write has not reached the cache yet: deciding from this older copy
@@ -214,6 +223,9 @@ class SparkApplicationController:
             elif action is Action.DELETE_APP:
                 await self._delete(SPARK_APPLICATIONS, name, namespace)
                 return None
+        hold = self._executor_states_hold(key, status, new_status, bool(decision.actions or events))
+        if hold is not None:
+            return Result(requeue_after=min(hold, decision.requeue_after or hold))
         try:
             await self._write_status(raw, status, new_status)
         except ApiError:
@@ -234,6 +246,24 @@ class SparkApplicationController:
         for event in events:
             self.events.emit(raw, event.type, event.reason, event.message)
         return Result(requeue_after=decision.requeue_after) if decision.requeue_after else None
+
+    def _executor_states_hold(
+        self, key: str, old: dict[str, Any], new: dict[str, Any], acted: bool
+    ) -> float | None:
+        """Seconds to hold back a status write that changes executor states only; None: write now.
+
+        Executors start and finish one after another; folding their changes into one write a
+        batch window saves the API server most status writes of a large application.
+        """
+        if acted or new == old or _without_executors(new) != _without_executors(old):
+            self._executor_write_due.pop(key, None)
+            return None
+        now = time.monotonic()
+        due = self._executor_write_due.setdefault(key, now + self.executor_state_batch)
+        if now >= due:
+            del self._executor_write_due[key]
+            return None
+        return due - now
 
     async def _get_driver(self, namespace: str, status: dict[str, Any]) -> dict[str, Any] | None:
         pod_name = (status.get("driverInfo") or {}).get("podName")
@@ -373,6 +403,10 @@ class SparkApplicationController:
         await self.client.replace_status(SPARK_APPLICATIONS, {**raw, "status": new})
         meta = raw["metadata"]
         self._unobserved[f"{meta['namespace']}/{meta['name']}"] = meta.get("resourceVersion")
+
+
+def _without_executors(status: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in status.items() if k != "executorState"}
 
 
 def _submitted_hash(driver_pod: dict[str, Any]) -> str | None:
