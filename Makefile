@@ -89,8 +89,9 @@ DEMO_ARGS ?=
 demo: $(TEST_DEPS) ## the seed workload on a local fleet of 3 instances, shown live (DEMO_ARGS="--kill-one-at 40")
 	$(PY) -m sparkfleet.cli demo --report demo-report.json $(DEMO_ARGS)
 
-bench: $(TEST_DEPS) ## the seed workload with 1, 2 and 4 instances -> bench/results/seed.{json,md}
+bench: $(TEST_DEPS) ## the seed workload: a burst with 1, 2 and 4 instances, then steady arrivals -> bench/results/
 	$(PY) -m bench.seed --name seed
+	$(PY) -m bench.seed --name seed-steady --instances 1,4 --arrival-per-minute 600 --run-time 30-60
 
 bench-large: $(TEST_DEPS) ## 4,000 applications with 1, 2 and 4 instances -> bench/results/large.{json,md}
 	$(PY) -m bench.seed --name large --namespaces 100 --apps-per-namespace 40

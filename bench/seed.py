@@ -30,6 +30,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 COLUMNS = [
     ("instances", "instances"),
+    ("arrivals/min", "workload.arrival_per_minute"),
     ("apps", "apps_total"),
     ("lost", "apps_lost"),
     ("overlaps", "overlaps"),
@@ -44,8 +45,11 @@ COLUMNS = [
     ("fleet CPU s", "cpu_seconds_total"),
     ("CPU vs 1", "sharding_cpu_overhead"),
     ("max RSS MiB", "max_peak_rss_mib"),
-    ("writes/s", "fleet_write_rate_per_s"),
-    ("ceiling/s", "apiserver_write_ceiling_per_s"),
+    ("ceiling writes/s", "apiserver_write_ceiling_per_s"),
+    ("fleet writes/s while submitting", "submission_phase.fleet_writes_per_s"),
+    ("vs ceiling", "submission_phase.vs_ceiling"),
+    ("all writes/s while submitting", "submission_phase.all_writes_per_s"),
+    ("all vs ceiling", "submission_phase.all_vs_ceiling"),
     ("simulator CPU s", "simulator.cpu_seconds"),
 ]
 

@@ -99,7 +99,8 @@ async def _run(
             instance.mark_workload_start()
         writes_at_start = sum(i.writes() for i in instances)
         started = time.monotonic()
-        submitted: tuple[float, float] | None = None  # (seconds, fleet writes) when all were submitted
+        sim_writes_at_start = simulator.stats.writes
+        submitted: tuple[float, float, float] | None = None
         submitter = asyncio.create_task(_submit(client, observer, workload, config.arrival_per_minute))
         failover: float | None = None
         killed: Instance | None = None
@@ -115,7 +116,8 @@ async def _run(
                 last_scrape = time.monotonic()
                 if all_submitted:
                     writes = sum(i.writes() for i in instances) - writes_at_start
-                    submitted = (time.monotonic() - started, writes)
+                    others = simulator.stats.writes - sim_writes_at_start + len(observer.created)
+                    submitted = (time.monotonic() - started, writes, others)
             status = await _fleet_status(client)
             note = ""
             if config.kill_one_at is not None and killed is None and elapsed >= config.kill_one_at:
@@ -290,8 +292,9 @@ def _snapshot(
 class Timings:
     makespan: float
     failover: float | None
-    submitted: tuple[float, float] | None
-    """When every application had its driver: (seconds into the run, fleet writes by then)."""
+    submitted: tuple[float, float, float] | None
+    """When every application had its driver: seconds into the run, and the writes by then of the
+    fleet and of the others (the simulator, and the workload's creates)."""
 
 
 def build_report(
@@ -325,12 +328,15 @@ def build_report(
     cpu_total = sum(i.usage.workload_cpu_seconds for i in instances)
     submission_phase = None
     if timings.submitted is not None:
-        seconds, phase_writes = timings.submitted
-        rate = phase_writes / seconds if seconds > 0 else None
+        seconds, fleet_writes, other_writes = timings.submitted
+        rate = fleet_writes / seconds if seconds > 0 else None
+        all_rate = (fleet_writes + other_writes) / seconds if seconds > 0 else None
         submission_phase = {
             "seconds": round(seconds, 1),
             "fleet_writes_per_s": round(rate, 1) if rate is not None else None,
             "vs_ceiling": ratio(rate, ceiling),
+            "all_writes_per_s": round(all_rate, 1) if all_rate is not None else None,
+            "all_vs_ceiling": ratio(all_rate, ceiling),
         }
     submissions = [
         observer.created[k] + v for k, v in observer.submit_latency.items() if k in observer.created
