@@ -244,6 +244,10 @@ def demo(
         str, typer.Option(help="Seconds each application runs: a range like 10-30.")
     ] = "10-30",
     failures: Annotated[int, typer.Option(min=0, help="Applications told to fail.")] = 0,
+    arrival_per_minute: Annotated[
+        float | None,
+        typer.Option(min=1, help="Submit at this pace (applications per minute); default: all at once."),
+    ] = None,
     kill_one_at: Annotated[
         float | None,
         typer.Option(help="Kill -9 the busiest instance this many seconds in, to show failover."),
@@ -272,6 +276,7 @@ def demo(
             workload=Workload(namespaces, apps_per_namespace, parse_range(executors), failures=failures),
             sim=SimConfig(run_time=(float(low), float(high))),
             concurrent_syncs=concurrent_syncs,
+            arrival_per_minute=arrival_per_minute,
             kill_one_at=kill_one_at,
             workdir=workdir,
         )
