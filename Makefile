@@ -89,9 +89,10 @@ DEMO_ARGS ?=
 demo: $(TEST_DEPS) ## the seed workload on a local fleet of 3 instances, shown live (DEMO_ARGS="--kill-one-at 40")
 	$(PY) -m sparkfleet.cli demo --report demo-report.json $(DEMO_ARGS)
 
-bench: $(TEST_DEPS) ## the seed workload: a burst with 1, 2 and 4 instances, then steady arrivals -> bench/results/
+bench: $(TEST_DEPS) ## the seed workload: a burst (1, 2, 4 instances), steady arrivals, write-bound -> bench/results/
 	$(PY) -m bench.seed --name seed
 	$(PY) -m bench.seed --name seed-steady --instances 1,4 --arrival-per-minute 600 --run-time 30-60
+	$(PY) -m bench.seed --name seed-writebound --instances 1,4 --start-delay 20-25
 
 bench-large: $(TEST_DEPS) ## 4,000 applications with 1, 2 and 4 instances -> bench/results/large.{json,md}
 	$(PY) -m bench.seed --name large --namespaces 100 --apps-per-namespace 40

@@ -102,6 +102,11 @@ async def bench(
     }
 
 
+def _floats(text: str) -> tuple[float, float]:
+    low, _, high = text.partition("-")
+    return (float(low), float(high or low))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", default="seed")
@@ -111,6 +116,9 @@ def main() -> None:
     parser.add_argument("--executors", default="1-10")
     parser.add_argument("--run-time", default="10-30", help="seconds each application runs")
     parser.add_argument("--concurrent-syncs", type=int, default=10)
+    parser.add_argument(
+        "--start-delay", default="0.1-0.3", help="seconds from a pod's creation to Running (a range)"
+    )
     parser.add_argument(
         "--arrival-per-minute", type=float, default=None, help="submit at this pace (default: all at once)"
     )
@@ -124,7 +132,7 @@ def main() -> None:
             args.name,
             sizes,
             workload,
-            SimConfig(run_time=(float(low), float(high))),
+            SimConfig(run_time=(float(low), float(high)), start_delay=_floats(args.start_delay)),
             args.concurrent_syncs,
             args.arrival_per_minute,
         )

@@ -48,6 +48,7 @@ DRIVER_CONTAINER = "spark-kubernetes-driver"
 EXECUTOR_CONTAINER = "spark-kubernetes-executor"
 CONF_VOLUME = "spark-conf-volume-driver"
 CONF_MAP_POLL_SECONDS = 0.2
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the simulator must stay cheap
 OPERATOR_PODS = f"{naming.LABEL_LAUNCHED_BY_OPERATOR}=true"
 
 
@@ -350,7 +351,7 @@ class PodSimulator:
             return {}, None
         config_map = await self.client.get(CONFIGMAPS, name, driver["metadata"]["namespace"])
         data = config_map.get("data") or {}
-        template = yaml.safe_load(data[TEMPLATE_FILE]) if TEMPLATE_FILE in data else None
+        template = yaml.load(data[TEMPLATE_FILE], Loader=_YAML_LOADER) if TEMPLATE_FILE in data else None
         return parse_properties(data.get(PROPERTIES_FILE) or ""), template
 
     async def _finish(self, driver: dict[str, Any]) -> None:

@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 CONTROLLER_NAME = "spark-application-controller"
 COMPONENT = "sparkfleet"
 EXECUTOR_STATE_BATCH_SECONDS = 1.0
+DRIVER_WATCH_GRACE_SECONDS = 5.0
+"""A driver created this recently and not yet in the cache is waited for, not read from the server."""
 STALE_RECHECK_SECONDS = 1.0  # a fallback only: the watch event of our own write normally comes first
 OPERATOR_PODS = f"{naming.LABEL_LAUNCHED_BY_OPERATOR}=true"
 
@@ -172,6 +174,10 @@ class SparkApplicationController:
             (p for p in pods if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "driver"), None
         )
         if driver_pod is None and state in lifecycle.ACTIVE:
+            submitted_at = _epoch(status.get("lastSubmissionAttemptTime"))
+            if submitted_at is not None and self.clock() - submitted_at < DRIVER_WATCH_GRACE_SECONDS:
+                # Just created: its watch event is on the way and brings this key back.
+                return Result(requeue_after=DRIVER_WATCH_GRACE_SECONDS)
             driver_pod = await self._get_driver(namespace, status)  # the cache may not have it yet
         restart = app.spec.restart_policy
         observation = Observation(
