@@ -287,14 +287,16 @@ class ControlPlane:
                 return await kube.get(NAMESPACES, name)
 
     async def install_crds(self, crds: Iterable[dict[str, Any] | Path], timeout: float = 60.0) -> None:
-        """Applies CRDs (objects or YAML files) and waits until discovery serves each of them."""
+        """Applies CRDs (objects or YAML files) and waits until each is served: in discovery, and
+        listed from a ready watch cache (until then the API server answers lists of a new resource
+        with 429 "storage is (re)initializing", which clients wait out for a second)."""
         documents: list[dict[str, Any]] = []
         for crd in crds:
             if isinstance(crd, Path):
                 documents.extend(d for d in yaml.safe_load_all(crd.read_text()) if d)
             else:
                 documents.append(crd)
-        async with await self.client() as kube:
+        async with await self.client(ClientSettings(max_retries=0)) as kube:
             for doc in documents:
                 await kube.patch(
                     CRDS,
@@ -324,9 +326,11 @@ class ControlPlane:
                     discovery = await kube.request("GET", f"/apis/{group}/{version}")
                     served = served and any(r.get("name") == plural for r in discovery.get("resources") or [])
                 if served:
+                    for version in versions:
+                        await kube.request("GET", f"/apis/{group}/{version}/{plural}", query={"limit": 1})
                     return
             except ApiError as exc:
-                if exc.status != 404:
+                if exc.status not in (404, 429):
                     raise
             if time.monotonic() > deadline:
                 raise ControlPlaneError(f"CRD {plural}.{group} is not served after waiting")
