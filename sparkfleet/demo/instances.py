@@ -42,6 +42,7 @@ class Instance:
     usage: Usage = field(default_factory=Usage)
     samples: dict[str, list[tuple[dict[str, str], float]]] = field(default_factory=dict)
     """The last metrics scraped: name -> [(labels, value)]; kept after the process is gone."""
+    requests_at_start: dict[str, float] = field(default_factory=dict)
 
     @property
     def log_path(self) -> Path:
@@ -104,12 +105,23 @@ class Instance:
         self.samples = samples
 
     def mark_workload_start(self) -> None:
+        """What the instance has used so far (start-up: imports, first lists and watches) is not
+        the workload's: remember it, to count from here."""
         self.sample_usage()
         self.usage.startup_cpu_seconds = self.usage.cpu_seconds
+        self.requests_at_start = self.requests_by_verb()
+
+    def requests_by_verb(self) -> dict[str, float]:
+        """API requests so far by verb, less those before the workload started."""
+        counts: dict[str, float] = {}
+        for labels, value in self.samples.get("rest_client_requests_total", []):
+            verb = labels.get("method", "?")
+            counts[verb] = counts.get(verb, 0.0) + value
+        return {verb: n - self.requests_at_start.get(verb, 0.0) for verb, n in counts.items()}
 
     def writes(self) -> float:
-        """API write requests so far (from the last scrape)."""
-        return sum(self.metric("rest_client_requests_total", method=verb) for verb in WRITE_VERBS)
+        """API write requests since the workload started (from the last scrape)."""
+        return sum(n for verb, n in self.requests_by_verb().items() if verb in WRITE_VERBS)
 
     def metric(self, name: str, **labels: str) -> float:
         return sum(

@@ -28,6 +28,7 @@ from sparkfleet.kube import ApiError, ClientSettings, KubeClient
 from sparkfleet.kube.resources import SERVICEACCOUNTS
 from sparkfleet.operator.audit import overlaps
 from sparkfleet.operator.audit import read as read_audit
+from sparkfleet.sharding.ops import planned_moves
 from sparkfleet.sim import PodSimulator, SimConfig
 from sparkfleet.testing import ControlPlane
 
@@ -97,7 +98,6 @@ async def _run(
         await asyncio.gather(*(i.scrape() for i in instances))
         for instance in instances:
             instance.mark_workload_start()
-        writes_at_start = sum(i.writes() for i in instances)
         started = time.monotonic()
         sim_writes_at_start = simulator.stats.writes
         submitted: tuple[float, float, float] | None = None
@@ -115,7 +115,7 @@ async def _run(
                 await asyncio.gather(*(i.scrape() for i in instances))
                 last_scrape = time.monotonic()
                 if all_submitted:
-                    writes = sum(i.writes() for i in instances) - writes_at_start
+                    writes = sum(i.writes() for i in instances)
                     others = simulator.stats.writes - sim_writes_at_start + len(observer.created)
                     submitted = (time.monotonic() - started, writes, others)
             status = await _fleet_status(client)
@@ -252,15 +252,24 @@ def _all_held_by(status: dict[str, Any], members: set[str]) -> bool:
 async def _until_held(
     client: KubeClient, members: set[str], timeout: float, instances: list[Instance]
 ) -> None:
+    """Until every member is active, every shard is held by one, and the coordinator plans no
+    more moves: a workload started earlier would pay for the fleet's settling (shards moving
+    while the last members join), which is not what a run measures."""
     deadline = time.monotonic() + timeout
-    while not _all_held_by(await _fleet_status(client), members):
+    while True:
+        try:
+            fleet = await client.get(SPARK_FLEETS, FLEET, FLEET_NAMESPACE)
+        except ApiError:
+            fleet = {}
+        status = fleet.get("status") or {}
+        active = {m.get("identity") for m in status.get("members") or [] if m.get("state") == "Active"}
+        if active == members and _all_held_by(status, members) and not planned_moves(fleet, rebalance=False):
+            return
         for instance in instances:
             if not instance.running:
                 raise RuntimeError(f"{instance.identity} exited; see {instance.log_path}")
         if time.monotonic() > deadline:
-            raise RuntimeError(
-                f"the fleet did not take every shard in {timeout:.0f}s; logs in {instances[0].workdir}"
-            )
+            raise RuntimeError(f"the fleet did not settle in {timeout:.0f}s; logs in {instances[0].workdir}")
         await asyncio.sleep(0.2)
 
 
@@ -313,10 +322,10 @@ def build_report(
     failed = sum(1 for s in states.values() if s in ("FAILED", "SUBMISSION_FAILED"))
     audit = read_audit(i.audit_path for i in instances)
     handoffs = handoff_seconds(i.log_path for i in instances)
-    by_verb: dict[str, float] = {}
+    by_verb: dict[str, float] = {}  # since the workload started: start-up lists and watches apart
     for instance in instances:
-        for labels, value in instance.samples.get("rest_client_requests_total", []):
-            by_verb[labels.get("method", "?")] = by_verb.get(labels.get("method", "?"), 0) + value
+        for verb, n in instance.requests_by_verb().items():
+            by_verb[verb] = by_verb.get(verb, 0.0) + n
     requests_total = sum(by_verb.values())
     writes = sum(v for verb, v in by_verb.items() if verb in WRITE_VERBS)
     buckets: dict[float, float] = {}
