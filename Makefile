@@ -92,7 +92,7 @@ demo: $(TEST_DEPS) ## the seed workload on a local fleet of 3 instances, shown l
 bench: $(TEST_DEPS) ## the seed workload: a burst (1, 2, 4 instances), steady arrivals, write-bound -> bench/results/
 	$(PY) -m bench.seed --name seed
 	$(PY) -m bench.seed --name seed-steady --instances 1,4 --arrival-per-minute 600 --run-time 30-60
-	$(PY) -m bench.seed --name seed-writebound --instances 1,4 --start-delay 20-25
+	$(PY) -m bench.seed --name seed-writebound --instances 1,4 --apps-per-namespace 25 --start-delay 20-25
 
 bench-large: $(TEST_DEPS) ## 4,000 applications with 1, 2 and 4 instances -> bench/results/large.{json,md}
 	$(PY) -m bench.seed --name large --namespaces 100 --apps-per-namespace 40

@@ -28,7 +28,7 @@ WRITES_PER_UNIT = 6
 
 
 async def write_ceiling(
-    client: KubeClient, namespace: str, seconds: float = 4.0, in_flight: int = 32
+    client: KubeClient, namespace: str, seconds: float = 6.0, in_flight: int = 32
 ) -> float:
     """Writes per second over ``seconds`` of back-to-back units, ``in_flight`` at a time."""
     apps = []

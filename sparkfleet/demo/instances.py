@@ -138,8 +138,10 @@ class Instance:
             await self.proc.wait()
 
     async def terminate(self, timeout: float = 30.0) -> int | None:
-        self.sample_usage()
-        await self.scrape()
+        """SIGTERM (the instance hands its shards off), then SIGKILL after ``timeout``.
+
+        Usage and metrics are not sampled again: what the others spend taking over the shards of
+        one that stops after the workload is not the workload's."""
         if self.proc is None:
             return None
         if self.running:
