@@ -71,12 +71,13 @@ class Controller:
         metrics.MAX_CONCURRENT_RECONCILES.labels(name).set(concurrent_syncs)
         metrics.ACTIVE_WORKERS.labels(name).set(0)
 
-    def watch(self, informer: Informer, mapper: KeyMapper = own_key) -> None:
-        """Queues the keys ``mapper`` derives from each event of ``informer``."""
+    def watch(self, informer: Informer, mapper: KeyMapper = own_key, *, urgent: bool = False) -> None:
+        """Queues the keys ``mapper`` derives from each event of ``informer`` (``urgent``: ahead of
+        the others; see :meth:`WorkQueue.add`)."""
 
         def handler(event: InformerEvent) -> None:
             for key in mapper(event):
-                self.queue.add(key)
+                self.queue.add(key, urgent=urgent)
 
         informer.add_handler(handler)
         if informer not in self.informers:

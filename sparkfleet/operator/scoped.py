@@ -198,7 +198,9 @@ class ScopedController:
             informers.append(informer)
         for scoped, mapper in self._secondaries:
             for informer in scoped.add(scope):
-                self.controller.watch(informer, self._gate_mapper(scope.name, mapper))
+                # What an object owns changed (a pod of a running application): news of work
+                # under way, queued ahead of objects not yet started so status stays fresh in a burst.
+                self.controller.watch(informer, self._gate_mapper(scope.name, mapper), urgent=True)
                 informers.append(informer)
         return informers
 

@@ -3,7 +3,10 @@
 - An item added while it waits is not queued twice.
 - An item is never handed to two workers at once: added while being processed,
   it is marked dirty and queued again when the worker calls :meth:`done`.
-- Items come out in the order they were first queued.
+- Items come out in the order they were first queued, urgent ones first:
+  ``add(item, urgent=True)`` is for news about work already running (a pod of
+  a submitted application changed), which should not wait behind a burst of
+  new objects; an urgent add of an item already queued moves it up.
 - :meth:`add_after` holds an item back until a deadline (the earliest one
   asked for wins) on the event loop's timers, without polling.
 - :meth:`shutdown` stops taking work: nothing new is accepted, queued and
@@ -45,6 +48,8 @@ class WorkQueue(Generic[T]):
         self.rate_limiter: RateLimiter[T] = rate_limiter or default_controller_rate_limiter()
         self._clock = clock
         self._queue: deque[T] = deque()
+        self._urgent: deque[T] = deque()  # served before _queue
+        self._urgent_items: set[T] = set()  # in _urgent, or to go there when done() queues them again
         self._dirty: set[T] = set()
         self._processing: dict[T, float] = {}  # item -> when its processing started
         self._queued_at: dict[T, float] = {}
@@ -65,21 +70,30 @@ class WorkQueue(Generic[T]):
 
     # -- adding --------------------------------------------------------------------
 
-    def add(self, item: T) -> None:
-        if self._shutting_down or item in self._dirty:
+    def add(self, item: T, *, urgent: bool = False) -> None:
+        if self._shutting_down:
+            return
+        if item in self._dirty:
+            if urgent and item not in self._urgent_items:
+                self._urgent_items.add(item)
+                if item not in self._processing:  # queued in the normal lane: move it up
+                    self._queue.remove(item)
+                    self._urgent.append(item)
             return
         if self._metrics:
             self._adds.inc()
         self._dirty.add(item)
+        if urgent:
+            self._urgent_items.add(item)
         if item in self._processing:
             return  # queued again by done()
         self._enqueue(item)
 
     def _enqueue(self, item: T) -> None:
-        self._queue.append(item)
+        (self._urgent if item in self._urgent_items else self._queue).append(item)
         self._queued_at[item] = self._clock()
         if self._metrics:
-            self._depth.set(len(self._queue))
+            self._depth.set(len(self))
         while self._getters:
             getter = self._getters.popleft()
             if not getter.done():
@@ -124,7 +138,7 @@ class WorkQueue(Generic[T]):
 
     async def get(self) -> T:
         """The next item, marked as being processed; raises :class:`ShutDown` when done for good."""
-        while not self._queue:
+        while not self._queue and not self._urgent:
             if self._shutting_down:
                 raise ShutDown
             getter = asyncio.get_running_loop().create_future()
@@ -132,16 +146,17 @@ class WorkQueue(Generic[T]):
             try:
                 await getter
             except asyncio.CancelledError:
-                if getter.done() and not getter.cancelled() and self._queue:
+                if getter.done() and not getter.cancelled() and len(self):
                     self._wake_one()  # pass the wake-up on to another worker
                 raise
-        item = self._queue.popleft()
+        item = self._urgent.popleft() if self._urgent else self._queue.popleft()
         now = self._clock()
         self._dirty.discard(item)
+        self._urgent_items.discard(item)
         self._processing[item] = now
         self._idle.clear()
         if self._metrics:
-            self._depth.set(len(self._queue))
+            self._depth.set(len(self))
             self._queue_duration.observe(now - self._queued_at.pop(item, now))
         else:
             self._queued_at.pop(item, None)
@@ -169,36 +184,39 @@ class WorkQueue(Generic[T]):
         Items being processed finish, but are not queued again afterwards.
         """
         removed = 0
-        kept: deque[T] = deque()
-        for item in self._queue:
-            if predicate(item):
-                removed += 1
-                self._dirty.discard(item)
-                self._queued_at.pop(item, None)
-            else:
-                kept.append(item)
-        self._queue = kept
+        for lane in (self._queue, self._urgent):
+            kept = [item for item in lane if not predicate(item)]
+            for item in lane:
+                if predicate(item):
+                    removed += 1
+                    self._dirty.discard(item)
+                    self._urgent_items.discard(item)
+                    self._queued_at.pop(item, None)
+            lane.clear()
+            lane.extend(kept)
         for item in [i for i in self._delayed if predicate(i)]:
             self._delayed.pop(item)[1].cancel()
             removed += 1
         for item in self._processing:
             if item in self._dirty and predicate(item):
                 self._dirty.discard(item)
+                self._urgent_items.discard(item)
         if self._metrics:
-            self._depth.set(len(self._queue))
+            self._depth.set(len(self))
         return removed
 
     def count(self, predicate: Callable[[T], bool]) -> int:
         """Queued and delayed items matching ``predicate`` (a shard's backlog)."""
-        return sum(1 for item in self._queue if predicate(item)) + sum(
-            1 for item in self._delayed if predicate(item)
-        )
+        queued = sum(1 for lane in (self._urgent, self._queue) for item in lane if predicate(item))
+        return queued + sum(1 for item in self._delayed if predicate(item))
 
     # -- shutting down -------------------------------------------------------------
 
     def shutdown(self) -> None:
         self._shutting_down = True
         self._queue.clear()
+        self._urgent.clear()
+        self._urgent_items.clear()
         self._queued_at.clear()
         self._dirty.clear()
         if self._metrics:
@@ -233,7 +251,7 @@ class WorkQueue(Generic[T]):
         return len(self._delayed)
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._urgent)
 
     def processing_ages(self) -> list[float]:
         now = self._clock()

@@ -182,3 +182,49 @@ async def test_metrics_count_adds_depth_and_durations() -> None:
     assert REGISTRY.get_sample_value("workqueue_unfinished_work_seconds", labels) == 0
     q.add_rate_limited("c")
     assert REGISTRY.get_sample_value("workqueue_retries_total", labels) == 1
+
+
+async def test_urgent_items_come_first_in_their_own_order() -> None:
+    q = queue()
+    for item in ["new-1", "new-2", "new-3"]:
+        q.add(item)
+    q.add("running-1", urgent=True)
+    q.add("running-2", urgent=True)
+    assert len(q) == 5
+    assert [await q.get() for _ in range(5)] == ["running-1", "running-2", "new-1", "new-2", "new-3"]
+
+
+async def test_an_urgent_add_moves_a_queued_item_up_once() -> None:
+    q = queue()
+    for item in ["a", "b", "c"]:
+        q.add(item)
+    q.add("c", urgent=True)
+    q.add("c", urgent=True)
+    q.add("c")  # a plain add does not move it back
+    assert len(q) == 3
+    assert [await q.get() for _ in range(3)] == ["c", "a", "b"]
+
+
+async def test_urgent_while_processing_comes_back_urgent() -> None:
+    q = queue()
+    q.add("a")
+    q.add("b")
+    item = await q.get()
+    assert item == "a"
+    q.add("a", urgent=True)  # news while "a" is being processed
+    q.done("a")
+    assert [await q.get() for _ in range(2)] == ["a", "b"]
+
+
+async def test_discard_and_count_see_both_lanes() -> None:
+    q = queue()
+    q.add("shard-1/x")
+    q.add("shard-1/y", urgent=True)
+    q.add("shard-2/z", urgent=True)
+    assert q.count(lambda k: k.startswith("shard-1/")) == 2
+    assert q.discard(lambda k: k.startswith("shard-1/")) == 2
+    assert len(q) == 1
+    assert await q.get() == "shard-2/z"
+    q.add("shard-2/z")  # being processed: comes back later, not urgent any more
+    q.done("shard-2/z")
+    assert await q.get() == "shard-2/z"
