@@ -71,13 +71,15 @@ class Controller:
         metrics.MAX_CONCURRENT_RECONCILES.labels(name).set(concurrent_syncs)
         metrics.ACTIVE_WORKERS.labels(name).set(0)
 
-    def watch(self, informer: Informer, mapper: KeyMapper = own_key, *, urgent: bool = False) -> None:
-        """Queues the keys ``mapper`` derives from each event of ``informer`` (``urgent``: ahead of
-        the others; see :meth:`WorkQueue.add`)."""
+    def watch(
+        self, informer: Informer, mapper: KeyMapper = own_key, *, urgent: bool | Callable[[str], bool] = False
+    ) -> None:
+        """Queues the keys ``mapper`` derives from each event of ``informer``; ``urgent`` (for every
+        key, or those it says yes to) puts them ahead of the others (see :meth:`WorkQueue.add`)."""
 
         def handler(event: InformerEvent) -> None:
             for key in mapper(event):
-                self.queue.add(key, urgent=urgent)
+                self.queue.add(key, urgent=urgent(key) if callable(urgent) else urgent)
 
         informer.add_handler(handler)
         if informer not in self.informers:

@@ -60,8 +60,11 @@ class ScopedController:
         rate_limiter: RateLimiter[str] | None = None,
         audit: AuditLog | None = None,
         transform: Transform | None = strip_managed_fields,
+        urgent_primary: Callable[[str], bool] | None = None,
     ):
+        """``urgent_primary`` picks the primary objects' keys whose events go in the urgent lane."""
         self.name = name
+        self._urgent_primary = urgent_primary
         self._reconcile = reconcile
         self.audit = audit
         self.controller = Controller(
@@ -194,7 +197,9 @@ class ScopedController:
     def _register(self, scope: Scope) -> list[Informer]:
         informers = []
         for informer in self.primary.add(scope):
-            self.controller.watch(informer, self._gate_mapper(scope.name, own_key))
+            self.controller.watch(
+                informer, self._gate_mapper(scope.name, own_key), urgent=self._urgent_primary or False
+            )
             informers.append(informer)
         for scoped, mapper in self._secondaries:
             for informer in scoped.add(scope):

@@ -110,11 +110,17 @@ class SparkApplicationController:
             concurrent_syncs=concurrent_syncs,
             rate_limiter=rate_limiter,
             audit=audit,
+            urgent_primary=self._awaits_own_write,
         )
         self.controller = self.scoped.controller
         self.apps = self.scoped.primary
         self.pods = self.scoped.secondary(0)
         spark_metrics.RUNNING.sources.append(self._cached_apps)
+
+    def _awaits_own_write(self, key: str) -> bool:
+        """An application event while our last status write has not reached the cache: most likely
+        that write's own echo, which a deferred reconcile (a pod's news) is waiting for."""
+        return key in self._unobserved
 
     def _cached_apps(self) -> list[dict[str, Any]]:
         return [obj for informer in self.apps for obj in informer.store.list()]
