@@ -102,11 +102,6 @@ async def bench(
     }
 
 
-def _floats(text: str) -> tuple[float, float]:
-    low, _, high = text.partition("-")
-    return (float(low), float(high or low))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", default="seed")
@@ -132,7 +127,7 @@ def main() -> None:
             args.name,
             sizes,
             workload,
-            SimConfig(run_time=(float(low), float(high)), start_delay=_floats(args.start_delay)),
+            SimConfig(run_time=(float(low), float(high)), start_delay=parse_range(args.start_delay, float)),
             args.concurrent_syncs,
             args.arrival_per_minute,
         )

@@ -21,10 +21,12 @@ from sparkfleet.api import SPARK_APPLICATIONS
 from sparkfleet.api.sparkapplication import SparkApplication
 from sparkfleet.demo.workload import application
 from sparkfleet.kube import KubeClient
+from sparkfleet.kube.events import event_about
 from sparkfleet.kube.resources import CONFIGMAPS, EVENTS, PODS, SERVICES
 from sparkfleet.operator.spark.submission import new_submission_id, render
 
 WRITES_PER_UNIT = 6
+COMPONENT = "sparkfleet-ceiling"
 
 
 async def write_ceiling(
@@ -62,30 +64,10 @@ async def write_ceiling(
             )
             raw["status"] = {"applicationState": {"state": "SUBMITTED"}, "submissionID": str(n)}
             raw = await client.replace_status(SPARK_APPLICATIONS, raw)
-            await client.create(EVENTS, _event(raw, n))
+            event = event_about(raw, "Normal", "SparkApplicationSubmitted", f"submitted as {n}", COMPONENT)
+            await client.create(EVENTS, event)
             writes += WRITES_PER_UNIT
 
     started = time.monotonic()
     await asyncio.gather(*(lane(raw) for raw in apps))
     return round(writes / (time.monotonic() - started), 1)
-
-
-def _event(app: dict[str, Any], n: int) -> dict[str, Any]:
-    meta = app["metadata"]
-    return {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"name": f"ceiling-{n}", "namespace": meta["namespace"]},
-        "involvedObject": {
-            "apiVersion": app["apiVersion"],
-            "kind": app["kind"],
-            "name": meta["name"],
-            "namespace": meta["namespace"],
-            "uid": meta["uid"],
-        },
-        "reason": "SparkApplicationSubmitted",
-        "message": f"submitted as {n}",
-        "type": "Normal",
-        "source": {"component": "sparkfleet-ceiling"},
-        "count": 1,
-    }

@@ -20,7 +20,7 @@ from sparkfleet import __version__
 from sparkfleet.api import SPARK_APPLICATIONS, crd
 from sparkfleet.api.fleet import SPARK_FLEETS
 from sparkfleet.demo.ceiling import write_ceiling
-from sparkfleet.demo.instances import WRITE_VERBS, Instance, handoff_seconds
+from sparkfleet.demo.instances import Instance, handoff_seconds
 from sparkfleet.demo.observer import Observer
 from sparkfleet.demo.report import histogram_quantile, percentiles, ratio
 from sparkfleet.demo.workload import Workload
@@ -327,7 +327,7 @@ def build_report(
         for verb, n in instance.requests_by_verb().items():
             by_verb[verb] = by_verb.get(verb, 0.0) + n
     requests_total = sum(by_verb.values())
-    writes = sum(v for verb, v in by_verb.items() if verb in WRITE_VERBS)
+    writes = sum(i.writes() for i in instances)
     buckets: dict[float, float] = {}
     for instance in instances:
         for labels, value in instance.samples.get("workqueue_queue_duration_seconds_bucket", []):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from sparkfleet.api import API_VERSION
 from sparkfleet.sim import ANNOTATION_OUTCOME
+
+N = TypeVar("N")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +72,14 @@ def application(name: str, namespace: str, executors: int, failing: bool = False
     }
 
 
-def parse_range(text: str) -> tuple[int, int]:
-    """``1-10`` or ``3`` as an inclusive range."""
+@overload
+def parse_range(text: str) -> tuple[int, int]: ...
+@overload
+def parse_range(text: str, number: Callable[[str], N]) -> tuple[N, N]: ...
+def parse_range(text: str, number: Callable[[str], Any] = int) -> tuple[Any, Any]:
+    """``1-10`` or ``3`` as an inclusive range: of ints, or of ``number`` (``0.1-0.3`` with float)."""
     low, _, high = text.partition("-")
     try:
-        return (int(low), int(high or low))
+        return (number(low), number(high or low))
     except ValueError as exc:
         raise ValueError(f"{text!r} is not a range like 1-10") from exc

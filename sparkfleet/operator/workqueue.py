@@ -185,13 +185,15 @@ class WorkQueue(Generic[T]):
         """
         removed = 0
         for lane in (self._queue, self._urgent):
-            kept = [item for item in lane if not predicate(item)]
+            kept = []
             for item in lane:
                 if predicate(item):
                     removed += 1
                     self._dirty.discard(item)
                     self._urgent_items.discard(item)
                     self._queued_at.pop(item, None)
+                else:
+                    kept.append(item)
             lane.clear()
             lane.extend(kept)
         for item in [i for i in self._delayed if predicate(i)]:
