@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from sparkfleet.api.base import KubeModel, KubeObject, SparkSize
+from sparkfleet.api.base import KubeModel, KubeObject, Quantity, SparkSize
 from sparkfleet.kube.resources import Resource
 
 GROUP = "sparkoperator.k8s.io"
@@ -24,6 +24,8 @@ SPARK_APPLICATIONS = Resource(GROUP, VERSION, "sparkapplications", "SparkApplica
 ApplicationType = Literal["Java", "Python", "Scala", "R"]
 DeployMode = Literal["cluster", "client", "in-cluster-client"]
 RestartPolicyType = Literal["Never", "OnFailure", "Always"]
+PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"]
 ApplicationStateType = Literal[
     "",
     "SUBMITTED",
@@ -92,7 +94,7 @@ class SparkPodSpec(KubeModel):
 
     template: KubeObject | None = None  # a PodTemplateSpec, the base of the rendered pod
     cores: int | None = Field(default=None, ge=1)
-    core_limit: str | None = None
+    core_limit: Quantity | None = None
     memory: SparkSize | None = None
     memory_overhead: SparkSize | None = None
     gpu: GPUSpec | None = None
@@ -125,7 +127,7 @@ class SparkPodSpec(KubeModel):
 
 class DriverSpec(SparkPodSpec):
     pod_name: str | None = None
-    core_request: str | None = None
+    core_request: Quantity | None = None
     java_options: str | None = None
     lifecycle: KubeObject | None = None
     service_annotations: dict[str, str] | None = None
@@ -136,7 +138,7 @@ class DriverSpec(SparkPodSpec):
 
 class ExecutorSpec(SparkPodSpec):
     instances: int | None = Field(default=None, ge=0)
-    core_request: str | None = None
+    core_request: Quantity | None = None
     java_options: str | None = None
     lifecycle: KubeObject | None = None
     delete_on_termination: bool | None = None
@@ -169,7 +171,7 @@ class BatchSchedulerConfiguration(KubeModel):
 class SparkUIConfiguration(KubeModel):
     service_port: int | None = Field(default=None, ge=1, le=65535)
     service_port_name: str | None = None
-    service_type: str | None = None
+    service_type: ServiceType | None = None
     service_annotations: dict[str, str] | None = None
     service_labels: dict[str, str] | None = None
     ingress_annotations: dict[str, str] | None = None
@@ -179,7 +181,7 @@ class SparkUIConfiguration(KubeModel):
 class DriverIngressConfiguration(KubeModel):
     service_port: int = Field(ge=1, le=65535)
     service_port_name: str
-    service_type: str | None = None
+    service_type: ServiceType | None = None
     service_annotations: dict[str, str] | None = None
     service_labels: dict[str, str] | None = None
     ingress_url_format: str = Field(alias="ingressURLFormat")
@@ -202,7 +204,7 @@ class SparkApplicationSpec(KubeModel):
     mode: DeployMode | None = None
     proxy_user: str | None = None
     image: str | None = None
-    image_pull_policy: str | None = None
+    image_pull_policy: PullPolicy | None = None
     image_pull_secrets: list[str] | None = None
     main_class: str | None = None
     main_application_file: str | None = None

@@ -197,7 +197,7 @@ def test_lease_bounds_name_the_field() -> None:
 def test_bad_label_key_is_refused_naming_the_key() -> None:
     message = refusal(fleet({"shards": [{"name": "a", "labelSelector": {"matchLabels": {"-bad": "x"}}}]}))
     assert message.startswith(
-        "spec.shards[0].labelSelector.matchLabels.-bad.[key]: String should match pattern"
+        "spec.shards[0].labelSelector.matchLabels[-bad]: key: String should match pattern"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 from typing import Any
 
 import pytest
@@ -13,13 +14,13 @@ from hypothesis import strategies as st
 from sparkfleet.api import SparkApplication
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.submission import (
-    InvalidApplication,
     Submission,
     parse_properties,
     render,
     spec_hash,
     to_properties,
 )
+from sparkfleet.operator.spark.validation import InvalidApplication
 from tests.examples import manifests
 
 SID = "0f3c2a10-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
@@ -206,7 +207,8 @@ def test_spec_hash_changes_with_the_spec_only() -> None:
         (lambda m: m["spec"].pop("mainApplicationFile"), "spec.mainApplicationFile"),
         (lambda m: m["spec"].pop("mainClass"), "spec.mainClass"),
         (lambda m: m["spec"].pop("image"), "spec.image"),
-        (lambda m: m["metadata"].update(name="a" * 57), "metadata.name"),
+        (lambda m: m["metadata"].update(name="a" * 64), "metadata.name"),
+        (lambda m: m["metadata"].update(name="1st-run"), "metadata.name"),
         (lambda m: m["spec"]["driver"].update(podName="Not_A_Valid_Name"), "spec.driver.podName"),
         (lambda m: m["spec"].update(dynamicAllocation={"enabled": True, "minExecutors": 5, "maxExecutors": 2}),
          "spec.dynamicAllocation.minExecutors"),
@@ -220,12 +222,20 @@ def test_impossible_applications_name_the_field(mutate: Any, field: str) -> None
     assert str(error.value).startswith(f"{field}: ")
 
 
-def test_a_56_character_name_is_the_longest_that_fits() -> None:
+def test_a_63_character_name_fits_with_a_shortened_ui_service_name() -> None:
     manifest = manifests.spark_pi()
-    manifest["metadata"]["name"] = "a" * 56
+    manifest["metadata"]["name"] = "a" * 63
     sub = rendered(manifest)
     assert len(sub.prefix) <= naming.EXECUTOR_PREFIX_MAX
-    assert naming.is_dns_label(sub.driver_service["metadata"]["name"])
+    assert naming.is_dns_1035_label(sub.driver_service["metadata"]["name"])
+    assert sub.driver_pod["metadata"]["name"] == "a" * 63 + "-driver"  # a pod name may be a subdomain
+    assert sub.ui_service is not None
+    ui = sub.ui_service["metadata"]["name"]  # the Spark Operator's form: cut short, a hash of the full name
+    digest = hashlib.md5(("a" * 63 + "-ui-svc").encode()).hexdigest()[:8]
+    assert ui == "a" * 47 + "-" + digest + "-ui-svc"
+    assert len(ui) == 63
+    assert naming.is_dns_1035_label(ui)
+    assert naming.ui_service_name("a" * 56) == "a" * 56 + "-ui-svc"  # short enough: unchanged
 
 
 @given(st.dictionaries(st.text(min_size=1, max_size=20).filter(lambda k: k.strip() == k and "\n" not in k),

@@ -20,9 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pydantic import ValidationError
-
-from sparkfleet.api import SPARK_APPLICATIONS, SparkApplication, format_validation_error
+from sparkfleet.api import SPARK_APPLICATIONS, SparkApplication
 from sparkfleet.kube import ApiError, InformerEvent, KubeClient
 from sparkfleet.kube.events import EventRecorder
 from sparkfleet.kube.resources import CONFIGMAPS, PODS, SERVICES
@@ -36,13 +34,8 @@ from sparkfleet.operator.spark import lifecycle, naming
 from sparkfleet.operator.spark import metrics as spark_metrics
 from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
 from sparkfleet.operator.spark.status import driver_of, executor_states
-from sparkfleet.operator.spark.submission import (
-    InvalidApplication,
-    new_submission_id,
-    render,
-    spec_hash,
-    validate,
-)
+from sparkfleet.operator.spark.submission import new_submission_id, render, spec_hash
+from sparkfleet.operator.spark.validation import InvalidApplication, parse, unknown_fields_warning
 
 log = logging.getLogger(__name__)
 
@@ -163,11 +156,7 @@ class SparkApplicationController:
         self._unobserved.pop(key, None)
         status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
         try:
-            app = SparkApplication.model_validate(raw)
-            validate(app)
-        except ValidationError as exc:
-            await self._reject(raw, status, format_validation_error(exc))
-            return None
+            app = parse(raw)
         except InvalidApplication as exc:
             await self._reject(raw, status, str(exc))
             return None
@@ -326,6 +315,9 @@ class SparkApplicationController:
             _set_state(status, AppState.SUBMISSION_FAILED, str(exc))
             events.append(lifecycle.Event("Warning", "SparkApplicationSubmissionFailed", str(exc)))
             return None
+        unknown = unknown_fields_warning(app)
+        if unknown:  # said once per submission: the application runs without them
+            events.append(lifecycle.Event("Warning", "SparkApplicationUnknownFields", unknown))
         namespace = raw["metadata"]["namespace"]
         driver_name: str = submission.driver_pod["metadata"]["name"]
         try:

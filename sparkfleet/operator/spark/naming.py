@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+
+from sparkfleet.api.base import brief
 
 LABEL_APP_NAME = "sparkoperator.k8s.io/app-name"
 LABEL_LAUNCHED_BY_OPERATOR = "sparkoperator.k8s.io/launched-by-spark-operator"
@@ -15,9 +18,16 @@ LABEL_EXECUTOR_ID = "spark-exec-id"
 ANNOTATION_SPEC_HASH = "sparkfleet.io/spec-hash"
 
 DNS_LABEL_MAX = 63
+DNS_SUBDOMAIN_MAX = 253
+LABEL_VALUE_MAX = 63
+LABEL_NAME_MAX = 63  # the part of a label key after the optional "<prefix>/"
 EXECUTOR_PREFIX_MAX = 47  # Spark's limit: "<prefix>-exec-<id>" must stay a valid host name
+UI_SERVICE_SUFFIX = "ui-svc"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
 def app_key_of(pod: dict[str, object]) -> str | None:
@@ -29,7 +39,41 @@ def app_key_of(pod: dict[str, object]) -> str | None:
 
 
 def is_dns_label(name: str) -> bool:
+    """RFC 1123 label: what most object names, and every host name, must be."""
     return len(name) <= DNS_LABEL_MAX and bool(_DNS_LABEL.match(name))
+
+
+def is_dns_1035_label(name: str) -> bool:
+    """RFC 1035 label (a lower-case letter first): what a Service name must be."""
+    return len(name) <= DNS_LABEL_MAX and bool(_DNS_1035_LABEL.match(name))
+
+
+def is_dns_subdomain(name: str) -> bool:
+    """RFC 1123 subdomain: what a Pod or ConfigMap name must be."""
+    return len(name) <= DNS_SUBDOMAIN_MAX and bool(_DNS_SUBDOMAIN.match(name))
+
+
+def label_key_problem(key: str, what: str = "label key") -> str | None:
+    """Why ``key`` cannot be a label (or annotation) key, or None: ``[<DNS subdomain>/]<name>``."""
+    prefix, _, name = key.rpartition("/")
+    if "/" in key and not is_dns_subdomain(prefix):
+        return f"the prefix {brief(prefix)} of {what} {brief(key)} must be a DNS subdomain"
+    if not name or len(name) > LABEL_NAME_MAX or not _LABEL_NAME.match(name):
+        return (
+            f"{what} {brief(key)} must be at most {LABEL_NAME_MAX} characters of letters, digits, '-', '_' "
+            "and '.' (letters or digits at both ends), after an optional DNS-subdomain prefix and '/'"
+        )
+    return None
+
+
+def label_value_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a label value, or None."""
+    if value and (len(value) > LABEL_VALUE_MAX or not _LABEL_NAME.match(value)):
+        return (
+            f"label value {brief(value)} must be at most {LABEL_VALUE_MAX} characters of letters, digits, "
+            "'-', '_' and '.' (letters or digits at both ends)"
+        )
+    return None
 
 
 def sanitize(name: str, limit: int) -> str:
@@ -50,4 +94,11 @@ def driver_pod_name(app_name: str, pod_name: str | None, spark_conf: dict[str, s
 
 
 def ui_service_name(app_name: str) -> str:
-    return f"{app_name}-ui-svc"
+    """``<app>-ui-svc``; when that is over 63 characters, the name cut short and a hash of the full
+    name inserted (``<app[:47]>-<8 hex>-ui-svc``), as the Spark Operator names it."""
+    preferred = f"{app_name}-{UI_SERVICE_SUFFIX}"
+    if len(preferred) <= DNS_LABEL_MAX:
+        return preferred
+    keep = DNS_LABEL_MAX - len(UI_SERVICE_SUFFIX) - 10  # 8 hex digits and two dashes
+    digest = hashlib.md5(preferred.encode(), usedforsecurity=False).hexdigest()[:8]
+    return f"{app_name[:keep]}-{digest}-{UI_SERVICE_SUFFIX}"

@@ -12,8 +12,9 @@ renders, as plain Kubernetes objects:
   Spark UI Service.
 
 Everything here is pure: the same application and submission id always give
-the same objects. :func:`validate` finds what makes an application impossible
-to submit, naming the field.
+the same objects. :func:`validate` (in ``validation``) finds what makes an
+application impossible to submit, naming the field; rendering checks what only
+the rendered objects tell (the ConfigMap's size).
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ from sparkfleet.api.sparkapplication import (
 )
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.units import format_mib, pod_memory_mib
+from sparkfleet.operator.spark.validation import (
+    CONFIG_MAP_MAX_BYTES,
+    InvalidApplication,
+    config_map_too_large,
+    validate,
+)
 
 DRIVER_CONTAINER = "spark-kubernetes-driver"
 EXECUTOR_CONTAINER = "spark-kubernetes-executor"
@@ -67,10 +74,6 @@ R_RUNNER = "org.apache.spark.deploy.RRunner"
 Obj = dict[str, Any]
 
 
-class InvalidApplication(ValueError):
-    """The application cannot be submitted; the message names the field."""
-
-
 @dataclass(frozen=True, slots=True)
 class Submission:
     submission_id: str
@@ -101,33 +104,6 @@ def spec_hash(app: SparkApplication) -> str:
 
 def new_submission_id() -> str:
     return str(uuid.uuid4())
-
-
-def validate(app: SparkApplication) -> None:
-    """Raises :class:`InvalidApplication` for what the schema cannot catch."""
-    name = app.metadata.get("name", "")
-    spec = app.spec
-    if not spec.main_application_file:
-        raise InvalidApplication("spec.mainApplicationFile: required")
-    if spec.type in ("Java", "Scala") and not spec.main_class:
-        raise InvalidApplication(f"spec.mainClass: required for a {spec.type} application")
-    if not (spec.image or (spec.driver.image and spec.executor.image)):
-        raise InvalidApplication("spec.image: required (or both spec.driver.image and spec.executor.image)")
-    if not naming.is_dns_label(naming.ui_service_name(name)):
-        raise InvalidApplication(
-            f"metadata.name: {name!r} is too long: the Spark UI Service "
-            f"{naming.ui_service_name(name)!r} must be a DNS label of at most 63 characters"
-        )
-    pod = naming.driver_pod_name(name, spec.driver.pod_name, spec.spark_conf)
-    if not naming.is_dns_label(pod):
-        field = "spec.driver.podName" if spec.driver.pod_name else "metadata.name"
-        raise InvalidApplication(
-            f"{field}: the driver pod name {pod!r} must be a DNS label of at most 63 characters"
-        )
-    if spec.dynamic_allocation and spec.dynamic_allocation.enabled:
-        low, high = spec.dynamic_allocation.min_executors, spec.dynamic_allocation.max_executors
-        if low is not None and high is not None and low > high:
-            raise InvalidApplication("spec.dynamicAllocation.minExecutors: greater than maxExecutors")
 
 
 def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True) -> Submission:
@@ -171,7 +147,7 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
         app, app_id, driver_name, prefix, f"{service_name}.{namespace}.svc", executor_labels
     )
     executor_template = _executor_template(app, executor_labels, config_map_name)
-    config_map = {
+    config_map: Obj = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": config_map_name, "namespace": namespace, "labels": dict(operator_labels)},
@@ -181,6 +157,7 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
             **_metrics_files(app),
         },
     }
+    _check_size(config_map["data"])
     driver_pod = _driver_pod(app, driver_name, driver_labels, app_id, submission_id, config_map_name, jvm)
     driver_service = {
         "apiVersion": "v1",
@@ -215,6 +192,17 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
         driver_service=driver_service,
         ui_service=_ui_service(app, selector, operator_labels) if ui_service else None,
     )
+
+
+def _check_size(data: Obj) -> None:
+    """The API server refuses a ConfigMap over 1 MiB: say which part of the spec makes it so."""
+    sizes = {key: len(value.encode()) for key, value in data.items()}
+    total = sum(sizes.values())
+    if total > CONFIG_MAP_MAX_BYTES:
+        largest = max(sizes, key=lambda key: sizes[key])
+        fields = {PROPERTIES_FILE: "spec.sparkConf", TEMPLATE_FILE: "spec.executor"}
+        field = fields.get(largest, "spec.monitoring")
+        raise InvalidApplication(config_map_too_large(field, total))
 
 
 def _owner_reference(app: SparkApplication) -> Obj:
