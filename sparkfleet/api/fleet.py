@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_snake
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from sparkfleet.api.base import KubeModel, KubeObject
 from sparkfleet.kube.resources import Resource
@@ -164,7 +166,11 @@ class ShardSpec(FleetModel):
 
 
 class LeaseSpec(FleetModel):
-    """The fleet's Lease timing, with client-go's rule: duration > renew deadline > 1.2 x retry period."""
+    """The fleet's Lease timing, with client-go's rule: duration > renew deadline > 1.2 x retry period.
+
+    A broken rule is reported at the later field of the two (``spec.lease.renewDeadlineSeconds``,
+    ``spec.lease.retryPeriodSeconds``), by the API server and the models alike.
+    """
 
     duration_seconds: Annotated[int, Field(ge=2, le=3600)] = 15
     renew_deadline_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
@@ -175,29 +181,39 @@ class LeaseSpec(FleetModel):
             "(has(self.durationSeconds) ? self.durationSeconds : 15) > "
             "(has(self.renewDeadlineSeconds) ? self.renewDeadlineSeconds : 10)",
             "durationSeconds must be greater than renewDeadlineSeconds",
-            ".durationSeconds",
+            ".renewDeadlineSeconds",
         ),
         (
             "(has(self.renewDeadlineSeconds) ? self.renewDeadlineSeconds : 10) * 10 > "
             "(has(self.retryPeriodSeconds) ? self.retryPeriodSeconds : 2) * 12",
             "renewDeadlineSeconds must be greater than 1.2 x retryPeriodSeconds",
-            ".renewDeadlineSeconds",
+            ".retryPeriodSeconds",
         ),
     )
 
     @model_validator(mode="after")
     def _timing(self) -> LeaseSpec:
-        if not self.duration_seconds > self.renew_deadline_seconds:
-            raise ValueError(
-                f"durationSeconds ({self.duration_seconds}) must be greater than "
-                f"renewDeadlineSeconds ({self.renew_deadline_seconds})"
+        duration, renew, retry = self.duration_seconds, self.renew_deadline_seconds, self.retry_period_seconds
+        if not duration > renew:
+            raise field_error(
+                self,
+                "renewDeadlineSeconds",
+                f"durationSeconds ({duration}) must be greater than renewDeadlineSeconds ({renew})",
             )
-        if not self.renew_deadline_seconds * 10 > self.retry_period_seconds * 12:
-            raise ValueError(
-                f"renewDeadlineSeconds ({self.renew_deadline_seconds}) must be greater than "
-                f"1.2 x retryPeriodSeconds ({self.retry_period_seconds})"
+        if not renew * 10 > retry * 12:
+            raise field_error(
+                self,
+                "retryPeriodSeconds",
+                f"renewDeadlineSeconds ({renew}) must be greater than 1.2 x retryPeriodSeconds ({retry})",
             )
         return self
+
+
+def field_error(model: FleetModel, field: str, message: str) -> ValidationError:
+    """An error at one field of ``model`` (a model validator's own errors name the whole model)."""
+    error = PydanticCustomError("value_error", message)
+    details = InitErrorDetails(type=error, loc=(field,), input=getattr(model, to_snake(field)))
+    return ValidationError.from_exception_data(type(model).__name__, [details])
 
 
 class SparkFleetSpec(FleetModel):

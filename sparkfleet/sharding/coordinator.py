@@ -181,7 +181,9 @@ def decide(inputs: Inputs) -> tuple[dict[str, str | None], dict[str, Any]]:
         )
     else:
         conditions.append(_condition(old_conditions, "Overlap", "False", "NoOverlap", "", now))
-    if not alive:
+    if spec is None and inputs.problems:
+        ready = ("False", "InvalidSpec", "no valid spec to serve yet: see the Invalid condition")
+    elif not alive:
         ready = ("False", "NoMembers", "no live members")
     elif any(s["phase"] == "Unassigned" for s in shard_status):
         ready = ("False", "NoEligibleMembers", "some shards have no eligible member (all draining?)")
@@ -204,6 +206,22 @@ def decide(inputs: Inputs) -> tuple[dict[str, str | None], dict[str, Any]]:
     if last_rebalance:
         status["lastRebalance"] = last_rebalance
     return holders, status
+
+
+def _invalid_message(status: dict[str, Any]) -> str | None:
+    conditions = status.get("conditions") or []
+    invalid = next((c for c in conditions if c.get("type") == "Invalid" and c.get("status") == "True"), None)
+    return str(invalid.get("message", "")) if invalid else None
+
+
+def _log_invalid(fleet: str, previous: dict[str, Any], status: dict[str, Any]) -> None:
+    """Says once, in the coordinator's log, what the Invalid condition it just wrote says."""
+    message = _invalid_message(status)
+    if message is not None and message != _invalid_message(previous):
+        log.warning("the fleet's spec is invalid; the last valid plan keeps running",
+                    extra={"fleet": fleet, "problems": message})  # fmt: skip
+    elif message is None and _invalid_message(previous) is not None:
+        log.info("the fleet's spec is valid again", extra={"fleet": fleet})
 
 
 def _without_drift(status: dict[str, Any]) -> dict[str, Any]:
@@ -317,6 +335,7 @@ class Coordinator:
                 return  # the cache is behind; the next pass sees the newer object
             raise
         self._last_write = time.monotonic()
+        _log_invalid(self.member.fleet, previous, status)
         if inputs.rebalance:
             log.info(
                 "applied a rebalance request", extra={"fleet": self.member.fleet, "request": inputs.rebalance}

@@ -31,7 +31,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
+        return f"{self.field}: {self.message}" if self.field else self.message  # the message names fields
 
 
 @dataclass(frozen=True, slots=True)

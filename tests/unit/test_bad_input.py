@@ -3,13 +3,22 @@ warned about) naming its field, with no exception but the expected one; valid ne
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import orjson
 import pytest
+from pydantic import ValidationError
 
+from sparkfleet.api import format_validation_error
+from sparkfleet.api.fleet import SparkFleet
 from sparkfleet.operator.spark.submission import render
 from sparkfleet.operator.spark.validation import InvalidApplication, parse, unknown_fields_warning
-from tests.corpus import applications, merge_patch
+from sparkfleet.sharding.coordinator import Inputs, decide
+from sparkfleet.sharding.shards import Problem, compile_shards
+from tests.corpus import applications, fleets, merge_patch
 from tests.corpus.applications import AppCase
+from tests.corpus.fleets import FleetCase
 from tests.examples import manifests
 
 SID = "0f3c2a10-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
@@ -69,3 +78,42 @@ def test_several_problems_are_reported_at_once() -> None:
     assert message is not None
     assert "spec.mainApplicationFile: required; " in message
     assert "spec.driver.labels.team: " in message
+
+
+# -- SparkFleets ------------------------------------------------------------------------------
+
+
+def fleet_verdict(spec: dict[str, Any]) -> str | None:
+    """What an instance makes of the spec (as the member loads it): the Invalid message, else None."""
+    try:
+        fleet = SparkFleet.model_validate({"metadata": {"name": "f", "namespace": "ops"}, "spec": spec})
+    except ValidationError as exc:
+        return str(Problem("", format_validation_error(exc)))
+    _, problems = compile_shards(fleet.spec)
+    return "; ".join(str(p) for p in problems) or None
+
+
+@pytest.mark.parametrize("case", fleets.CASES, ids=[c.id for c in fleets.CASES])
+def test_every_invalid_fleet_is_refused_naming_the_field(case: FleetCase) -> None:
+    message = fleet_verdict(case.spec)
+    assert message is not None, f"{case.id} was not refused"
+    assert re.search(rf"(^|; ){re.escape(case.field)}[.:\[]", message), message
+    assert case.says in message, message
+
+
+def test_fleet_case_ids_are_unique() -> None:
+    assert len({c.id for c in fleets.CASES}) == len(fleets.CASES)
+
+
+def test_a_spec_that_never_was_valid_is_not_ready() -> None:
+    """An instance started on an invalid fleet serves nothing: Ready says why instead of 'all held'."""
+    inputs = Inputs(
+        coordinator="m", generation=1, spec=None, shard_names=[],
+        problems=[Problem("", "spec.lease.renewDeadlineSeconds: durationSeconds (5) must be greater")],
+        members=[], shard_leases={}, previous={},
+    )  # fmt: skip
+    _, status = decide(inputs)
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Ready"]["status"] == "False"
+    assert conditions["Ready"]["reason"] == "InvalidSpec"
+    assert conditions["Invalid"]["message"].startswith("spec.lease.renewDeadlineSeconds: ")  # no ": " first

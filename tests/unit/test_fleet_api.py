@@ -167,24 +167,31 @@ def test_a_shard_without_a_form_is_refused(shard: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("lease", "expected"),
     [
-        ({"durationSeconds": 10}, "durationSeconds (10) must be greater than renewDeadlineSeconds (10)"),
+        (
+            {"durationSeconds": 10},
+            "renewDeadlineSeconds: durationSeconds (10) must be greater than renewDeadlineSeconds (10)",
+        ),
         (
             {"durationSeconds": 20, "renewDeadlineSeconds": 25, "retryPeriodSeconds": 2},
-            "durationSeconds (20) must be greater than renewDeadlineSeconds (25)",
+            "renewDeadlineSeconds: durationSeconds (20) must be greater than renewDeadlineSeconds (25)",
         ),
         (
             {"renewDeadlineSeconds": 2},
-            "renewDeadlineSeconds (2) must be greater than 1.2 x retryPeriodSeconds (2)",
+            "retryPeriodSeconds: renewDeadlineSeconds (2) must be greater than 1.2 x retryPeriodSeconds (2)",
         ),
         (
             {"durationSeconds": 15, "renewDeadlineSeconds": 12, "retryPeriodSeconds": 10},
-            "renewDeadlineSeconds (12) must be greater than 1.2 x retryPeriodSeconds (10)",
+            "retryPeriodSeconds: renewDeadlineSeconds (12) must be greater than 1.2 x retryPeriodSeconds (10)",
+        ),
+        (  # an invalid duration is named alone, not compared
+            {"durationSeconds": 0, "renewDeadlineSeconds": 10},
+            "durationSeconds: Input should be greater than or equal to 2",
         ),
     ],
 )
 def test_lease_timing_rules_are_enforced(lease: dict[str, Any], expected: str) -> None:
     message = refusal(fleet({"shards": [{"name": "a", "catchAll": True}], "lease": lease}))
-    assert message == f"spec.lease: {expected}"
+    assert message == f"spec.lease.{expected}"
 
 
 def test_lease_bounds_name_the_field() -> None:
