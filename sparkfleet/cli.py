@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
 import signal
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvloop
@@ -71,8 +73,6 @@ def controlplane(
 
 def parse_duration(value: str) -> float:
     """Seconds from a Go-style duration (``15s``, ``1m30s``, ``6h``) or a plain number of seconds."""
-    import re
-
     text = value.strip()
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return float(text)
@@ -85,9 +85,52 @@ def parse_duration(value: str) -> float:
 
 def _split_host_port(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
-    if not port.isdigit():
-        raise typer.BadParameter(f"{value!r} is not an address like :8080 or 127.0.0.1:8080")
-    return host or "0.0.0.0", int(port)
+    if not port.isdigit() or int(port) > 65535 or any(c.isspace() for c in host):
+        raise typer.BadParameter(f"{value!r} is not an address like :8080 or 127.0.0.1:8080 (port 0-65535)")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def checked(check: Callable[[Any], object]) -> Callable[[Any], Any]:
+    """A flag callback: ``check(value)`` refuses a bad value, and the error names the flag."""
+
+    def callback(value: Any) -> Any:
+        if value is not None:
+            try:
+                check(value)
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc)) from exc
+        return value
+
+    return callback
+
+
+def _one_of(*choices: str) -> Callable[[str], None]:
+    def check(value: str) -> None:
+        if value.lower() not in choices:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
+
+    return check
+
+
+def _namespaces(values: list[str]) -> None:
+    for name in (ns.strip() for item in values for ns in item.split(",")):
+        if name and (len(name) > 63 or not _DNS_LABEL.match(name)):
+            raise typer.BadParameter(f"{name!r} is not a namespace name (a DNS label)")
+
+
+def _label_selector(value: str) -> None:
+    from sparkfleet.kube.scope import label_selector_problem
+
+    problem = label_selector_problem(value)
+    if problem:
+        raise typer.BadParameter(problem)
+
+
+Duration = checked(parse_duration)
 
 
 @app.command("run")
@@ -97,25 +140,37 @@ def run_command(
     ] = None,
     namespaces: Annotated[
         list[str] | None,
-        typer.Option("--namespaces", help="Namespaces to serve (repeat or comma-separate); default all."),
+        typer.Option(
+            "--namespaces",
+            callback=checked(_namespaces),
+            help="Namespaces to serve (repeat or comma-separate).",
+        ),
     ] = None,
     label_selector_filter: Annotated[
-        str | None, typer.Option(help="Serve only SparkApplications matching this label selector.")
+        str | None,
+        typer.Option(
+            callback=checked(_label_selector),
+            help="Serve only SparkApplications matching this label selector.",
+        ),
     ] = None,
     concurrent_syncs: Annotated[
         int, typer.Option("--concurrent-syncs", "--controller-threads", min=1, help="Concurrent reconciles.")
     ] = 10,
     kube_api_qps: Annotated[
-        float, typer.Option(help="Client-side QPS limit towards the API server (0: none).")
+        float, typer.Option(min=0, help="Client-side QPS limit towards the API server (0: none).")
     ] = 50.0,
-    kube_api_burst: Annotated[int, typer.Option(help="Client-side burst towards the API server.")] = 100,
+    kube_api_burst: Annotated[
+        int, typer.Option(min=0, help="Client-side burst towards the API server.")
+    ] = 100,
     workqueue_ratelimiter_bucket_qps: Annotated[
-        float, typer.Option(help="Overall retry rate of the work queue.")
+        float, typer.Option(min=0.001, help="Overall retry rate of the work queue.")
     ] = 50.0,
     workqueue_ratelimiter_bucket_size: Annotated[
-        int, typer.Option(help="Retry burst of the work queue.")
+        int, typer.Option(min=1, help="Retry burst of the work queue.")
     ] = 500,
-    workqueue_ratelimiter_max_delay: Annotated[str, typer.Option(help="Cap on any one retry wait.")] = "6h",
+    workqueue_ratelimiter_max_delay: Annotated[
+        str, typer.Option(callback=Duration, help="Cap on any one retry wait.")
+    ] = "6h",
     max_tracked_executor_per_app: Annotated[
         int, typer.Option(min=0, help="Executors tracked in status per application.")
     ] = 1000,
@@ -123,7 +178,10 @@ def run_command(
         bool, typer.Option(help="Create a Service for each driver's Spark UI.")
     ] = True,
     metrics_bind_address: Annotated[
-        str, typer.Option(help="Where /metrics, /healthz and /readyz are served.")
+        str,
+        typer.Option(
+            callback=checked(_split_host_port), help="Where /metrics, /healthz and /readyz are served."
+        ),
     ] = ":8080",
     metrics_prefix: Annotated[
         str,
@@ -140,9 +198,15 @@ def run_command(
     leader_election_lock_namespace: Annotated[
         str | None, typer.Option(help="Namespace of the leader Lease (default: $POD_NAMESPACE or default).")
     ] = None,
-    leader_election_lease_duration: Annotated[str, typer.Option(help="Leader Lease duration.")] = "15s",
-    leader_election_renew_deadline: Annotated[str, typer.Option(help="Leader renew deadline.")] = "10s",
-    leader_election_retry_period: Annotated[str, typer.Option(help="Leader retry period.")] = "2s",
+    leader_election_lease_duration: Annotated[
+        str, typer.Option(callback=Duration, help="Leader Lease duration.")
+    ] = "15s",
+    leader_election_renew_deadline: Annotated[
+        str, typer.Option(callback=Duration, help="Leader renew deadline.")
+    ] = "10s",
+    leader_election_retry_period: Annotated[
+        str, typer.Option(callback=Duration, help="Leader retry period.")
+    ] = "2s",
     fleet: Annotated[
         str | None,
         typer.Option(
@@ -160,13 +224,22 @@ def run_command(
         float, typer.Option(min=0.01, help="Relative capacity: 2 takes about twice the shards of 1.")
     ] = 1.0,
     handoff_timeout: Annotated[
-        str, typer.Option(help="How long a hand-off waits for in-flight reconciles before cancelling them.")
+        str,
+        typer.Option(
+            callback=Duration,
+            help="How long a hand-off waits for in-flight reconciles before cancelling them.",
+        ),
     ] = "10s",
     audit_log: Annotated[
         str | None, typer.Option(help="Append one JSON line per reconcile (t0, t1, member, shard, key) here.")
     ] = None,
-    log_format: Annotated[str, typer.Option(help="text (readable) or json (structured).")] = "text",
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    log_format: Annotated[
+        str,
+        typer.Option(callback=checked(_one_of("text", "json")), help="text (readable) or json (structured)."),
+    ] = "text",
+    log_level: Annotated[
+        str, typer.Option(callback=checked(_one_of(*LOG_LEVELS)), help="debug, info, warning or error.")
+    ] = "info",
 ) -> None:
     """Run one operator instance: alone, leader-elected, or as a member of a sharded --fleet."""
     import os
@@ -177,9 +250,7 @@ def run_command(
     from sparkfleet.logs import configure_logging
     from sparkfleet.sharding.member import FleetUnavailable
 
-    if log_format not in ("text", "json"):
-        raise typer.BadParameter("--log-format must be text or json")
-    configure_logging("json" if log_format == "json" else "text", log_level)
+    configure_logging("json" if log_format.lower() == "json" else "text", log_level.lower())
     host, port = _split_host_port(metrics_bind_address)
     try:
         lease = LeaseTiming(
@@ -188,7 +259,7 @@ def run_command(
             parse_duration(leader_election_retry_period),
         )
     except ValueError as exc:
-        raise typer.BadParameter(f"--leader-election-*: {exc}") from exc
+        raise typer.BadParameter(str(exc), param_hint="--leader-election-*") from exc
     options = RunOptions(
         kubeconfig=kubeconfig,
         namespaces=[ns.strip() for item in namespaces or [] for ns in item.split(",") if ns.strip()],

@@ -24,7 +24,9 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from sparkfleet.kube import ClientSettings, connect
+import aiohttp
+
+from sparkfleet.kube import ApiError, ClientSettings, KubeClient, KubeConfigError, connect
 from sparkfleet.kube.leaderelection import LeaderElector, LeaseTiming
 from sparkfleet.kube.scope import Scope
 from sparkfleet.operator.audit import AuditLog
@@ -78,7 +80,14 @@ async def run(options: RunOptions) -> int:
     client = await connect(
         options.kubeconfig, settings=ClientSettings(qps=options.kube_api_qps, burst=options.kube_api_burst)
     )
-    audit = AuditLog(options.audit_log, options.identity) if options.audit_log else None
+    try:
+        await check_api_server(client)
+        audit = AuditLog(options.audit_log, options.identity) if options.audit_log else None
+    except (KubeConfigError, OSError) as exc:
+        await client.close()
+        if isinstance(exc, OSError):
+            raise ValueError(f"--audit-log {options.audit_log}: {exc.strerror or exc}") from exc
+        raise
     scopes: list[Scope] | None = [] if options.fleet else None  # a member adds one scope per shard it holds
     controllers = SparkControllers(
         SparkApplicationController(
@@ -131,7 +140,16 @@ async def run(options: RunOptions) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await server.start()
+    try:
+        await server.start()
+    except OSError as exc:
+        for opened in (client, lease_client):
+            if opened is not None:
+                await opened.close()
+        if audit is not None:
+            audit.close()
+        where = f"{options.metrics_host}:{options.metrics_port}"
+        raise ValueError(f"--metrics-bind-address {where}: {exc.strerror or exc}") from exc
     log.info(
         "sparkfleet operator started",
         extra={
@@ -154,7 +172,9 @@ async def run(options: RunOptions) -> int:
             await _first(stop.wait(), elector.leading.wait())
             if stop.is_set():
                 return 0
-        await controllers.start()
+        await _first(stop.wait(), controllers.start())  # a signal while the caches sync stops it too
+        if stop.is_set():
+            return 0
         if member is not None:
             await _first(stop.wait(), member.start())
             if stop.is_set():
@@ -182,6 +202,32 @@ async def run(options: RunOptions) -> int:
         log.info("sparkfleet operator stopped", extra={"exit_code": exit_code})
 
 
+async def check_api_server(client: KubeClient) -> None:
+    """One request before anything starts: what no retry can heal stops the instance, naming the cause.
+
+    A server certificate the kubeconfig does not trust and credentials the API server refuses
+    (401) raise :class:`KubeConfigError`. An API server not answering yet is only logged: the
+    informers keep trying, as they would later.
+    """
+    try:
+        await client.request("GET", "/version")
+    except aiohttp.ClientConnectorCertificateError as exc:
+        raise KubeConfigError(
+            f"the API server at {client.host} presents a certificate the kubeconfig's certificate-authority "
+            f"does not trust ({exc.certificate_error})"
+        ) from exc
+    except ApiError as exc:
+        if exc.status == 401:
+            raise KubeConfigError(
+                f"the API server at {client.host} refused the kubeconfig's credentials (401 {exc.reason})"
+            ) from exc
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning(
+            "the API server does not answer yet; retrying",
+            extra={"host": client.host, "error": " ".join(str(exc).split()) or type(exc).__name__},
+        )
+
+
 def _shards_debug(member: FleetMember) -> dict[str, Any]:
     host = member.host
     return {
@@ -203,8 +249,11 @@ def _leading(elector: LeaderElector | None) -> bool:
 
 
 async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
-    """Waits until the first of the coroutines finishes; cancels the rest."""
+    """Waits until the first of the coroutines finishes; cancels the rest. Its error is raised here
+    (unseen, ``FleetUnavailable`` from a member's start left the instance waiting for nothing)."""
     tasks = [asyncio.ensure_future(w) for w in waits]
-    _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
+    for task in done:
+        task.result()

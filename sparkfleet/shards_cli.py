@@ -30,13 +30,25 @@ Fleet = Annotated[
 ]
 Output = Annotated[Format, typer.Option("--output", "-o", help="table, json or yaml.")]
 Wait = Annotated[bool, typer.Option(help="Follow the change until it is done.")]
-Timeout = Annotated[str, typer.Option(help="How long --wait follows before giving up.")]
+
+
+def _duration(value: str) -> str:
+    """A ``--timeout`` callback: a bad duration is refused, naming the flag, before anything changes."""
+    from sparkfleet.cli import parse_duration
+
+    parse_duration(value)
+    return value
+
+
+Timeout = Annotated[str, typer.Option(callback=_duration, help="How long --wait follows before giving up.")]
 
 
 def _run(
     kubeconfig: str | None, namespace: str | None, fleet: str | None, work: Callable[[Any], Awaitable[T]]
 ) -> T:
     """Connects, finds the fleet, runs ``work(FleetOps)``; an error is one line, exit 1 (2: kubeconfig)."""
+    import aiohttp
+
     from sparkfleet.api.fleet import SPARK_FLEETS
     from sparkfleet.kube import ApiError, KubeConfigError, connect
     from sparkfleet.sharding.ops import FleetError, FleetOps
@@ -59,6 +71,8 @@ def _run(
                     )
                 name = names[0]
             return await work(FleetOps(client, ns, name))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise FleetError(f"cannot reach the API server at {client.host}: {unreachable(exc)}") from exc
         finally:
             await client.close()
 
@@ -73,6 +87,11 @@ def _run(
     except ApiError as exc:
         typer.echo(f"error: {exc.status} {exc.reason}: {exc.message}", err=True)
         raise typer.Exit(1) from exc
+
+
+def unreachable(error: BaseException) -> str:
+    """Why a request got no answer, on one line (a timeout's own message is empty)."""
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _seconds(value: str) -> float:

@@ -19,6 +19,7 @@ import asyncio
 import base64
 import binascii
 import os
+import re
 import ssl
 import tempfile
 import time
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import orjson
 import yaml
@@ -212,7 +214,15 @@ def _read_yaml(path: Path, where: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise KubeConfigError(f"{where}: not YAML ({exc})") from exc
+        raise KubeConfigError(f"{where}: not YAML ({_yaml_problem(exc)})") from exc
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's error on one line: where, and what."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        return f"line {mark.line + 1}, column {mark.column + 1}: {error.problem}"
+    return " ".join(str(error).split())
 
 
 def in_cluster_connection(directory: Path = SERVICE_ACCOUNT_DIR) -> Connection:
@@ -251,6 +261,7 @@ async def from_kubeconfig(document: Any, base: Path, where: str, context: str | 
     server = cluster.get("server")
     if not isinstance(server, str) or not server:
         raise KubeConfigError(f"{where}: cluster {cluster_name!r} has no server")
+    server = _server_url(server, f"{where}: cluster {cluster_name!r}")
     reader = _Reader(base, where)
     context_ssl = _ssl_context(cluster, reader, f"cluster {cluster_name!r}")
     credentials = await _credentials(user, reader, context_ssl, f"user {user_name!r}", where)
@@ -268,6 +279,30 @@ async def from_kubeconfig(document: Any, base: Path, where: str, context: str | 
         impersonation=impersonation,
         namespace=ctx.get("namespace") or "default",
     )
+
+
+def _server_url(server: str, where: str) -> str:
+    """``server`` as a URL; a bare ``host:port`` means https, as client-go reads it."""
+    url = server.strip()
+    if "://" not in url:
+        url = f"https://{url}"
+    problem = None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a port that is not a number in range)
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        if parts.scheme not in ("https", "http"):
+            problem = f"the scheme must be https or http, not {parts.scheme!r}"
+        elif not parts.hostname:
+            problem = "no host"
+        elif not re.fullmatch(r"[A-Za-z0-9.\-]+|[0-9A-Fa-f:.]+", parts.hostname):
+            problem = f"{parts.hostname!r} is not a host name or address"
+    if problem:
+        shown = server if len(server) <= 100 else server[:97] + "..."
+        raise KubeConfigError(f"{where}: server {shown!r} is not a URL like https://host:6443 ({problem})")
+    return url
 
 
 def _named(document: dict[str, Any], section: str, key: str, name: str, where: str) -> dict[str, Any]:
@@ -335,7 +370,11 @@ def _load_client_certificate(context: ssl.SSLContext, cert: bytes, key: bytes, w
         try:
             context.load_cert_chain(cert_path, key_path)
         except ssl.SSLError as exc:
-            raise KubeConfigError(f"{where}: client certificate and key do not load ({exc.reason})") from exc
+            detail = exc.reason or " ".join(str(exc).split())
+            raise KubeConfigError(
+                f"{where}: client-certificate and client-key do not load as a PEM certificate and its "
+                f"private key ({detail})"
+            ) from exc
 
 
 async def _credentials(
@@ -358,7 +397,10 @@ async def _credentials(
         return StaticHeaders({"Authorization": f"Bearer {user['token']}"})
     if user.get("tokenFile"):
         token_file = TokenFile(reader.path(str(user["tokenFile"])))
-        await token_file.headers()  # fails now, naming the file, if it cannot be read
+        try:
+            await token_file.headers()  # fails now, naming the file, if it cannot be read
+        except KubeConfigError as exc:
+            raise KubeConfigError(f"{label}: {exc}") from exc
         return token_file
     if user.get("username") is not None and user.get("password") is not None:
         pair = f"{user['username']}:{user['password']}".encode()

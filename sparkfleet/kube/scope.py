@@ -9,7 +9,10 @@ own objects.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from sparkfleet.api.fleet import LABEL_KEY, LABEL_VALUE
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +60,52 @@ def unsharded_scopes(namespaces: list[str] | None, label_selector: str | None = 
 
 
 __all__ = ["Scope", "Watch", "unsharded_scopes"]
+
+
+# -- label selectors as the API's query syntax -------------------------------------------------
+
+_KEY = re.compile(LABEL_KEY)
+_VALUE = re.compile(LABEL_VALUE)
+_REQUIREMENT = re.compile(
+    r"^\s*(?:!\s*(?P<absent>[^\s!=<>(),]+)"
+    r"|(?P<key>[^\s!=<>(),]+)\s*(?:(?P<op>==|!=|=)\s*(?P<value>[^\s!=<>(),]*)"
+    r"|(?P<compare>[<>])\s*(?P<number>-?\d+)"
+    r"|\s+(?P<set>in|notin)\s*\((?P<values>[^()]*)\))?)\s*$"
+)
+
+
+def label_selector_problem(selector: str) -> str | None:
+    """Why the API server would refuse ``selector`` (``a=b,c in (d,e),!f``), or None."""
+    if not selector.strip():
+        return "an empty selector"
+    for requirement in _split_requirements(selector):
+        match = _REQUIREMENT.match(requirement)
+        if not match:
+            return (
+                f"{requirement.strip()!r} is not a requirement like key, !key, key=value, key!=value, "
+                "key in (a,b) or key notin (a,b)"
+            )
+        key = match.group("absent") or match.group("key")
+        if not (_KEY.match(key) and len(key.rpartition("/")[2]) <= 63):
+            return f"{key!r} is not a label key"
+        values = [match.group("value")] if match.group("op") else []
+        if match.group("set"):
+            values = [v.strip() for v in match.group("values").split(",")]
+            if values == [""]:
+                return f"{requirement.strip()!r}: {match.group('set')} needs at least one value"
+        for value in values:
+            if len(value) > 63 or not _VALUE.match(value):
+                return f"{value!r} is not a label value"
+    return None
+
+
+def _split_requirements(selector: str) -> list[str]:
+    """The comma-separated requirements (commas inside ``(...)`` separate values, not requirements)."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(selector):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(selector[start:i])
+            start = i + 1
+    parts.append(selector[start:])
+    return parts
