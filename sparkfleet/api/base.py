@@ -102,8 +102,13 @@ Quantity = Annotated[str, AfterValidator(_quantity), Field(json_schema_extra={"p
 
 
 def key_path(key: str) -> str:
-    """A map key in a field path: ``.name`` when it reads as a field name, else ``[key]`` (kubectl's form)."""
-    return f".{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else f"[{key}]"
+    """A map key in a field path: ``.name`` when it reads as a field name, else ``[key]`` (kubectl's form),
+    quoted and cut short when it is long or holds what would break the line."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        return f".{key}"
+    if key.isprintable() and len(key) <= 70 and "]" not in key:
+        return f"[{key}]"
+    return f"[{brief(key)}]"
 
 
 def format_validation_error(error: ValidationError, prefix: str = "") -> str:

@@ -105,6 +105,10 @@ class Plan:
 
 # -- validation and indexing -------------------------------------------------
 
+MAX_WEIGHT = 1e12
+"""A shard's weight counts objects; past a trillion, bounds and loads no longer fit a float."""
+MAX_SLACK = 1000.0
+
 
 def _index_members(members: Iterable[Member]) -> dict[str, Member]:
     roster: dict[str, Member] = {}
@@ -125,15 +129,18 @@ def _index_shards(shards: Iterable[Shard]) -> dict[str, Fraction]:
     for shard in shards:
         if shard.name in weights:
             raise ValueError(f"duplicate shard name {shard.name!r}")
-        if not math.isfinite(shard.weight):
-            raise ValueError(f"shard {shard.name!r}: weight must be a finite number, got {shard.weight!r}")
+        if not (math.isfinite(shard.weight) and shard.weight <= MAX_WEIGHT):
+            raise ValueError(
+                f"shard {shard.name!r}: weight must be a finite number <= {MAX_WEIGHT:g}, "
+                f"got {shard.weight!r}"
+            )
         weights[shard.name] = Fraction(max(shard.weight, 1.0))
     return dict(sorted(weights.items()))
 
 
 def _check_slack(slack: float) -> None:
-    if not (math.isfinite(slack) and slack >= 1.0):
-        raise ValueError(f"slack must be a finite number >= 1.0, got {slack!r}")
+    if not (math.isfinite(slack) and 1.0 <= slack <= MAX_SLACK):
+        raise ValueError(f"slack must be a finite number from 1.0 to {MAX_SLACK:g}, got {slack!r}")
 
 
 def _capacities(roster: Mapping[str, Member]) -> dict[str, Fraction]:

@@ -405,7 +405,8 @@ def test_moves_are_sorted_and_name_their_reason() -> None:
         ([Member("a"), Member("a", 2.0)], [], 1.25, "duplicate member name 'a'"),
         ([Member("a")], [Shard("s"), Shard("s", 3.0)], 1.25, "duplicate shard name 's'"),
         ([Member("a")], [Shard("s", float("inf"))], 1.25, "shard 's': weight must be a finite number"),
-        ([Member("a")], [], 0.99, "slack must be a finite number >= 1.0, got 0.99"),
+        ([Member("a")], [], 0.99, "slack must be a finite number from 1.0 to 1000, got 0.99"),
+        ([Member("a")], [Shard("s", 1e300)], 1.25, "shard 's': weight must be a finite number <= 1e+12"),
     ],
 )
 def test_invalid_input_is_rejected_by_name(
@@ -416,3 +417,47 @@ def test_invalid_input_is_rejected_by_name(
     if slack >= 1.0:
         with pytest.raises(ValueError, match=re.escape(message)):
             fair_share(members, shards)
+
+
+# -- bad input: anything else is refused by name, never a crash or a hang --
+
+any_float = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
+    [0.0, -1.0, 1e-300, 1e300, 5e-324]
+)
+any_name = st.sampled_from(["a", "b", "c", "", "ghost", "a "])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.builds(Member, any_name, any_float, st.booleans()), max_size=5),
+    st.lists(st.builds(Shard, any_name, any_float), max_size=8),
+    st.dictionaries(any_name, st.none() | any_name, max_size=4),
+    st.dictionaries(any_name, any_name, max_size=4),
+    any_float,
+    st.booleans(),
+)
+def test_any_input_is_planned_or_refused_by_name(
+    members: list[Member],
+    shards: list[Shard],
+    current: dict[str, str | None],
+    pins: dict[str, str],
+    slack: float,
+    rebalance: bool,
+) -> None:
+    try:
+        result = plan(members, shards, current, pins, slack=slack, rebalance=rebalance)
+    except ValueError as exc:
+        refusal = str(exc)
+    else:
+        refusal = ""
+    if refusal:
+        assert re.match(r"^(duplicate (member|shard) name |member '|shard '|slack )", refusal), refusal
+        return
+    assert set(result.holders) == {s.name for s in shards}
+    eligible_names = {m.name for m in members if not m.draining}
+    assert set(result.holders.values()) <= eligible_names | {None}
+    for shard, member in pins.items():  # a pin to an eligible member always wins
+        if shard in result.holders and member in eligible_names:
+            assert result.holders[shard] == member
+    assert plan(list(reversed(members)), list(reversed(shards)), current, pins, slack=slack,
+                rebalance=rebalance) == result  # fmt: skip
