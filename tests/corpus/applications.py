@@ -174,7 +174,7 @@ CASES: list[AppCase] = [
 
 VALID: list[dict[str, Any]] = [
     manifests.spark_pi("valid-scala"),
-    manifests.pyspark("valid-python"),
+    merge_patch(manifests.pyspark("valid-python"), driver(serviceAccount="spark-operator-spark")),
     merge_patch(manifests.spark_pi("v" * 63), {}),  # the longest name: its UI Service name is shortened
     merge_patch(manifests.spark_pi("valid-on-failure"), restart(type="OnFailure")),  # no retries: runs once
     merge_patch(manifests.spark_pi("valid-limits"), driver(cores=2, coreLimit="2000m", coreRequest="1500m")),

@@ -307,14 +307,19 @@ class SparkApplicationController:
         """
         now = self.clock()
         submission_id = new_submission_id()
-        status["submissionAttempts"] = int(status.get("submissionAttempts") or 0) + 1
-        status["lastSubmissionAttemptTime"] = _iso(now)
         try:
             submission = render(app, submission_id, ui_service=self.ui_service)
         except InvalidApplication as exc:
-            _set_state(status, AppState.SUBMISSION_FAILED, str(exc))
-            events.append(lifecycle.Event("Warning", "SparkApplicationSubmissionFailed", str(exc)))
+            # What only rendering finds (a ConfigMap over its size limit) is a spec error like any other:
+            # refused with no attempt counted (so no retry, no FAILED), said once.
+            message = str(exc)
+            said = ((raw.get("status") or {}).get("applicationState") or {}).get("errorMessage")
+            _set_state(status, AppState.SUBMISSION_FAILED, message)
+            if said != message:
+                events.append(lifecycle.Event("Warning", "SparkApplicationSubmissionFailed", message))
             return None
+        status["submissionAttempts"] = int(status.get("submissionAttempts") or 0) + 1
+        status["lastSubmissionAttemptTime"] = _iso(now)
         unknown = unknown_fields_warning(app)
         if unknown:  # said once per submission: the application runs without them
             events.append(lifecycle.Event("Warning", "SparkApplicationUnknownFields", unknown))

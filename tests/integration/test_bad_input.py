@@ -1,0 +1,231 @@
+"""The bad-input corpus against a real API server: who refuses each case, and that the message names
+the field; invalid applications next to valid ones, with the real Spark controller; an instance
+given an invalid fleet."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sparkfleet.api import SPARK_APPLICATIONS
+from sparkfleet.api.fleet import SPARK_FLEETS
+from sparkfleet.kube import ApiError, KubeClient
+from sparkfleet.kube.resources import EVENTS, PODS, SERVICEACCOUNTS, Resource
+from sparkfleet.operator.spark.controller import SparkApplicationController
+from sparkfleet.testing import ControlPlane
+from sparkfleet.testing.proc import free_port
+from tests.corpus import applications, fleets
+
+CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
+STRICT = {"fieldValidation": "Strict"}  # as kubectl sends it
+
+
+@pytest.fixture
+async def operator(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str
+) -> AsyncIterator[SparkApplicationController]:
+    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                        "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
+    client = await control_plane.client()
+    controller = SparkApplicationController(client, namespaces=[namespace], concurrent_syncs=4)
+    await controller.start(sync_timeout=10)
+    yield controller
+    await controller.stop()
+    await client.close()
+
+
+async def create(
+    kube: KubeClient, resource: Resource, obj: dict[str, Any], namespace: str
+) -> ApiError | None:
+    """Creates ``obj`` as kubectl would; the API server's refusal, if it refuses."""
+    try:
+        await kube.request("POST", resource.path(namespace), body=obj, query=STRICT)
+    except ApiError as exc:
+        return exc
+    return None
+
+
+async def until(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+    """Polls the async ``check`` until it returns something true; returns it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
+        await asyncio.sleep(0.2)
+
+
+def state(app: dict[str, Any]) -> dict[str, Any]:
+    return (app.get("status") or {}).get("applicationState") or {}
+
+
+def assert_names(message: str, field: str) -> None:
+    """``field`` is named as a field: followed by ':' or a deeper part of the path."""
+    assert any(f"{field}{sep}" in message for sep in (":", ".", "[", '"')), f"{field} not named in: {message}"
+
+
+@pytest.mark.usefixtures("operator")
+async def test_invalid_applications_next_to_valid_ones(
+    kube: KubeClient, namespace: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    admitted: dict[str, applications.AppCase] = {}
+    for case in applications.CASES:
+        refusal = await create(kube, SPARK_APPLICATIONS, case.manifest(namespace), namespace)
+        if case.refused_by == "api":
+            assert refusal is not None, f"{case.id}: the API server admitted it"
+            assert refusal.status in (400, 422), (case.id, refusal.status, refusal.message)
+            assert_names(refusal.message, case.api_field or case.field)
+        else:
+            assert refusal is None, f"{case.id}: {refusal}"
+            admitted[case.name] = case
+    valid = [{**m, "metadata": {**m["metadata"], "namespace": namespace}} for m in applications.VALID]
+    for manifest in valid:
+        assert await create(kube, SPARK_APPLICATIONS, manifest, namespace) is None
+    running = {m["metadata"]["name"] for m in valid} | {
+        name for name, case in admitted.items() if case.refused_by == "warning"
+    }
+    failed = {name for name, case in admitted.items() if case.refused_by == "operator"}
+
+    last: dict[str, dict[str, Any]] = {}
+
+    async def settled() -> dict[str, dict[str, Any]] | None:
+        apps, _ = await kube.list_all(SPARK_APPLICATIONS, namespace)
+        last.update({a["metadata"]["name"]: state(a) for a in apps})
+        expected = {n: "SUBMISSION_FAILED" for n in failed} | {n: "SUBMITTED" for n in running}
+        return last if all(last.get(n, {}).get("state") == s for n, s in expected.items()) else None
+
+    try:
+        states = await until(settled, "every application submitted or refused")
+    except AssertionError:
+        pytest.fail(f"not settled: { ({n: s for n, s in last.items() if n in failed | running}) }")
+    for name in failed:
+        case = admitted[name]
+        message = states[name].get("errorMessage", "")
+        assert f"{case.field}: " in message, (case.id, message)
+        assert case.says in message, (case.id, message)
+
+    async def events() -> dict[tuple[str, str], str] | None:
+        items, _ = await kube.list_all(EVENTS, namespace)
+        seen = {
+            (e["involvedObject"]["name"], e["reason"]): e["message"] for e in items if e["type"] == "Warning"
+        }
+        wanted = {(n, "SparkApplicationSubmissionFailed") for n in failed} | {
+            (n, "SparkApplicationUnknownFields") for n, c in admitted.items() if c.refused_by == "warning"
+        }
+        return seen if wanted <= set(seen) else None
+
+    warnings = await until(events, "a Warning Event for each")
+    for name, case in admitted.items():
+        reason = (
+            "SparkApplicationSubmissionFailed"
+            if case.refused_by == "operator"
+            else "SparkApplicationUnknownFields"
+        )
+        assert case.field in warnings[(name, reason)], (case.id, warnings[(name, reason)])
+    assert not {n for n, _ in warnings} & {m["metadata"]["name"] for m in valid}  # the valid ones: no warning
+
+    # Nothing was created for the refused ones; the others run to completion.
+    pods, _ = await kube.list_all(PODS, namespace)
+    drivers = {p["metadata"]["labels"]["sparkoperator.k8s.io/app-name"]: p["metadata"]["name"] for p in pods}
+    assert set(drivers) == running
+    for pod in drivers.values():
+        await kube.patch(PODS, pod, {"status": {"phase": "Succeeded"}}, namespace, subresource="status")
+
+    async def completed() -> bool:
+        apps, _ = await kube.list_all(SPARK_APPLICATIONS, namespace)
+        return all(state(a).get("state") == "COMPLETED" for a in apps if a["metadata"]["name"] in running)
+
+    await until(completed, "the valid applications completed")
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info or r.getMessage() == "reconcile failed"]
+
+
+async def test_invalid_fleets_are_refused_by_the_api_server_or_stored(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str
+) -> None:
+    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    for i, case in enumerate(fleets.CASES):
+        body = {"apiVersion": SPARK_FLEETS.api_version, "kind": "SparkFleet",
+                "metadata": {"name": f"f{i}", "namespace": namespace}, "spec": case.spec}  # fmt: skip
+        refusal = await create(kube, SPARK_FLEETS, body, namespace)
+        if case.refused_by == "api":
+            assert refusal is not None, f"{case.id}: the API server admitted it"
+            assert refusal.status in (400, 422), (case.id, refusal.message)
+            assert_names(refusal.message, case.field)
+        else:
+            assert refusal is None, f"{case.id}: {refusal}"
+
+
+async def test_an_instance_on_an_invalid_fleet_says_why_and_keeps_running(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    """The API server stores what a schema cannot judge; an instance started on it (or on a later
+    change to it) reports Invalid=True naming the field, serves nothing it cannot, never crashes."""
+    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    stored = [c for c in fleets.CASES if c.refused_by == "coordinator"]
+    body = {"apiVersion": SPARK_FLEETS.api_version, "kind": "SparkFleet",
+            "metadata": {"name": "bad", "namespace": namespace}, "spec": stored[0].spec}  # fmt: skip
+    await kube.create(SPARK_FLEETS, body)
+    log = tmp_path / "instance.log"
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "sparkfleet.cli", "run", "--kubeconfig", str(control_plane.kubeconfig),
+            "--fleet", "bad", "--fleet-namespace", namespace, "--identity", "member-0",
+            "--metrics-bind-address", f"127.0.0.1:{free_port()}", stdout=out, stderr=out,
+        )  # fmt: skip
+    try:
+        for case in stored:
+            fleet = await kube.get(SPARK_FLEETS, "bad", namespace)
+            if fleet["spec"] != case.spec:
+                await kube.replace(SPARK_FLEETS, {**fleet, "spec": case.spec})
+
+            async def reported(case: fleets.FleetCase = case) -> dict[str, Any] | None:
+                assert proc.returncode is None, log.read_text()
+                fleet = await kube.get(SPARK_FLEETS, "bad", namespace)
+                status = fleet.get("status") or {}
+                if status.get("observedGeneration") != fleet["metadata"]["generation"]:
+                    return None  # not yet about this spec
+                conditions = {c["type"]: c for c in status.get("conditions") or []}
+                invalid = conditions.get("Invalid") or {}
+                return conditions if invalid.get("status") == "True" else None
+
+            conditions = await until(reported, f"{case.id} reported", timeout=15)
+            assert_names(conditions["Invalid"]["message"], case.field)
+            assert case.says in conditions["Invalid"]["message"]
+            assert (conditions["Ready"]["status"], conditions["Ready"]["reason"]) == ("False", "InvalidSpec")
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 20)
+    text = log.read_text()
+    assert code == 0, text
+    assert "Traceback" not in text
+    assert "the fleet's spec is invalid; the last valid plan keeps running" in text
+
+
+async def test_an_instance_that_cannot_read_its_fleet_exits_saying_why(control_plane: ControlPlane) -> None:
+    """It used to wait forever: the member's FleetUnavailable was never seen."""
+    identity = await control_plane.mint_identity("bad-input-norbac", "nobody")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sparkfleet.cli", "run", "--kubeconfig", str(identity.kubeconfig),
+        "--fleet", "any", "--fleet-namespace", "bad-input-norbac",
+        "--metrics-bind-address", f"127.0.0.1:{free_port()}",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env={**os.environ, "COLUMNS": "300"},
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    text = out.decode()
+    assert proc.returncode == 2, text
+    assert "error: cannot read SparkFleet bad-input-norbac/any: 403" in text
+    assert "Traceback" not in text
