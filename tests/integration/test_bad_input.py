@@ -26,7 +26,7 @@ from sparkfleet.testing.proc import free_port
 from tests.corpus import applications, fleets
 
 CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
-STRICT = {"fieldValidation": "Strict"}  # as kubectl sends it
+STRICT: dict[str, str | int | bool | None] = {"fieldValidation": "Strict"}  # as kubectl sends it
 
 
 @pytest.fixture
