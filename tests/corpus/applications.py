@@ -180,3 +180,41 @@ VALID: list[dict[str, Any]] = [
     merge_patch(manifests.spark_pi("valid-limits"), driver(cores=2, coreLimit="2000m", coreRequest="1500m")),
 ]
 """Valid neighbours: they run next to the invalid ones, unaffected."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledCase:
+    """A ScheduledSparkApplication: refused by the API server, or by the operator (FailedValidation)."""
+
+    id: str
+    patch: dict[str, Any]
+    field: str
+    refused_by: Literal["api", "operator"]
+    says: str = ""
+
+    def manifest(self, namespace: str = "default") -> dict[str, Any]:
+        manifest: dict[str, Any] = merge_patch(manifests.scheduled(f"bad-{self.id}", namespace), self.patch)
+        return manifest
+
+
+def template(**fields: Any) -> dict[str, Any]:
+    return {"spec": {"template": fields}}
+
+
+SCHEDULED_CASES: list[ScheduledCase] = [
+    ScheduledCase("schedule-not-cron", spec(schedule="every day"), "spec.schedule", "operator", "not a cron"),
+    ScheduledCase("schedule-too-often", spec(schedule="@every 0s"), "spec.schedule", "operator", "one second"),
+    ScheduledCase("time-zone-unknown", spec(timeZone="Mars/Olympus"), "spec.timeZone", "operator"),
+    ScheduledCase("concurrency-unknown", spec(concurrencyPolicy="Sometimes"), "spec.concurrencyPolicy", "api"),
+    ScheduledCase("history-negative", spec(successfulRunHistoryLimit=-1), "spec.successfulRunHistoryLimit", "api"),
+    ScheduledCase("missing-template", spec(template=None), "spec.template", "api"),
+    ScheduledCase("name-too-long-for-runs", {"metadata": {"name": "s" * 53}}, "metadata.name", "operator",
+                  "<name>-<unix time>"),
+    ScheduledCase("template-memory", template(driver={"memory": "12XB"}), "spec.template.driver.memory", "api"),
+    ScheduledCase("template-main-file", template(mainApplicationFile=None), "spec.template.mainApplicationFile",
+                  "operator", "required"),
+    ScheduledCase("template-label", template(executor={"labels": {"team": "-x"}}),
+                  "spec.template.executor.labels.team", "operator", "label value"),
+    ScheduledCase("template-core-limit", template(driver={"cores": 2, "coreLimit": "1"}),
+                  "spec.template.driver.coreLimit", "operator", "spec.template.driver.cores"),
+]  # fmt: skip

@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
-from sparkfleet.api import SPARK_APPLICATIONS
+from sparkfleet.api import SCHEDULED_SPARK_APPLICATIONS, SPARK_APPLICATIONS
 from sparkfleet.api.fleet import SPARK_FLEETS
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.resources import EVENTS, PODS, SERVICEACCOUNTS, Resource
 from sparkfleet.operator.spark.controller import SparkApplicationController
+from sparkfleet.operator.spark.scheduled import ScheduledSparkApplicationController
 from sparkfleet.testing import ControlPlane
 from sparkfleet.testing.proc import free_port
 from tests.corpus import applications, fleets
@@ -150,6 +151,49 @@ async def test_invalid_applications_next_to_valid_ones(
     await until(completed, "the valid applications completed")
     assert "Traceback" not in caplog.text
     assert not [r for r in caplog.records if r.exc_info or r.getMessage() == "reconcile failed"]
+
+
+async def test_invalid_schedules_fail_validation_and_start_no_run(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str
+) -> None:
+    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    client = await control_plane.client()
+    controller = ScheduledSparkApplicationController(client, namespaces=[namespace])
+    await controller.start(sync_timeout=10)
+    try:
+        stored = {}
+        for case in applications.SCHEDULED_CASES:
+            manifest = case.manifest(namespace)
+            if "schedule" not in case.patch.get("spec", {}):
+                manifest["spec"]["schedule"] = "@every 1s"  # a run would start at once, if any could
+            refusal = await create(kube, SCHEDULED_SPARK_APPLICATIONS, manifest, namespace)
+            if case.refused_by == "api":
+                assert refusal is not None, f"{case.id}: the API server admitted it"
+                assert refusal.status in (400, 422), (case.id, refusal.message)
+                assert_names(refusal.message, case.field)
+            else:
+                assert refusal is None, f"{case.id}: {refusal}"
+                stored[manifest["metadata"]["name"]] = case
+
+        async def failed() -> dict[str, str] | None:
+            items, _ = await kube.list_all(SCHEDULED_SPARK_APPLICATIONS, namespace)
+            reasons = {
+                i["metadata"]["name"]: (i.get("status") or {}).get("reason", "")
+                for i in items
+                if (i.get("status") or {}).get("scheduleState") == "FailedValidation"
+            }
+            return reasons if set(reasons) == set(stored) else None
+
+        reasons = await until(failed, "every stored schedule failed validation")
+        for name, case in stored.items():
+            assert f"{case.field}: " in reasons[name], (case.id, reasons[name])
+            assert case.says in reasons[name], (case.id, reasons[name])
+        await asyncio.sleep(1.5)
+        runs, _ = await kube.list_all(SPARK_APPLICATIONS, namespace)
+        assert runs == []  # an impossible template starts no run
+    finally:
+        await controller.stop()
+        await client.close()
 
 
 async def test_invalid_fleets_are_refused_by_the_api_server_or_stored(

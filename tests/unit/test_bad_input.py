@@ -12,12 +12,13 @@ from pydantic import ValidationError
 
 from sparkfleet.api import format_validation_error
 from sparkfleet.api.fleet import SparkFleet
+from sparkfleet.operator.spark.scheduled import parse_scheduled
 from sparkfleet.operator.spark.submission import render
 from sparkfleet.operator.spark.validation import InvalidApplication, parse, unknown_fields_warning
 from sparkfleet.sharding.coordinator import Inputs, decide
 from sparkfleet.sharding.shards import Problem, compile_shards
 from tests.corpus import applications, fleets, merge_patch
-from tests.corpus.applications import AppCase
+from tests.corpus.applications import AppCase, ScheduledCase
 from tests.corpus.fleets import FleetCase
 from tests.examples import manifests
 
@@ -117,3 +118,22 @@ def test_a_spec_that_never_was_valid_is_not_ready() -> None:
     assert conditions["Ready"]["status"] == "False"
     assert conditions["Ready"]["reason"] == "InvalidSpec"
     assert conditions["Invalid"]["message"].startswith("spec.lease.renewDeadlineSeconds: ")  # no ": " first
+
+
+# -- ScheduledSparkApplications ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case", applications.SCHEDULED_CASES, ids=[c.id for c in applications.SCHEDULED_CASES]
+)
+def test_every_invalid_schedule_is_refused_naming_the_field(case: ScheduledCase) -> None:
+    with pytest.raises(InvalidApplication) as refused:
+        parse_scheduled(case.manifest())
+    message = str(refused.value)
+    assert f"{case.field}: " in message, message
+    assert case.says in message, message
+
+
+def test_the_longest_schedule_name_gives_valid_runs() -> None:
+    scheduled, _ = parse_scheduled(manifests.scheduled("s" * 52))
+    assert scheduled.spec.template.main_application_file

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from croniter import croniter
 
+from sparkfleet.api.base import brief
+
 _EVERY = re.compile(r"^@every\s+((?:\d+(?:\.\d+)?(?:ms|s|m|h))+)$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -30,17 +32,18 @@ class Schedule:
         try:
             zone: datetime.tzinfo = zoneinfo.ZoneInfo(time_zone) if time_zone else datetime.UTC
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise InvalidSchedule(f"spec.timeZone: unknown time zone {time_zone!r}") from exc
+            raise InvalidSchedule(f"spec.timeZone: unknown time zone {brief(time_zone)}") from exc
         text = expression.strip()
         every = _EVERY.match(text)
         if every:
             seconds = sum(float(n) * _SCALE[u] for n, u in _PART.findall(every.group(1)))
             if seconds < 1:
-                raise InvalidSchedule(f"spec.schedule: {expression!r} is shorter than one second")
+                raise InvalidSchedule(f"spec.schedule: {brief(expression)} is shorter than one second")
             return cls(text, zone, datetime.timedelta(seconds=seconds))
         if not croniter.is_valid(text):
             raise InvalidSchedule(
-                f"spec.schedule: {expression!r} is not a cron schedule (5 fields, @hourly, or @every 10m)"
+                f"spec.schedule: {brief(expression)} is not a cron schedule "
+                "(5 fields, @hourly, or @every 10m)"
             )
         return cls(text, zone)
 

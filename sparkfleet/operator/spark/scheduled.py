@@ -29,6 +29,7 @@ from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.scoped import ScopedController, Secondary
 from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule
+from sparkfleet.operator.spark.validation import InvalidApplication, validate_schedule
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,21 @@ def _parse(value: str | None) -> datetime.datetime | None:
 
 def _state(run: dict[str, Any]) -> str:
     return str(((run.get("status") or {}).get("applicationState") or {}).get("state") or "")
+
+
+def parse_scheduled(raw: dict[str, Any]) -> tuple[ScheduledSparkApplication, Schedule]:
+    """The schedule and its template, validated: :class:`InvalidApplication` names what is wrong,
+    including what would make every run invalid (``spec.template...``, a name too long for its runs)."""
+    try:
+        scheduled = ScheduledSparkApplication.model_validate(raw)
+        schedule = Schedule.parse(scheduled.spec.schedule, scheduled.spec.time_zone)
+    except ValidationError as exc:
+        raise InvalidApplication(format_validation_error(exc)) from exc
+    except InvalidSchedule as exc:
+        raise InvalidApplication(str(exc)) from exc
+    meta = raw["metadata"]
+    validate_schedule(str(meta.get("name", "")), str(meta.get("namespace", "")), scheduled.spec.template)
+    return scheduled, schedule
 
 
 def scheduled_key_of_run(event: InformerEvent) -> Iterable[str]:
@@ -120,10 +136,9 @@ class ScheduledSparkApplicationController:
         status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
         new_status = copy.deepcopy(status)
         try:
-            scheduled = ScheduledSparkApplication.model_validate(raw)
-            schedule = Schedule.parse(scheduled.spec.schedule, scheduled.spec.time_zone)
-        except (ValidationError, InvalidSchedule) as exc:
-            reason = format_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
+            scheduled, schedule = parse_scheduled(raw)
+        except InvalidApplication as exc:
+            reason = str(exc)
             new_status.update({"scheduleState": "FailedValidation", "reason": reason})
             if new_status != status:
                 await self.client.replace_status(SCHEDULED_SPARK_APPLICATIONS, {**raw, "status": new_status})

@@ -15,6 +15,7 @@ the application (the exact ConfigMap size is checked when it is rendered).
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from sparkfleet.api import SparkApplication, format_validation_error
 from sparkfleet.api.base import brief, key_path, parse_quantity
-from sparkfleet.api.sparkapplication import SparkPodSpec
+from sparkfleet.api.sparkapplication import SparkApplicationSpec, SparkPodSpec
 from sparkfleet.operator.spark import naming
 
 DRIVER_POD_NAME_CONF = "spark.kubernetes.driver.pod.name"
@@ -33,6 +34,8 @@ ARGUMENTS_MAX_BYTES = 1024 * 1024
 environment together (ARG_MAX with the usual 8 MiB stack), and the driver's JVM needs its own share."""
 CONFIG_MAP_MAX_BYTES = 1024 * 1024
 """The API server refuses a ConfigMap whose data exceeds 1 MiB."""
+RUN_SUFFIX = len("-1234567890")
+"""A scheduled run's name is ``<schedule>-<unix time>`` (ten digits until the year 2286)."""
 
 
 class InvalidApplication(ValueError):
@@ -51,7 +54,29 @@ def parse(raw: Mapping[str, Any]) -> SparkApplication:
 
 def validate(app: SparkApplication) -> None:
     """Raises :class:`InvalidApplication` naming every field the models cannot judge alone."""
-    problems = [
+    found = problems(app)
+    if found:
+        raise InvalidApplication("; ".join(found))
+
+
+def validate_schedule(name: str, namespace: str, template: SparkApplicationSpec) -> None:
+    """What would make every run of a ScheduledSparkApplication invalid, named from the schedule:
+    its name (runs are ``<name>-<unix time>``) and its template (``spec.template...``)."""
+    longest = naming.DNS_LABEL_MAX - RUN_SUFFIX
+    if not naming.is_dns_1035_label(name) or len(name) > longest:
+        raise InvalidApplication(
+            f"metadata.name: {brief(name)} must be a DNS-1035 label of at most {longest} characters "
+            f"(a lower-case letter first): its runs are named <name>-<unix time>, which names their Services"
+        )
+    run = SparkApplication(metadata={"name": f"{name}-{'9' * 10}", "namespace": namespace}, spec=template)
+    found = problems(run)
+    if found:  # every field a problem names is the template's: spec.x is spec.template.x
+        raise InvalidApplication(re.sub(r"(?<![\w.])spec\.", "spec.template.", "; ".join(found)))
+
+
+def problems(app: SparkApplication) -> list[str]:
+    """Every ``<field>: <why>`` of the application (each starts with its field)."""
+    return [
         *_required(app),
         *_names(app),
         *_labels(app),
@@ -62,8 +87,6 @@ def validate(app: SparkApplication) -> None:
         *_containers(app),
         *_dynamic_allocation(app),
     ]
-    if problems:
-        raise InvalidApplication("; ".join(problems))
 
 
 def unknown_fields_warning(app: SparkApplication) -> str | None:
