@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import re
 import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -379,7 +380,19 @@ app.add_typer(shards_app, name="shards")
 
 
 def main() -> None:
-    app()
+    """The entry point. A usage error (a bad flag) is one line on stderr, ``error: ...``, exit 2, as
+    kubectl says it: readable in a pod's log and by scripts, where a boxed message wraps mid-word."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        code = 1
+    except typer.TyperException as exc:  # click's usage errors: bad values, unknown options
+        if type(exc).__name__ != "NoArgsIsHelpError":  # that one printed the help already
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            typer.echo(f"error: {' '.join(message.split())}", err=True)
+        code = getattr(exc, "exit_code", 2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -258,7 +258,7 @@ async def sparkfleet(*args: str, stop_after: str | None = None, timeout: float =
     """Runs ``python -m sparkfleet.cli``; with ``stop_after``, sends SIGTERM once stderr shows it."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "sparkfleet.cli", *args, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT, env={**os.environ, **WIDE},
+        stderr=asyncio.subprocess.STDOUT, env={k: v for k, v in os.environ.items() if k != "COLUMNS"},
     )  # fmt: skip
     assert proc.stdout is not None
     lines: list[str] = []
@@ -294,7 +294,10 @@ async def test_the_entry_point_refuses_bad_input_without_a_traceback(tmp_path: P
     assert (yaml_code, url_code, level_code, shards_code, stopped_code) == (2, 2, 2, 1, 0), runs
     assert "not YAML (line 2, column 1" in yaml_out
     assert "server 'not a url' is not a URL" in url_out
-    assert "'--log-level'" in level_out
+    assert (
+        level_out
+        == "error: Invalid value for '--log-level': 'loud' is not one of debug, info, warning, error\n"
+    )
     assert f"cannot reach the API server at {REFUSING}" in shards_out
     assert "the API server does not answer yet; retrying" in stopped_out
     assert "sparkfleet operator stopped" in stopped_out
