@@ -203,8 +203,11 @@ def _leading(elector: LeaderElector | None) -> bool:
 
 
 async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
-    """Waits until the first of the coroutines finishes; cancels the rest."""
+    """Waits until the first of the coroutines finishes; cancels the rest, and raises what the
+    first one raised (a member that cannot join must stop the process, not leave it idle)."""
     tasks = [asyncio.ensure_future(w) for w in waits]
-    _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
+    for task in done:
+        task.result()

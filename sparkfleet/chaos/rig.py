@@ -275,9 +275,8 @@ class Rig:
                 or status.get("submissionAttempts") != 1
             ):
                 incomplete += 1
-                note(
-                    f"{key}: executors {executors} (wanted {wanted}), attempts {status.get('submissionAttempts')}"
-                )
+                attempts = status.get("submissionAttempts")
+                note(f"{key}: executors {executors} (wanted {wanted}), submission attempts {attempts}")
         found = overlaps(read_audit(i.audit_path for i in self.instances))
         for earlier, later in found[:3]:
             note(f"overlap on {later['shard']}: {earlier['member']} and {later['member']}")

@@ -14,7 +14,7 @@ import asyncio
 import calendar
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,7 +118,7 @@ class ScenarioResult:
         }
 
 
-Scenario = Callable[[Scale, Path], Awaitable[ScenarioResult]]
+Scenario = Callable[[Scale, Path], Coroutine[Any, Any, ScenarioResult]]
 
 
 async def _finish(rig: Rig, result: ScenarioResult, scale: Scale) -> ScenarioResult:
@@ -237,6 +237,8 @@ async def compaction(scale: Scale, workdir: Path) -> ScenarioResult:
 OPERATOR_RULES = [
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["*"]},
     {"apiGroups": ["sparkoperator.k8s.io"], "resources": ["*"], "verbs": ["*"]},
+    {"apiGroups": ["sparkfleet.io"], "resources": ["sparkfleets"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["sparkfleet.io"], "resources": ["sparkfleets/status"], "verbs": ["get", "update"]},
     {"apiGroups": [""], "resources": ["pods", "services", "configmaps"], "verbs": ["*"]},
     {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]},
 ]
@@ -349,7 +351,7 @@ async def cut_off(scale: Scale, workdir: Path) -> ScenarioResult:
         await rig.start_fleet()
         rig.submit(scale.arrival_per_minute)
         duration, deadline, _ = rig.config.lease
-        cuts = []
+        cuts: list[dict[str, Any]] = []
         for mode in scale.cuts:
             await asyncio.sleep(3.0)
             holders = await rig.shard_holders()

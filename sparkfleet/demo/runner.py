@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from sparkfleet import __version__
 from sparkfleet.api import SPARK_APPLICATIONS, crd
 from sparkfleet.api.fleet import SPARK_FLEETS
@@ -221,9 +223,27 @@ async def submit(
             await asyncio.sleep(max(0.0, start + index * interval - time.monotonic()))
         async with slots:
             observer.creating(f"{meta['namespace']}/{meta['name']}")
-            await client.create(SPARK_APPLICATIONS, app)
+            await create_patiently(client, app)
 
     await asyncio.gather(*(one(i, app) for i, app in enumerate(workload.applications())))
+
+
+async def create_patiently(client: KubeClient, app: dict[str, Any], attempts: int = 40) -> None:
+    """Creates ``app``, trying again while the API server is unreachable (as a user's pipeline
+    would through a control-plane restart); AlreadyExists means an earlier try got through."""
+    for attempt in range(attempts):
+        try:
+            await client.create(SPARK_APPLICATIONS, app)
+            return
+        except ApiError as exc:
+            if exc.is_conflict and attempt:
+                return
+            if exc.status < 500 or attempt == attempts - 1:
+                raise
+        except (aiohttp.ClientError, TimeoutError):
+            if attempt == attempts - 1:
+                raise
+        await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
 
 
 # -- fleet status --------------------------------------------------------------------------

@@ -32,7 +32,7 @@ async def operator(
     await prepare(control_plane, kube, namespace)
     controller = await start_controller(control_plane, namespace)
     yield controller
-    await controller.stop()
+    await stop_controller(controller)
 
 
 async def prepare(control_plane: ControlPlane, kube: KubeClient, namespace: str) -> None:
@@ -46,7 +46,11 @@ async def start_controller(control_plane: ControlPlane, namespace: str) -> Spark
     controller = SparkApplicationController(client, namespaces=[namespace], concurrent_syncs=4)
     await controller.start(sync_timeout=10)
     return controller
-    await client.close()
+
+
+async def stop_controller(controller: SparkApplicationController) -> None:
+    await controller.stop()
+    await controller.client.close()
 
 
 async def wait_app(
@@ -382,7 +386,7 @@ async def test_a_driver_created_just_before_a_crash_is_adopted_not_started_twice
         assert config_map["metadata"]["ownerReferences"][0]["uid"] == left["metadata"]["uid"]
         await kube.get(SERVICES, crashed.driver_service["metadata"]["name"], namespace)
     finally:
-        await controller.stop()
+        await stop_controller(controller)
 
 
 async def test_a_stale_cache_never_resubmits_nor_deletes_the_live_driver(
