@@ -40,8 +40,11 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
         print(orjson.dumps(result.as_dict(), option=orjson.OPT_INDENT_2).decode(), flush=True)
     built = report.build(scale, results)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_bytes(orjson.dumps(built, option=orjson.OPT_INDENT_2) + b"\n")
-    print(report.markdown(built))
+    table = report.markdown(built)
+    args.report.with_suffix(".md").write_text(table + "\n")
+    print(table)
     print(f"report: {args.report}; logs: {workdir}")
     return 0 if built["passed"] else 1
 

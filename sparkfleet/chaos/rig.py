@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import yaml
 
 from sparkfleet.api import SPARK_APPLICATIONS, crd
@@ -196,17 +197,29 @@ class Rig:
             for lease in leases
         }
 
+    async def serving(self) -> dict[str, str]:
+        """Shard -> the live member actually serving it now (its /debug/shards, while its member
+        Lease is fresh). A Lease may still name a member that has fenced itself; this does not."""
+        answers = await asyncio.gather(*(_debug_shards(i) for i in self.alive()))
+        served: dict[str, str] = {}
+        for answer in answers:
+            if answer and answer.get("fresh"):
+                for shard in answer.get("shards") or {}:
+                    served[shard] = str(answer["member"])
+        return served
+
     async def until_served_by(self, members: Iterable[str], timeout: float) -> float:
-        """Seconds until every shard's Lease names one of ``members``."""
+        """Seconds until every shard is served by one of ``members``."""
         wanted = set(members)
+        shards = set(self.config.workload.namespace_names())  # one shard per namespace
         started = time.monotonic()
         while True:
-            holders = await self.shard_holders()
-            if holders and all(h in wanted for h in holders.values()):
+            served = await self.serving()
+            if set(served) == shards and all(m in wanted for m in served.values()):
                 return time.monotonic() - started
             if time.monotonic() - started > timeout:
-                stray = sorted({h for h in holders.values() if h not in wanted})
-                raise TimeoutError(f"shards still held by {stray or 'nobody'} after {timeout:.0f}s")
+                missing = sorted(shards - set(served))
+                raise TimeoutError(f"after {timeout:.0f}s, shards not served by {sorted(wanted)}: {missing}")
             await asyncio.sleep(0.1)
 
     async def scrape(self) -> None:
@@ -299,3 +312,18 @@ def _pointed_at(kubeconfig: Path, server: str, path: Path) -> Path:
         cluster["cluster"]["server"] = server
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+async def _debug_shards(instance: Instance) -> dict[str, Any] | None:
+    try:
+        timeout = aiohttp.ClientTimeout(total=2)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(f"http://127.0.0.1:{instance.port}/debug/shards") as resp,
+        ):
+            if resp.status != 200:
+                return None
+            answer: dict[str, Any] = await resp.json()
+            return answer
+    except (aiohttp.ClientError, TimeoutError):
+        return None

@@ -246,7 +246,7 @@ OPERATOR_RULES = [
 
 async def throttled(scale: Scale, workdir: Path) -> ScenarioResult:
     """The members run as a ServiceAccount (not exempt from API Priority and Fairness) whose
-    requests land in a priority level of one share that rejects what it cannot seat; their
+    requests land in a priority level of a few seats and a short queue, rejecting the rest; their
     Lease traffic has a FlowSchema of its own, as it should in production. The work must
     finish anyway, by waiting out each 429's Retry-After."""
     result = ScenarioResult("apf-throttled", "API Priority and Fairness 429")
@@ -282,14 +282,16 @@ async def _grant(client: KubeClient, namespace: str, name: str) -> None:
 
 
 async def _throttle(client: KubeClient, namespace: str, name: str) -> str:
-    """A priority level of one share that rejects, for everything but the identity's Leases
+    """A priority level of two shares and one short queue, for everything but the identity's Leases
     (those go to the built-in ``leader-election`` level). Returns the tight level's uid."""
     level = await client.create(PRIORITY_LEVELS, {
         "apiVersion": "flowcontrol.apiserver.k8s.io/v1", "kind": "PriorityLevelConfiguration",
         "metadata": {"name": "sparkfleet-tight"},
         "spec": {"type": "Limited", "limited": {
-            "nominalConcurrencyShares": 1, "lendablePercent": 0, "borrowingLimitPercent": 0,
-            "limitResponse": {"type": "Reject"},
+            "nominalConcurrencyShares": 2, "lendablePercent": 0, "borrowingLimitPercent": 0,
+            "limitResponse": {
+                "type": "Queue", "queuing": {"queues": 1, "handSize": 1, "queueLengthLimit": 4},
+            },
         }},
     })  # fmt: skip
     subject = {"kind": "ServiceAccount", "serviceAccount": {"name": name, "namespace": namespace}}
@@ -354,7 +356,7 @@ async def cut_off(scale: Scale, workdir: Path) -> ScenarioResult:
         cuts: list[dict[str, Any]] = []
         for mode in scale.cuts:
             await asyncio.sleep(3.0)
-            holders = await rig.shard_holders()
+            holders = await rig.serving()
             victim = max(rig.alive(), key=lambda i: sum(1 for h in holders.values() if h == i.identity))
             others = [i.identity for i in rig.alive() if i is not victim]
             proxy = rig.proxies[victim.identity]
@@ -408,7 +410,7 @@ def _fenced_at(instance: Instance, after: float) -> float | None:
 async def _holds_again(rig: Rig, identity: str, timeout: float) -> float | None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if identity in (await rig.shard_holders()).values():
+        if identity in (await rig.serving()).values():
             return time.monotonic()
         await asyncio.sleep(0.2)
     return None

@@ -264,7 +264,8 @@ class ControlPlane:
         self, components: Sequence[str] = ("kube-apiserver",), down_seconds: float = 0.0
     ) -> float:
         """Stops ``components`` (newest first), waits ``down_seconds``, starts them again with the
-        same flags, ports and etcd data, and returns the seconds until the API server was ready.
+        same flags, ports and etcd data. Returns the outage: seconds from the stop until the API
+        server is ready again (a graceful stop of the API server takes a few of them).
 
         Clients see what they would in a real control-plane restart: connections reset, requests
         refused, then watches that must resume (or relist) on a fresh watch cache."""
@@ -272,9 +273,9 @@ class ControlPlane:
         unknown = set(components) - set(order)
         if unknown:
             raise ValueError(f"no such component running: {', '.join(sorted(unknown))}")
+        started = time.monotonic()
         for name in reversed(order):
             await self.processes[name].stop()
-        started = time.monotonic()
         await asyncio.sleep(down_seconds)
         for name in order:
             self.processes[name] = await self.processes[name].respawn()
