@@ -144,9 +144,7 @@ class Rig:
             self._submitter.cancel()
             with contextlib.suppress(BaseException):
                 await self._submitter
-        for instance in self.instances:
-            with contextlib.suppress(Exception):
-                await instance.terminate(timeout=10)
+        await asyncio.gather(*(i.terminate(timeout=10) for i in self.instances), return_exceptions=True)
         if self._simulator is not None:
             with contextlib.suppress(Exception):
                 await self._simulator.stop()

@@ -62,8 +62,8 @@ class Scale:
 
 SHORT = Scale(
     name="short",
-    workload=Workload(namespaces=10, apps_per_namespace=4, executors=(1, 4), prefix="chaos"),
-    arrival_per_minute=150,
+    workload=Workload(namespaces=8, apps_per_namespace=4, executors=(1, 4), prefix="chaos"),
+    arrival_per_minute=180,
     run_time=(2.0, 5.0),
     kills=3,
     restarts=(0.0,),
