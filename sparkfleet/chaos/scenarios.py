@@ -47,8 +47,8 @@ class Scale:
     arrival_per_minute: float
     run_time: tuple[float, float]
     kills: int
-    restarts: tuple[float, ...]
-    """Seconds each control-plane restart stays down (one restart each)."""
+    restarts: tuple[tuple[str, float], ...]
+    """Control-plane restarts: ``crash`` (SIGKILL) or ``graceful`` (SIGTERM), and seconds down."""
     compactions: int
     cuts: tuple[str, ...]
     """``stall`` (traffic silently dropped) or ``cut`` (connections reset), one cut-off each."""
@@ -66,7 +66,7 @@ SHORT = Scale(
     arrival_per_minute=180,
     run_time=(2.0, 5.0),
     kills=3,
-    restarts=(0.0,),
+    restarts=(("crash", 0.0),),
     compactions=1,
     cuts=("stall",),
     latency=0.05,
@@ -78,7 +78,7 @@ FULL = Scale(
     arrival_per_minute=160,
     run_time=(5.0, 15.0),
     kills=24,
-    restarts=(0.0, 8.0),
+    restarts=(("crash", 0.0), ("graceful", 8.0)),
     compactions=3,
     cuts=("stall", "cut"),
     latency=0.1,
@@ -123,7 +123,7 @@ Scenario = Callable[[Scale, Path], Coroutine[Any, Any, ScenarioResult]]
 
 async def _finish(rig: Rig, result: ScenarioResult, scale: Scale) -> ScenarioResult:
     """Waits for the workload, then records what the run shows."""
-    result.details["makespan_seconds"] = round(await rig.wait_finished(scale.timeout), 1)
+    result.details["workload_done_after_faults_seconds"] = round(await rig.wait_finished(scale.timeout), 1)
     await rig.scrape()
     result.details["rest_client_429"] = int(rig.metric("rest_client_requests_total", code="429"))
     result.details["informer_relists"] = int(rig.metric("sparkfleet_informer_relists_total"))
@@ -166,18 +166,22 @@ async def kill_storm(scale: Scale, workdir: Path) -> ScenarioResult:
 
 
 async def controlplane_restart(scale: Scale, workdir: Path) -> ScenarioResult:
-    """etcd and the API server stop and start again on the same data; recovery is API server
-    ready -> every shard served by a live member. Short outages leave the Leases valid (members
-    keep their shards); long ones fence every member, which then claims its shards again."""
+    """etcd and the API server crash (or stop gracefully) and start again on the same data;
+    recovery is API server ready -> every shard served by a live member. An outage shorter than
+    the renew deadline leaves every member serving; a longer one fences every member, which then
+    claims its shards again."""
     result = ScenarioResult("controlplane-restart", "control-plane restart")
     async with _rig(scale, workdir, lease=(8, 6, 2)) as rig:
         await rig.start_fleet()
         rig.submit(scale.arrival_per_minute)
         restarts = []
-        for down in scale.restarts:
+        for mode, down in scale.restarts:
             await asyncio.sleep(4.0)
             before = await rig.shard_holders()
-            outage = await rig.control_plane.restart(("etcd", "kube-apiserver"), down_seconds=down)
+            fenced = await _fenced_total(rig)
+            outage = await rig.control_plane.restart(
+                ("etcd", "kube-apiserver"), down_seconds=down, crash=mode == "crash"
+            )
             ready = time.monotonic()
             result.faults += 1
             await rig.until_served_by([i.identity for i in rig.alive()], timeout=60)
@@ -185,13 +189,20 @@ async def controlplane_restart(scale: Scale, workdir: Path) -> ScenarioResult:
             after = await rig.shard_holders()
             restarts.append(
                 {
+                    "mode": mode,
                     "outage_seconds": round(outage, 1),
+                    "members_fenced": int(await _fenced_total(rig) - fenced),
                     "shards_kept": sum(1 for s, h in after.items() if before.get(s) == h),
                     "shards_moved": sum(1 for s, h in after.items() if before.get(s) != h),
                 }
             )
         result.details["restarts"] = restarts
         return await _finish(rig, result, scale)
+
+
+async def _fenced_total(rig: Rig) -> float:
+    await rig.scrape()
+    return rig.metric("sparkfleet_fenced_total")
 
 
 # -- etcd compaction: 410 Gone ---------------------------------------------------------------

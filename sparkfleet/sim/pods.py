@@ -37,7 +37,7 @@ import yaml
 
 from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
 from sparkfleet.kube.informer import EventType
-from sparkfleet.kube.resources import CONFIGMAPS, NODES, PODS
+from sparkfleet.kube.resources import CONFIGMAPS, NODES, PODS, object_key
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.submission import PROPERTIES_FILE, TEMPLATE_FILE, parse_properties
 
@@ -49,6 +49,8 @@ DRIVER_CONTAINER = "spark-kubernetes-driver"
 EXECUTOR_CONTAINER = "spark-kubernetes-executor"
 CONF_VOLUME = "spark-conf-volume-driver"
 CONF_MAP_POLL_SECONDS = 0.2
+CONF_MAP_POLL_MAX_SECONDS = 2.0
+CONF_MAP_PATIENCE_SECONDS = 900.0
 UNAVAILABLE_RETRIES = 40  # with backoff capped at 5 s: about three minutes
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the simulator must stay cheap
 OPERATOR_PODS = f"{naming.LABEL_LAUNCHED_BY_OPERATOR}=true"
@@ -236,8 +238,8 @@ class PodSimulator:
 
     # -- what a cluster does ----------------------------------------------------------
 
-    async def _start(self, pod: dict[str, Any], is_driver: bool) -> None:
-        """Binds the pod to a node, then reports it Running."""
+    async def _start(self, pod: dict[str, Any], is_driver: bool, waited: float = 0.0) -> None:
+        """Binds the pod to a node, then reports it Running (a driver once its ConfigMap exists)."""
         meta = pod["metadata"]
         node = self.node_names[zlib.crc32(meta["name"].encode()) % len(self.node_names)]
         if not (pod.get("spec") or {}).get("nodeName"):
@@ -256,7 +258,15 @@ class PodSimulator:
             except ApiError as exc:
                 if not exc.is_conflict:  # already bound: an earlier try got through
                     raise
+            pod = {**pod, "spec": {**(pod.get("spec") or {}), "nodeName": node}}
         if is_driver and not await self._volumes_ready(pod):
+            # As a kubelet does, wait for the ConfigMap volume for as long as the pod exists
+            # (the operator creates it just after the pod; throttled, that can take minutes).
+            if self.pods.store.get(object_key(pod)) is not None and waited < CONF_MAP_PATIENCE_SECONDS:
+                delay = min(CONF_MAP_POLL_MAX_SECONDS, max(CONF_MAP_POLL_SECONDS, waited))
+                self._after(delay, lambda: self._start(pod, is_driver, waited + delay))
+            elif waited >= CONF_MAP_PATIENCE_SECONDS:
+                log.warning("driver's ConfigMap never appeared", extra={"pod": meta["name"]})
             return
         container = DRIVER_CONTAINER if is_driver else EXECUTOR_CONTAINER
         status = {
@@ -276,27 +286,18 @@ class PodSimulator:
             self.stats.drivers_started += 1
             self._heard(pod, "Running")
 
-    async def _volumes_ready(self, pod: dict[str, Any], timeout: float = 60.0) -> bool:
-        """As a kubelet does, a driver starts only once its ConfigMap volume exists: the operator
-        creates the ConfigMap just after the pod, so the simulator can see the pod first."""
-        meta = pod["metadata"]
+    async def _volumes_ready(self, pod: dict[str, Any]) -> bool:
+        """Whether the driver's ConfigMap volume exists (the kubelet would not start it before)."""
         name = _conf_map_name(pod)
         if name is None:
             return True
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                await self.client.get(CONFIGMAPS, name, meta["namespace"])
-                return True
-            except ApiError as exc:
-                if not exc.is_not_found:
-                    raise
-            if time.monotonic() > deadline:
-                log.warning(
-                    "driver's ConfigMap never appeared", extra={"pod": meta["name"], "configmap": name}
-                )
-                return False
-            await asyncio.sleep(CONF_MAP_POLL_SECONDS)
+        try:
+            await self.client.get(CONFIGMAPS, name, pod["metadata"]["namespace"])
+            return True
+        except ApiError as exc:
+            if not exc.is_not_found:
+                raise
+            return False
 
     async def _create_once(self, pod: dict[str, Any]) -> bool:
         """Creates ``pod``; False if it exists already (an earlier try got through)."""

@@ -261,11 +261,15 @@ class ControlPlane:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     async def restart(
-        self, components: Sequence[str] = ("kube-apiserver",), down_seconds: float = 0.0
+        self,
+        components: Sequence[str] = ("kube-apiserver",),
+        down_seconds: float = 0.0,
+        *,
+        crash: bool = False,
     ) -> float:
-        """Stops ``components`` (newest first), waits ``down_seconds``, starts them again with the
-        same flags, ports and etcd data. Returns the outage: seconds from the stop until the API
-        server is ready again (a graceful stop of the API server takes a few of them).
+        """Stops ``components`` (newest first; with ``crash``, by SIGKILL), waits ``down_seconds``,
+        starts them again with the same flags, ports and etcd data. Returns the outage: seconds
+        from the stop until the API server is ready again (a graceful stop takes several).
 
         Clients see what they would in a real control-plane restart: connections reset, requests
         refused, then watches that must resume (or relist) on a fresh watch cache."""
@@ -275,7 +279,7 @@ class ControlPlane:
             raise ValueError(f"no such component running: {', '.join(sorted(unknown))}")
         started = time.monotonic()
         for name in reversed(order):
-            await self.processes[name].stop()
+            await (self.processes[name].kill() if crash else self.processes[name].stop())
         await asyncio.sleep(down_seconds)
         for name in order:
             self.processes[name] = await self.processes[name].respawn()

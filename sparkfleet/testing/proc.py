@@ -60,6 +60,13 @@ class Process:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    async def kill(self) -> None:
+        """SIGKILL (a crash), and reap the child."""
+        if self.running:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+        await self.proc.wait()
+
     async def stop(self, grace: float = 10.0) -> None:
         """SIGTERM, then SIGKILL after ``grace`` seconds; always reaps the child."""
         if self.running:
