@@ -26,7 +26,7 @@ GO_LDFLAGS    := -s -w \
 # With KUBEBUILDER_ASSETS set (envtest's convention), tests use those binaries instead.
 TEST_DEPS     := install helm $(if $(KUBEBUILDER_ASSETS),,controlplane)
 
-.PHONY: help install controlplane helm test unit integration lint fmt crds bench-decode demo bench bench-large clean
+.PHONY: help install controlplane helm test unit integration lint fmt crds bench-decode demo bench bench-large chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -66,7 +66,7 @@ unit: install ## unit tests only (no control plane)
 	$(PY) -m pytest tests/unit
 
 integration: $(TEST_DEPS) ## integration tests only
-	$(PY) -m pytest tests/integration tests/fleet tests/deploy
+	$(PY) -m pytest tests/integration tests/fleet tests/deploy tests/chaos
 
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .
@@ -96,6 +96,11 @@ bench: $(TEST_DEPS) ## the seed workload: a burst (1, 2, 4 instances), steady ar
 
 bench-large: $(TEST_DEPS) ## 4,000 applications with 1, 2 and 4 instances -> bench/results/large.{json,md}
 	$(PY) -m bench.seed --name large --namespaces 100 --apps-per-namespace 40
+
+CHAOS_ARGS ?=
+
+chaos: $(TEST_DEPS) ## every fault scenario, long: kill -9 x24, control-plane restarts, compaction, APF, cut-off, latency -> bench/results/chaos.{json,md}
+	$(PY) -m sparkfleet.chaos --scale full --report bench/results/chaos.json $(CHAOS_ARGS)
 
 clean: ## remove the virtualenv, the control plane build and caches (not Go's module cache)
 	rm -rf $(VENV) bin .cache .pytest_cache .mypy_cache .ruff_cache

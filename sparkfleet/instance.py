@@ -249,8 +249,8 @@ def _leading(elector: LeaderElector | None) -> bool:
 
 
 async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
-    """Waits until the first of the coroutines finishes; cancels the rest. Its error is raised here
-    (unseen, ``FleetUnavailable`` from a member's start left the instance waiting for nothing)."""
+    """Waits until the first of the coroutines finishes; cancels the rest, and raises what the
+    first one raised (a member that cannot join must stop the process, not leave it idle)."""
     tasks = [asyncio.ensure_future(w) for w in waits]
     done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:

@@ -32,6 +32,8 @@ class Observer:
     status_latency: list[float] = field(default_factory=list)
     states: dict[str, str] = field(default_factory=dict)
     finished_at: dict[str, float] = field(default_factory=dict)
+    driver_uids: dict[str, set[str]] = field(default_factory=dict)
+    """Every driver pod seen per application: more than one where none failed is a duplicate submission."""
     _phase_written: dict[tuple[str, str], float] = field(default_factory=dict)
     _state_seen: dict[tuple[str, str], float] = field(default_factory=dict)
 
@@ -77,6 +79,8 @@ class Observer:
         if event.type is not EventType.ADDED:
             return
         key = naming.app_key_of(event.obj)
+        if key:
+            self.driver_uids.setdefault(key, set()).add(str(event.obj["metadata"].get("uid")))
         created = self.created.get(key) if key else None
         if key and created is not None and key not in self.submit_latency:
             self.submit_latency[key] = max(0.0, time.time() - created)

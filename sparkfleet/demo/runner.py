@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from sparkfleet import __version__
 from sparkfleet.api import SPARK_APPLICATIONS, crd
 from sparkfleet.api.fleet import SPARK_FLEETS
@@ -84,8 +86,8 @@ async def _run(
 ) -> dict[str, Any]:
     workload = config.workload
     await cp.install_crds(crd.generate().values())  # the same CRDs as deploy/crds, from the models
-    await _namespaces(cp, client, workload)
-    await _fleet(client, workload, config.lease)
+    await create_namespaces(cp, client, workload)
+    await create_fleet(client, workload, config.lease)
     observer = Observer(client)
     simulator = PodSimulator(client, config.sim, on_driver_phase=observer.driver_phase_written)
     instances = [Instance(f"member-{i + 1}", workdir) for i in range(config.instances)]
@@ -94,14 +96,14 @@ async def _run(
             await instance.start(cp.kubeconfig, FLEET, FLEET_NAMESPACE, config.concurrent_syncs)
         await observer.start()
         await simulator.start()
-        await _until_held(client, {i.identity for i in instances}, 120, instances)
+        await until_settled(client, {i.identity for i in instances}, 120, instances)
         await asyncio.gather(*(i.scrape() for i in instances))
         for instance in instances:
             instance.mark_workload_start()
         started = time.monotonic()
         sim_writes_at_start = simulator.stats.writes
         submitted: tuple[float, float, float] | None = None
-        submitter = asyncio.create_task(_submit(client, observer, workload, config.arrival_per_minute))
+        submitter = asyncio.create_task(submit(client, observer, workload, config.arrival_per_minute))
         failover: float | None = None
         killed: Instance | None = None
         last_scrape = 0.0
@@ -118,16 +120,16 @@ async def _run(
                     writes = sum(i.writes() for i in instances)
                     others = simulator.stats.writes - sim_writes_at_start + len(observer.created)
                     submitted = (time.monotonic() - started, writes, others)
-            status = await _fleet_status(client)
+            status = await fleet_status(client)
             note = ""
             if config.kill_one_at is not None and killed is None and elapsed >= config.kill_one_at:
-                killed = max(instances, key=lambda i: _held(status).get(i.identity, 0))
+                killed = max(instances, key=lambda i: held_counts(status).get(i.identity, 0))
                 await killed.kill()
                 killed_at = time.monotonic()
                 note = f"killed {killed.identity} (kill -9)"
             if killed is not None and failover is None:
                 alive = {i.identity for i in instances if i.running}
-                if _all_held_by(status, alive):
+                if all_held_by(status, alive):
                     failover = round(time.monotonic() - killed_at, 2)
                     note = f"{killed.identity}'s shards taken over in {failover}s"
             show(_snapshot(elapsed, workload, observer, status, instances, note))
@@ -165,7 +167,7 @@ async def _run(
 # -- set-up ------------------------------------------------------------------------------
 
 
-async def _namespaces(cp: ControlPlane, client: KubeClient, workload: Workload) -> None:
+async def create_namespaces(cp: ControlPlane, client: KubeClient, workload: Workload) -> None:
     slots = asyncio.Semaphore(16)
 
     async def one(name: str, service_account: bool) -> None:
@@ -183,7 +185,7 @@ async def _namespaces(cp: ControlPlane, client: KubeClient, workload: Workload) 
     )
 
 
-async def _fleet(client: KubeClient, workload: Workload, lease: tuple[int, int, int]) -> None:
+async def create_fleet(client: KubeClient, workload: Workload, lease: tuple[int, int, int]) -> None:
     duration, deadline, retry = lease
     await client.create(
         SPARK_FLEETS,
@@ -203,7 +205,7 @@ async def _fleet(client: KubeClient, workload: Workload, lease: tuple[int, int, 
     )
 
 
-async def _submit(
+async def submit(
     client: KubeClient,
     observer: Observer,
     workload: Workload,
@@ -221,22 +223,40 @@ async def _submit(
             await asyncio.sleep(max(0.0, start + index * interval - time.monotonic()))
         async with slots:
             observer.creating(f"{meta['namespace']}/{meta['name']}")
-            await client.create(SPARK_APPLICATIONS, app)
+            await create_patiently(client, app)
 
     await asyncio.gather(*(one(i, app) for i, app in enumerate(workload.applications())))
+
+
+async def create_patiently(client: KubeClient, app: dict[str, Any], attempts: int = 40) -> None:
+    """Creates ``app``, trying again while the API server is unreachable (as a user's pipeline
+    would through a control-plane restart); AlreadyExists means an earlier try got through."""
+    for attempt in range(attempts):
+        try:
+            await client.create(SPARK_APPLICATIONS, app)
+            return
+        except ApiError as exc:
+            if exc.is_conflict and attempt:
+                return
+            if exc.status < 500 or attempt == attempts - 1:
+                raise
+        except (aiohttp.ClientError, TimeoutError):
+            if attempt == attempts - 1:
+                raise
+        await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
 
 
 # -- fleet status --------------------------------------------------------------------------
 
 
-async def _fleet_status(client: KubeClient) -> dict[str, Any]:
+async def fleet_status(client: KubeClient) -> dict[str, Any]:
     try:
         return (await client.get(SPARK_FLEETS, FLEET, FLEET_NAMESPACE)).get("status") or {}
     except ApiError:
         return {}
 
 
-def _held(status: dict[str, Any]) -> dict[str, int]:
+def held_counts(status: dict[str, Any]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for shard in status.get("shards") or []:
         if shard.get("phase") == "Held" and shard.get("holder"):
@@ -244,12 +264,12 @@ def _held(status: dict[str, Any]) -> dict[str, int]:
     return counts
 
 
-def _all_held_by(status: dict[str, Any], members: set[str]) -> bool:
+def all_held_by(status: dict[str, Any], members: set[str]) -> bool:
     shards = status.get("shards") or []
     return bool(shards) and all(s.get("phase") == "Held" and s.get("holder") in members for s in shards)
 
 
-async def _until_held(
+async def until_settled(
     client: KubeClient, members: set[str], timeout: float, instances: list[Instance]
 ) -> None:
     """Until every member is active, every shard is held by one, and the coordinator plans no
@@ -263,7 +283,7 @@ async def _until_held(
             fleet = {}
         status = fleet.get("status") or {}
         active = {m.get("identity") for m in status.get("members") or [] if m.get("state") == "Active"}
-        if active == members and _all_held_by(status, members) and not planned_moves(fleet, rebalance=False):
+        if active == members and all_held_by(status, members) and not planned_moves(fleet, rebalance=False):
             return
         for instance in instances:
             if not instance.running:
@@ -288,7 +308,7 @@ def _snapshot(
         submitted=len(observer.submit_latency),
         submit=percentiles(list(observer.submit_latency.values())),
         status=percentiles(observer.status_latency),
-        members=_held(status),
+        members=held_counts(status),
         alive=[i.identity for i in instances if i.running],
         note=note,
     )

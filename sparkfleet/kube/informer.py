@@ -31,6 +31,7 @@ import aiohttp
 
 from sparkfleet.kube.client import KubeClient
 from sparkfleet.kube.errors import ApiError
+from sparkfleet.kube.metrics import INFORMER_RELISTS
 from sparkfleet.kube.resources import Resource, object_key
 from sparkfleet.kube.store import Object, Store
 
@@ -161,6 +162,8 @@ class Informer:
             except _Relist:
                 need_list = True
                 self.relists += 1
+                INFORMER_RELISTS.labels(self.resource.plural).inc()
+                log.info("watch expired (410 Gone), listing again", extra={"informer": self.name})
             except asyncio.CancelledError:
                 raise
             except ApiError as exc:

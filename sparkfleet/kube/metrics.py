@@ -31,3 +31,10 @@ RETRIES = Counter(
 )
 
 ERROR_CODE = "<error>"  # client-go's code label for a request that got no answer
+
+# Not a client-go name (its reflector metrics are gone); what an operator needs after etcd compacts.
+INFORMER_RELISTS = Counter(
+    "sparkfleet_informer_relists",
+    "Times an informer listed its resource again because its watch had expired (410 Gone).",
+    ["resource"],
+)

@@ -32,11 +32,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import yaml
 
 from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
 from sparkfleet.kube.informer import EventType
-from sparkfleet.kube.resources import CONFIGMAPS, NODES, PODS
+from sparkfleet.kube.resources import CONFIGMAPS, NODES, PODS, object_key
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.submission import PROPERTIES_FILE, TEMPLATE_FILE, parse_properties
 
@@ -48,6 +49,9 @@ DRIVER_CONTAINER = "spark-kubernetes-driver"
 EXECUTOR_CONTAINER = "spark-kubernetes-executor"
 CONF_VOLUME = "spark-conf-volume-driver"
 CONF_MAP_POLL_SECONDS = 0.2
+CONF_MAP_POLL_MAX_SECONDS = 2.0
+CONF_MAP_PATIENCE_SECONDS = 900.0
+UNAVAILABLE_RETRIES = 40  # with backoff capped at 5 s: about three minutes
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the simulator must stay cheap
 OPERATOR_PODS = f"{naming.LABEL_LAUNCHED_BY_OPERATOR}=true"
 
@@ -103,7 +107,9 @@ def _now() -> str:
 class _Driver:
     key: str
     executors: list[str] = field(default_factory=list)
-    finishing: bool = False
+    failed: bool | None = None
+    """How it ends, once decided."""
+    finished: bool = False
 
 
 class PodSimulator:
@@ -194,7 +200,7 @@ class PodSimulator:
             self._after(self._uniform(self.config.start_delay), lambda: self._start(pod, role == "driver"))
         elif role == "driver" and phase == "Running" and uid not in self._drivers:
             self._drivers[uid] = _Driver(f"{meta['namespace']}/{meta['name']}")
-            self._spawn(self._launch_executors(pod))
+            self._spawn(lambda: self._launch_executors(pod))
 
     def _uniform(self, bounds: tuple[float, float]) -> float:
         return self.random.uniform(*bounds)
@@ -202,20 +208,29 @@ class PodSimulator:
     def _after(self, delay: float, work: Callable[[], Awaitable[None]]) -> None:
         def fire() -> None:
             self._timers.discard(handle)
-            self._spawn(work())
+            self._spawn(work)
 
         handle = asyncio.get_running_loop().call_later(delay, fire)
         self._timers.add(handle)
 
-    def _spawn(self, work: Awaitable[None]) -> None:
+    def _spawn(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Runs ``work`` with bounded concurrency; like a kubelet, it tries again while the API
+        server is unreachable or failing (a control-plane restart), for up to a few minutes."""
+
         async def bounded() -> None:
             async with self._slots:
-                try:
-                    await work
-                except ApiError as exc:
-                    self.stats.write_errors += 1
-                    if not exc.is_not_found:  # a pod deleted under us is no error
-                        log.warning("simulator write failed", extra={"error": str(exc)})
+                for attempt in range(UNAVAILABLE_RETRIES + 1):
+                    try:
+                        await work()
+                        return
+                    except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
+                        if _unavailable(exc) and attempt < UNAVAILABLE_RETRIES:
+                            await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+                            continue
+                        self.stats.write_errors += 1
+                        if not (isinstance(exc, ApiError) and exc.is_not_found):  # a pod deleted under us
+                            log.warning("simulator write failed", extra={"error": str(exc) or repr(exc)})
+                        return
 
         task = asyncio.get_running_loop().create_task(bounded())
         self._tasks.add(task)
@@ -223,8 +238,8 @@ class PodSimulator:
 
     # -- what a cluster does ----------------------------------------------------------
 
-    async def _start(self, pod: dict[str, Any], is_driver: bool) -> None:
-        """Binds the pod to a node, then reports it Running."""
+    async def _start(self, pod: dict[str, Any], is_driver: bool, waited: float = 0.0) -> None:
+        """Binds the pod to a node, then reports it Running (a driver once its ConfigMap exists)."""
         meta = pod["metadata"]
         node = self.node_names[zlib.crc32(meta["name"].encode()) % len(self.node_names)]
         if not (pod.get("spec") or {}).get("nodeName"):
@@ -234,12 +249,24 @@ class PodSimulator:
                 "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
                 "target": {"apiVersion": "v1", "kind": "Node", "name": node},
             }
-            await self._write(
-                self.client.request(
-                    "POST", PODS.path(meta["namespace"], meta["name"], "binding"), body=binding
+            try:
+                await self._write(
+                    self.client.request(
+                        "POST", PODS.path(meta["namespace"], meta["name"], "binding"), body=binding
+                    )
                 )
-            )
+            except ApiError as exc:
+                if not exc.is_conflict:  # already bound: an earlier try got through
+                    raise
+            pod = {**pod, "spec": {**(pod.get("spec") or {}), "nodeName": node}}
         if is_driver and not await self._volumes_ready(pod):
+            # As a kubelet does, wait for the ConfigMap volume for as long as the pod exists
+            # (the operator creates it just after the pod; throttled, that can take minutes).
+            if self.pods.store.get(object_key(pod)) is not None and waited < CONF_MAP_PATIENCE_SECONDS:
+                delay = min(CONF_MAP_POLL_MAX_SECONDS, max(CONF_MAP_POLL_SECONDS, waited))
+                self._after(delay, lambda: self._start(pod, is_driver, waited + delay))
+            elif waited >= CONF_MAP_PATIENCE_SECONDS:
+                log.warning("driver's ConfigMap never appeared", extra={"pod": meta["name"]})
             return
         container = DRIVER_CONTAINER if is_driver else EXECUTOR_CONTAINER
         status = {
@@ -259,27 +286,28 @@ class PodSimulator:
             self.stats.drivers_started += 1
             self._heard(pod, "Running")
 
-    async def _volumes_ready(self, pod: dict[str, Any], timeout: float = 60.0) -> bool:
-        """As a kubelet does, a driver starts only once its ConfigMap volume exists: the operator
-        creates the ConfigMap just after the pod, so the simulator can see the pod first."""
-        meta = pod["metadata"]
+    async def _volumes_ready(self, pod: dict[str, Any]) -> bool:
+        """Whether the driver's ConfigMap volume exists (the kubelet would not start it before)."""
         name = _conf_map_name(pod)
         if name is None:
             return True
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                await self.client.get(CONFIGMAPS, name, meta["namespace"])
-                return True
-            except ApiError as exc:
-                if not exc.is_not_found:
-                    raise
-            if time.monotonic() > deadline:
-                log.warning(
-                    "driver's ConfigMap never appeared", extra={"pod": meta["name"], "configmap": name}
-                )
+        try:
+            await self.client.get(CONFIGMAPS, name, pod["metadata"]["namespace"])
+            return True
+        except ApiError as exc:
+            if not exc.is_not_found:
+                raise
+            return False
+
+    async def _create_once(self, pod: dict[str, Any]) -> bool:
+        """Creates ``pod``; False if it exists already (an earlier try got through)."""
+        try:
+            await self.client.create(PODS, pod)
+            return True
+        except ApiError as exc:
+            if exc.is_conflict:
                 return False
-            await asyncio.sleep(CONF_MAP_POLL_SECONDS)
+            raise
 
     async def _launch_executors(self, driver: dict[str, Any]) -> None:
         """What the Spark driver does once it runs: ask Kubernetes for its executors."""
@@ -330,11 +358,15 @@ class PodSimulator:
                 },
                 "spec": spec,
             }
-            run.executors.append(name)
-            creations.append(self._write(self.client.create(PODS, pod)))
+            if name not in run.executors:
+                run.executors.append(name)
+            creations.append(self._write(self._create_once(pod)))
         results = await asyncio.gather(*creations, return_exceptions=True)
-        self.stats.executors_created += sum(1 for r in results if not isinstance(r, BaseException))
+        self.stats.executors_created += sum(1 for r in results if r is True)
         failures = [r for r in results if isinstance(r, BaseException)]
+        unavailable = [r for r in failures if _unavailable(r)]
+        if unavailable:
+            raise unavailable[0]  # tried again as a whole; executors created meanwhile are kept
         if failures:
             self.stats.write_errors += len(failures)
             log.warning(
@@ -358,19 +390,23 @@ class PodSimulator:
         """Executors complete, then the driver: Succeeded, or Failed."""
         meta = driver["metadata"]
         run = self._drivers.get(meta["uid"])
-        if run is None or run.finishing:
+        if run is None or run.finished:
             return
-        run.finishing = True
         wanted = (meta.get("annotations") or {}).get(ANNOTATION_OUTCOME)
-        failed = wanted == "Failed" if wanted else self.random.random() < self.config.failure_rate
-        await asyncio.gather(
+        if run.failed is None:  # decided once, even if the writes are tried again
+            run.failed = wanted == "Failed" if wanted else self.random.random() < self.config.failure_rate
+        failed = run.failed
+        results = await asyncio.gather(
             *(
                 self._terminate(meta["namespace"], name, EXECUTOR_CONTAINER, failed=False)
                 for name in run.executors
             ),
             return_exceptions=True,
         )
+        if unavailable := [r for r in results if isinstance(r, BaseException) and _unavailable(r)]:
+            raise unavailable[0]
         await self._terminate(meta["namespace"], meta["name"], DRIVER_CONTAINER, failed=failed)
+        run.finished = True
         self._heard(driver, "Failed" if failed else "Succeeded")
         if failed:
             self.stats.drivers_failed += 1
@@ -398,3 +434,10 @@ class PodSimulator:
     async def _write(self, request: Awaitable[Any]) -> Any:
         self.stats.writes += 1
         return await request
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """The API server could not be reached or failed: worth trying again."""
+    if isinstance(exc, ApiError):
+        return exc.status >= 500
+    return isinstance(exc, aiohttp.ClientError | TimeoutError)

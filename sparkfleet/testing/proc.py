@@ -31,6 +31,7 @@ class Process:
     name: str
     proc: asyncio.subprocess.Process
     log_path: Path
+    argv: list[str]
 
     @classmethod
     async def spawn(cls, name: str, argv: list[str], log_path: Path) -> Process:
@@ -42,7 +43,11 @@ class Process:
                 stderr=asyncio.subprocess.STDOUT,
                 preexec_fn=die_with_parent,
             )
-        return cls(name, proc, log_path)
+        return cls(name, proc, log_path, argv)
+
+    async def respawn(self) -> Process:
+        """The same command again (after :meth:`stop`), logging to the same file."""
+        return await self.spawn(self.name, self.argv, self.log_path)
 
     @property
     def running(self) -> bool:
@@ -54,6 +59,13 @@ class Process:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+    async def kill(self) -> None:
+        """SIGKILL (a crash), and reap the child."""
+        if self.running:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+        await self.proc.wait()
 
     async def stop(self, grace: float = 10.0) -> None:
         """SIGTERM, then SIGKILL after ``grace`` seconds; always reaps the child."""

@@ -130,3 +130,24 @@ async def test_bad_flags_are_named_without_a_traceback(args: list[str], message:
     assert proc.returncode == 2, text
     assert message in text
     assert "Traceback" not in text
+
+
+async def test_a_member_that_cannot_read_its_fleet_exits_naming_why(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    """Without RBAC to read the SparkFleet, joining fails: the process must say so and exit, not
+    sit idle with its error swallowed (what it did before)."""
+    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    nobody = await control_plane.mint_identity(namespace, "no-rights")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "sparkfleet.cli", "run", "--kubeconfig", str(nobody.kubeconfig),
+        "--fleet", "missing-rights", "--fleet-namespace", namespace, "--identity", "member-0",
+        "--metrics-bind-address", f"127.0.0.1:{free_port()}",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    text = out.decode()
+    assert proc.returncode == 2, text
+    assert "error: cannot read SparkFleet" in text, text
+    assert "403" in text, text
+    assert "Traceback" not in text, text

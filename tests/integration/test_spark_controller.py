@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from sparkfleet.api import SPARK_APPLICATIONS
+from sparkfleet.api import SPARK_APPLICATIONS, SparkApplication
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.resources import CONFIGMAPS, EVENTS, PODS, SERVICEACCOUNTS, SERVICES, Resource
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.controller import SparkApplicationController
+from sparkfleet.operator.spark.submission import new_submission_id, render
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
 
@@ -28,15 +29,28 @@ CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
 async def operator(
     control_plane: ControlPlane, kube: KubeClient, namespace: str
 ) -> AsyncIterator[SparkApplicationController]:
+    await prepare(control_plane, kube, namespace)
+    controller = await start_controller(control_plane, namespace)
+    yield controller
+    await stop_controller(controller)
+
+
+async def prepare(control_plane: ControlPlane, kube: KubeClient, namespace: str) -> None:
     await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
     await kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
                                         "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
+
+
+async def start_controller(control_plane: ControlPlane, namespace: str) -> SparkApplicationController:
     client = await control_plane.client()
     controller = SparkApplicationController(client, namespaces=[namespace], concurrent_syncs=4)
     await controller.start(sync_timeout=10)
-    yield controller
+    return controller
+
+
+async def stop_controller(controller: SparkApplicationController) -> None:
     await controller.stop()
-    await client.close()
+    await controller.client.close()
 
 
 async def wait_app(
@@ -347,6 +361,32 @@ async def test_an_unrecorded_driver_is_replaced_without_counting_a_failed_attemp
     assert app["status"]["submissionAttempts"] == 1
     driver = await kube.get(PODS, "spark-pi-driver", namespace)
     assert driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID] == app["status"]["submissionID"] != "lost"
+
+
+async def test_a_driver_created_just_before_a_crash_is_adopted_not_started_twice(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str
+) -> None:
+    """An instance killed between creating the driver and writing the status leaves a driver of
+    this very application and spec: the next holder records it instead of starting another."""
+    await prepare(control_plane, kube, namespace)
+    live = await kube.create(SPARK_APPLICATIONS, manifests.spark_pi(namespace=namespace))
+    crashed = render(SparkApplication.model_validate(live), new_submission_id())
+    left = await kube.create(PODS, crashed.driver_pod)  # and nothing else: no ConfigMap, no status
+    controller = await start_controller(control_plane, namespace)
+    try:
+        app = await wait_app(kube, namespace, "spark-pi", state_is("SUBMITTED"))
+        driver = await kube.get(PODS, "spark-pi-driver", namespace)
+        assert driver["metadata"]["uid"] == left["metadata"]["uid"]
+        assert (
+            app["status"]["submissionID"]
+            == crashed.driver_pod["metadata"]["labels"][naming.LABEL_SUBMISSION_ID]
+        )
+        assert app["status"]["submissionAttempts"] == 1
+        config_map = await kube.get(CONFIGMAPS, crashed.config_map["metadata"]["name"], namespace)
+        assert config_map["metadata"]["ownerReferences"][0]["uid"] == left["metadata"]["uid"]
+        await kube.get(SERVICES, crashed.driver_service["metadata"]["name"], namespace)
+    finally:
+        await stop_controller(controller)
 
 
 async def test_a_stale_cache_never_resubmits_nor_deletes_the_live_driver(

@@ -215,10 +215,9 @@ class SparkApplicationController:
             if executors:
                 new_status["executorState"] = executor_states(executors, self.max_tracked_executors)
         events = list(decision.events)
-        submitted_driver: str | None = None
         for action in decision.actions:
             if action is Action.SUBMIT:
-                submitted_driver = await self._submit(app, raw, new_status, events)
+                await self._submit(app, raw, new_status, events)
             elif action is Action.DELETE_DRIVER and driver_pod is not None:
                 await self._delete(PODS, driver_pod["metadata"]["name"], namespace)
             elif action is Action.DELETE_APP:
@@ -227,12 +226,9 @@ class SparkApplicationController:
         hold = self._executor_states_hold(key, status, new_status, bool(decision.actions or events))
         if hold is not None:
             return Result(requeue_after=min(hold, decision.requeue_after or hold))
-        try:
-            await self._write_status(raw, status, new_status)
-        except ApiError:
-            if submitted_driver is not None:  # unrecorded, it would block the next attempt: take it back
-                await self._delete(PODS, submitted_driver, namespace)
-            raise
+        # A driver whose status write fails stays: the next reconcile adopts it (or removes it if
+        # the spec changed meanwhile), as after a crash between the two writes.
+        await self._write_status(raw, status, new_status)
         old_state = (status.get("applicationState") or {}).get("state") or ""
         spark_metrics.record(
             namespace,
@@ -299,12 +295,8 @@ class SparkApplicationController:
         raw: dict[str, Any],
         status: dict[str, Any],
         events: list[lifecycle.Event],
-    ) -> str | None:
-        """Creates the driver pod, then its ConfigMap and Services; updates ``status`` in place.
-
-        Returns the driver pod's name when it was created (the caller takes it back if the
-        status that records it cannot be written).
-        """
+    ) -> None:
+        """Creates the driver pod, then its ConfigMap and Services; updates ``status`` in place."""
         now = self.clock()
         submission_id = new_submission_id()
         try:
@@ -317,7 +309,7 @@ class SparkApplicationController:
             _set_state(status, AppState.SUBMISSION_FAILED, message)
             if said != message:
                 events.append(lifecycle.Event("Warning", "SparkApplicationSubmissionFailed", message))
-            return None
+            return
         status["submissionAttempts"] = int(status.get("submissionAttempts") or 0) + 1
         status["lastSubmissionAttemptTime"] = _iso(now)
         unknown = unknown_fields_warning(app)
@@ -328,17 +320,22 @@ class SparkApplicationController:
         try:
             driver = await self.client.create(PODS, submission.driver_pod)
         except ApiError as exc:
-            if exc.is_conflict:
-                await self._existing_driver(raw, driver_name)
+            if not exc.is_conflict:
+                message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
+                _set_state(status, AppState.SUBMISSION_FAILED, message)
+                events.append(lifecycle.Event("Warning", "SparkApplicationSubmissionFailed", message))
+                return
+            adopted = await self._existing_driver(raw, app, driver_name)
+            if adopted is None:
                 raise
-            message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
-            _set_state(status, AppState.SUBMISSION_FAILED, message)
-            events.append(lifecycle.Event("Warning", "SparkApplicationSubmissionFailed", message))
-            return None
+            driver = adopted
+            submission_id = driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID]
+            submission = render(app, submission_id, ui_service=self.ui_service)
         try:
+            # Each create tolerates AlreadyExists: an adopted submission may have some of them.
             await asyncio.gather(
-                self.client.create(CONFIGMAPS, submission.owned_by_driver(submission.config_map, driver)),
-                self.client.create(SERVICES, submission.owned_by_driver(submission.driver_service, driver)),
+                self._ensure(CONFIGMAPS, submission.owned_by_driver(submission.config_map, driver)),
+                self._ensure(SERVICES, submission.owned_by_driver(submission.driver_service, driver)),
                 *([self._ensure(SERVICES, submission.ui_service)] if submission.ui_service else []),
             )
         except ApiError as exc:
@@ -346,7 +343,7 @@ class SparkApplicationController:
             _set_state(status, AppState.SUBMISSION_FAILED, message)
             events.append(lifecycle.Event("Warning", "SparkApplicationSubmissionFailed", message))
             await self._delete(PODS, driver_name, namespace)
-            return None
+            return
         status.update(
             {
                 "submissionID": submission_id,
@@ -369,27 +366,48 @@ class SparkApplicationController:
         status.pop("executorState", None)
         _set_state(status, AppState.SUBMITTED, "")
         events.append(lifecycle.Event("Normal", "SparkApplicationSubmitted", f"submitted as {submission_id}"))
-        return driver_name
 
-    async def _existing_driver(self, raw: dict[str, Any], driver_name: str) -> None:
-        """The driver pod exists already. Fresh reads tell whether it is the recorded submission's
-        (our cache was behind: leave it) or one never recorded (the process died between creating
-        it and writing the status: remove it). Either way the reconcile is retried."""
+    async def _existing_driver(
+        self, raw: dict[str, Any], app: SparkApplication, driver_name: str
+    ) -> dict[str, Any] | None:
+        """The driver pod exists already; fresh reads tell whose it is. Returns it to adopt, or
+        None (the reconcile is then retried):
+
+        - the recorded submission's: our cache was behind; leave it;
+        - a submission of this very application and spec that no status records (the process
+          died between creating the driver and writing the status): adopt it, so a crash never
+          starts a second driver;
+        - anything else (an earlier spec, an earlier application of the same name): remove it.
+        """
         namespace, name = raw["metadata"]["namespace"], raw["metadata"]["name"]
         try:
             existing = await self.client.get(PODS, driver_name, namespace)
             fresh = await self.client.get(SPARK_APPLICATIONS, name, namespace)
         except ApiError as exc:
             if exc.is_not_found:
-                return
+                return None
             raise
-        recorded = (fresh.get("status") or {}).get("submissionID")
-        if (existing["metadata"].get("labels") or {}).get(naming.LABEL_SUBMISSION_ID) != recorded:
-            log.warning(
-                "removing a driver pod no status records",
-                extra={"key": f"{namespace}/{name}", "pod": driver_name},
+        submission_id = (existing["metadata"].get("labels") or {}).get(naming.LABEL_SUBMISSION_ID)
+        if submission_id == (fresh.get("status") or {}).get("submissionID"):
+            return None
+        owners = {ref.get("uid") for ref in existing["metadata"].get("ownerReferences") or []}
+        if (
+            submission_id
+            and fresh["metadata"]["uid"] in owners
+            and _submitted_hash(existing) == spec_hash(app)
+            and not existing["metadata"].get("deletionTimestamp")
+        ):
+            log.info(
+                "adopting a driver pod no status records",
+                extra={"key": f"{namespace}/{name}", "pod": driver_name, "submission": submission_id},
             )
-            await self._delete(PODS, driver_name, namespace)
+            return existing
+        log.warning(
+            "removing a driver pod no status records",
+            extra={"key": f"{namespace}/{name}", "pod": driver_name},
+        )
+        await self._delete(PODS, driver_name, namespace)
+        return None
 
     async def _ensure(self, resource: Any, obj: dict[str, Any]) -> None:
         try:
