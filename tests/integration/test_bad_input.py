@@ -75,6 +75,18 @@ def assert_names(message: str, field: str) -> None:
     assert any(f"{field}{sep}" in message for sep in (":", ".", "[", '"')), f"{field} not named in: {message}"
 
 
+def admitted_unless_refused(case_id: str, refused_by_api: bool, refusal: ApiError | None, field: str) -> bool:
+    """Checks the API server's answer to one case: a 400/422 naming ``field`` where the schema
+    refuses it, nothing otherwise. True when the object was stored."""
+    if refused_by_api:
+        assert refusal is not None, f"{case_id}: the API server admitted it"
+        assert refusal.status in (400, 422), (case_id, refusal.status, refusal.message)
+        assert_names(refusal.message, field)
+        return False
+    assert refusal is None, f"{case_id}: {refusal}"
+    return True
+
+
 @pytest.mark.usefixtures("operator")
 async def test_invalid_applications_next_to_valid_ones(
     kube: KubeClient, namespace: str, caplog: pytest.LogCaptureFixture
@@ -83,12 +95,7 @@ async def test_invalid_applications_next_to_valid_ones(
     admitted: dict[str, applications.AppCase] = {}
     for case in applications.CASES:
         refusal = await create(kube, SPARK_APPLICATIONS, case.manifest(namespace), namespace)
-        if case.refused_by == "api":
-            assert refusal is not None, f"{case.id}: the API server admitted it"
-            assert refusal.status in (400, 422), (case.id, refusal.status, refusal.message)
-            assert_names(refusal.message, case.api_field or case.field)
-        else:
-            assert refusal is None, f"{case.id}: {refusal}"
+        if admitted_unless_refused(case.id, case.refused_by == "api", refusal, case.api_field or case.field):
             admitted[case.name] = case
     valid = [{**m, "metadata": {**m["metadata"], "namespace": namespace}} for m in applications.VALID]
     for manifest in valid:
@@ -166,12 +173,7 @@ async def test_invalid_schedules_fail_validation_and_start_no_run(
             if "schedule" not in case.patch.get("spec", {}):
                 manifest["spec"]["schedule"] = "@every 1s"  # a run would start at once, if any could
             refusal = await create(kube, SCHEDULED_SPARK_APPLICATIONS, manifest, namespace)
-            if case.refused_by == "api":
-                assert refusal is not None, f"{case.id}: the API server admitted it"
-                assert refusal.status in (400, 422), (case.id, refusal.message)
-                assert_names(refusal.message, case.field)
-            else:
-                assert refusal is None, f"{case.id}: {refusal}"
+            if admitted_unless_refused(case.id, case.refused_by == "api", refusal, case.field):
                 stored[manifest["metadata"]["name"]] = case
 
         async def failed() -> dict[str, str] | None:
@@ -203,12 +205,7 @@ async def test_invalid_fleets_are_refused_by_the_api_server_or_stored(
         body = {"apiVersion": SPARK_FLEETS.api_version, "kind": "SparkFleet",
                 "metadata": {"name": f"f{i}", "namespace": namespace}, "spec": case.spec}  # fmt: skip
         refusal = await create(kube, SPARK_FLEETS, body, namespace)
-        if case.refused_by == "api":
-            assert refusal is not None, f"{case.id}: the API server admitted it"
-            assert refusal.status in (400, 422), (case.id, refusal.message)
-            assert_names(refusal.message, case.field)
-        else:
-            assert refusal is None, f"{case.id}: {refusal}"
+        admitted_unless_refused(case.id, case.refused_by == "api", refusal, case.field)
 
 
 async def test_an_instance_on_an_invalid_fleet_says_why_and_keeps_running(
