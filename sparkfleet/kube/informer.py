@@ -110,6 +110,7 @@ class Informer:
         self.relists = 0
         self._handlers: list[Handler] = []
         self._task: asyncio.Task[None] | None = None
+        self._retry_now = asyncio.Event()
 
     def _describe(self) -> str:
         scope = [str(self.resource)]
@@ -143,6 +144,17 @@ class Informer:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    def retry_now(self) -> None:
+        """Ends a backoff wait at once: the caller knows the API server is reachable again (the
+        backoff after many failures reaches 30 s, which would hold a healed member back)."""
+        self._retry_now.set()
+
+    async def _back_off(self, failures: int) -> None:
+        self._retry_now.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.backoff.delay(failures)):
+                await self._retry_now.wait()
+
     async def wait_synced(self, timeout: float | None = None) -> None:
         async with asyncio.timeout(timeout):
             await self.synced.wait()
@@ -172,7 +184,7 @@ class Informer:
                     "informer request failed",
                     extra={"informer": self.name, "code": exc.status, "error": exc.message},
                 )
-                await asyncio.sleep(self.backoff.delay(failures))
+                await self._back_off(failures)
             except (aiohttp.ClientError, ConnectionError, TimeoutError, ValueError) as exc:
                 # A dropped or stalled stream, or a torn line; resume from the last resourceVersion.
                 failures += 1
@@ -180,7 +192,7 @@ class Informer:
                     "watch interrupted, reconnecting",
                     extra={"informer": self.name, "error": repr(exc), "failures": failures},
                 )
-                await asyncio.sleep(self.backoff.delay(failures))
+                await self._back_off(failures)
 
     async def _list_and_replace(self) -> None:
         try:

@@ -380,6 +380,10 @@ class FleetMember:
         if self.fenced:
             self.fenced = False
             log.warning("member lease renewed again; claiming shards anew", extra={"member": self.identity})
+            # The path is back: the watches must not sit out their backoff before the member
+            # can see the Leases it is to claim.
+            self.leases.retry_now()
+            self.fleets.retry_now()
         if was_fenced:
             self._wake_all()
 

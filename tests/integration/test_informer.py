@@ -167,3 +167,23 @@ async def test_relists_after_410_and_misses_nothing(
         await wait_for(lambda: "after-recovery" in names_in(informer))
     finally:
         await informer.stop()
+
+
+async def test_retry_now_cuts_a_backoff_short(
+    proxied: tuple[KubeClient, TcpProxy], kube: KubeClient, namespace: str
+) -> None:
+    """A member that renews its Lease again knows the path is back; its informers must not sit out
+    a backoff of up to 30 s before they watch again."""
+    client, proxy = proxied
+    informer = Informer(client, CONFIGMAPS, namespace=namespace, backoff=Backoff(initial=30, maximum=30))
+    informer.start()
+    try:
+        await informer.wait_synced(10)
+        proxy.cut()
+        await asyncio.sleep(0.5)  # the stream broke: the informer waits 30 s before trying again
+        proxy.heal()
+        await kube.create(CONFIGMAPS, configmap("after-heal", namespace))
+        informer.retry_now()
+        await wait_for(lambda: "after-heal" in names_in(informer), timeout=5)
+    finally:
+        await informer.stop()
