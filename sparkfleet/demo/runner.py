@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from sparkfleet import __version__
 from sparkfleet.api import SPARK_APPLICATIONS, crd
 from sparkfleet.api.fleet import SPARK_FLEETS
@@ -28,6 +26,7 @@ from sparkfleet.demo.report import histogram_quantile, percentiles, ratio
 from sparkfleet.demo.workload import Workload
 from sparkfleet.kube import ApiError, ClientSettings, KubeClient
 from sparkfleet.kube.resources import SERVICEACCOUNTS
+from sparkfleet.kube.retry import while_unavailable
 from sparkfleet.operator.audit import overlaps
 from sparkfleet.operator.audit import read as read_audit
 from sparkfleet.sharding.ops import planned_moves
@@ -228,22 +227,21 @@ async def submit(
     await asyncio.gather(*(one(i, app) for i, app in enumerate(workload.applications())))
 
 
-async def create_patiently(client: KubeClient, app: dict[str, Any], attempts: int = 40) -> None:
+async def create_patiently(client: KubeClient, app: dict[str, Any]) -> None:
     """Creates ``app``, trying again while the API server is unreachable (as a user's pipeline
     would through a control-plane restart); AlreadyExists means an earlier try got through."""
-    for attempt in range(attempts):
+    tries = 0
+
+    async def create() -> None:
+        nonlocal tries
+        tries += 1
         try:
             await client.create(SPARK_APPLICATIONS, app)
-            return
         except ApiError as exc:
-            if exc.is_conflict and attempt:
-                return
-            if exc.status < 500 or attempt == attempts - 1:
+            if not (exc.is_conflict and tries > 1):
                 raise
-        except (aiohttp.ClientError, TimeoutError):
-            if attempt == attempts - 1:
-                raise
-        await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+
+    await while_unavailable(create)
 
 
 # -- fleet status --------------------------------------------------------------------------

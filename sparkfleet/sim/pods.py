@@ -38,6 +38,7 @@ import yaml
 from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
 from sparkfleet.kube.informer import EventType
 from sparkfleet.kube.resources import CONFIGMAPS, NODES, PODS, object_key
+from sparkfleet.kube.retry import unavailable, while_unavailable
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.submission import PROPERTIES_FILE, TEMPLATE_FILE, parse_properties
 
@@ -51,7 +52,6 @@ CONF_VOLUME = "spark-conf-volume-driver"
 CONF_MAP_POLL_SECONDS = 0.2
 CONF_MAP_POLL_MAX_SECONDS = 2.0
 CONF_MAP_PATIENCE_SECONDS = 900.0
-UNAVAILABLE_RETRIES = 40  # with backoff capped at 5 s: about three minutes
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the simulator must stay cheap
 OPERATOR_PODS = f"{naming.LABEL_LAUNCHED_BY_OPERATOR}=true"
 
@@ -219,18 +219,12 @@ class PodSimulator:
 
         async def bounded() -> None:
             async with self._slots:
-                for attempt in range(UNAVAILABLE_RETRIES + 1):
-                    try:
-                        await work()
-                        return
-                    except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
-                        if _unavailable(exc) and attempt < UNAVAILABLE_RETRIES:
-                            await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
-                            continue
-                        self.stats.write_errors += 1
-                        if not (isinstance(exc, ApiError) and exc.is_not_found):  # a pod deleted under us
-                            log.warning("simulator write failed", extra={"error": str(exc) or repr(exc)})
-                        return
+                try:
+                    await while_unavailable(work)
+                except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
+                    self.stats.write_errors += 1
+                    if not (isinstance(exc, ApiError) and exc.is_not_found):  # a pod deleted under us
+                        log.warning("simulator write failed", extra={"error": str(exc) or repr(exc)})
 
         task = asyncio.get_running_loop().create_task(bounded())
         self._tasks.add(task)
@@ -364,9 +358,8 @@ class PodSimulator:
         results = await asyncio.gather(*creations, return_exceptions=True)
         self.stats.executors_created += sum(1 for r in results if r is True)
         failures = [r for r in results if isinstance(r, BaseException)]
-        unavailable = [r for r in failures if _unavailable(r)]
-        if unavailable:
-            raise unavailable[0]  # tried again as a whole; executors created meanwhile are kept
+        if retryable := [r for r in failures if unavailable(r)]:
+            raise retryable[0]  # tried again as a whole; executors created meanwhile are kept
         if failures:
             self.stats.write_errors += len(failures)
             log.warning(
@@ -403,8 +396,8 @@ class PodSimulator:
             ),
             return_exceptions=True,
         )
-        if unavailable := [r for r in results if isinstance(r, BaseException) and _unavailable(r)]:
-            raise unavailable[0]
+        if retryable := [r for r in results if isinstance(r, BaseException) and unavailable(r)]:
+            raise retryable[0]
         await self._terminate(meta["namespace"], meta["name"], DRIVER_CONTAINER, failed=failed)
         run.finished = True
         self._heard(driver, "Failed" if failed else "Succeeded")
@@ -434,10 +427,3 @@ class PodSimulator:
     async def _write(self, request: Awaitable[Any]) -> Any:
         self.stats.writes += 1
         return await request
-
-
-def _unavailable(exc: BaseException) -> bool:
-    """The API server could not be reached or failed: worth trying again."""
-    if isinstance(exc, ApiError):
-        return exc.status >= 500
-    return isinstance(exc, aiohttp.ClientError | TimeoutError)
