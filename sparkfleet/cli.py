@@ -92,7 +92,6 @@ def _split_host_port(value: str) -> tuple[str, int]:
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def checked(check: Callable[[Any], object]) -> Callable[[Any], Any]:
@@ -118,8 +117,10 @@ def _one_of(*choices: str) -> Callable[[str], None]:
 
 
 def _namespaces(values: list[str]) -> None:
+    from sparkfleet.operator.spark.naming import is_dns_label
+
     for name in (ns.strip() for item in values for ns in item.split(",")):
-        if name and (len(name) > 63 or not _DNS_LABEL.match(name)):
+        if name and not is_dns_label(name):
             raise typer.BadParameter(f"{name!r} is not a namespace name (a DNS label)")
 
 

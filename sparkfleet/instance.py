@@ -27,6 +27,7 @@ from typing import Any
 import aiohttp
 
 from sparkfleet.kube import ApiError, ClientSettings, KubeClient, KubeConfigError, connect
+from sparkfleet.kube.errors import unreachable
 from sparkfleet.kube.leaderelection import LeaderElector, LeaseTiming
 from sparkfleet.kube.scope import Scope
 from sparkfleet.operator.audit import AuditLog
@@ -224,7 +225,7 @@ async def check_api_server(client: KubeClient) -> None:
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning(
             "the API server does not answer yet; retrying",
-            extra={"host": client.host, "error": " ".join(str(exc).split()) or type(exc).__name__},
+            extra={"host": client.host, "error": unreachable(exc)},
         )
 
 

@@ -51,6 +51,7 @@ def _run(
 
     from sparkfleet.api.fleet import SPARK_FLEETS
     from sparkfleet.kube import ApiError, KubeConfigError, connect
+    from sparkfleet.kube.errors import unreachable
     from sparkfleet.sharding.ops import FleetError, FleetOps
 
     ns = namespace or os.environ.get("POD_NAMESPACE") or "default"
@@ -87,11 +88,6 @@ def _run(
     except ApiError as exc:
         typer.echo(f"error: {exc.status} {exc.reason}: {exc.message}", err=True)
         raise typer.Exit(1) from exc
-
-
-def unreachable(error: BaseException) -> str:
-    """Why a request got no answer, on one line (a timeout's own message is empty)."""
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _seconds(value: str) -> float:

@@ -45,3 +45,8 @@ class ApiError(Exception):
     @property
     def is_forbidden(self) -> bool:
         return self.status == 403
+
+
+def unreachable(error: BaseException) -> str:
+    """Why a request got no answer, on one line (a timeout's own message is empty)."""
+    return " ".join(str(error).split()) or type(error).__name__
