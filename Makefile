@@ -16,6 +16,12 @@ CONTROLPLANE  := bin/controlplane
 HELM_VERSION  := v3.19.0
 HELM_K8S_MINOR := 34
 HELM          := $(TOOLS)/bin/helm
+# Real Spark for the conformance tests: the jars of spark-core and spark-kubernetes, pinned, from
+# Maven Central (tests/spark/pom.xml imports spark-parent as a BOM). Keep in step with
+# sparkfleet/testing/spark.py. spark-kubernetes is served for the 4.x lines only (no 3.5.x).
+SPARK_VERSION := 4.0.2
+SPARK_SCALA   := 2.13
+SPARK_JARS    := .cache/spark/$(SPARK_VERSION)/jars
 HELM_LDFLAGS  := -s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
   -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM_K8S_MINOR) \
   -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(HELM_K8S_MINOR)
@@ -24,9 +30,9 @@ GO_LDFLAGS    := -s -w \
   -X k8s.io/component-base/version.gitMajor=1 \
   -X k8s.io/component-base/version.gitMinor=36
 # With KUBEBUILDER_ASSETS set (envtest's convention), tests use those binaries instead.
-TEST_DEPS     := install helm $(if $(KUBEBUILDER_ASSETS),,controlplane)
+TEST_DEPS     := install helm spark $(if $(KUBEBUILDER_ASSETS),,controlplane)
 
-.PHONY: help install controlplane helm test unit integration lint fmt crds bench-decode demo bench bench-large chaos clean
+.PHONY: help install controlplane helm spark test unit integration lint fmt crds bench-decode demo bench bench-large chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,6 +65,16 @@ $(HELM): Makefile
 
 helm: $(HELM) ## install the pinned helm into .cache/tools/bin (the chart's tests need it)
 
+$(SPARK_JARS)/.installed: tests/spark/pom.xml Makefile
+	@command -v mvn >/dev/null || { echo "Maven (mvn) and a JDK 17 are needed to install Spark $(SPARK_VERSION)"; exit 1; }
+	@echo "installing Spark $(SPARK_VERSION) jars into $(SPARK_JARS) (mvn; under a minute the first time)"
+	rm -rf $(SPARK_JARS)
+	mvn -q -B -f tests/spark/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+	  -Dspark.version=$(SPARK_VERSION) -Dscala.binary.version=$(SPARK_SCALA) -DoutputDirectory=$(abspath $(SPARK_JARS))
+	ls $(SPARK_JARS)/spark-kubernetes_$(SPARK_SCALA)-$(SPARK_VERSION).jar >/dev/null && touch $@
+
+spark: $(SPARK_JARS)/.installed ## install the pinned Spark jars into .cache/spark (the conformance tests need them)
+
 test: $(TEST_DEPS) ## unit and integration tests (starts a local control plane)
 	$(PY) -m pytest
 
@@ -66,7 +82,7 @@ unit: install ## unit tests only (no control plane)
 	$(PY) -m pytest tests/unit
 
 integration: $(TEST_DEPS) ## integration tests only
-	$(PY) -m pytest tests/integration tests/fleet tests/deploy tests/chaos
+	$(PY) -m pytest tests/integration tests/fleet tests/deploy tests/chaos tests/conformance
 
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .

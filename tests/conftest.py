@@ -21,7 +21,7 @@ from sparkfleet.testing import ControlPlane, TcpProxy
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if Path(str(item.fspath)).parent.name in ("integration", "fleet", "deploy", "chaos"):
+        if Path(str(item.fspath)).parent.name in ("integration", "fleet", "deploy", "chaos", "conformance"):
             item.add_marker(pytest.mark.integration)
 
 
