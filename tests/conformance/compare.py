@@ -8,7 +8,8 @@ Both sides are first reduced to what a Spark driver (and the kubelet starting it
   ``<prefix>``, ``<conf-map>``, ``<local-dir>``, ``<driver-uid>``), so only their *use* is compared;
 - what the API server fills in (uid, resourceVersion, times, managedFields, status) is dropped;
 - lists whose order means nothing to Kubernetes are keyed: containers, ports and env by name
-  (env by its effective value: of two entries with one name the last wins, as in the kubelet),
+  (env by its effective value: of two entries with one name the last wins, as in the kubelet;
+  ``SPARK_LOCAL_DIRS`` as a set, since Spark shuffles it),
   owner references by kind and name, tolerations and image pull secrets as sets;
 - a container's volume mounts are keyed by mount path and resolved through the pod's volumes to
   what is mounted there: for a ConfigMap whose data is known (the submission's own, or the
@@ -19,7 +20,6 @@ Both sides are first reduced to what a Spark driver (and the kubelet starting it
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -57,19 +57,25 @@ class Diff:
         return f"{self.case}: {self.path}\n    sparkfleet: {_show(self.sparkfleet)}\n    spark:      {_show(self.spark)}"
 
 
+def wildcard(pattern: str) -> re.Pattern[str]:
+    """``pattern`` with ``*`` matching anything and every other character itself (paths hold brackets)."""
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")) + r"\Z", re.DOTALL)
+
+
 @dataclass(frozen=True, slots=True)
 class Allowed:
-    """A known difference: ``path`` is a glob over :attr:`Diff.path`; ``when`` narrows it by value."""
+    """A known difference: ``path`` matches :attr:`Diff.path` (``*`` is a wildcard), ``when``
+    narrows it by value, ``cases`` (wildcards too) to some cases."""
 
     path: str
     reason: str
     when: Callable[[Diff], bool] | None = None
-    cases: tuple[str, ...] = ()  # globs over case ids; empty means every case
+    cases: tuple[str, ...] = ()
 
     def matches(self, diff: Diff) -> bool:
-        if self.cases and not any(fnmatch.fnmatchcase(diff.case, c) for c in self.cases):
+        if self.cases and not any(wildcard(c).match(diff.case) for c in self.cases):
             return False
-        if not fnmatch.fnmatchcase(diff.path, self.path):
+        if not wildcard(self.path).match(diff.path):
             return False
         return self.when is None or self.when(diff)
 
@@ -100,6 +106,8 @@ def split(diffs: Iterable[Diff], allowed: Iterable[Allowed]) -> tuple[list[Diff]
 
 def differences(case: str, path: str, ours: Any, theirs: Any) -> list[Diff]:
     """Every leaf where ``ours`` (sparkfleet) and ``theirs`` (Spark) differ, by path."""
+    if isinstance(ours, dict) and theirs is MISSING or ours is MISSING and isinstance(theirs, dict):
+        ours, theirs = ({} if ours is MISSING else ours), ({} if theirs is MISSING else theirs)
     if isinstance(ours, dict) and isinstance(theirs, dict):
         found: list[Diff] = []
         for key in sorted(set(ours) | set(theirs), key=str):
@@ -170,6 +178,9 @@ def _env(env: Iterable[Obj] | None) -> Obj:
     effective: Obj = {}
     for entry in env or []:
         effective[entry["name"]] = {k: v for k, v in entry.items() if k != "name"}
+    local_dirs = effective.get("SPARK_LOCAL_DIRS", {}).get("value")
+    if local_dirs:  # Spark shuffles them (LocalDirsFeatureStep.randomize): the set is what counts
+        effective["SPARK_LOCAL_DIRS"] = {"value": ",".join(sorted(local_dirs.split(",")))}
     return effective
 
 

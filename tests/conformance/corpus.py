@@ -244,6 +244,12 @@ FRAGMENTS: dict[str, Obj] = {
     "driver-options": driver(podName="custom-driver-pod", javaOptions="-Dfoo=bar -XX:+UseG1GC",
                              kubernetesMaster="https://api.internal.example:6443"),  # fmt: skip
     "proxy-user": spec(proxyUser="alice"),
+    "spark-35": spec(sparkVersion="3.5.5"),
+    "conf-resources": merge(
+        driver(cores=None, memory=None),
+        spec(sparkConf={"spark.driver.cores": "2", "spark.driver.memory": "2g", "spark.driver.memoryOverhead": "512m",
+                        "spark.kubernetes.driver.limit.cores": "3", "spark.kubernetes.memoryOverheadFactor": "0.3"}),
+    ),
     "precedence": merge(
         spec(sparkConf={"spark.executor.instances": "7", "spark.driver.memory": "3g",
                         "spark.kubernetes.executor.deleteOnTermination": "true"}),  # fmt: skip

@@ -129,7 +129,9 @@ def test_pyspark_uses_the_python_runner_and_non_jvm_overhead() -> None:
         "--class", "org.apache.spark.deploy.PythonRunner", "local:///opt/spark/examples/src/main/python/pi.py",
     ]  # fmt: skip
     env = {e["name"]: e.get("value") for e in driver["env"]}
-    assert env["PYSPARK_PYTHON"] == "python3"
+    # Spark's client sets PYSPARK_PYTHON only from spark.pyspark.python or its own env (real SparkSubmit
+    # in tests/conformance): the image's python3 is the default either way.
+    assert "PYSPARK_PYTHON" not in env
     # 1g heap + max(40%, 384 MiB) = 1024 + 409; the coreLimit becomes the cpu limit.
     assert driver["resources"]["limits"] == {"memory": "1433Mi", "cpu": "1200m"}
     assert props(sub)["spark.kubernetes.resource.type"] == "python"
@@ -188,11 +190,24 @@ def test_everything_reaches_driver_executor_template_and_properties() -> None:
     assert p["spark.kubernetes.memoryOverheadFactor"] == "0.2"
 
 
-def test_user_spark_conf_wins() -> None:
+def test_spark_conf_precedence_is_spark_submits() -> None:
+    """As the Spark Operator calls spark-submit (real SparkSubmit in tests/conformance): the spec's
+    fields are passed after spec.sparkConf and win; sparkConf wins over the settings passed before it
+    (the image); what Spark's client computes wins over both; sparkConf fills what the spec leaves out."""
     manifest = manifests.spark_pi()
-    manifest["spec"]["sparkConf"] = {"spark.executor.instances": "7", "spark.kubernetes.namespace": "x"}
-    p = props(rendered(manifest))
-    assert p["spark.executor.instances"] == "7"
+    manifest["spec"]["driver"].pop("memory")
+    manifest["spec"]["sparkConf"] = {
+        "spark.executor.instances": "7", "spark.kubernetes.container.image": "mine:1",
+        "spark.app.id": "mine", "spark.driver.memory": "3g",
+    }  # fmt: skip
+    sub = rendered(manifest)
+    p = props(sub)
+    assert p["spark.executor.instances"] == "2"  # spec.executor.instances
+    assert p["spark.kubernetes.container.image"] == "mine:1"
+    assert p["spark.app.id"] == sub.app_id
+    assert p["spark.driver.memory"] == "3g"
+    # a 3g heap + the 384 MiB minimum overhead
+    assert container(sub.driver_pod, "spark-kubernetes-driver")["resources"]["limits"]["memory"] == "3456Mi"
 
 
 def test_rendering_is_deterministic_and_never_mutates_the_app() -> None:
@@ -375,7 +390,7 @@ def test_monitoring_exposes_the_jmx_exporter_from_the_same_config_map() -> None:
     ):
         c = container(pod, name)
         assert {"name": "jmx-exporter", "containerPort": 8090, "protocol": "TCP"} in c["ports"]
-        assert {"name": "spark-metrics-conf", "mountPath": "/etc/metrics/conf"} in c["volumeMounts"]
+        assert {"name": "spark-metrics-conf", "mountPath": "/etc/metrics/conf", "readOnly": True} in c["volumeMounts"]
     plain = rendered(manifests.spark_pi())
     assert "metrics.properties" not in plain.config_map["data"]
     assert "spark.metrics.conf" not in props(plain)
