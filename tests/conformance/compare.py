@@ -106,7 +106,7 @@ def split(diffs: Iterable[Diff], allowed: Iterable[Allowed]) -> tuple[list[Diff]
 
 def differences(case: str, path: str, ours: Any, theirs: Any) -> list[Diff]:
     """Every leaf where ``ours`` (sparkfleet) and ``theirs`` (Spark) differ, by path."""
-    if isinstance(ours, dict) and theirs is MISSING or ours is MISSING and isinstance(theirs, dict):
+    if (isinstance(ours, dict) and theirs is MISSING) or (ours is MISSING and isinstance(theirs, dict)):
         ours, theirs = ({} if ours is MISSING else ours), ({} if theirs is MISSING else theirs)
     if isinstance(ours, dict) and isinstance(theirs, dict):
         found: list[Diff] = []
@@ -161,8 +161,10 @@ def metadata(obj: Mapping[str, Any]) -> Obj:
     return meta
 
 
-def parse_file(name: str, content: str) -> Any:
+def parse_file(name: str, content: Any) -> Any:
     """A file as the driver reads it: properties key by key, YAML as data, anything else as text."""
+    if not isinstance(content, str):  # a key the ConfigMap does not have
+        return content
     if name.endswith(".properties"):
         return parse_properties(content)
     if name.endswith((".yml", ".yaml")):
@@ -191,7 +193,7 @@ def _ports(ports: Iterable[Obj] | None) -> Obj:
 def _volume_source(volume: Obj, files: Mapping[str, Mapping[str, str]], sub_path: str | None) -> Any:
     source = {k: v for k, v in volume.items() if k != "name"}
     config_map = (volume.get("configMap") or {}).get("name")
-    if config_map in files:
+    if isinstance(config_map, str) and config_map in files:
         data = files[config_map]
         items = volume["configMap"].get("items")
         shown = {item["path"]: data.get(item["key"], MISSING) for item in items} if items else dict(data)

@@ -102,157 +102,300 @@ def template(container: str) -> Obj:
         "metadata": {"labels": {"from-template": "yes"}, "annotations": {"template.example/a": "1"}},
         "spec": {
             "containers": [
-                {"name": container, "env": [{"name": "FROM_TEMPLATE", "value": "1"}],
-                 "ports": [{"name": "tpl", "containerPort": 6000, "protocol": "TCP"}],
-                 "volumeMounts": [{"name": "tpl-vol", "mountPath": "/tpl"}]},
+                {
+                    "name": container,
+                    "env": [{"name": "FROM_TEMPLATE", "value": "1"}],
+                    "ports": [{"name": "tpl", "containerPort": 6000, "protocol": "TCP"}],
+                    "volumeMounts": [{"name": "tpl-vol", "mountPath": "/tpl"}],
+                },
                 {"name": "tpl-sidecar", "image": "busybox:1.36"},
             ],
             "volumes": [{"name": "tpl-vol", "emptyDir": {}}],
             "tolerations": [{"key": "template", "operator": "Exists"}],
             "nodeSelector": {"from": "template"},
         },
-    }  # fmt: skip
+    }
 
 
 TOLERATION = {"key": "dedicated", "operator": "Equal", "value": "spark", "effect": "NoSchedule"}
-AFFINITY = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-    {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["spark"]}]}]}}}  # fmt: skip
-SIDECAR = {"name": "log-shipper", "image": "fluent-bit:3", "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}
+AFFINITY = {
+    "nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["spark"]}]}
+            ]
+        }
+    }
+}
+SIDECAR = {
+    "name": "log-shipper",
+    "image": "fluent-bit:3",
+    "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
+}
 INIT = {"name": "init-data", "image": "busybox:1.36", "command": ["sh", "-c", "true"]}
 
 FRAGMENTS: dict[str, Obj] = {
     "scala": spec(),
     "java": spec(type="Java", mainClass="org.apache.spark.examples.JavaSparkPi"),
     "python": spec(
-        type="Python", pythonVersion="3", mainClass=None, arguments=["10", "--verbose"],
+        type="Python",
+        pythonVersion="3",
+        mainClass=None,
+        arguments=["10", "--verbose"],
         mainApplicationFile="local:///opt/spark/examples/src/main/python/pi.py",
-    ),  # fmt: skip
-    "r": spec(type="R", mainClass=None, arguments=None,
-              mainApplicationFile="local:///opt/spark/examples/src/main/r/dataframe.R"),  # fmt: skip
-    "deps": spec(deps={
-        "jars": ["local:///opt/spark/extra/a.jar", "https://repo.example/b.jar"],
-        "files": ["local:///opt/spark/conf/x.conf", "https://files.example/y.txt"],
-        "archives": ["https://files.example/env.tar.gz#environment"],
-    }),  # fmt: skip
-    "py-files": spec(deps={"pyFiles": ["local:///opt/spark/python/lib/helpers.zip", "https://files.example/m.py"]}),
+    ),
+    "r": spec(
+        type="R",
+        mainClass=None,
+        arguments=None,
+        mainApplicationFile="local:///opt/spark/examples/src/main/r/dataframe.R",
+    ),
+    "deps": spec(
+        deps={
+            "jars": ["local:///opt/spark/extra/a.jar", "https://repo.example/b.jar"],
+            "files": ["local:///opt/spark/conf/x.conf", "https://files.example/y.txt"],
+            "archives": ["https://files.example/env.tar.gz#environment"],
+        }
+    ),
+    "py-files": spec(
+        deps={"pyFiles": ["local:///opt/spark/python/lib/helpers.zip", "https://files.example/m.py"]}
+    ),
     "packages": spec(
-        deps={"packages": ["org.sparkfleet.conformance:tiny:1.0"], "excludePackages": ["org.unused:none"],
-              "repositories": [LOCAL_REPOSITORY]},
+        deps={
+            "packages": ["org.sparkfleet.conformance:tiny:1.0"],
+            "excludePackages": ["org.unused:none"],
+            "repositories": [LOCAL_REPOSITORY],
+        },
         sparkConf={"spark.jars.ivySettings": "<ivy-settings>", "spark.jars.ivy": "<ivy-home>"},
-    ),  # fmt: skip
+    ),
     "resources": merge(
-        driver(cores=2, coreLimit="2500m", coreRequest="1500m", memory="2g", memoryOverhead="700m",
-               gpu={"name": "nvidia.com/gpu", "quantity": 1}),
-        executor(cores=3, coreLimit="3", coreRequest="2", memory="3g", memoryOverhead="1g",
-                 gpu={"name": "amd.com/gpu", "quantity": 2}),
-    ),  # fmt: skip
+        driver(
+            cores=2,
+            coreLimit="2500m",
+            coreRequest="1500m",
+            memory="2g",
+            memoryOverhead="700m",
+            gpu={"name": "nvidia.com/gpu", "quantity": 1},
+        ),
+        executor(
+            cores=3,
+            coreLimit="3",
+            coreRequest="2",
+            memory="3g",
+            memoryOverhead="1g",
+            gpu={"name": "amd.com/gpu", "quantity": 2},
+        ),
+    ),
     "overhead-factor": merge(spec(memoryOverheadFactor="0.25"), both(memory="4g")),
     "volumes": merge(
-        spec(volumes=[
-            {"name": "data", "persistentVolumeClaim": {"claimName": "data-pvc", "readOnly": True}},
-            {"name": "scratch", "emptyDir": {"sizeLimit": "1Gi", "medium": "Memory"}},
-            {"name": "host", "hostPath": {"path": "/mnt/host", "type": "DirectoryOrCreate"}},
-            {"name": "shared", "nfs": {"server": "nfs.example", "path": "/exports/spark"}},
-            {"name": "unused", "emptyDir": {}},
-        ]),
-        driver(volumeMounts=[{"name": "data", "mountPath": "/data", "readOnly": True},
-                             {"name": "scratch", "mountPath": "/scratch"},
-                             {"name": "host", "mountPath": "/host/sub", "subPath": "sub"}]),
-        executor(volumeMounts=[{"name": "data", "mountPath": "/data", "readOnly": True},
-                               {"name": "shared", "mountPath": "/shared"}]),
-    ),  # fmt: skip
+        spec(
+            volumes=[
+                {"name": "data", "persistentVolumeClaim": {"claimName": "data-pvc", "readOnly": True}},
+                {"name": "scratch", "emptyDir": {"sizeLimit": "1Gi", "medium": "Memory"}},
+                {"name": "host", "hostPath": {"path": "/mnt/host", "type": "DirectoryOrCreate"}},
+                {"name": "shared", "nfs": {"server": "nfs.example", "path": "/exports/spark"}},
+                {"name": "unused", "emptyDir": {}},
+            ]
+        ),
+        driver(
+            volumeMounts=[
+                {"name": "data", "mountPath": "/data", "readOnly": True},
+                {"name": "scratch", "mountPath": "/scratch"},
+                {"name": "host", "mountPath": "/host/sub", "subPath": "sub"},
+            ]
+        ),
+        executor(
+            volumeMounts=[
+                {"name": "data", "mountPath": "/data", "readOnly": True},
+                {"name": "shared", "mountPath": "/shared"},
+            ]
+        ),
+    ),
     "local-dirs": merge(
-        spec(volumes=[{"name": "spark-local-dir-1", "hostPath": {"path": "/mnt/fast-disk"}},
-                      {"name": "spark-local-dir-2", "emptyDir": {"sizeLimit": "5Gi"}}]),
-        both(volumeMounts=[{"name": "spark-local-dir-1", "mountPath": "/local/one"},
-                           {"name": "spark-local-dir-2", "mountPath": "/local/two"}]),
-    ),  # fmt: skip
+        spec(
+            volumes=[
+                {"name": "spark-local-dir-1", "hostPath": {"path": "/mnt/fast-disk"}},
+                {"name": "spark-local-dir-2", "emptyDir": {"sizeLimit": "5Gi"}},
+            ]
+        ),
+        both(
+            volumeMounts=[
+                {"name": "spark-local-dir-1", "mountPath": "/local/one"},
+                {"name": "spark-local-dir-2", "mountPath": "/local/two"},
+            ]
+        ),
+    ),
     "secrets": merge(
-        driver(secrets=[{"name": "creds", "path": "/mnt/creds", "secretType": "Generic"},
-                        {"name": "gcp-key", "path": "/mnt/gcp", "secretType": "GCPServiceAccount"}]),
-        executor(secrets=[{"name": "hadoop-token", "path": "/mnt/token", "secretType": "HadoopDelegationToken"}]),
-    ),  # fmt: skip
+        driver(
+            secrets=[
+                {"name": "creds", "path": "/mnt/creds", "secretType": "Generic"},
+                {"name": "gcp-key", "path": "/mnt/gcp", "secretType": "GCPServiceAccount"},
+            ]
+        ),
+        executor(
+            secrets=[{"name": "hadoop-token", "path": "/mnt/token", "secretType": "HadoopDelegationToken"}]
+        ),
+    ),
     "config-maps": both(configMaps=[{"name": "extra-conf", "path": "/etc/extra"}]),
     "env": merge(
-        both(envVars={"MODE": "batch", "LEVEL": "3"},
-             envSecretKeyRefs={"DB_PASSWORD": {"name": "db", "key": "password"}},
-             env=[{"name": "TZ", "value": "UTC"},
-                  {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
-             envFrom=[{"configMapRef": {"name": "env-cm"}}, {"secretRef": {"name": "env-secret"}}]),
-    ),  # fmt: skip
+        both(
+            envVars={"MODE": "batch", "LEVEL": "3"},
+            envSecretKeyRefs={"DB_PASSWORD": {"name": "db", "key": "password"}},
+            env=[
+                {"name": "TZ", "value": "UTC"},
+                {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+            ],
+            envFrom=[{"configMapRef": {"name": "env-cm"}}, {"secretRef": {"name": "env-secret"}}],
+        ),
+    ),
     "spark-config-map": spec(sparkConfigMap="my-spark-conf"),
-    "hadoop": spec(hadoopConfigMap="my-hadoop-conf",
-                   hadoopConf={"fs.s3a.endpoint": "http://minio:9000", "fs.s3a.path.style.access": "true"}),
-    "spark-conf": spec(sparkConf={"spark.eventLog.enabled": "true", "spark.sql.shuffle.partitions": "64",
-                                  "spark.kubernetes.allocation.batch.size": "10"}),  # fmt: skip
-    "monitoring": spec(monitoring={
-        "exposeDriverMetrics": True, "exposeExecutorMetrics": True,
-        "prometheus": {"jmxExporterJar": "/prometheus/jmx_prometheus_javaagent.jar"},
-    }),  # fmt: skip
+    "hadoop": spec(
+        hadoopConfigMap="my-hadoop-conf",
+        hadoopConf={"fs.s3a.endpoint": "http://minio:9000", "fs.s3a.path.style.access": "true"},
+    ),
+    "spark-conf": spec(
+        sparkConf={
+            "spark.eventLog.enabled": "true",
+            "spark.sql.shuffle.partitions": "64",
+            "spark.kubernetes.allocation.batch.size": "10",
+        }
+    ),
+    "monitoring": spec(
+        monitoring={
+            "exposeDriverMetrics": True,
+            "exposeExecutorMetrics": True,
+            "prometheus": {"jmxExporterJar": "/prometheus/jmx_prometheus_javaagent.jar"},
+        }
+    ),
     "monitoring-custom": merge(
-        spec(monitoring={
-            "exposeDriverMetrics": True, "exposeExecutorMetrics": False,
-            "metricsProperties": "*.sink.jmx.class=org.apache.spark.metrics.sink.JmxSink\n",
-            "prometheus": {"jmxExporterJar": "/opt/jmx.jar", "port": 9123, "portName": "metrics",
-                           "configuration": "lowercaseOutputName: true\nrules:\n  - pattern: '.*'\n"},
-        }),
+        spec(
+            monitoring={
+                "exposeDriverMetrics": True,
+                "exposeExecutorMetrics": False,
+                "metricsProperties": "*.sink.jmx.class=org.apache.spark.metrics.sink.JmxSink\n",
+                "prometheus": {
+                    "jmxExporterJar": "/opt/jmx.jar",
+                    "port": 9123,
+                    "portName": "metrics",
+                    "configuration": "lowercaseOutputName: true\nrules:\n  - pattern: '.*'\n",
+                },
+            }
+        ),
         driver(javaOptions="-XX:+UseG1GC"),
-    ),  # fmt: skip
-    "monitoring-files": spec(monitoring={
-        "exposeDriverMetrics": True, "exposeExecutorMetrics": True,
-        "metricsPropertiesFile": "/opt/spark/metrics/metrics.properties",
-        "prometheus": {"jmxExporterJar": "/opt/jmx.jar", "configFile": "/opt/spark/metrics/prometheus.yaml"},
-    }),  # fmt: skip
-    "dynamic": spec(dynamicAllocation={"enabled": True, "initialExecutors": 1, "minExecutors": 1,
-                                       "maxExecutors": 8, "shuffleTrackingTimeout": 600}),  # fmt: skip
-    "dynamic-no-tracking": spec(dynamicAllocation={"enabled": True, "maxExecutors": 4, "shuffleTrackingEnabled": False}),
+    ),
+    "monitoring-files": spec(
+        monitoring={
+            "exposeDriverMetrics": True,
+            "exposeExecutorMetrics": True,
+            "metricsPropertiesFile": "/opt/spark/metrics/metrics.properties",
+            "prometheus": {
+                "jmxExporterJar": "/opt/jmx.jar",
+                "configFile": "/opt/spark/metrics/prometheus.yaml",
+            },
+        }
+    ),
+    "dynamic": spec(
+        dynamicAllocation={
+            "enabled": True,
+            "initialExecutors": 1,
+            "minExecutors": 1,
+            "maxExecutors": 8,
+            "shuffleTrackingTimeout": 600,
+        }
+    ),
+    "dynamic-no-tracking": spec(
+        dynamicAllocation={"enabled": True, "maxExecutors": 4, "shuffleTrackingEnabled": False}
+    ),
     "ui": spec(
         sparkConf={"spark.ui.port": "4050"},
-        sparkUIOptions={"servicePort": 8080, "servicePortName": "http", "serviceType": "NodePort",
-                        "serviceAnnotations": {"ui.example/owner": "data"}, "serviceLabels": {"ui": "yes"}},
-    ),  # fmt: skip
+        sparkUIOptions={
+            "servicePort": 8080,
+            "servicePortName": "http",
+            "serviceType": "NodePort",
+            "serviceAnnotations": {"ui.example/owner": "data"},
+            "serviceLabels": {"ui": "yes"},
+        },
+    ),
     "scheduling": merge(
         spec(nodeSelector={"disktype": "ssd"}),
-        driver(nodeSelector={"role": "driver"}, tolerations=[TOLERATION], affinity=AFFINITY,
-               priorityClassName="spark-high", schedulerName="custom-scheduler",
-               terminationGracePeriodSeconds=45),
+        driver(
+            nodeSelector={"role": "driver"},
+            tolerations=[TOLERATION],
+            affinity=AFFINITY,
+            priorityClassName="spark-high",
+            schedulerName="custom-scheduler",
+            terminationGracePeriodSeconds=45,
+        ),
         executor(nodeSelector={"role": "executor"}, tolerations=[TOLERATION], affinity=AFFINITY),
-    ),  # fmt: skip
+    ),
     "security": merge(
-        both(podSecurityContext={"runAsUser": 185, "runAsGroup": 185, "fsGroup": 185},
-             securityContext={"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}),
+        both(
+            podSecurityContext={"runAsUser": 185, "runAsGroup": 185, "fsGroup": 185},
+            securityContext={"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        ),
         spec(imagePullPolicy="Always", imagePullSecrets=["registry-a", "registry-b"]),
-        driver(serviceAccount="spark-driver"), executor(serviceAccount="spark"),
-    ),  # fmt: skip
+        driver(serviceAccount="spark-driver"),
+        executor(serviceAccount="spark"),
+    ),
     "labels": merge(
-        {"metadata": {"labels": {"team": "data", "kueue.x-k8s.io/queue-name": "q"},
-                      "annotations": {"app.example/note": "not copied"}}},
-        driver(labels={"version": "1"}, annotations={"example.com/driver": "yes"},
-               serviceLabels={"svc": "driver"}, serviceAnnotations={"example.com/svc": "yes"}),
+        {
+            "metadata": {
+                "labels": {"team": "data", "kueue.x-k8s.io/queue-name": "q"},
+                "annotations": {"app.example/note": "not copied"},
+            }
+        },
+        driver(
+            labels={"version": "1"},
+            annotations={"example.com/driver": "yes"},
+            serviceLabels={"svc": "driver"},
+            serviceAnnotations={"example.com/svc": "yes"},
+        ),
         executor(labels={"version": "1", "tier": "compute"}, annotations={"example.com/executor": "yes"}),
-    ),  # fmt: skip
+    ),
     "containers": merge(
-        driver(sidecars=[SIDECAR], initContainers=[INIT], hostNetwork=True,
-               dnsConfig={"nameservers": ["10.0.0.10"], "options": [{"name": "ndots", "value": "2"}]},
-               hostAliases=[{"ip": "10.1.2.3", "hostnames": ["db.example"]}], shareProcessNamespace=True,
-               lifecycle={"preStop": {"exec": {"command": ["sh", "-c", "sleep 5"]}}},
-               ports=[{"name": "debug", "containerPort": 5005, "protocol": "TCP"}]),
+        driver(
+            sidecars=[SIDECAR],
+            initContainers=[INIT],
+            hostNetwork=True,
+            dnsConfig={"nameservers": ["10.0.0.10"], "options": [{"name": "ndots", "value": "2"}]},
+            hostAliases=[{"ip": "10.1.2.3", "hostnames": ["db.example"]}],
+            shareProcessNamespace=True,
+            lifecycle={"preStop": {"exec": {"command": ["sh", "-c", "sleep 5"]}}},
+            ports=[{"name": "debug", "containerPort": 5005, "protocol": "TCP"}],
+        ),
         executor(sidecars=[SIDECAR], ports=[{"name": "debug", "containerPort": 5005, "protocol": "TCP"}]),
-    ),  # fmt: skip
-    "templates": merge(driver(template=template("spark-kubernetes-driver")),
-                       executor(template=template("spark-kubernetes-executor"))),
-    "driver-options": driver(podName="custom-driver-pod", javaOptions="-Dfoo=bar -XX:+UseG1GC",
-                             kubernetesMaster="https://api.internal.example:6443"),  # fmt: skip
+    ),
+    "templates": merge(
+        driver(template=template("spark-kubernetes-driver")),
+        executor(template=template("spark-kubernetes-executor")),
+    ),
+    "driver-options": driver(
+        podName="custom-driver-pod",
+        javaOptions="-Dfoo=bar -XX:+UseG1GC",
+        kubernetesMaster="https://api.internal.example:6443",
+    ),
     "proxy-user": spec(proxyUser="alice"),
     "spark-35": spec(sparkVersion="3.5.5"),
     "conf-resources": merge(
         driver(cores=None, memory=None),
-        spec(sparkConf={"spark.driver.cores": "2", "spark.driver.memory": "2g", "spark.driver.memoryOverhead": "512m",
-                        "spark.kubernetes.driver.limit.cores": "3", "spark.kubernetes.memoryOverheadFactor": "0.3"}),
+        spec(
+            sparkConf={
+                "spark.driver.cores": "2",
+                "spark.driver.memory": "2g",
+                "spark.driver.memoryOverhead": "512m",
+                "spark.kubernetes.driver.limit.cores": "3",
+                "spark.kubernetes.memoryOverheadFactor": "0.3",
+            }
+        ),
     ),
     "precedence": merge(
-        spec(sparkConf={"spark.executor.instances": "7", "spark.driver.memory": "3g",
-                        "spark.kubernetes.executor.deleteOnTermination": "true"}),  # fmt: skip
+        spec(
+            sparkConf={
+                "spark.executor.instances": "7",
+                "spark.driver.memory": "3g",
+                "spark.kubernetes.executor.deleteOnTermination": "true",
+            }
+        ),
         executor(deleteOnTermination=False),
     ),
 }
@@ -260,12 +403,22 @@ FRAGMENTS: dict[str, Obj] = {
 CASES: list[Case] = [
     *(Case(name, patch) for name, patch in FRAGMENTS.items()),
     Case("long-name", {"metadata": {"name": "c-" + "long-application-name-" * 2 + "x" * 15}}),
-    Case("python-everything", merge(FRAGMENTS["python"], FRAGMENTS["py-files"], FRAGMENTS["env"],
-                                    FRAGMENTS["monitoring"], FRAGMENTS["overhead-factor"])),  # fmt: skip
+    Case(
+        "python-everything",
+        merge(
+            FRAGMENTS["python"],
+            FRAGMENTS["py-files"],
+            FRAGMENTS["env"],
+            FRAGMENTS["monitoring"],
+            FRAGMENTS["overhead-factor"],
+        ),
+    ),
 ]
 
 LANGUAGES = ("scala", "java", "python", "r")
-OPTIONAL = tuple(name for name in FRAGMENTS if name not in LANGUAGES and name not in ("packages", "proxy-user"))
+OPTIONAL = tuple(
+    name for name in FRAGMENTS if name not in LANGUAGES and name not in ("packages", "proxy-user")
+)
 
 
 def generated(count: int = 6, seed: int = 13) -> list[Case]:
@@ -274,7 +427,9 @@ def generated(count: int = 6, seed: int = 13) -> list[Case]:
     cases = []
     for i in range(count):
         picked = [rng.choice(LANGUAGES), *rng.sample(OPTIONAL, rng.randint(3, 5))]
-        cases.append(Case(f"mix{i}-" + "-".join(p[:4] for p in picked), merge(*(FRAGMENTS[p] for p in picked))))
+        cases.append(
+            Case(f"mix{i}-" + "-".join(p[:4] for p in picked), merge(*(FRAGMENTS[p] for p in picked)))
+        )
     return cases
 
 

@@ -100,7 +100,9 @@ def submit_input(app: Mapping[str, Any], submission_id: str, master: str, workdi
     if spec.get("memoryOverheadFactor"):
         conf.append(("spark.kubernetes.memoryOverheadFactor", spec["memoryOverheadFactor"]))
     conf.append(("spark.kubernetes.submission.waitAppCompletion", "false"))
-    conf += [(k, v) for k, v in (spec.get("sparkConf") or {}).items() if k != "spark.kubernetes.driver.pod.name"]
+    conf += [
+        (k, v) for k, v in (spec.get("sparkConf") or {}).items() if k != "spark.kubernetes.driver.pod.name"
+    ]
     conf += [(f"spark.hadoop.{k}", v) for k, v in (spec.get("hadoopConf") or {}).items()]
     conf += [
         ("spark.kubernetes.driver.podTemplateFile", str(driver_template)),
@@ -176,13 +178,20 @@ def _role_conf(app: Mapping[str, Any], role: str, submission_id: str) -> list[tu
         if pod.get("kubernetesMaster") is not None:
             conf.append(("spark.kubernetes.driver.master", pod["kubernetesMaster"]))
     if role == "executor" and pod.get("deleteOnTermination") is not None:
-        conf.append(("spark.kubernetes.executor.deleteOnTermination", str(pod["deleteOnTermination"]).lower()))
+        conf.append(
+            ("spark.kubernetes.executor.deleteOnTermination", str(pod["deleteOnTermination"]).lower())
+        )
     app_labels = app["metadata"].get("labels") or {}
     conf += [(label + k, v) for k, v in app_labels.items() if not k.startswith(KUEUE_LABEL_PREFIX)]
     conf += [(label + k, v) for k, v in (pod.get("labels") or {}).items()]
-    conf += [(f"spark.kubernetes.{role}.annotation.{k}", v) for k, v in (pod.get("annotations") or {}).items()]
+    conf += [
+        (f"spark.kubernetes.{role}.annotation.{k}", v) for k, v in (pod.get("annotations") or {}).items()
+    ]
     if role == "driver":
-        conf += [(f"spark.kubernetes.driver.service.label.{k}", v) for k, v in (pod.get("serviceLabels") or {}).items()]
+        conf += [
+            (f"spark.kubernetes.driver.service.label.{k}", v)
+            for k, v in (pod.get("serviceLabels") or {}).items()
+        ]
         conf += [
             (f"spark.kubernetes.driver.service.annotation.{k}", v)
             for k, v in (pod.get("serviceAnnotations") or {}).items()
@@ -203,9 +212,13 @@ def _secrets(pod: Mapping[str, Any], role: str) -> list[tuple[str, str]]:
         conf.append((f"spark.kubernetes.{role}.secrets.{secret['name']}", secret["path"]))
         kind = secret.get("secretType")
         if kind == "GCPServiceAccount":
-            conf.append((env_prefix + "GOOGLE_APPLICATION_CREDENTIALS", posixpath.join(secret["path"], "key.json")))
+            conf.append(
+                (env_prefix + "GOOGLE_APPLICATION_CREDENTIALS", posixpath.join(secret["path"], "key.json"))
+            )
         elif kind == "HadoopDelegationToken":
-            conf.append((env_prefix + "HADOOP_TOKEN_FILE_LOCATION", posixpath.join(secret["path"], "hadoop.token")))
+            conf.append(
+                (env_prefix + "HADOOP_TOKEN_FILE_LOCATION", posixpath.join(secret["path"], "hadoop.token"))
+            )
     return conf
 
 
@@ -247,7 +260,9 @@ def _dynamic_allocation(dynamic: Mapping[str, Any] | None) -> list[tuple[str, st
     tracking = dynamic.get("shuffleTrackingEnabled")
     conf.append(("spark.dynamicAllocation.shuffleTracking.enabled", "false" if tracking is False else "true"))
     if dynamic.get("shuffleTrackingTimeout") is not None:
-        conf.append(("spark.dynamicAllocation.shuffleTracking.timeout", str(dynamic["shuffleTrackingTimeout"])))
+        conf.append(
+            ("spark.dynamicAllocation.shuffleTracking.timeout", str(dynamic["shuffleTrackingTimeout"]))
+        )
     return conf
 
 
@@ -266,13 +281,19 @@ def _with_monitoring(app: Obj) -> Obj:
     agent = f"-javaagent:{prometheus['jmxExporterJar']}={port}:{config}"
     conf = spec.setdefault("sparkConf", {})
     conf["spark.metrics.namespace"] = f"{app['metadata']['namespace']}.{app['metadata']['name']}"
-    conf["spark.metrics.conf"] = monitoring.get("metricsPropertiesFile") or f"{METRICS_DIR}/metrics.properties"
+    conf["spark.metrics.conf"] = (
+        monitoring.get("metricsPropertiesFile") or f"{METRICS_DIR}/metrics.properties"
+    )
     for role, key in (("driver", "exposeDriverMetrics"), ("executor", "exposeExecutorMetrics")):
         if not monitoring.get(key):
             continue
         pod = spec[role]
         pod.setdefault("annotations", {}).update(
-            {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
+            {
+                "prometheus.io/scrape": "true",
+                "prometheus.io/port": str(port),
+                "prometheus.io/path": "/metrics",
+            }
         )
         pod["javaOptions"] = f"{pod['javaOptions']} {agent}" if pod.get("javaOptions") else agent
     return app
@@ -334,7 +355,11 @@ def _pod_template(app: Mapping[str, Any], role: str) -> Obj:
     _add_volumes(spec, pod, main, volumes)
     for port in pod.get("ports") or []:
         main.setdefault("ports", []).append(
-            {"name": port["name"], "containerPort": port["containerPort"], "protocol": port.get("protocol") or "TCP"}
+            {
+                "name": port["name"],
+                "containerPort": port["containerPort"],
+                "protocol": port.get("protocol") or "TCP",
+            }
         )
     if pod.get("hostNetwork"):
         pod_spec["hostNetwork"] = True
@@ -398,7 +423,9 @@ def _add_prometheus(app: Mapping[str, Any], role: str, main: Obj, volumes: list[
     prometheus = monitoring["prometheus"]
     name = f"{app['metadata']['name']}-prom-conf"
     volumes.append({"name": f"{name}-vol", "configMap": {"name": name}})
-    main.setdefault("volumeMounts", []).append({"name": f"{name}-vol", "readOnly": True, "mountPath": METRICS_DIR})
+    main.setdefault("volumeMounts", []).append(
+        {"name": f"{name}-vol", "readOnly": True, "mountPath": METRICS_DIR}
+    )
     main.setdefault("ports", []).append(
         {
             "name": prometheus.get("portName") or "jmx-exporter",
@@ -452,6 +479,6 @@ _RULES = [
     (r"metrics<name=(\S+)\.(\S+)\.([0-9]+)\.CodeGenerator\.(.*)><>Count",
      "spark_executor_CodeGenerator_$4_count", "COUNTER", _EXECUTOR),
 ]  # fmt: skip
-DEFAULT_PROMETHEUS_CONFIGURATION = (
-    "\nlowercaseOutputName: true\nattrNameSnakeCase: true\nrules:\n" + "".join(_rule(*rule) for rule in _RULES)
+DEFAULT_PROMETHEUS_CONFIGURATION = "\nlowercaseOutputName: true\nattrNameSnakeCase: true\nrules:\n" + "".join(
+    _rule(*rule) for rule in _RULES
 )

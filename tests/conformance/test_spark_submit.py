@@ -52,7 +52,15 @@ from typing import Any
 from sparkfleet.api import SparkApplication
 from sparkfleet.api.sparkapplication import SPARK_APPLICATIONS
 from sparkfleet.kube import ApiError, KubeClient
-from sparkfleet.kube.resources import CONFIGMAPS, PODS, ROLEBINDINGS, ROLES, SERVICEACCOUNTS, SERVICES, Resource
+from sparkfleet.kube.resources import (
+    CONFIGMAPS,
+    PODS,
+    ROLEBINDINGS,
+    ROLES,
+    SERVICEACCOUNTS,
+    SERVICES,
+    Resource,
+)
 from sparkfleet.operator.spark.submission import SECRET_TYPE_ENV_NAMES, Submission, render
 from sparkfleet.testing import ControlPlane
 from sparkfleet.testing.spark import Spark, compile_java, find_spark, java_argv, java_sources
@@ -228,11 +236,18 @@ async def submitter(spark: Spark, kubeconfig: Path, workdir: Path) -> AsyncItera
     log = workdir / "spark-submit.log"
     with log.open("wb") as stderr:
         process = await asyncio.create_subprocess_exec(
-            *java_argv(spark, "ConformanceSubmit", classes=[classes], jvm_options=["-Xmx512m", "-XX:+UseSerialGC"]),
+            *java_argv(
+                spark, "ConformanceSubmit", classes=[classes], jvm_options=["-Xmx512m", "-XX:+UseSerialGC"]
+            ),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
-            env={**os.environ, "KUBECONFIG": str(kubeconfig), "SPARK_LOCAL_IP": "127.0.0.1", "HOME": str(workdir)},
+            env={
+                **os.environ,
+                "KUBECONFIG": str(kubeconfig),
+                "SPARK_LOCAL_IP": "127.0.0.1",
+                "HOME": str(workdir),
+            },
         )
         jvm = Submitter(process, log)
         try:
@@ -263,19 +278,42 @@ async def prepare(control_plane: ControlPlane, kube: KubeClient, namespace: str)
     """CRDs, the corpus's service accounts and priority classes, and the submitter's kubeconfig."""
     await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
     for name in SERVICE_ACCOUNTS:
-        await _create_ignoring_conflict(kube, SERVICEACCOUNTS, {
-            "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace}})
+        await _create_ignoring_conflict(
+            kube,
+            SERVICEACCOUNTS,
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": name, "namespace": namespace},
+            },
+        )
     for name in PRIORITY_CLASSES:
-        await _create_ignoring_conflict(kube, PRIORITYCLASSES, {
-            "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
-            "value": 1000})
+        await _create_ignoring_conflict(
+            kube,
+            PRIORITYCLASSES,
+            {
+                "apiVersion": "scheduling.k8s.io/v1",
+                "kind": "PriorityClass",
+                "metadata": {"name": name},
+                "value": 1000,
+            },
+        )
     identity = await control_plane.mint_identity(namespace, SUBMITTER)
-    await kube.create(ROLES, {  # what spark-submit needs, in the namespace only
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-        "metadata": {"name": SUBMITTER, "namespace": namespace},
-        "rules": [{"apiGroups": [""], "resources": ["pods", "services", "configmaps", "persistentvolumeclaims"],
-                   "verbs": ["*"]}],
-    })
+    await kube.create(
+        ROLES,
+        {  # what spark-submit needs, in the namespace only
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": SUBMITTER, "namespace": namespace},
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["pods", "services", "configmaps", "persistentvolumeclaims"],
+                    "verbs": ["*"],
+                }
+            ],
+        },
+    )
     await kube.create(ROLEBINDINGS, {
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
         "metadata": {"name": SUBMITTER, "namespace": namespace},
@@ -340,7 +378,12 @@ async def sparkfleet_side(kube: KubeClient, sub: Submission) -> Side:
     if sub.ui_service is not None:
         await dry_run(kube, SERVICES, sub.ui_service)
     name = sub.config_map["metadata"]["name"]
-    tokens = {sub.app_id: "<app-id>", sub.prefix: "<prefix>", name: "<conf-map>", pod["metadata"]["uid"]: "<driver-uid>"}
+    tokens = {
+        sub.app_id: "<app-id>",
+        sub.prefix: "<prefix>",
+        name: "<conf-map>",
+        pod["metadata"]["uid"]: "<driver-uid>",
+    }
     return Side(pod, config_map, service, {name: compare.config_map_files(config_map)}, tokens)
 
 
@@ -354,7 +397,10 @@ async def spark_side(kube: KubeClient, namespace: str, pod_name: str, app: Obj) 
     app_id = pod["metadata"]["labels"]["spark-app-selector"]
     services, _ = await kube.list_all(SERVICES, namespace, label_selector=f"spark-app-selector={app_id}")
     assert len(services) == 1, f"Spark created {len(services)} driver Services"
-    files = {conf_name: compare.config_map_files(config_map), template_name: compare.config_map_files(template)}
+    files = {
+        conf_name: compare.config_map_files(config_map),
+        template_name: compare.config_map_files(template),
+    }
     prometheus = kubeflow.prometheus_config_map(app)
     if prometheus is not None:
         files[prometheus["metadata"]["name"]] = prometheus["data"]
@@ -367,7 +413,9 @@ async def spark_side(kube: KubeClient, namespace: str, pod_name: str, app: Obj) 
 async def remove_spark_conf_map(kube: KubeClient, side: Side) -> None:
     """Spark names its driver ConfigMap once per JVM (and makes it immutable): the next submission
     in this JVM needs the name free."""
-    await kube.delete(CONFIGMAPS, side.config_map["metadata"]["name"], side.config_map["metadata"]["namespace"])
+    await kube.delete(
+        CONFIGMAPS, side.config_map["metadata"]["name"], side.config_map["metadata"]["namespace"]
+    )
 
 
 # -- comparing ----------------------------------------------------------------------------------
@@ -414,7 +462,13 @@ class Outcome:
 
 
 async def judge(
-    case: Case, kube: KubeClient, namespace: str, jvm: Submitter, master: str, workdir: Path, values: dict[str, str]
+    case: Case,
+    kube: KubeClient,
+    namespace: str,
+    jvm: Submitter,
+    master: str,
+    workdir: Path,
+    values: dict[str, str],
 ) -> Outcome:
     outcome = Outcome()
     manifest = _fill(case.manifest(namespace), values)
@@ -445,9 +499,12 @@ async def judge(
 
 
 def report(unexpected: list[Diff], unused: list[Allowed], failures: list[str]) -> str:
+    """What fails the test, readably; empty when nothing does."""
     lines = [*failures]
     if unexpected:
-        lines.append(f"{len(unexpected)} differences between sparkfleet and Spark that no ALLOWED entry explains:")
+        lines.append(
+            f"{len(unexpected)} differences between sparkfleet and Spark that no ALLOWED entry explains:"
+        )
         lines += [str(d) for d in unexpected]
     if unused:
         lines.append("ALLOWED entries no case needs any more (remove them):")
@@ -473,4 +530,5 @@ async def test_spark_submit_agrees_with_sparkfleet(
     (tmp_path / "differences.txt").write_text("\n".join(str(d) for d in diffs))
     print(f"{len(cases)} cases, {len(diffs)} differences ({len(diffs) - len(unexpected)} allowed); "
           f"submissions: first {jvm.timings[0]:.1f} s, then {sum(jvm.timings[1:]) / max(1, len(jvm.timings) - 1):.2f} s")  # fmt: skip
-    assert not (unexpected or unused or failures), report(unexpected, unused, failures)
+    problems = report(unexpected, unused, failures)
+    assert not problems, problems

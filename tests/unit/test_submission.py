@@ -390,7 +390,87 @@ def test_monitoring_exposes_the_jmx_exporter_from_the_same_config_map() -> None:
     ):
         c = container(pod, name)
         assert {"name": "jmx-exporter", "containerPort": 8090, "protocol": "TCP"} in c["ports"]
-        assert {"name": "spark-metrics-conf", "mountPath": "/etc/metrics/conf", "readOnly": True} in c["volumeMounts"]
+        assert {"name": "spark-metrics-conf", "mountPath": "/etc/metrics/conf", "readOnly": True} in c[
+            "volumeMounts"
+        ]
     plain = rendered(manifests.spark_pi())
     assert "metrics.properties" not in plain.config_map["data"]
     assert "spark.metrics.conf" not in props(plain)
+
+
+def test_spark_local_dir_mounts_are_the_local_dirs() -> None:
+    """As Spark's LocalDirsFeatureStep: mounts of spark-local-dir-* volumes replace the default dir
+    (before, the pod had two volumes named spark-local-dir-1 and the API server refused it)."""
+    manifest = manifests.spark_pi()
+    manifest["spec"]["volumes"] = [{"name": "spark-local-dir-1", "hostPath": {"path": "/mnt/disk"}}]
+    manifest["spec"]["driver"]["volumeMounts"] = [{"name": "spark-local-dir-1", "mountPath": "/local"}]
+    pod = rendered(manifest).driver_pod
+    names = [v["name"] for v in pod["spec"]["volumes"]]
+    assert names.count("spark-local-dir-1") == 1
+    driver = container(pod, "spark-kubernetes-driver")
+    assert {e["name"]: e.get("value") for e in driver["env"]}["SPARK_LOCAL_DIRS"] == "/local"
+
+
+def test_what_spark_submit_adds_for_the_driver() -> None:
+    manifest = manifests.spark_pi()
+    manifest["spec"]["proxyUser"] = "alice"
+    manifest["spec"]["deps"] = {"jars": ["local:///opt/extra.jar"]}
+    manifest["spec"]["driver"]["kubernetesMaster"] = "https://api.internal:6443"
+    manifest["spec"]["dynamicAllocation"] = {"enabled": True, "maxExecutors": 3}
+    sub = rendered(manifest)
+    assert container(sub.driver_pod, "spark-kubernetes-driver")["args"][:3] == ["driver", "--proxy-user", "alice"]
+    p = props(sub)
+    assert "spark.kubernetes.driver.proxyUser" not in p
+    assert p["spark.jars"] == "local:///opt/extra.jar,local:///opt/spark/examples/jars/spark-examples.jar"
+    assert p["spark.kubernetes.driver.master"] == "https://api.internal:6443"
+    assert p["spark.master"] == "k8s://https://kubernetes.default.svc:443"
+    assert p["spark.dynamicAllocation.shuffleTracking.enabled"] == "true"
+    assert "spark.blockManager.port" not in p
+    assert "spark.jars" not in props(rendered(manifests.pyspark()))  # a Python file is no jar
+
+
+def test_monitoring_as_the_spark_operator_sets_it_up() -> None:
+    manifest = manifests.spark_pi(namespace="team-a")
+    manifest["spec"]["monitoring"] = {
+        "exposeDriverMetrics": True,
+        "exposeExecutorMetrics": False,
+        "prometheus": {"jmxExporterJar": "/jmx.jar", "port": 9100},
+    }
+    sub = rendered(manifest)
+    p = props(sub)
+    assert p["spark.metrics.namespace"] == "team-a.spark-pi"
+    annotations = sub.driver_pod["metadata"]["annotations"]
+    assert (annotations["prometheus.io/scrape"], annotations["prometheus.io/port"]) == ("true", "9100")
+    assert annotations["prometheus.io/path"] == "/metrics"
+    assert "spark.kubernetes.executor.annotation.prometheus.io/scrape" not in p
+    rules = yaml.safe_load(sub.config_map["data"]["prometheus.yaml"])
+    assert rules["attrNameSnakeCase"] is True
+    assert "spark_driver_$3_$4" in {rule["name"] for rule in rules["rules"]}
+    manifest["spec"]["monitoring"]["metricsPropertiesFile"] = "/opt/metrics.properties"
+    manifest["spec"]["monitoring"]["prometheus"]["configFile"] = "/opt/prometheus.yaml"
+    in_image = rendered(manifest)
+    assert "prometheus.yaml" not in in_image.config_map["data"]
+    driver = container(in_image.driver_pod, "spark-kubernetes-driver")
+    assert "/etc/metrics/conf" not in {m["mountPath"] for m in driver["volumeMounts"]}
+    assert 9100 not in {port["containerPort"] for port in driver["ports"]}
+
+
+def test_pod_details_the_spark_operator_adds() -> None:
+    manifest = manifests.spark_pi()
+    manifest["metadata"]["labels"] = {"team": "a", "kueue.x-k8s.io/queue-name": "q"}
+    manifest["spec"]["driver"].update(
+        hostNetwork=True,
+        secrets=[{"name": "key", "path": "/mnt/key", "secretType": "GCPServiceAccount"}],
+        serviceLabels={"svc": "yes"},
+        serviceAnnotations={"example.com/a": "b"},
+    )
+    sub = rendered(manifest)
+    pod = sub.driver_pod
+    assert pod["spec"]["dnsPolicy"] == "ClusterFirstWithHostNet"
+    assert pod["metadata"]["labels"]["team"] == "a"
+    assert "kueue.x-k8s.io/queue-name" not in pod["metadata"]["labels"]
+    assert "spark.kubernetes.executor.label.kueue.x-k8s.io/queue-name" not in props(sub)
+    env = {e["name"]: e.get("value") for e in container(pod, "spark-kubernetes-driver")["env"]}
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"] == "/mnt/key/key.json"
+    assert sub.driver_service["metadata"]["labels"]["svc"] == "yes"
+    assert sub.driver_service["metadata"]["annotations"] == {"example.com/a": "b"}

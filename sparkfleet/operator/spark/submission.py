@@ -183,7 +183,11 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
             "name": service_name,
             "namespace": namespace,
             "labels": {**(spec.driver.service_labels or {}), **operator_labels},
-            **({"annotations": dict(spec.driver.service_annotations)} if spec.driver.service_annotations else {}),
+            **(
+                {"annotations": dict(spec.driver.service_annotations)}
+                if spec.driver.service_annotations
+                else {}
+            ),
         },
         "spec": {
             "clusterIP": "None",
@@ -395,7 +399,10 @@ def _monitoring_properties(app: SparkApplication) -> dict[str, str]:
         f"-javaagent:{prometheus.jmx_exporter_jar}={prometheus.port or DEFAULT_JMX_EXPORTER_PORT}:"
         f"{prometheus.config_file or f'{METRICS_DIR}/{PROMETHEUS_CONFIG}'}"
     )
-    for role, java_options in (("driver", spec.driver.java_options), ("executor", spec.executor.java_options)):
+    for role, java_options in (
+        ("driver", spec.driver.java_options),
+        ("executor", spec.executor.java_options),
+    ):
         if _exposes_metrics(app, role):
             props[f"spark.{role}.extraJavaOptions"] = f"{java_options} {agent}" if java_options else agent
     return props
@@ -410,7 +417,6 @@ def _annotations(app: SparkApplication, role: str) -> dict[str, str]:
         port = str(monitoring.prometheus.port or DEFAULT_JMX_EXPORTER_PORT)
         annotations.update(zip(PROMETHEUS_ANNOTATIONS, ("true", port, "/metrics"), strict=True))
     return annotations
-
 
 
 def _resources(props: dict[str, str], role: str, pod_spec: SparkPodSpec) -> None:
@@ -432,7 +438,9 @@ def _container_resources(app: SparkApplication, pod_spec: SparkPodSpec, jvm: boo
     overhead = pod_spec.memory_overhead or conf.get("spark.driver.memoryOverhead")
     memory = format_mib(pod_memory_mib(heap, overhead, factor, jvm))
     cores = str(pod_spec.cores) if pod_spec.cores is not None else conf.get("spark.driver.cores", "1")
-    core_request = getattr(pod_spec, "core_request", None) or conf.get("spark.kubernetes.driver.request.cores")
+    core_request = getattr(pod_spec, "core_request", None) or conf.get(
+        "spark.kubernetes.driver.request.cores"
+    )
     requests: Obj = {"cpu": core_request or cores, "memory": memory}
     limits: Obj = {"memory": memory}
     core_limit = pod_spec.core_limit or conf.get("spark.kubernetes.driver.limit.cores")
@@ -599,7 +607,9 @@ def _driver_pod(
     args += [spec.main_application_file or "", *(spec.arguments or [])]
     user_mounts, user_volumes = _mounts_and_volumes(app, driver)
     # Mounts of spark-local-dir-* volumes are the local dirs; only without any does Spark add its own.
-    local_dirs = [m["mountPath"] for m in user_mounts if m.get("name", "").startswith(LOCAL_DIR_VOLUME_PREFIX)]
+    local_dirs = [
+        m["mountPath"] for m in user_mounts if m.get("name", "").startswith(LOCAL_DIR_VOLUME_PREFIX)
+    ]
     default_local_dir = f"/var/data/spark-{submission_id}"
     env: list[Obj] = [
         {"name": "SPARK_USER", "value": spec.proxy_user or "root"},
