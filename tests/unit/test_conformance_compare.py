@@ -49,11 +49,17 @@ def test_pod_resolves_mounts_to_what_the_container_sees() -> None:
                 {
                     "name": "c",
                     "env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}],
-                    "volumeMounts": [{"name": "conf", "mountPath": "/conf"}, {"name": "data", "mountPath": "/d"}],
+                    "volumeMounts": [
+                        {"name": "conf", "mountPath": "/conf"},
+                        {"name": "data", "mountPath": "/d"},
+                    ],
                 }
             ],
             "volumes": [
-                {"name": "conf", "configMap": {"name": "cm", "items": [{"key": "k", "path": "spark.properties"}]}},
+                {
+                    "name": "conf",
+                    "configMap": {"name": "cm", "items": [{"key": "k", "path": "spark.properties"}]},
+                },
                 {"name": "data", "emptyDir": {}},
                 {"name": "unused", "emptyDir": {}},
             ],

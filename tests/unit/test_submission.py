@@ -418,7 +418,11 @@ def test_what_spark_submit_adds_for_the_driver() -> None:
     manifest["spec"]["driver"]["kubernetesMaster"] = "https://api.internal:6443"
     manifest["spec"]["dynamicAllocation"] = {"enabled": True, "maxExecutors": 3}
     sub = rendered(manifest)
-    assert container(sub.driver_pod, "spark-kubernetes-driver")["args"][:3] == ["driver", "--proxy-user", "alice"]
+    assert container(sub.driver_pod, "spark-kubernetes-driver")["args"][:3] == [
+        "driver",
+        "--proxy-user",
+        "alice",
+    ]
     p = props(sub)
     assert "spark.kubernetes.driver.proxyUser" not in p
     assert p["spark.jars"] == "local:///opt/extra.jar,local:///opt/spark/examples/jars/spark-examples.jar"
