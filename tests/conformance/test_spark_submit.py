@@ -80,10 +80,6 @@ def _absent(diff: Diff) -> bool:
     return diff.sparkfleet is MISSING
 
 
-def _spark_only(diff: Diff) -> bool:
-    return diff.sparkfleet is MISSING and diff.spark is not MISSING
-
-
 def _both_k8s(diff: Diff) -> bool:
     return str(diff.sparkfleet).startswith("k8s://") and str(diff.spark).startswith("k8s://")
 
@@ -137,7 +133,8 @@ ALLOWED: list[Allowed] = [
             _empty_or_absent),
     # -- spark.properties: executor settings sparkfleet carries in its executor pod template ---------
     Allowed(f"{PROPS}[spark.kubernetes.executor.secrets.*]", "sparkfleet mounts executor secrets through "
-            "its executor pod template instead (executor pods are judged by the executor probe)", _absent),
+            "its executor pod template instead (the executor pods a driver builds from either are not "
+            "compared here)", _absent),
     Allowed(f"{PROPS}[spark.kubernetes.executor.secretKeyRef.*]", "sparkfleet puts executor env from "
             "secrets in its executor pod template instead", _absent),
     Allowed(f"{PROPS}[spark.kubernetes.executor.volumes.*]", "sparkfleet mounts executor volumes through "
@@ -246,7 +243,6 @@ async def submitter(spark: Spark, kubeconfig: Path, workdir: Path) -> AsyncItera
                 **os.environ,
                 "KUBECONFIG": str(kubeconfig),
                 "SPARK_LOCAL_IP": "127.0.0.1",
-                "HOME": str(workdir),
             },
         )
         jvm = Submitter(process, log)
