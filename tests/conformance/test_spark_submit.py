@@ -24,6 +24,9 @@ Where SparkSubmit's input comes from, so that it is an independent oracle:
   the driver container sees them at /etc/metrics/conf, and the UI Service must select the driver
   pod Spark created and target its UI port.
 
+The JVM runs with what Kubeflow's operator image gives spark-submit: the Spark image's user,
+``spark`` (through ``HADOOP_USER_NAME``: the driver's ``SPARK_USER`` is the submitting user).
+
 Both sides' objects pass the API server's admission (sparkfleet's with a dry-run create) so
 defaults are applied alike. :mod:`tests.conformance.compare` normalises both (names, uids, random
 suffixes, submission ids) and lists every differing field. Each difference is either in
@@ -73,6 +76,7 @@ CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
 PRIORITYCLASSES = Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", namespaced=False)
 RESULT = "@@result "
 SUBMITTER = "spark-submitter"
+SUBMITTING_USER = "spark"
 TEMPLATE_CONF_MAP = "<template-conf-map>"
 
 
@@ -243,6 +247,9 @@ async def submitter(spark: Spark, kubeconfig: Path, workdir: Path) -> AsyncItera
                 **os.environ,
                 "KUBECONFIG": str(kubeconfig),
                 "SPARK_LOCAL_IP": "127.0.0.1",
+                # Kubeflow's operator runs spark-submit as the Spark image's user, spark (uid 185): the
+                # driver's SPARK_USER is that user's name (Hadoop's UGI reads it from here, not the OS).
+                "HADOOP_USER_NAME": SUBMITTING_USER,
             },
         )
         jvm = Submitter(process, log)

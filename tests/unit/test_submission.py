@@ -482,3 +482,10 @@ def test_pod_details_the_spark_operator_adds() -> None:
     assert env["GOOGLE_APPLICATION_CREDENTIALS"] == "/mnt/key/key.json"
     assert sub.driver_service["metadata"]["labels"]["svc"] == "yes"
     assert sub.driver_service["metadata"]["annotations"] == {"example.com/a": "b"}
+
+
+def test_spark_user_is_the_submitting_user_or_the_proxy_user() -> None:
+    """Kubeflow's spark-submit runs as the Spark image's user, spark: the driver's Hadoop user."""
+    env = {e["name"]: e.get("value") for e in container(rendered(manifests.spark_pi()).driver_pod,
+                                                         "spark-kubernetes-driver")["env"]}  # fmt: skip
+    assert env["SPARK_USER"] == "spark"

@@ -79,6 +79,9 @@ SECRET_TYPE_ENV = {
     "HadoopDelegationToken": ("HADOOP_TOKEN_FILE_LOCATION", "hadoop.token"),
 }
 SECRET_TYPE_ENV_NAMES = tuple(f"[spark.executorEnv.{name}]" for name, _ in SECRET_TYPE_ENV.values())
+# The driver's SPARK_USER (its Hadoop user: HDFS access, event log owners) is the user spark-submit
+# ran as, and the Spark Operator's image runs it as the Spark image's user, spark (uid 185).
+SUBMITTING_USER = "spark"
 PYTHON_RUNNER = "org.apache.spark.deploy.PythonRunner"
 R_RUNNER = "org.apache.spark.deploy.RRunner"
 
@@ -618,7 +621,7 @@ def _driver_pod(
     ]
     default_local_dir = f"/var/data/spark-{submission_id}"
     env: list[Obj] = [
-        {"name": "SPARK_USER", "value": spec.proxy_user or "root"},
+        {"name": "SPARK_USER", "value": spec.proxy_user or SUBMITTING_USER},
         {"name": "SPARK_APPLICATION_ID", "value": app_id},
         {
             "name": "SPARK_DRIVER_BIND_ADDRESS",
