@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -87,16 +88,15 @@ def _show(value: Any) -> str:
     return text if len(text) <= 400 else text[:400] + "..."
 
 
-def split(diffs: Iterable[Diff], allowed: Iterable[Allowed]) -> tuple[list[Diff], set[int]]:
-    """(the differences no entry allows, the indexes of the entries that allowed some)."""
+def split(diffs: Iterable[Diff], allowed: Iterable[Allowed]) -> tuple[list[Diff], Counter[int]]:
+    """(the differences no entry allows, how many each entry allowed, by its index)."""
     entries = list(allowed)
     unexpected: list[Diff] = []
-    used: set[int] = set()
+    used: Counter[int] = Counter()
     for diff in diffs:
         hits = [i for i, entry in enumerate(entries) if entry.matches(diff)]
-        if hits:
-            used.update(hits)
-        else:
+        used.update(hits)
+        if not hits:
             unexpected.append(diff)
     return unexpected, used
 

@@ -533,5 +533,7 @@ async def test_spark_submit_agrees_with_sparkfleet(
     (tmp_path / "differences.txt").write_text("\n".join(str(d) for d in diffs))
     print(f"{len(cases)} cases, {len(diffs)} differences ({len(diffs) - len(unexpected)} allowed); "
           f"submissions: first {jvm.timings[0]:.1f} s, then {sum(jvm.timings[1:]) / max(1, len(jvm.timings) - 1):.2f} s")  # fmt: skip
+    for i, entry in enumerate(ALLOWED):
+        print(f"  {used[i]:4d} allowed by {entry.path}")
     problems = report(unexpected, unused, failures)
     assert not problems, problems

@@ -25,7 +25,7 @@ def test_allowed_matches_brackets_literally_and_by_value() -> None:
     assert not Allowed("pod.*", "r", when=lambda d: d.spark == "c").matches(diff)
     assert not Allowed("pod.*", "r", cases=("other",)).matches(diff)
     unexpected, used = compare.split([diff], [Allowed("service.*", "r"), Allowed("pod.*", "r")])
-    assert (unexpected, used) == ([], {1})
+    assert (unexpected, dict(used)) == ([], {1: 1})
 
 
 def test_substitute_replaces_ids_and_random_suffixes() -> None:
