@@ -313,6 +313,10 @@ def _properties(
         ):  # fmt: skip
             if values:
                 props[prop] = ",".join(values)
+    if spec.type in ("Java", "Scala") and spec.main_application_file:
+        # spark-submit adds the application jar to spark.jars (after --jars): the driver serves it
+        # to the executors, which otherwise cannot load the application's classes (its lambdas).
+        props["spark.jars"] = ",".join([*((deps.jars or []) if deps else []), spec.main_application_file])
     dynamic = spec.dynamic_allocation
     if dynamic and dynamic.enabled:
         props["spark.dynamicAllocation.enabled"] = "true"
