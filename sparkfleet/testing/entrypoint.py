@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,9 +123,7 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
     return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)", replace, value)
 
 
-def _key_ref(
-    ref: Obj, sources: Mapping[str, Mapping[str, str]], kind: str, namespace: str
-) -> str | None:
+def _key_ref(ref: Obj, sources: Mapping[str, Mapping[str, str]], kind: str, namespace: str) -> str | None:
     name, key = ref.get("name", ""), ref.get("key", "")
     data = sources.get(name)
     if data is None or key not in data:
@@ -150,7 +148,10 @@ def container_env(
     env: dict[str, str] = {}
     for source in container.get("envFrom") or []:
         prefix = source.get("prefix") or ""
-        for kind, table, sources in (("configMapRef", "ConfigMap", config_maps), ("secretRef", "Secret", secrets)):
+        for kind, table, sources in (
+            ("configMapRef", "ConfigMap", config_maps),
+            ("secretRef", "Secret", secrets),
+        ):
             ref = source.get(kind)
             if ref is None:
                 continue
@@ -236,7 +237,9 @@ class VolumeSources:
     """The cluster CA, for a ``kube-root-ca.crt`` source when that ConfigMap is not published."""
 
 
-def _config_map_data(name: str, sources: VolumeSources, what: str, optional: bool) -> Mapping[str, bytes] | None:
+def _config_map_data(
+    name: str, sources: VolumeSources, what: str, optional: bool
+) -> Mapping[str, bytes] | None:
     data = sources.config_maps.get(name)
     if data is None and name == "kube-root-ca.crt":
         # Published by kube-controller-manager's root-ca-cert-publisher, which the test control
@@ -310,6 +313,10 @@ def mount_table(container: Obj, volume_dirs: Mapping[str, Path]) -> list[tuple[s
     return sorted(table, key=lambda entry: len(entry[0]), reverse=True)
 
 
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    return lambda _: text
+
+
 def rewrite_paths(text: str, mounts: Sequence[tuple[str, Path]]) -> str:
     """``text`` with each path under a mount path pointing at the local folder instead.
 
@@ -317,7 +324,8 @@ def rewrite_paths(text: str, mounts: Sequence[tuple[str, Path]]) -> str:
     (``--opt=/mnt/x``, ``a,/mnt/x``, a class path), and ends there or at a ``/``."""
     for mount_path, local in mounts:
         pattern = rf"(?:(?<=^)|(?<=[=,:\s])){re.escape(mount_path)}(?=/|$|[,:\s])"
-        text = re.sub(pattern, lambda _: str(local), text)
+        # A function, not a template: a folder's name may hold backslashes or group references.
+        text = re.sub(pattern, _literal(str(local)), text)
     return text
 
 
@@ -418,7 +426,11 @@ def executor_launch(host: Host, env: Mapping[str, str]) -> Launch:
         raise PodUnsupported(f"executor container without {', '.join(missing)} in its env")
     # SPARK_JAVA_OPT_<n>, in the order of n (entrypoint.sh: sort -t_ -k4 -n).
     java_opts = sorted(
-        ((int(name.rsplit("_", 1)[1]), value) for name, value in env.items() if re.fullmatch(r"SPARK_JAVA_OPT_\d+", name)),
+        (
+            (int(name.rsplit("_", 1)[1]), value)
+            for name, value in env.items()
+            if re.fullmatch(r"SPARK_JAVA_OPT_\d+", name)
+        ),
     )
     memory = env["SPARK_EXECUTOR_MEMORY"]
     dns = _dns(host)
@@ -470,7 +482,7 @@ def launch(
     container: Obj,
     env: Mapping[str, str],
     mounts: Sequence[tuple[str, Path]],
-    read_properties: Any = None,
+    read_properties: Callable[[str], Mapping[str, str]] | None = None,
 ) -> Launch:
     """The process for a Spark container: ``args[0]`` is ``driver`` or ``executor``, as Spark renders
     it (and sparkfleet, for the driver). ``env`` is the container's env (mount paths not yet
@@ -485,7 +497,7 @@ def launch(
         )
     if args[0] == "executor":
         return executor_launch(host, env)
-    properties: dict[str, str] = {}
+    properties: Mapping[str, str] = {}
     if "--properties-file" in args:
         path = args[args.index("--properties-file") + 1]
         properties = read_properties(path) if read_properties else {}
@@ -500,7 +512,12 @@ def cluster_hosts(services: Sequence[Obj], hostname: str, pod_ip: str) -> str:
     lines = [f"{pod_ip} localhost {hostname}"]
     for service in sorted(services, key=lambda s: (s["metadata"]["namespace"], s["metadata"]["name"])):
         name, namespace = service["metadata"]["name"], service["metadata"]["namespace"]
-        names = (name, f"{name}.{namespace}", f"{name}.{namespace}.svc", f"{name}.{namespace}.svc.cluster.local")
+        names = (
+            name,
+            f"{name}.{namespace}",
+            f"{name}.{namespace}.svc",
+            f"{name}.{namespace}.svc.cluster.local",
+        )
         lines.append(f"{pod_ip} {' '.join(names)}")
     return "\n".join(lines) + "\n"
 
@@ -548,7 +565,13 @@ def termination_message(container: Obj, log_tail: str) -> str:
 
 
 def terminated_status(
-    container: Obj, pid: int | None, exit_code: int, started_at: str, finished_at: str, message: str = "", reason: str = ""
+    container: Obj,
+    pid: int | None,
+    exit_code: int,
+    started_at: str,
+    finished_at: str,
+    message: str = "",
+    reason: str = "",
 ) -> Obj:
     """The pod's status once its one container ended (restartPolicy Never): Succeeded or Failed."""
     phase = "Succeeded" if exit_code == 0 else "Failed"

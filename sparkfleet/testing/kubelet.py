@@ -82,6 +82,8 @@ from sparkfleet.testing.spark import JAVA_MODULE_OPTIONS, Spark, java_tool
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
+EnvSources = tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]
+"""The ConfigMaps and Secrets of the pod's namespace, by name, as text: for its env."""
 DEFAULT_GRACE_SECONDS = 30
 TOKEN_SECONDS = 3607  # what the ServiceAccount admission plugin asks a kubelet for
 SOURCE_POLL_SECONDS = (0.1, 1.0)
@@ -264,7 +266,12 @@ class Kubelet:
             return
         phase = (pod.get("status") or {}).get("phase") or "Pending"
         if run is None and phase == "Pending" and node in ("", self.node_name):
-            run = PodRun(name=meta["name"], uid=uid, pod=pod, folder=self.workdir / "pods" / f"{meta['name']}-{uid[:8]}")
+            run = PodRun(
+                name=meta["name"],
+                uid=uid,
+                pod=pod,
+                folder=self.workdir / "pods" / f"{meta['name']}-{uid[:8]}",
+            )
             self.runs[uid] = run
             run.task = asyncio.get_running_loop().create_task(self._run(run))
 
@@ -278,8 +285,9 @@ class Kubelet:
         container: Obj = {"name": ""}
         try:
             container = _spark_container(pod)
-            if not (pod.get("spec") or {}).get("nodeName"):
-                await self._bind(pod)
+            if not (pod.get("spec") or {}).get("nodeName") and not await self._bind(pod):
+                run.error = "bound to another node"
+                return
             sources = await self._read_sources(run)
             if sources is None:
                 return  # deleted before it could start
@@ -290,14 +298,16 @@ class Kubelet:
             await self._report(run, entrypoint.terminated_status(
                 container, None, 1, _now(), _now(), message=run.error, reason="Unsupported"))  # fmt: skip
             return
-        except (ApiError, OSError) as exc:
-            run.error = f"could not start: {exc}"
+        except Exception as exc:  # an API error, a file not written: the pod stays Pending, as it would
+            run.error = f"could not start: {exc!r}"
             log.warning("pod not started", extra={"pod": run.name, "error": run.error})
             return
         run.launch, run.role = launch, launch.role
         await self._execute(run, container, launch)
 
-    def _prepare(self, run: PodRun, container: Obj, volume_sources: VolumeSources, env_sources: tuple[Any, Any]) -> Launch:
+    def _prepare(
+        self, run: PodRun, container: Obj, volume_sources: VolumeSources, env_sources: EnvSources
+    ) -> Launch:
         pod = run.pod
         home, work = run.folder / "home", run.folder / "work-dir"
         for folder in (home, work):
@@ -308,7 +318,9 @@ class Kubelet:
                 continue
             folder = run.folder / "volumes" / volume["name"]
             folder.mkdir(parents=True, exist_ok=True)
-            for relative, content in (entrypoint.volume_files(pod, volume, volume_sources, self.host.pod_ip) or {}).items():
+            for relative, content in (
+                entrypoint.volume_files(pod, volume, volume_sources, self.host.pod_ip) or {}
+            ).items():
                 target = folder / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content)
@@ -317,10 +329,16 @@ class Kubelet:
         config_maps, secrets = env_sources
         env = {
             **entrypoint.image_env(self.host, home),
-            **entrypoint.container_env(pod, container, pod_ip=self.host.pod_ip, config_maps=config_maps, secrets=secrets),
+            **entrypoint.container_env(
+                pod, container, pod_ip=self.host.pod_ip, config_maps=config_maps, secrets=secrets
+            ),
         }
         return entrypoint.launch(
-            self.host, container, env, mounts, read_properties=lambda path: parse_properties(Path(path).read_text())
+            self.host,
+            container,
+            env,
+            mounts,
+            read_properties=lambda path: parse_properties(Path(path).read_text()),
         )
 
     async def _execute(self, run: PodRun, container: Obj, launch: Launch) -> None:
@@ -338,17 +356,20 @@ class Kubelet:
         run.pid = process.pid
         log.info("container started", extra={"pod": run.name, "role": launch.role, "pid": process.pid})
         exited = asyncio.ensure_future(process.wait())
-        if not run.stop.is_set():
-            await self._report(run, entrypoint.running_status(run.pod, container, process.pid, started, self.host.pod_ip))
-        stopping = asyncio.ensure_future(run.stop.wait())
-        await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not exited.done():
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(asyncio.shield(exited), max(run.grace, 0.1))
-            except TimeoutError:
+        try:
+            if not run.stop.is_set():
+                status = entrypoint.running_status(run.pod, container, process.pid, started, self.host.pod_ip)
+                await self._report(run, status)
+            stopping = asyncio.ensure_future(run.stop.wait())
+            await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not exited.done():
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGTERM)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(exited), max(run.grace, 0.1))
+        finally:  # never leave a JVM behind, whatever stopped this task
+            if not exited.done():
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 await exited
@@ -356,11 +377,13 @@ class Kubelet:
         run.exit_code = 128 - code if code < 0 else code  # killed by signal n: 128 + n, as a kubelet says
         log.info("container exited", extra={"pod": run.name, "exit_code": run.exit_code})
         message = entrypoint.termination_message(container, run.log()[-8192:]) if run.exit_code else ""
-        await self._report(run, entrypoint.terminated_status(container, process.pid, run.exit_code, started, _now(), message))
+        await self._report(
+            run, entrypoint.terminated_status(container, process.pid, run.exit_code, started, _now(), message)
+        )
         if run.deleting:
             await self._delete_now(run.name, run.uid)
 
-    async def _read_sources(self, run: PodRun) -> tuple[VolumeSources, tuple[Any, Any]] | None:
+    async def _read_sources(self, run: PodRun) -> tuple[VolumeSources, EnvSources] | None:
         """The ConfigMaps, Secrets and token the pod needs, waiting (as a kubelet does) for those
         not created yet; ``None`` if the pod goes first."""
         pod = run.pod
@@ -370,7 +393,10 @@ class Kubelet:
         delay = SOURCE_POLL_SECONDS[0]
         while True:
             missing = []
-            for resource, names, found in ((CONFIGMAPS, config_map_names, config_maps), (SECRETS, secret_names, secrets)):
+            for resource, names, found in (
+                (CONFIGMAPS, config_map_names, config_maps),
+                (SECRETS, secret_names, secrets),
+            ):
                 for name in sorted(names - set(found)):
                     try:
                         found[name] = await self.client.get(resource, name, self.namespace)
@@ -396,8 +422,14 @@ class Kubelet:
             ca_cert=self.ca_cert,
         )
         env_sources = (
-            {name: {k: v.decode(errors="replace") for k, v in _config_map_bytes(obj).items()} for name, obj in config_maps.items()},
-            {name: {k: v.decode(errors="replace") for k, v in _secret_bytes(obj).items()} for name, obj in secrets.items()},
+            {
+                name: {k: v.decode(errors="replace") for k, v in _config_map_bytes(obj).items()}
+                for name, obj in config_maps.items()
+            },
+            {
+                name: {k: v.decode(errors="replace") for k, v in _secret_bytes(obj).items()}
+                for name, obj in secrets.items()
+            },
         )
         return volume_sources, env_sources
 
@@ -409,7 +441,12 @@ class Kubelet:
             "kind": "TokenRequest",
             "spec": {
                 "expirationSeconds": TOKEN_SECONDS,
-                "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"], "uid": meta["uid"]},
+                "boundObjectRef": {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                },
             },
         }
         account = spec.get("serviceAccountName") or "default"
@@ -418,7 +455,8 @@ class Kubelet:
         )
         return str(answer["status"]["token"])
 
-    async def _bind(self, pod: Obj) -> None:
+    async def _bind(self, pod: Obj) -> bool:
+        """Binds the pod to this Node; False if another scheduler bound it elsewhere first."""
         meta = pod["metadata"]
         binding = {
             "apiVersion": "v1",
@@ -427,10 +465,15 @@ class Kubelet:
             "target": {"apiVersion": "v1", "kind": "Node", "name": self.node_name},
         }
         try:
-            await self.client.request("POST", PODS.path(self.namespace, meta["name"], "binding"), body=binding)
+            await self.client.request(
+                "POST", PODS.path(self.namespace, meta["name"], "binding"), body=binding
+            )
         except ApiError as exc:
             if not exc.is_conflict:
                 raise
+            live = await self.client.get(PODS, meta["name"], self.namespace)
+            return bool((live.get("spec") or {}).get("nodeName") == self.node_name)
+        return True
 
     async def _report(self, run: PodRun, status: Obj) -> None:
         try:
@@ -441,7 +484,12 @@ class Kubelet:
 
     async def _delete_now(self, name: str, uid: str) -> None:
         """The kubelet's final delete of a pod whose containers have stopped."""
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "preconditions": {"uid": uid}}
+        body = {
+            "kind": "DeleteOptions",
+            "apiVersion": "v1",
+            "gracePeriodSeconds": 0,
+            "preconditions": {"uid": uid},
+        }
         try:
             await self.client.request("DELETE", PODS.path(self.namespace, name), body=body)
         except ApiError as exc:
@@ -483,4 +531,3 @@ def _path() -> str:
     """The PATH a container gets: where this host's Java is, and the usual system folders."""
     java = Path(shutil.which("java") or "/usr/bin/java").parent
     return ":".join(dict.fromkeys([str(java), "/usr/local/bin", "/usr/bin", "/bin"]))
-

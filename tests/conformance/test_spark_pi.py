@@ -120,8 +120,13 @@ def spark_pi(namespace: str, jar: Path) -> dict[str, Any]:
             # sparkfleet then keeps their last state (RUNNING), where the Spark Operator marks an
             # executor it no longer finds COMPLETED once the application is. Kept, they report
             # how they really ended.
-            "executor": {"instances": EXECUTORS, "cores": 1, "memory": "512m", "serviceAccount": ACCOUNT,
-                         "deleteOnTermination": False},
+            "executor": {
+                "instances": EXECUTORS,
+                "cores": 1,
+                "memory": "512m",
+                "serviceAccount": ACCOUNT,
+                "deleteOnTermination": False,
+            },
         },
     }
 
@@ -143,7 +148,11 @@ async def wait_done(
             timeline.setdefault(str(seen), round(time.monotonic() - started, 1))
         if state in ("FAILED", "SUBMISSION_FAILED"):
             break
-        if state == "COMPLETED" and executors and all(s in ("COMPLETED", "FAILED") for s in executors.values()):
+        if (
+            state == "COMPLETED"
+            and executors
+            and all(s in ("COMPLETED", "FAILED") for s in executors.values())
+        ):
             return app
         await asyncio.sleep(0.2)
     pytest.fail(f"{APP} did not complete; status: {app.get('status')}\n{diagnose(kubelet)}")
@@ -177,7 +186,8 @@ async def test_spark_pi_runs_on_real_spark(
 
         # The driver: the pod sparkfleet rendered, run as `spark-submit --deploy-mode client`.
         driver = kubelet.by_name(status["driverInfo"]["podName"])
-        assert driver.role == "driver" and driver.exit_code == 0, diagnose(kubelet)
+        assert driver.role == "driver", diagnose(kubelet)
+        assert driver.exit_code == 0, diagnose(kubelet)
         assert "Pi is roughly 3.1" in driver.log(), diagnose(kubelet)
 
         # The executors: created by the real driver through the API server from sparkfleet's
@@ -201,7 +211,9 @@ async def test_spark_pi_runs_on_real_spark(
             container = run.pod["spec"]["containers"][0]
             assert container["name"] == properties["spark.kubernetes.executor.podTemplateContainerName"]
             env = {e["name"]: e.get("value") for e in container["env"]}
-            assert env["SPARK_DRIVER_URL"].startswith(f"spark://CoarseGrainedScheduler@{properties['spark.driver.host']}:")
+            assert env["SPARK_DRIVER_URL"].startswith(
+                f"spark://CoarseGrainedScheduler@{properties['spark.driver.host']}:"
+            )
             assert run.role == "executor", diagnose(kubelet)
             assert "Successfully registered with driver" in run.log(), diagnose(kubelet)
         assert status["executorState"] == {name: "COMPLETED" for name in names}, diagnose(kubelet)
