@@ -45,15 +45,24 @@ a cluster node; each adaptation, and why it is needed:
   other interfaces a pod would not have.
 - **The image.** The image is not pulled: Java and Spark's jars (``make spark``) on this host are
   the image, with ``SPARK_HOME`` set to them, as Spark's image sets it; ``HOME`` and the working
-  folder are the pod's own folders.
+  folder are the pod's own folders. A JVM's environment is that and the pod's env, nothing of
+  the test process's (no ``KUBECONFIG`` reaching Spark's client).
 
-Ports are not adapted: several JVMs on one host ask for the same fixed ports (7078, 7079, 4040)
-and Spark takes the next free one (``spark.port.maxRetries``), advertising the port it got.
+Each JVM's adaptations are recorded (:attr:`entrypoint.Launch.adaptations`, with why), so a test
+can check that nothing else was changed. Not adapted, and why:
+
+- Ports: several JVMs on one host ask for the same fixed ports (7078, 7079, 4040); Spark takes
+  the next free one (``spark.port.maxRetries``) and advertises the port it got (the executors'
+  ``SPARK_DRIVER_URL`` carries the driver's), so nothing needs changing.
+- The Service env vars a kubelet injects (``KUBERNETES_SERVICE_HOST`` ...) are left out: they
+  would name a ClusterIP that routes nowhere here, and Spark's driver uses its master setting.
+- Resources are not enforced (no cgroups): the heap is what Spark's own flags give (``-Xmx``).
 
 What it cannot run (init containers, sidecars, a ``command`` overriding the entrypoint, volume
-kinds beyond those above) fails the pod with a message saying so. When it stops, it stops every
-JVM it started, and removes the pods bound to its Node and the Node (as the pod garbage
-collector does for a deleted Node), so the namespace can be deleted.
+kinds beyond those above) fails the pod (reason ``Unsupported``) with a message saying so. A
+JVM killed by a signal exits 128 + the signal, as a kubelet reports it. When the stand-in stops,
+it stops every JVM it started, then removes the pods bound to its Node and the Node (as the pod
+garbage collector does for a deleted Node), so the namespace can be deleted.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ sparkfleet follows it all to COMPLETED.
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import sys
 import time
@@ -158,6 +159,15 @@ async def wait_done(
     pytest.fail(f"{APP} did not complete; status: {app.get('status')}\n{diagnose(kubelet)}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a running process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def diagnose(kubelet: Kubelet) -> str:
     lines = []
     for run in kubelet.runs.values():
@@ -169,7 +179,7 @@ def diagnose(kubelet: Kubelet) -> str:
 async def test_spark_pi_runs_on_real_spark(
     control_plane: ControlPlane, kube: KubeClient, namespace: str, operator: Process, tmp_path: Path
 ) -> None:
-    started = time.monotonic()
+    started, cpu_at_start = time.monotonic(), time.process_time()
     timeline: dict[str, float] = {}
     spark = find_spark()
     jar = build_jar(compile_java(spark, [java_sources() / "SparkPi.java"]), tmp_path / "spark-pi.jar")
@@ -189,6 +199,15 @@ async def test_spark_pi_runs_on_real_spark(
         assert driver.role == "driver", diagnose(kubelet)
         assert driver.exit_code == 0, diagnose(kubelet)
         assert "Pi is roughly 3.1" in driver.log(), diagnose(kubelet)
+        # Nothing of what sparkfleet rendered was changed but the environment adaptations the
+        # stand-in documents: the API address, the token and CA paths, DNS, one mounted path.
+        assert driver.launch is not None
+        assert {a.setting for a in driver.launch.adaptations} == {
+            "-Djdk.net.hosts.file", "spark.kubernetes.driver.master",
+            "spark.kubernetes.authenticate.driver.mounted.oauthTokenFile",
+            "spark.kubernetes.authenticate.driver.mounted.caCertFile",
+            "spark.kubernetes.executor.podTemplateFile",
+        }  # fmt: skip
 
         # The executors: created by the real driver through the API server from sparkfleet's
         # template, named <prefix>-exec-N, run as JVMs that registered with the driver.
@@ -206,6 +225,7 @@ async def test_spark_pi_runs_on_real_spark(
             assert labels[naming.LABEL_SPARK_ROLE] == "executor"
             assert labels[naming.LABEL_SPARK_APP_SELECTOR] == status["sparkApplicationId"]
             assert labels[naming.LABEL_SUBMISSION_ID] == submission_id
+            assert labels[naming.LABEL_EXECUTOR_ID] == name.rsplit("-", 1)[1]
             owner = run.pod["metadata"]["ownerReferences"][0]
             assert (owner["kind"], owner["name"]) == ("Pod", driver.name)
             container = run.pod["spec"]["containers"][0]
@@ -215,12 +235,17 @@ async def test_spark_pi_runs_on_real_spark(
                 f"spark://CoarseGrainedScheduler@{properties['spark.driver.host']}:"
             )
             assert run.role == "executor", diagnose(kubelet)
+            assert run.launch is not None
+            assert [a.setting for a in run.launch.adaptations] == ["-Djdk.net.hosts.file"]
             assert "Successfully registered with driver" in run.log(), diagnose(kubelet)
+            assert run.exit_code == 0, diagnose(kubelet)
         assert status["executorState"] == {name: "COMPLETED" for name in names}, diagnose(kubelet)
         assert not kubelet.processes()
     finally:
         await kubelet.stop()
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        print(f"SparkPi end to end: {time.monotonic() - started:.1f}s wall, "
-              f"{children.ru_utime + children.ru_stime:.1f}s CPU in the JVMs and javac so far; "
+        print(f"SparkPi end to end: {time.monotonic() - started:.1f}s wall; CPU: "
+              f"{children.ru_utime + children.ru_stime:.1f}s in the JVMs (and javac, if it ran), "
+              f"{cpu_seconds(operator.proc.pid):.1f}s in sparkfleet, "
+              f"{time.process_time() - cpu_at_start:.1f}s in the test process; "
               f"seconds from the submission: {timeline}")  # fmt: skip
