@@ -77,7 +77,9 @@ import signal
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
 from sparkfleet.kube.informer import EventType
@@ -87,6 +89,9 @@ from sparkfleet.testing import entrypoint
 from sparkfleet.testing.entrypoint import Host, Launch, PodUnsupported, VolumeSources
 from sparkfleet.testing.proc import die_with_parent
 from sparkfleet.testing.spark import JAVA_MODULE_OPTIONS, Spark, java_tool
+
+if TYPE_CHECKING:
+    from sparkfleet.testing.controlplane import ControlPlane
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +173,18 @@ class Kubelet:
         self.services = Informer(client, SERVICES, namespace=namespace)
         self.services.add_handler(self._on_service)
         self._background: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def for_control_plane(
+        cls, control_plane: ControlPlane, client: KubeClient, namespace: str, workdir: Path, spark: Spark
+    ) -> Kubelet:
+        """A stand-in for ``control_plane``: its API server's address and CA from the admin kubeconfig."""
+        config = yaml.safe_load(control_plane.kubeconfig.read_text())
+        cluster = config["clusters"][0]["cluster"]
+        ca_cert = Path(cluster["certificate-authority"]).read_bytes()
+        return cls(
+            client, namespace, spark=spark, api_server=cluster["server"], ca_cert=ca_cert, workdir=workdir
+        )
 
     async def __aenter__(self) -> Kubelet:
         await self.start()
@@ -266,12 +283,12 @@ class Kubelet:
             return
         node = (pod.get("spec") or {}).get("nodeName") or ""
         if meta.get("deletionTimestamp"):
-            if run is not None:
+            if run is not None and not run.deleting:
                 run.deleting = True
                 run.grace = float(meta.get("deletionGracePeriodSeconds") or 0)
-                run.stop.set()
-            elif node == self.node_name:  # bound here, never started: nothing to stop
-                self._spawn(self._delete_now(meta["name"], uid))
+                run.stop.set()  # its task stops the JVM, then deletes the pod
+            if node == self.node_name and (run is None or (run.task is not None and run.task.done())):
+                self._spawn(self._delete_now(meta["name"], uid))  # nothing (left) to stop here
             return
         phase = (pod.get("status") or {}).get("phase") or "Pending"
         if run is None and phase == "Pending" and node in ("", self.node_name):
@@ -298,8 +315,10 @@ class Kubelet:
                 run.error = "bound to another node"
                 return
             sources = await self._read_sources(run)
-            if sources is None:
-                return  # deleted before it could start
+            if sources is None:  # deleted before it could start
+                if run.deleting:
+                    await self._delete_now(run.name, run.uid)
+                return
             launch = self._prepare(run, container, *sources)
         except PodUnsupported as exc:
             run.error = str(exc)

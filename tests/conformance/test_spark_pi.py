@@ -49,13 +49,6 @@ def build_jar(classes: Path, jar: Path) -> Path:
     return jar
 
 
-def admin_connection(control_plane: ControlPlane) -> tuple[str, bytes]:
-    """The API server's address and CA, from the admin kubeconfig."""
-    config = yaml.safe_load(control_plane.kubeconfig.read_text())
-    cluster = config["clusters"][0]["cluster"]
-    return cluster["server"], Path(cluster["certificate-authority"]).read_bytes()
-
-
 async def grant_driver_role(control_plane: ControlPlane, kube: KubeClient, namespace: str) -> None:
     """The ServiceAccount the driver and executors run as, with what a Spark driver needs."""
     await control_plane.mint_identity(namespace, ACCOUNT)
@@ -184,9 +177,7 @@ async def test_spark_pi_runs_on_real_spark(
     spark = find_spark()
     jar = build_jar(compile_java(spark, [java_sources() / "SparkPi.java"]), tmp_path / "spark-pi.jar")
     await grant_driver_role(control_plane, kube, namespace)
-    api_server, ca_cert = admin_connection(control_plane)
-    kubelet = Kubelet(kube, namespace, spark=spark, api_server=api_server, ca_cert=ca_cert,
-                      workdir=tmp_path / "kubelet")  # fmt: skip
+    kubelet = Kubelet.for_control_plane(control_plane, kube, namespace, tmp_path / "kubelet", spark)
     try:
         await kubelet.start()
         await kube.create(SPARK_APPLICATIONS, spark_pi(namespace, jar))
