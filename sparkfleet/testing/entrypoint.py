@@ -463,18 +463,24 @@ def executor_launch(host: Host, env: Mapping[str, str]) -> Launch:
 
 
 def image_env(host: Host, home: Path) -> dict[str, str]:
-    """What the container's image and this host put in every environment before the pod's own env.
-
-    ``SPARK_LOCAL_IP`` is the pod IP: in a pod the host name resolves to the pod IP, and Spark
-    binds there; this host has other interfaces a pod would not have, and Spark would pick one."""
+    """What the container's image puts in every environment before the pod's own env: this host's
+    Java and Spark stand for the image's, the pod's own folder for its home."""
     return {
         "PATH": host.path,
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "SPARK_HOME": str(host.spark_home),
         "JAVA_HOME": str(Path(host.java).resolve().parent.parent),
-        "SPARK_LOCAL_IP": host.pod_ip,
     }
+
+
+def _local_ip(host: Host, env: dict[str, str]) -> list[Adaptation]:
+    """``SPARK_LOCAL_IP``, unless the pod sets it: the pod IP. In a pod the host name resolves to the
+    pod IP, and Spark binds there; this host has other interfaces a pod would not have."""
+    if "SPARK_LOCAL_IP" in env:
+        return []
+    env["SPARK_LOCAL_IP"] = host.pod_ip
+    return [Adaptation("SPARK_LOCAL_IP", host.pod_ip, "Spark would bind to an interface a pod does not have")]
 
 
 def launch(
@@ -495,13 +501,17 @@ def launch(
         raise PodUnsupported(
             f"container {container.get('name')}: args {args[:1]} are neither driver nor executor"
         )
+    local_ip = _local_ip(host, env)
     if args[0] == "executor":
-        return executor_launch(host, env)
-    properties: Mapping[str, str] = {}
-    if "--properties-file" in args:
-        path = args[args.index("--properties-file") + 1]
-        properties = read_properties(path) if read_properties else {}
-    return driver_launch(host, args[1:], env, properties, mounts)
+        process = executor_launch(host, env)
+    else:
+        properties: Mapping[str, str] = {}
+        if "--properties-file" in args:
+            path = args[args.index("--properties-file") + 1]
+            properties = read_properties(path) if read_properties else {}
+        process = driver_launch(host, args[1:], env, properties, mounts)
+    process.adaptations.extend(local_ip)
+    return process
 
 
 def cluster_hosts(services: Sequence[Obj], hostname: str, pod_ip: str) -> str:

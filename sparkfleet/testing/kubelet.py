@@ -41,8 +41,8 @@ a cluster node; each adaptation, and why it is needed:
   the pod IP, as a headless Service's name resolves to its pods. Without it executors could not
   resolve the driver Service in ``SPARK_DRIVER_URL``.
 - **The pod IP.** Every pod's IP is 127.0.0.1 (``status.podIP`` and its ``fieldRef``), and
-  ``SPARK_LOCAL_IP`` is set to it: in a pod the host name resolves to the pod IP; this host has
-  other interfaces a pod would not have.
+  ``SPARK_LOCAL_IP`` is set to it (unless the pod sets it): in a pod the host name resolves to
+  the pod IP and Spark binds there; this host has other interfaces a pod would not have.
 - **The image.** The image is not pulled: Java and Spark's jars (``make spark``) on this host are
   the image, with ``SPARK_HOME`` set to them, as Spark's image sets it; ``HOME`` and the working
   folder are the pod's own folders. A JVM's environment is that and the pod's env, nothing of

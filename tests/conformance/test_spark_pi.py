@@ -197,10 +197,11 @@ async def test_spark_pi_runs_on_real_spark(
         assert driver.exit_code == 0, diagnose(kubelet)
         assert "Pi is roughly 3.1" in driver.log(), diagnose(kubelet)
         # Nothing of what sparkfleet rendered was changed but the environment adaptations the
-        # stand-in documents: the API address, the token and CA paths, DNS, one mounted path.
+        # stand-in documents: the API address, the token and CA paths, DNS, the pod IP to bind
+        # to, and the one rendered property that is a path into a mounted volume.
         assert driver.launch is not None
         assert {a.setting for a in driver.launch.adaptations} == {
-            "-Djdk.net.hosts.file", "spark.kubernetes.driver.master",
+            "-Djdk.net.hosts.file", "SPARK_LOCAL_IP", "spark.kubernetes.driver.master",
             "spark.kubernetes.authenticate.driver.mounted.oauthTokenFile",
             "spark.kubernetes.authenticate.driver.mounted.caCertFile",
             "spark.kubernetes.executor.podTemplateFile",
@@ -233,7 +234,7 @@ async def test_spark_pi_runs_on_real_spark(
             )
             assert run.role == "executor", diagnose(kubelet)
             assert run.launch is not None
-            assert [a.setting for a in run.launch.adaptations] == ["-Djdk.net.hosts.file"]
+            assert [a.setting for a in run.launch.adaptations] == ["-Djdk.net.hosts.file", "SPARK_LOCAL_IP"]
             assert "Successfully registered with driver" in run.log(), diagnose(kubelet)
             assert run.exit_code == 0, diagnose(kubelet)
         assert status["executorState"] == {name: "COMPLETED" for name in names}, diagnose(kubelet)

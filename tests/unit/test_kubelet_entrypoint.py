@@ -206,7 +206,7 @@ def test_a_rendered_driver_runs_as_spark_submit_in_client_mode() -> None:
     assert argv[argv.index("--properties-file") :] == [
         "--properties-file", f"{conf}/spark.properties", "--class", "SparkPi", "local:///jars/pi.jar", "4",
     ]  # fmt: skip
-    assert {a.setting for a in launch.adaptations} == {"-Djdk.net.hosts.file", *confs}
+    assert {a.setting for a in launch.adaptations} == {"-Djdk.net.hosts.file", "SPARK_LOCAL_IP", *confs}
     assert all(a.why for a in launch.adaptations)
     # The env as rendered, with the pod IP and the mount paths of this host.
     assert launch.env["SPARK_DRIVER_BIND_ADDRESS"] == "127.0.0.1"
@@ -238,6 +238,11 @@ def test_an_executor_runs_as_entrypoint_sh_starts_it() -> None:
         "--app-id", "spark-1", "--hostname", "127.0.0.1", "--resourceProfileId", "0",
         "--podName", "spark-pi-0f3c2a10-exec-2",
     ]  # fmt: skip
+    assert [a.setting for a in launch.adaptations] == ["-Djdk.net.hosts.file", "SPARK_LOCAL_IP"]
+    assert launch.env["SPARK_LOCAL_IP"] == "127.0.0.1"
+    own = entrypoint.launch(HOST, container, executor_env(SPARK_LOCAL_IP="10.0.0.7"), [])
+    assert own.env["SPARK_LOCAL_IP"] == "10.0.0.7"  # the pod's own setting is left as it is
+    assert [a.setting for a in own.adaptations] == ["-Djdk.net.hosts.file"]
     with pytest.raises(PodUnsupported, match="without SPARK_DRIVER_URL"):
         entrypoint.launch(HOST, container, executor_env(SPARK_DRIVER_URL=""), [])
 
