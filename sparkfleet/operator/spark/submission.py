@@ -319,10 +319,6 @@ def _properties(
         ):  # fmt: skip
             if values:
                 props[prop] = ",".join(values)
-    if spec.type in ("Java", "Scala") and spec.main_application_file:
-        # spark-submit adds the application jar to spark.jars (after --jars): the driver serves it
-        # to the executors, which otherwise cannot load the application's classes (its lambdas).
-        props["spark.jars"] = ",".join([*((deps.jars or []) if deps else []), spec.main_application_file])
     dynamic = spec.dynamic_allocation
     if dynamic and dynamic.enabled:
         props["spark.dynamicAllocation.enabled"] = "true"
@@ -359,6 +355,12 @@ def _properties(
     for key, value in (spec.hadoop_conf or {}).items():
         props[f"spark.hadoop.{key}"] = value
     props.update(spec.spark_conf or {})  # the user's own settings win
+    if spec.type in ("Java", "Scala") and spec.main_application_file:
+        # spark-submit adds the application jar to spark.jars, after --jars (spec.deps.jars, which
+        # wins over a spark.jars in sparkConf): the driver serves it to the executors, which cannot
+        # load the application's classes otherwise (a Java lambda's task fails to deserialize).
+        jars = deps.jars if deps and deps.jars else [j for j in props.get("spark.jars", "").split(",") if j]
+        props["spark.jars"] = ",".join([*jars, spec.main_application_file])
     return props
 
 
