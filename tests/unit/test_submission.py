@@ -122,6 +122,21 @@ def test_spark_pi_properties_and_services() -> None:
     assert rendered(manifests.spark_pi(), ui_service=False).ui_service is None
 
 
+def test_the_application_jar_is_in_spark_jars_after_the_deps_as_spark_submit_puts_it() -> None:
+    # Executors load the application's classes from spark.jars: without the jar a Java lambda's
+    # task fails to deserialize (SerializedLambda cannot be assigned to scala.Function3).
+    jar = "local:///opt/spark/examples/jars/spark-examples.jar"
+    assert props(rendered(manifests.spark_pi()))["spark.jars"] == jar
+    assert props(rendered(manifests.everything()))["spark.jars"] == f"local:///opt/extra.jar,{jar}"
+    assert "spark.jars" not in props(rendered(manifests.pyspark()))  # a .py is no jar
+    # A spark.jars in sparkConf comes first, as spark-submit's --conf; --jars (spec.deps.jars) wins over it.
+    own = manifests.spark_pi()
+    own["spec"]["sparkConf"] = {"spark.jars": "local:///a.jar,local:///b.jar"}
+    assert props(rendered(own))["spark.jars"] == f"local:///a.jar,local:///b.jar,{jar}"
+    own["spec"]["deps"] = {"jars": ["local:///c.jar"]}
+    assert props(rendered(own))["spark.jars"] == f"local:///c.jar,{jar}"
+
+
 def test_pyspark_uses_the_python_runner_and_non_jvm_overhead() -> None:
     sub = rendered(manifests.pyspark())
     driver = container(sub.driver_pod, "spark-kubernetes-driver")
