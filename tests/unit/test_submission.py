@@ -331,6 +331,12 @@ def test_reserved_labels_never_reach_spark_and_are_refused_where_a_user_names_th
         k.removeprefix("spark.kubernetes.executor.label.") in naming.SPARK_RESERVED_LABELS for k in props(sub)
     )
     assert sub.driver_pod["metadata"]["labels"]["spark-role"] == "driver"
+    conf = manifests.spark_pi()
+    conf["spec"]["sparkConf"] = {"spark.kubernetes.executor.label.spark-exec-id": "7"}
+    with pytest.raises(
+        InvalidApplication, match=r"spec\.sparkConf\[spark\.kubernetes\.executor\.label\.spark-exec-id\]"
+    ):
+        rendered(conf)
     for role in ("driver", "executor"):
         bad = manifests.spark_pi()
         bad["spec"][role]["labels"] = {"spark-app-name": "mine"}
