@@ -30,7 +30,9 @@ GO_LDFLAGS    := -s -w \
   -X k8s.io/component-base/version.gitMajor=1 \
   -X k8s.io/component-base/version.gitMinor=36
 # With KUBEBUILDER_ASSETS set (envtest's convention), tests use those binaries instead.
-TEST_DEPS     := install helm spark $(if $(KUBEBUILDER_ASSETS),,controlplane)
+CLUSTER_DEPS  := install $(if $(KUBEBUILDER_ASSETS),,controlplane)
+# The tests also need helm (the chart's tests) and Spark's jars (the conformance tests).
+TEST_DEPS     := $(CLUSTER_DEPS) helm spark
 
 .PHONY: help install controlplane helm spark test unit integration lint fmt crds bench-decode demo bench bench-large chaos clean
 
@@ -102,20 +104,20 @@ bench-decode: install ## measure decoding of large lists: generated models vs pl
 
 DEMO_ARGS ?=
 
-demo: $(TEST_DEPS) ## the seed workload on a local fleet of 3 instances, shown live (DEMO_ARGS="--kill-one-at 40")
+demo: $(CLUSTER_DEPS) ## the seed workload on a local fleet of 3 instances, shown live (DEMO_ARGS="--kill-one-at 40")
 	$(PY) -m sparkfleet.cli demo --report demo-report.json $(DEMO_ARGS)
 
-bench: $(TEST_DEPS) ## the seed workload: a burst (1, 2, 4 instances), steady arrivals, write-bound -> bench/results/
+bench: $(CLUSTER_DEPS) ## the seed workload: a burst (1, 2, 4 instances), steady arrivals, write-bound -> bench/results/
 	$(PY) -m bench.seed --name seed
 	$(PY) -m bench.seed --name seed-steady --instances 1,4 --arrival-per-minute 600 --run-time 30-60
 	$(PY) -m bench.seed --name seed-writebound --instances 1,4 --apps-per-namespace 25 --start-delay 20-25
 
-bench-large: $(TEST_DEPS) ## 4,000 applications with 1, 2 and 4 instances -> bench/results/large.{json,md}
+bench-large: $(CLUSTER_DEPS) ## 4,000 applications with 1, 2 and 4 instances -> bench/results/large.{json,md}
 	$(PY) -m bench.seed --name large --namespaces 100 --apps-per-namespace 40
 
 CHAOS_ARGS ?=
 
-chaos: $(TEST_DEPS) ## every fault scenario, long: kill -9 x24, control-plane restarts, compaction, APF, cut-off, latency -> bench/results/chaos.{json,md}
+chaos: $(CLUSTER_DEPS) ## every fault scenario, long: kill -9 x24, control-plane restarts, compaction, APF, cut-off, latency -> bench/results/chaos.{json,md}
 	$(PY) -m sparkfleet.chaos --scale full --report bench/results/chaos.json $(CHAOS_ARGS)
 
 clean: ## remove the virtualenv, the control plane build and caches (not Go's module cache)
