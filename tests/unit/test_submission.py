@@ -100,7 +100,17 @@ def test_spark_pi_properties_and_services() -> None:
     assert p["spark.executor.instances"] == "2"
     assert p["spark.executor.memory"] == "512m"
     assert p["spark.kubernetes.executor.label.sparkoperator.k8s.io/app-name"] == "spark-pi"
-    assert p["spark.kubernetes.executor.label.spark-role"] == "executor"
+    # Spark sets its reserved labels on executors itself and refuses them among the custom ones.
+    custom = {
+        k.removeprefix("spark.kubernetes.executor.label.")
+        for k in p
+        if k.startswith("spark.kubernetes.executor.label.")
+    }
+    assert custom == {
+        "sparkoperator.k8s.io/app-name", "sparkoperator.k8s.io/launched-by-spark-operator",
+        "sparkoperator.k8s.io/submission-id", "version",  # the last one is the spec's own
+    }  # fmt: skip
+    assert p["spark.kubernetes.memoryOverheadFactor"] == "0.1"  # the factor Spark's client would use
     assert p["spark.kubernetes.executor.podTemplateFile"] == "/opt/spark/pod-template/pod-spec-template.yml"
     svc = sub.driver_service
     assert svc["spec"]["clusterIP"] == "None"
@@ -108,6 +118,7 @@ def test_spark_pi_properties_and_services() -> None:
     assert sub.ui_service is not None
     assert sub.ui_service["metadata"]["name"] == "spark-pi-ui-svc"
     assert sub.ui_service["spec"]["ports"][0]["port"] == 4040
+    assert sub.ui_service["spec"]["ports"][0]["targetPort"] == 4040
     assert rendered(manifests.spark_pi(), ui_service=False).ui_service is None
 
 
@@ -122,6 +133,8 @@ def test_pyspark_uses_the_python_runner_and_non_jvm_overhead() -> None:
     # 1g heap + max(40%, 384 MiB) = 1024 + 409; the coreLimit becomes the cpu limit.
     assert driver["resources"]["limits"] == {"memory": "1433Mi", "cpu": "1200m"}
     assert props(sub)["spark.kubernetes.resource.type"] == "python"
+    # The driver sizes executors from the factor the client wrote: 0.4 for a non-JVM application.
+    assert props(sub)["spark.kubernetes.memoryOverheadFactor"] == "0.4"
 
 
 def test_everything_reaches_driver_executor_template_and_properties() -> None:
@@ -149,7 +162,11 @@ def test_everything_reaches_driver_executor_template_and_properties() -> None:
     assert driver["envFrom"] == [{"configMapRef": {"name": "env"}}]
 
     executor = template(sub)
-    assert executor["metadata"]["labels"]["spark-role"] == "executor"
+    assert not naming.SPARK_RESERVED_LABELS & set(executor["metadata"]["labels"])  # Spark sets those
+    assert (
+        executor["metadata"]["labels"]["sparkoperator.k8s.io/app-name"]
+        == sub.driver_pod["metadata"]["labels"]["sparkoperator.k8s.io/app-name"]
+    )
     assert executor["spec"]["schedulerName"] == "volcano"
     assert executor["spec"]["hostNetwork"] is False
     exec_container = container(executor, "spark-kubernetes-executor")
@@ -265,6 +282,81 @@ def test_spark_and_hadoop_config_maps_are_mounted_with_their_env() -> None:
     assert volumes["spark-configmap-volume"]["configMap"]["name"] == "spark-conf"
     executor = container(template(sub), "spark-kubernetes-executor")
     assert {"name": "HADOOP_CONF_DIR", "value": "/etc/hadoop/conf"} in executor["env"]
+    # Spark sets SPARK_CONF_DIR=/opt/spark/conf after a template's env, and spark.executorEnv after that.
+    assert "SPARK_CONF_DIR" not in {e["name"] for e in executor["env"]}
+    assert props(sub)["spark.executorEnv.SPARK_CONF_DIR"] == "/etc/spark/conf"
+    assert "spark.executorEnv.SPARK_CONF_DIR" not in props(rendered(manifests.spark_pi()))
+
+
+def test_reserved_labels_never_reach_spark_and_are_refused_where_a_user_names_them() -> None:
+    manifest = manifests.spark_pi()
+    manifest["metadata"]["labels"] = {"spark-role": "x", "spark-app-selector": "y", "team": "a"}
+    sub = rendered(manifest)
+    assert props(sub)["spark.kubernetes.executor.label.team"] == "a"
+    assert not any(
+        k.removeprefix("spark.kubernetes.executor.label.") in naming.SPARK_RESERVED_LABELS for k in props(sub)
+    )
+    assert sub.driver_pod["metadata"]["labels"]["spark-role"] == "driver"
+    for role in ("driver", "executor"):
+        bad = manifests.spark_pi()
+        bad["spec"][role]["labels"] = {"spark-app-name": "mine"}
+        with pytest.raises(InvalidApplication, match=rf"spec\.{role}\.labels\[spark-app-name\]: .* reserved"):
+            rendered(bad)
+
+
+def test_spark_ui_port_moves_the_container_port_and_both_services() -> None:
+    manifest = manifests.spark_pi()
+    manifest["spec"]["sparkConf"] = {"spark.ui.port": "4141"}
+    sub = rendered(manifest)
+    ports = {
+        p["name"]: p["containerPort"] for p in container(sub.driver_pod, "spark-kubernetes-driver")["ports"]
+    }
+    assert ports["spark-ui"] == 4141
+    driver_svc = {p["name"]: (p["port"], p["targetPort"]) for p in sub.driver_service["spec"]["ports"]}
+    assert driver_svc["spark-ui"] == (4141, 4141)
+    assert sub.ui_service is not None
+    assert (sub.ui_service["spec"]["ports"][0]["port"], sub.ui_service["spec"]["ports"][0]["targetPort"]) == (
+        4141,
+        4141,
+    )
+    # With sparkUIOptions the Service's own port is servicePort (4040 without one); it still targets the UI.
+    manifest["spec"]["sparkUIOptions"] = {"serviceType": "ClusterIP"}
+    ui = rendered(manifest).ui_service
+    assert ui is not None
+    assert (ui["spec"]["ports"][0]["port"], ui["spec"]["ports"][0]["targetPort"]) == (4040, 4141)
+    for bad in ("http", "0", "70000", ""):
+        manifest["spec"]["sparkConf"] = {"spark.ui.port": bad}
+        with pytest.raises(InvalidApplication, match=r"spec\.sparkConf\[spark\.ui\.port\]"):
+            rendered(manifest)
+
+
+def test_template_containers_keep_their_env_ports_and_mounts() -> None:
+    """Spark appends to a template container's lists and merges its resources; it never drops them."""
+    manifest = manifests.spark_pi()
+    for role, name in (("driver", "spark-kubernetes-driver"), ("executor", "spark-kubernetes-executor")):
+        manifest["spec"][role]["template"] = {"spec": {"containers": [{
+            "name": name,
+            "env": [{"name": "FROM_TEMPLATE", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}}],
+            "ports": [{"name": "debug", "containerPort": 5005}],
+            "volumeMounts": [{"name": "t", "mountPath": "/t"}],
+            "resources": {"limits": {"example.com/fpga": "1"}},
+        }], "volumes": [{"name": "t", "emptyDir": {}}]}}  # fmt: skip
+        manifest["spec"][role]["envVars"] = {"MINE": "1"}
+    sub = rendered(manifest)
+    for pod, name in (
+        (sub.driver_pod, "spark-kubernetes-driver"),
+        (template(sub), "spark-kubernetes-executor"),
+    ):
+        c = container(pod, name)
+        names = [e["name"] for e in c["env"]]
+        assert names[0] == "FROM_TEMPLATE"
+        assert "MINE" in names
+        assert {"name": "t", "mountPath": "/t"} in c["volumeMounts"]
+        assert c["resources"]["limits"]["example.com/fpga"] == "1"
+    driver = container(sub.driver_pod, "spark-kubernetes-driver")
+    assert driver["ports"][0]["name"] == "debug"
+    assert {"driver-rpc-port", "blockmanager", "spark-ui"} <= {p["name"] for p in driver["ports"]}
+    assert driver["resources"]["limits"]["memory"].endswith("Mi")
 
 
 def test_monitoring_exposes_the_jmx_exporter_from_the_same_config_map() -> None:

@@ -15,6 +15,14 @@ LABEL_SPARK_APP_SELECTOR = "spark-app-selector"
 LABEL_SPARK_APP_NAME = "spark-app-name"
 LABEL_SPARK_VERSION = "spark-version"
 LABEL_EXECUTOR_ID = "spark-exec-id"
+LABEL_RESOURCE_PROFILE_ID = "spark-exec-resourceprofile-id"
+# The labels Spark sets on its pods itself. Its executor builder refuses any of them among
+# spark.kubernetes.executor.label.* ("Custom executor labels cannot contain ... as it is reserved
+# for Spark"), and its driver builder among spark.kubernetes.driver.label.*.
+SPARK_RESERVED_LABELS = frozenset({
+    LABEL_SPARK_VERSION, LABEL_SPARK_APP_SELECTOR, LABEL_SPARK_APP_NAME, LABEL_EXECUTOR_ID,
+    LABEL_RESOURCE_PROFILE_ID, LABEL_SPARK_ROLE,
+})  # fmt: skip
 ANNOTATION_SPEC_HASH = "sparkfleet.io/spec-hash"
 
 DNS_LABEL_MAX = 63

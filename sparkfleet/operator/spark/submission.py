@@ -33,11 +33,18 @@ from sparkfleet.api.sparkapplication import (
     SparkPodSpec,
 )
 from sparkfleet.operator.spark import naming
-from sparkfleet.operator.spark.units import format_mib, pod_memory_mib
+from sparkfleet.operator.spark.units import (
+    JVM_OVERHEAD_FACTOR,
+    NON_JVM_OVERHEAD_FACTOR,
+    format_mib,
+    pod_memory_mib,
+)
 from sparkfleet.operator.spark.validation import (
     CONFIG_MAP_MAX_BYTES,
+    DEFAULT_UI_PORT,
     InvalidApplication,
     config_map_too_large,
+    ui_port,
     validate,
 )
 
@@ -47,7 +54,7 @@ CONF_DIR = "/opt/spark/conf"
 PROPERTIES_FILE = "spark.properties"
 TEMPLATE_DIR = "/opt/spark/pod-template"
 TEMPLATE_FILE = "pod-spec-template.yml"
-DRIVER_PORT, BLOCK_MANAGER_PORT, UI_PORT = 7078, 7079, 4040
+DRIVER_PORT, BLOCK_MANAGER_PORT = 7078, 7079
 KUBERNETES_MASTER = "k8s://https://kubernetes.default.svc:443"
 SPARK_CONFIG_MAP_DIR = "/etc/spark/conf"  # spec.sparkConfigMap
 HADOOP_CONFIG_MAP_DIR = "/etc/hadoop/conf"  # spec.hadoopConfigMap
@@ -135,17 +142,19 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
         **operator_labels,
         naming.LABEL_SPARK_ROLE: "driver",
     }
+    # Spark labels its executors with its own reserved labels (spark-role, spark-app-selector, ...) and
+    # refuses any of them among the custom ones: only the application's and the operator's go here.
     executor_labels = {
-        **app_labels,
-        **(spec.executor.labels or {}),
-        **operator_labels,
-        naming.LABEL_SPARK_ROLE: "executor",
+        key: value
+        for key, value in {**app_labels, **(spec.executor.labels or {}), **operator_labels}.items()
+        if key not in naming.SPARK_RESERVED_LABELS
     }
     selector = {naming.LABEL_SPARK_APP_SELECTOR: app_id, naming.LABEL_SPARK_ROLE: "driver"}
 
     properties = _properties(
         app, app_id, driver_name, prefix, f"{service_name}.{namespace}.svc", executor_labels
     )
+    ui = ui_port(app)
     executor_template = _executor_template(app, executor_labels, config_map_name)
     config_map: Obj = {
         "apiVersion": "v1",
@@ -158,7 +167,7 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
         },
     }
     _check_size(config_map["data"])
-    driver_pod = _driver_pod(app, driver_name, driver_labels, app_id, submission_id, config_map_name, jvm)
+    driver_pod = _driver_pod(app, driver_name, driver_labels, app_id, submission_id, config_map_name, jvm, ui)
     driver_service = {
         "apiVersion": "v1",
         "kind": "Service",
@@ -179,7 +188,7 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
                     "targetPort": BLOCK_MANAGER_PORT,
                     "protocol": "TCP",
                 },
-                {"name": "spark-ui", "port": UI_PORT, "targetPort": UI_PORT, "protocol": "TCP"},
+                {"name": "spark-ui", "port": ui, "targetPort": ui, "protocol": "TCP"},
             ],
         },
     }
@@ -190,7 +199,7 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
         driver_pod=driver_pod,
         config_map=config_map,
         driver_service=driver_service,
-        ui_service=_ui_service(app, selector, operator_labels) if ui_service else None,
+        ui_service=_ui_service(app, selector, operator_labels, ui) if ui_service else None,
     )
 
 
@@ -278,14 +287,23 @@ def _properties(
         props[f"spark.kubernetes.executor.label.{key}"] = value
     for key, value in (executor.annotations or {}).items():
         props[f"spark.kubernetes.executor.annotation.{key}"] = value
+    if spec.spark_config_map:
+        props["spark.executorEnv.SPARK_CONF_DIR"] = SPARK_CONFIG_MAP_DIR
     for key, value in (executor.env_vars or {}).items():
         props[f"spark.executorEnv.{key}"] = value
     for key, value in (spec.node_selector or {}).items():
         props[f"spark.kubernetes.node.selector.{key}"] = value
     if executor.delete_on_termination is not None:
         props["spark.kubernetes.executor.deleteOnTermination"] = str(executor.delete_on_termination).lower()
-    if spec.memory_overhead_factor:
-        props["spark.kubernetes.memoryOverheadFactor"] = spec.memory_overhead_factor
+    # Spark's client writes the factor it used, and the driver sizes executors from it: without it a
+    # Python or R application's executors would get 0.1 of their memory as overhead instead of 0.4.
+    props["spark.kubernetes.memoryOverheadFactor"] = repr(
+        float(spec.memory_overhead_factor)
+        if spec.memory_overhead_factor
+        else JVM_OVERHEAD_FACTOR
+        if spec.type in ("Java", "Scala")
+        else NON_JVM_OVERHEAD_FACTOR
+    )
     deps = spec.deps
     if deps:
         for prop, values in (
@@ -458,12 +476,28 @@ def _base(template: Obj | None) -> tuple[Obj, Obj]:
     return base.get("metadata") or {}, base.get("spec") or {}
 
 
+# What Spark's pod builders add to a template container rather than set: its lists grow (the
+# template's entries first), and resource requests and limits are merged key by key.
+_APPENDED = ("env", "envFrom", "ports", "volumeMounts")
+
+
 def _merge_container(base_spec: Obj, name: str, container: Obj) -> list[Obj]:
-    """The template's containers with ours merged over the one of the same name (or first)."""
+    """The template's containers with ours merged into the one of the same name, as Spark merges a
+    pod template's container: lists appended to, resources merged, other fields ours."""
     containers = list(base_spec.get("containers") or [])
     for i, existing in enumerate(containers):
         if existing.get("name") == name:
-            containers[i] = {**existing, **container}
+            merged = {**existing, **container}
+            for key in _APPENDED:
+                if existing.get(key) and key in container:
+                    merged[key] = [*existing[key], *container[key]]
+            if existing.get("resources") and "resources" in container:
+                merged["resources"] = {
+                    part: {**(existing["resources"].get(part) or {}), **container["resources"].get(part, {})}
+                    for part in ("requests", "limits")
+                    if existing["resources"].get(part) or container["resources"].get(part)
+                }
+            containers[i] = merged
             return containers
     return [container, *containers]
 
@@ -476,6 +510,7 @@ def _driver_pod(
     submission_id: str,
     config_map: str,
     jvm: bool,
+    ui_port: int,
 ) -> Obj:
     spec = app.spec
     driver = spec.driver
@@ -507,7 +542,7 @@ def _driver_pod(
         [
             {"name": "driver-rpc-port", "containerPort": DRIVER_PORT, "protocol": "TCP"},
             {"name": "blockmanager", "containerPort": BLOCK_MANAGER_PORT, "protocol": "TCP"},
-            {"name": "spark-ui", "containerPort": UI_PORT, "protocol": "TCP"},
+            {"name": "spark-ui", "containerPort": ui_port, "protocol": "TCP"},
         ]
         + conf_ports
         + [p.to_kube() for p in driver.ports or []]
@@ -584,7 +619,9 @@ def _executor_template(app: SparkApplication, labels: dict[str, str], config_map
     conf_mounts, conf_volumes, conf_env, conf_ports = _conf_mounts(app, "executor", config_map)
     mounts, volumes = conf_mounts + mounts, conf_volumes + volumes
     container: Obj = {"name": EXECUTOR_CONTAINER}
-    env = conf_env + _env(executor)
+    # Spark sets SPARK_CONF_DIR on executors after the template's env, so spec.sparkConfigMap's goes
+    # in spark.executorEnv (which Spark sets after its own), not here.
+    env = [e for e in conf_env if e["name"] != "SPARK_CONF_DIR"] + _env(executor)
     if env:
         container["env"] = env
     if mounts:
@@ -614,9 +651,12 @@ def _executor_template(app: SparkApplication, labels: dict[str, str], config_map
     }
 
 
-def _ui_service(app: SparkApplication, selector: dict[str, str], labels: dict[str, str]) -> Obj:
+def _ui_service(app: SparkApplication, selector: dict[str, str], labels: dict[str, str], target: int) -> Obj:
+    """The Spark UI Service the Spark Operator creates: it targets the port the UI listens on
+    (``spark.ui.port``); its own port is ``sparkUIOptions.servicePort``, else the same port, or
+    4040 when sparkUIOptions is given without one (as the Spark Operator chooses)."""
     options = app.spec.spark_ui_options
-    port = (options.service_port if options else None) or UI_PORT
+    port = target if options is None else options.service_port or DEFAULT_UI_PORT
     metadata: Obj = {
         "name": naming.ui_service_name(app.metadata["name"]),
         "namespace": app.metadata["namespace"],
@@ -633,7 +673,7 @@ def _ui_service(app: SparkApplication, selector: dict[str, str], labels: dict[st
             "type": (options.service_type if options else None) or "ClusterIP",
             "selector": selector,
             "ports": [{"name": (options.service_port_name if options else None) or "spark-driver-ui-port",
-                       "port": port, "targetPort": UI_PORT, "protocol": "TCP"}],
+                       "port": port, "targetPort": target, "protocol": "TCP"}],
         },
     }  # fmt: skip
 

@@ -52,6 +52,10 @@ def parse(raw: Mapping[str, Any]) -> SparkApplication:
     return app
 
 
+SPARK_UI_PORT = "spark.ui.port"
+DEFAULT_UI_PORT = 4040
+
+
 def validate(app: SparkApplication) -> None:
     """Raises :class:`InvalidApplication` naming every field the models cannot judge alone."""
     found = problems(app)
@@ -83,6 +87,7 @@ def problems(app: SparkApplication) -> list[str]:
         *_cpu(app),
         *_arguments(app),
         *_properties_size(app),
+        *_ports(app),
         *_volumes(app),
         *_containers(app),
         *_dynamic_allocation(app),
@@ -155,6 +160,12 @@ def _labels(app: SparkApplication) -> Iterator[str]:
     ]
     for field, values, are_labels in maps:
         yield from _label_map(field, values, are_labels)
+    for field, values in (
+        ("spec.driver.labels", spec.driver.labels),
+        ("spec.executor.labels", spec.executor.labels),
+    ):
+        for key in sorted(set(values or {}) & naming.SPARK_RESERVED_LABELS):
+            yield f"{field}{key_path(key)}: {key} is reserved: Spark sets it on its pods itself"
 
 
 def _label_map(field: str, values: Mapping[str, Any] | None, are_labels: bool) -> Iterator[str]:
@@ -214,6 +225,20 @@ def _properties_size(app: SparkApplication) -> Iterator[str]:
     if sum(sizes.values()) > CONFIG_MAP_MAX_BYTES:
         field = max(sizes, key=lambda f: sizes[f])
         yield config_map_too_large(field, sum(sizes.values()))
+
+
+def ui_port(app: SparkApplication) -> int:
+    """The port the driver's UI listens on: ``spark.ui.port`` of spec.sparkConf, else Spark's 4040."""
+    return int((app.spec.spark_conf or {}).get(SPARK_UI_PORT) or DEFAULT_UI_PORT)
+
+
+def _ports(app: SparkApplication) -> Iterator[str]:
+    value = (app.spec.spark_conf or {}).get(SPARK_UI_PORT)
+    if value is not None and not (value.isdigit() and 0 < int(value) < 65536):
+        yield (
+            f"spec.sparkConf{key_path(SPARK_UI_PORT)}: {brief(value)} must be a port number "
+            "from 1 to 65535 (the driver's UI listens there and its Services point at it)"
+        )
 
 
 def config_map_too_large(field: str, size: int) -> str:
