@@ -20,8 +20,9 @@ from typing import Any
 
 import yaml
 
+from sparkfleet.operator.spark.submission import parse_properties
 from sparkfleet.sim import sparkconf as sc
-from sparkfleet.sim.sparkconf import Conf, SparkException, require
+from sparkfleet.sim.sparkconf import Conf, IllegalArgument, SparkException, require
 
 Obj = dict[str, Any]
 
@@ -207,31 +208,57 @@ def conf_dir_files(conf: Conf, files: Mapping[str, str]) -> dict[str, str]:
 
 
 def new_driver(
-    driver_pod: Obj,
-    properties: Mapping[str, str],
-    template: str | None,
-    config_maps: Mapping[str, Mapping[str, str]],
-    now: float | None = None,
+    driver_pod: Obj, config_maps: Mapping[str, Mapping[str, str]], now: float | None = None
 ) -> Driver:
-    """The driver that starts in ``driver_pod`` with its ConfigMaps' data (name -> data):
-    ``properties`` is its properties file, parsed; ``template`` the executor pod template's text.
-    Raises a SparkException when the template cannot be loaded (the driver fails at start)."""
-    conf = driver_conf(properties, driver_pod)
-    env = driver_env(driver_pod)
+    """The driver that starts in ``driver_pod``, whose volumes mount ``config_maps`` (name -> data).
+
+    It reads its properties file (``--properties-file``) and the executor pod template its conf
+    names from the files those volumes put in its container. Raises what stops a driver while its
+    SparkContext starts (``at_start``): no properties file, or a template Spark cannot load.
+    """
     files = mounted_files(driver_pod, config_maps)
+    args = driver_container(driver_pod).get("args") or []
+    at = args.index("--properties-file") if "--properties-file" in args else -1
+    properties_file = args[at + 1] if 0 <= at < len(args) - 1 else f"{CONF_DIR}/spark.properties"
+    if properties_file not in files:
+        raise IllegalArgument(
+            f"requirement failed: Properties file {properties_file} does not exist", at_start=True
+        )
+    conf = driver_conf(parse_properties(files[properties_file]), driver_pod)
+    template_file = conf.get("spark.kubernetes.executor.podTemplateFile")
+    template = None
+    if template_file is not None:
+        if template_file not in files:
+            raise SparkException(TEMPLATE_ERROR, at_start=True)  # its FileNotFoundException, wrapped
+        try:
+            template = load_template(files[template_file])
+        except SparkException as exc:
+            exc.at_start = True
+            raise
+    env = driver_env(driver_pod)
     conf_dir = env.get("SPARK_CONF_DIR", CONF_DIR).rstrip("/")
     return Driver(
         conf=conf,
         pod=driver_pod,
-        template=load_template(template) if template is not None else None,
+        template=template,
         env=env,
-        conf_files={
-            posixpath.basename(p): text for p, text in files.items() if posixpath.dirname(p) == conf_dir
-        },
+        conf_files={posixpath.basename(p): t for p, t in files.items() if posixpath.dirname(p) == conf_dir},
         conf_map_name=executor_conf_map_name(now),
         default_prefix=resource_name_prefix(conf.get("spark.app.name", "spark"), now),
         auth_secret=secrets.token_hex(32),
     )
+
+
+def mounted_config_maps(driver_pod: Obj) -> list[str]:
+    """The ConfigMaps the driver container mounts (what :func:`new_driver` needs the data of)."""
+    container = driver_container(driver_pod)
+    volumes = {v.get("name"): v.get("configMap") for v in (driver_pod.get("spec") or {}).get("volumes") or []}
+    names = []
+    for mount in container.get("volumeMounts") or []:
+        source = volumes.get(mount.get("name"))
+        if source and source.get("name") and source["name"] not in names:
+            names.append(source["name"])
+    return names
 
 
 def mounted_files(driver_pod: Obj, config_maps: Mapping[str, Mapping[str, str]]) -> dict[str, str]:

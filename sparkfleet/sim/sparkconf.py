@@ -33,11 +33,17 @@ class SparkError(Exception):
 
     java_class = "java.lang.Exception"
 
+    def __init__(self, message: str, *, at_start: bool = False):
+        super().__init__(message)
+        self.at_start = at_start
+        """Thrown while the SparkContext starts (not when an executor is asked for)."""
+
     @property
     def ends_driver(self) -> bool:
-        """Whether a driver dies of it when building executor pods: ExecutorPodsSnapshotsStoreImpl
-        exits the JVM on an IllegalArgumentException and logs anything else, trying again."""
-        return isinstance(self, IllegalArgument)
+        """Whether the driver dies of it: anything while the SparkContext starts; when building an
+        executor pod, an IllegalArgumentException (ExecutorPodsSnapshotsStoreImpl exits the JVM on
+        one, and logs anything else, trying again a second later)."""
+        return self.at_start or isinstance(self, IllegalArgument)
 
     @property
     def message(self) -> str:

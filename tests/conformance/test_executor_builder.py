@@ -34,7 +34,7 @@ import pytest
 
 from sparkfleet.api import SparkApplication
 from sparkfleet.demo.workload import Workload, application
-from sparkfleet.operator.spark.submission import PROPERTIES_FILE, TEMPLATE_FILE, parse_properties, render
+from sparkfleet.operator.spark.submission import render
 from sparkfleet.sim import sparkconf
 from sparkfleet.sim.driver import SPARK_VERSION, Driver, new_driver
 from sparkfleet.sim.executors import ExecutorPods
@@ -191,7 +191,7 @@ REFUSED: list[App] = [
 ]  # fmt: skip
 
 
-def rendered(app: App) -> tuple[ProbeCase, dict[str, str], str | None]:
+def rendered(app: App) -> ProbeCase:
     """The case the probe gets (a driver pod, as the API server returns it, and its ConfigMaps)."""
     manifest = copy.deepcopy(app.manifest)
     manifest["metadata"].setdefault("namespace", "default")
@@ -202,18 +202,18 @@ def rendered(app: App) -> tuple[ProbeCase, dict[str, str], str | None]:
     pod["status"] = {"phase": "Running", "podIP": DRIVER_IP}
     data: dict[str, str] = submission.config_map["data"]
     config_maps = {submission.config_map["metadata"]["name"]: data, **app.config_maps}
-    return ProbeCase(app.id, pod, config_maps), data, data.get(TEMPLATE_FILE)
+    return ProbeCase(app.id, pod, config_maps)
 
 
-def simulated(case: ProbeCase, data: dict[str, str], template: str | None) -> Driver:
-    return new_driver(case.driver_pod, parse_properties(data[PROPERTIES_FILE]), template, case.config_maps)
+def simulated(case: ProbeCase) -> Driver:
+    return new_driver(case.driver_pod, case.config_maps)
 
 
 @pytest.fixture(scope="module")
 def spark_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, SparkResult], float]:
     import asyncio
 
-    cases = [rendered(app)[0] for app in [*APPS, *REFUSED]]
+    cases = [rendered(app) for app in [*APPS, *REFUSED]]
     started = time.monotonic()
     results = asyncio.run(build_with_spark(cases, tmp_path_factory.mktemp("executor-probe")))
     return results, time.monotonic() - started
@@ -239,10 +239,10 @@ def test_the_simulator_builds_the_pod_spark_builds(
     app: App, spark_results: tuple[dict[str, SparkResult], float]
 ) -> None:
     result = spark_results[0][app.id]
-    case, data, template = rendered(app)
+    case = rendered(app)
     refusal: sparkconf.SparkError | None = None
     try:
-        builder = ExecutorPods(simulated(case, data, template))
+        builder = ExecutorPods(simulated(case))
     except sparkconf.SparkError as exc:
         refusal = exc
     if refusal is not None:
@@ -266,9 +266,9 @@ def test_the_simulator_refuses_what_spark_refuses(
 ) -> None:
     result = spark_results[0][app.id]
     assert result.error is not None, f"Spark built an executor for {app.id}"
-    case, data, template = rendered(app)
+    case = rendered(app)
     with pytest.raises(sparkconf.SparkError) as refused:
-        ExecutorPods(simulated(case, data, template)).pod(1)
+        ExecutorPods(simulated(case)).pod(1)
     assert (refused.value.java_class, str(refused.value)) == (result.error["class"], result.error["message"])
 
 
