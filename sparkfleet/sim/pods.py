@@ -129,6 +129,8 @@ class _Driver:
     executors: list[str] = field(default_factory=list)
     builder: ExecutorPods | None = None
     """Its executor pod builder, made once (a retry after an outage reuses it)."""
+    refusal: str | None = None
+    """Why Spark would not build its executors, once said."""
     failed: bool | None = None
     """How it ends, once decided."""
     finished: bool = False
@@ -392,26 +394,29 @@ class PodSimulator:
 
     async def _refused(self, driver: dict[str, Any], run: _Driver, error: sparkconf.SparkError) -> None:
         """Spark would not build this driver's executor pods: it exits (code 1), or runs on with none."""
-        self.stats.executors_refused += 1
         said = f"{error.java_class}: {error}"
-        if not error.ends_driver:
-            run.finished = True  # Spark logs it and tries again every second: it never gets executors
-            log.warning(
-                "Spark refuses to build this driver's executor pods; the driver runs on without executors",
+        if run.refusal is None:  # said once, though a write is tried again after an outage
+            run.refusal = said
+            self.stats.executors_refused += 1
+            log.log(
+                logging.ERROR if error.ends_driver else logging.WARNING,
+                "Spark refuses to build this driver's executor pods; "
+                + (
+                    "the driver exits with code 1"
+                    if error.ends_driver
+                    else "the driver runs on without executors"
+                ),
                 extra={"driver": run.key, "error": said},
             )
+        if not error.ends_driver:
+            run.finished = True  # Spark logs it and tries again every second: it never gets executors
             return
-        log.error(
-            "Spark refuses to build this driver's executor pods; the driver exits with code 1",
-            extra={"driver": run.key, "error": said},
-        )
         meta = driver["metadata"]
-        container = driver_container(driver)
         # The kubelet reports the end of the log only when the container asks for it.
-        logs = container.get("terminationMessagePolicy") == "FallbackToLogsOnError"
-        run.failed = run.finished = True
+        logs = driver_container(driver).get("terminationMessagePolicy") == "FallbackToLogsOnError"
         await self._terminate(meta["namespace"], meta["name"], DRIVER_CONTAINER, failed=True,
                               message=f"Exception in thread \"main\" {said}" if logs else None)  # fmt: skip
+        run.failed = run.finished = True
         self.stats.drivers_failed += 1
         self._heard(driver, "Failed")
 
@@ -468,8 +473,8 @@ class PodSimulator:
         """A kubelet finishing a graceful deletion: the containers stopped (as by SIGTERM), then the
         pod deleted for good. A pod that never ran, or has ended, is only deleted."""
         meta = pod["metadata"]
-        current = self.pods.store.get(object_key(pod)) or pod
-        if current["metadata"].get("uid") != meta["uid"]:
+        current = self.pods.store.get(object_key(pod))
+        if current is None or current["metadata"].get("uid") != meta["uid"]:
             return  # gone already, or another pod of the same name
         status = current.get("status") or {}
         if status.get("phase") not in TERMINAL_PHASES and status.get("containerStatuses"):
