@@ -41,6 +41,8 @@ class SparkResult:
     """Executor id -> the pod Spark creates (empty when Spark refused)."""
     error: Obj | None
     """What Spark threw: {"class", "message", "causes", "trace"}."""
+    config_map: Obj | None = None
+    """The executor ConfigMap the driver creates (None when Spark refused)."""
 
 
 async def build_with_spark(cases: Sequence[ProbeCase], workdir: Path) -> dict[str, SparkResult]:
@@ -75,5 +77,7 @@ async def build_with_spark(cases: Sequence[ProbeCase], workdir: Path) -> dict[st
     for case in cases:
         result = json.loads((dirs[case.id] / "result.json").read_text())
         pods = {int(e["id"]): e["pod"] for e in result.get("executors") or []}
-        results[case.id] = SparkResult(pods=pods, error=result.get("error"))
+        results[case.id] = SparkResult(
+            pods=pods, error=result.get("error"), config_map=result.get("configMap")
+        )
     return results

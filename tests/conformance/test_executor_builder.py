@@ -36,7 +36,7 @@ from sparkfleet.api import SparkApplication
 from sparkfleet.demo.workload import Workload, application
 from sparkfleet.operator.spark.submission import render
 from sparkfleet.sim import sparkconf
-from sparkfleet.sim.driver import SPARK_VERSION, Driver, new_driver
+from sparkfleet.sim.driver import SPARK_VERSION, Driver, executor_conf_map, new_driver
 from sparkfleet.sim.executors import ExecutorPods
 from tests.conformance.executor_probe import ProbeCase, SparkResult, build_with_spark
 from tests.corpus import merge_patch
@@ -260,6 +260,18 @@ def test_the_simulator_builds_the_pod_spark_builds(
             pytest.fail(f"executor {executor_id}:\n" + "\n".join(differences(theirs, ours)), pytrace=False)
 
 
+@pytest.mark.parametrize("app", APPS, ids=[a.id for a in APPS])
+def test_the_simulator_makes_the_executor_config_map_spark_makes(
+    app: App, spark_results: tuple[dict[str, SparkResult], float]
+) -> None:
+    result = spark_results[0][app.id]
+    assert result.config_map is not None, f"Spark refused {app.id}"
+    spark = simulated(rendered(app))
+    pods = ExecutorPods(spark)
+    ours = executor_conf_map(spark, pods.namespace, pods.app_id)
+    assert _conf_map(ours) == _conf_map(result.config_map)
+
+
 @pytest.mark.parametrize("app", REFUSED, ids=[a.id for a in REFUSED])
 def test_the_simulator_refuses_what_spark_refuses(
     app: App, spark_results: tuple[dict[str, SparkResult], float]
@@ -286,6 +298,12 @@ def spark_view(pod: Obj, driver_pod: Obj, conf: Mapping[str, str]) -> Obj:
     labels["spark-version"] = driver_pod["metadata"]["labels"]["spark-version"]
     pod["metadata"].setdefault("namespace", conf.get("spark.kubernetes.namespace", "default"))
     return pod
+
+
+def _conf_map(config_map: Obj) -> Any:
+    """A ConfigMap with its random name and the time its properties file was written left out."""
+    text = _CONF_MAP.sub("spark-exec-<id>-conf-map", json.dumps(config_map))
+    return _dropped_empties(json.loads(re.sub(r"\\n#[A-Z][a-z]{2} [^\\]*\\n", r"\\n#<date>\\n", text)))
 
 
 def normalised(pod: Obj, conf: Mapping[str, str]) -> Any:

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -31,6 +32,8 @@ import org.apache.spark.SparkConf;
 import org.apache.spark.deploy.k8s.KubernetesConf$;
 import org.apache.spark.deploy.k8s.KubernetesExecutorConf;
 import org.apache.spark.deploy.k8s.KubernetesExecutorSpec;
+import org.apache.spark.deploy.k8s.KubernetesUtils$;
+import org.apache.spark.deploy.k8s.submit.KubernetesClientUtils$;
 import org.apache.spark.deploy.k8s.SparkPod;
 import org.apache.spark.resource.ResourceProfile;
 import org.apache.spark.resource.ResourceProfile$;
@@ -52,7 +55,8 @@ import scala.Tuple2;
  *   executor-ids         optional: the executor ids to build, one a line (default 1)
  *
  * For each case the probe writes result.json into the case directory: {"executors": [{"id",
- * "pod", "resources"}]} with the pods exactly as ExecutorPodsAllocator would create them, or
+ * "pod", "resources"}], "configMap": ...} with the pods exactly as ExecutorPodsAllocator would
+ * create them and the executor ConfigMap as KubernetesClusterSchedulerBackend creates it, or
  * {"error": {"class", "message", "causes"}} with what the builder threw. The exit status is 0
  * when every case built, 1 when Spark refused some (each result says why), 2 when the probe itself
  * could not run.
@@ -176,6 +180,7 @@ public final class ExecutorPodProbe {
         executors.add(executor);
       }
       result.put("executors", executors);
+      result.put("configMap", executorConfigMap(conf, appId, driverPod));
     } catch (Exception e) {
       result.put("error", describe(e));
     }
@@ -246,6 +251,27 @@ public final class ExecutorPodProbe {
       }
     }
     return conf;
+  }
+
+  /** KubernetesClusterSchedulerBackend.setUpExecutorConfigMap: the executors' SPARK_CONF_DIR. */
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  static ConfigMap executorConfigMap(SparkConf conf, String appId, Pod driverPod) {
+    String name = KubernetesClientUtils$.MODULE$.configMapNameExecutor();
+    scala.collection.immutable.Map resolved =
+        scalaMap(Map.of("spark.kubernetes.namespace", conf.get("spark.kubernetes.namespace", "default")));
+    scala.collection.immutable.Map files = (scala.collection.immutable.Map)
+        KubernetesClientUtils$.MODULE$.buildSparkConfDirFilesMap(name, conf, resolved).concat(resolved);
+    scala.collection.immutable.Map labels =
+        scalaMap(Map.of("spark-app-selector", appId, "spark-role", "executor"));
+    ConfigMap configMap = KubernetesClientUtils$.MODULE$.buildConfigMap(name, files, labels);
+    KubernetesUtils$.MODULE$.addOwnerReference(
+        driverPod, scala.jdk.javaapi.CollectionConverters.asScala(List.<HasMetadata>of(configMap)).toList());
+    return configMap;
+  }
+
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  static scala.collection.immutable.Map scalaMap(Map<String, String> map) {
+    return scala.collection.immutable.Map$.MODULE$.from(scala.jdk.javaapi.CollectionConverters.asScala(map));
   }
 
   static Map<String, Object> describe(Throwable e) {
