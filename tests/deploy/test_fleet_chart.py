@@ -8,7 +8,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -251,10 +251,22 @@ async def test_two_releases_naming_one_namespace(
         await second.close()
 
 
+@pytest.fixture
+async def own_control_plane() -> AsyncIterator[tuple[ControlPlane, KubeClient]]:
+    """A control plane of the test's own. A label-routed fleet with a catch-all serves every namespace
+    of its cluster; in the shared one it also picked up other tests' applications while their namespaces
+    were being deleted (403 "being terminated": the test's RBAC check failed on what was not its own)."""
+    async with ControlPlane() as cp:
+        kube = await cp.client()
+        yield cp, kube
+        await kube.close()
+
+
 async def test_label_routed_fleet_under_the_charts_service_account(
-    control_plane: ControlPlane, kube: KubeClient, tmp_path: Path
+    own_control_plane: tuple[ControlPlane, KubeClient], tmp_path: Path
 ) -> None:
     """The routed example's shape: shards by a label's values and a catch-all, cluster-wide job RBAC."""
+    control_plane, kube = own_control_plane
     fleet = ChartFleet(control_plane, kube, tmp_path, shards=0)
     fleet.app_namespaces = [f"{fleet.namespace}-apps"]
     fleet.values = {

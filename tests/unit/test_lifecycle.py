@@ -73,30 +73,48 @@ def test_driver_failure_without_retries_fails_with_the_drivers_error() -> None:
 
 
 def test_driver_failure_with_on_failure_waits_the_interval_then_reruns() -> None:
+    # The wait is counted from the last submission attempt, as the Spark Operator counts it.
     first = decide(
-        obs(
-            AppState.RUNNING, driver=Driver("Failed", "boom"), execution_attempts=1, restart_policy=ON_FAILURE
-        )
-    )
+        obs(AppState.RUNNING, driver=Driver("Failed", "boom"), execution_attempts=1, submission_attempts=1,
+            last_submission_attempt_time=NOW, restart_policy=ON_FAILURE)
+    )  # fmt: skip
     assert first.state == AppState.FAILING
     assert first.error_message == "boom"
     assert first.requeue_after == pytest.approx(10)
     waiting = decide(
-        obs(AppState.FAILING, execution_attempts=1, termination_time=NOW - 4, restart_policy=ON_FAILURE)
-    )
+        obs(AppState.FAILING, execution_attempts=1, submission_attempts=1, last_submission_attempt_time=NOW - 4,
+            restart_policy=ON_FAILURE)
+    )  # fmt: skip
     assert waiting.state == AppState.FAILING
     assert waiting.requeue_after == pytest.approx(6)
     assert waiting.error_message is None  # the failure's message is kept
     due = decide(
-        obs(AppState.FAILING, execution_attempts=1, termination_time=NOW - 10, restart_policy=ON_FAILURE)
-    )
+        obs(AppState.FAILING, execution_attempts=1, submission_attempts=1, last_submission_attempt_time=NOW - 10,
+            restart_policy=ON_FAILURE)
+    )  # fmt: skip
     assert due.state == AppState.PENDING_RERUN
+
+
+@pytest.mark.parametrize(("state", "interval"), [(AppState.FAILING, 10), (AppState.SUBMISSION_FAILED, 20)])
+def test_retries_back_off_linearly_with_the_attempts(state: AppState, interval: float) -> None:
+    """The Spark Operator waits ``interval x submission attempts`` before each retry."""
+    policy = RestartPolicy("OnFailure", on_failure_retries=5, on_failure_retry_interval=10,
+                           on_submission_failure_retries=5, on_submission_failure_retry_interval=20)  # fmt: skip
+    for attempts in (1, 2, 3):
+        waiting = decide(obs(state, execution_attempts=attempts, submission_attempts=attempts,
+                             last_submission_attempt_time=NOW, restart_policy=policy))  # fmt: skip
+        assert waiting.state == state
+        assert waiting.requeue_after == pytest.approx(interval * attempts)
+        due = decide(obs(state, execution_attempts=attempts, submission_attempts=attempts,
+                         last_submission_attempt_time=NOW - interval * attempts, restart_policy=policy))  # fmt: skip
+        assert due.state != state
 
 
 def test_on_failure_retries_are_bounded() -> None:
     retry = decide(
-        obs(AppState.FAILING, execution_attempts=2, termination_time=NOW - 60, restart_policy=ON_FAILURE)
-    )
+        obs(AppState.FAILING, execution_attempts=2, submission_attempts=2, last_submission_attempt_time=NOW - 60,
+            restart_policy=ON_FAILURE)
+    )  # fmt: skip
     assert retry.state == AppState.PENDING_RERUN
     exhausted = decide(
         obs(AppState.FAILING, execution_attempts=3, termination_time=NOW, restart_policy=ON_FAILURE)
@@ -107,9 +125,13 @@ def test_on_failure_retries_are_bounded() -> None:
 def test_never_does_not_retry_and_always_retries_failures_forever() -> None:
     never = decide(obs(AppState.FAILING, execution_attempts=1, termination_time=NOW))
     assert never.state == AppState.FAILED
-    always = decide(obs(AppState.FAILING, execution_attempts=50, termination_time=NOW - 100,
-                        restart_policy=RestartPolicy("Always", on_failure_retry_interval=5)))  # fmt: skip
-    assert always.state == AppState.PENDING_RERUN
+    always = RestartPolicy("Always", on_failure_retry_interval=5, on_submission_failure_retry_interval=5)
+    run = decide(obs(AppState.FAILING, execution_attempts=50, submission_attempts=50,
+                     last_submission_attempt_time=NOW - 250, restart_policy=always))  # fmt: skip
+    assert run.state == AppState.PENDING_RERUN
+    submission = decide(obs(AppState.SUBMISSION_FAILED, submission_attempts=50,
+                            last_submission_attempt_time=NOW - 250, restart_policy=always))  # fmt: skip
+    assert submission.state == AppState.SUBMITTED  # Always retries failed submissions without limit too
 
 
 def test_submission_failures_retry_after_their_interval_then_fail() -> None:

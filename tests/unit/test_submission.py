@@ -214,6 +214,10 @@ def test_spec_hash_changes_with_the_spec_only() -> None:
     relabelled["metadata"]["labels"] = {"x": "y"}
     assert spec_hash(app_of(base)) == spec_hash(app_of(relabelled))
     assert spec_hash(app_of(base)) != spec_hash(app_of(changed))
+    for field, value in (("timeToLiveSeconds", 600), ("suspend", True)):  # as Kubeflow: never a resubmission
+        edited = manifests.spark_pi()
+        edited["spec"][field] = value
+        assert spec_hash(app_of(edited)) == spec_hash(app_of(base)), field
     pod = rendered(base).driver_pod
     assert pod["metadata"]["annotations"][naming.ANNOTATION_SPEC_HASH] == spec_hash(app_of(base))
 

@@ -34,6 +34,7 @@ from sparkfleet.operator.spark import lifecycle, naming
 from sparkfleet.operator.spark import metrics as spark_metrics
 from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
 from sparkfleet.operator.spark.status import driver_of, executor_states
+from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.submission import new_submission_id, render, spec_hash
 from sparkfleet.operator.spark.validation import InvalidApplication, parse, unknown_fields_warning
 
@@ -174,12 +175,15 @@ class SparkApplicationController:
                 # Just created: its watch event is on the way and brings this key back.
                 return Result(requeue_after=DRIVER_WATCH_GRACE_SECONDS)
             driver_pod = await self._get_driver(namespace, status)  # the cache may not have it yet
+        current_hash = spec_hash(app)
+        if driver_pod is not None and _submitted_hash(driver_pod) is None:
+            driver_pod = await self._adopt_foreign_driver(raw, driver_pod, current_hash)
         restart = app.spec.restart_policy
         observation = Observation(
             state=state,
             now=self.clock(),
             driver=driver_of(driver_pod) if driver_pod else None,
-            spec_changed=driver_pod is not None and _submitted_hash(driver_pod) != spec_hash(app),
+            spec_changed=driver_pod is not None and _submitted_hash(driver_pod) not in (None, current_hash),
             submission_attempts=int(status.get("submissionAttempts") or 0),
             execution_attempts=int(status.get("executionAttempts") or 0),
             last_submission_attempt_time=_epoch(status.get("lastSubmissionAttemptTime")),
@@ -261,6 +265,30 @@ class SparkApplicationController:
             del self._executor_write_due[key]
             return None
         return due - now
+
+    async def _adopt_foreign_driver(
+        self, raw: dict[str, Any], driver_pod: dict[str, Any], current_hash: str
+    ) -> dict[str, Any]:
+        """A driver the status records but no spec hash marks: another operator (the Kubeflow Spark
+        Operator, before a takeover) launched it from the spec as it is. It is followed, never
+        taken for a spec change; the hash is stamped on it so that later edits of the spec are seen.
+        Only a pod the application owns (by UID) is stamped."""
+        meta = driver_pod["metadata"]
+        owners = {ref.get("uid") for ref in meta.get("ownerReferences") or []}
+        if raw["metadata"].get("uid") not in owners or meta.get("deletionTimestamp"):
+            return driver_pod
+        log.info(
+            "adopting a driver pod another operator launched",
+            extra={"key": f"{meta['namespace']}/{raw['metadata']['name']}", "pod": meta["name"]},
+        )
+        patch = {"metadata": {"annotations": {naming.ANNOTATION_SPEC_HASH: current_hash}}}
+        try:
+            stamped: dict[str, Any] = await self.client.patch(PODS, meta["name"], patch, meta["namespace"])
+        except ApiError as exc:
+            if not exc.is_not_found:
+                raise
+            return driver_pod  # gone meanwhile: its deletion event brings the key back
+        return stamped
 
     async def _get_driver(self, namespace: str, status: dict[str, Any]) -> dict[str, Any] | None:
         pod_name = (status.get("driverInfo") or {}).get("podName")
@@ -424,12 +452,16 @@ class SparkApplicationController:
                 raise
 
     async def _write_status(self, raw: dict[str, Any], old: dict[str, Any], new: dict[str, Any]) -> None:
-        """One compare-and-swap write, skipped when nothing changed."""
+        """One compare-and-swap write, skipped when nothing changed.
+
+        A write the API server refuses as invalid (the installed CRD's schema disagrees with it) is
+        said loudly, naming the application and the fields, and not retried: the same write would
+        be refused again. The next change of the application or its pods reconciles it again."""
         if new == old:
             return
-        await self.client.replace_status(SPARK_APPLICATIONS, {**raw, "status": new})
-        meta = raw["metadata"]
-        self._unobserved[f"{meta['namespace']}/{meta['name']}"] = meta.get("resourceVersion")
+        if await replace_status(self.client, self.events, SPARK_APPLICATIONS, raw, new):
+            meta = raw["metadata"]
+            self._unobserved[f"{meta['namespace']}/{meta['name']}"] = meta.get("resourceVersion")
 
 
 def _without_executors(status: dict[str, Any]) -> dict[str, Any]:
@@ -443,6 +475,9 @@ def _submitted_hash(driver_pod: dict[str, Any]) -> str | None:
 
 
 def _set_state(status: dict[str, Any], state: AppState, error_message: str | None) -> None:
+    # The Spark Operator's CRD requires status.driverInfo: every status carries one, empty until a
+    # driver is submitted (a SUBMISSION_FAILED status had none, and under that CRD was refused).
+    status.setdefault("driverInfo", {})
     current = dict(status.get("applicationState") or {})
     current["state"] = state.value
     if error_message is not None:

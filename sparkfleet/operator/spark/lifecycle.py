@@ -9,9 +9,12 @@ States and transitions follow the Kubeflow Spark Operator (v1beta2):
     driver pod gone while active -> FAILING; driver phase Unknown -> UNKNOWN
 
 Restart policies: ``Never`` never retries; ``OnFailure`` retries failed runs up
-to ``onFailureRetries`` times after ``onFailureRetryInterval`` and failed
-submissions up to ``onSubmissionFailureRetries`` times after
-``onSubmissionFailureRetryInterval``; ``Always`` reruns after success too.
+to ``onFailureRetries`` times and failed submissions up to
+``onSubmissionFailureRetries`` times; ``Always`` retries both without limit and
+reruns after success too. As the Spark Operator does, a retry waits a linear
+backoff, ``interval x submission attempts`` since the last submission attempt
+(``onFailureRetryInterval`` after a failed run, ``onSubmissionFailureRetryInterval``
+after a failed submission).
 Finished applications with ``timeToLiveSeconds`` are deleted when it expires.
 
 Nothing here does I/O or reads a clock: the controller observes, calls
@@ -62,9 +65,9 @@ class RestartPolicy:
         return self.type == "OnFailure" and execution_attempts <= self.on_failure_retries
 
     def retries_failed_submission(self, submission_attempts: int) -> bool:
-        if self.type == "Never":
-            return False
-        return submission_attempts <= self.on_submission_failure_retries
+        if self.type == "Always":
+            return True
+        return self.type == "OnFailure" and submission_attempts <= self.on_submission_failure_retries
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +167,7 @@ def decide(o: Observation) -> Decision:
                 set_termination_time=True,
                 events=_event(AppState.FAILED, f"failed after {o.execution_attempts} attempt(s)"),
             )
-        wait = _remaining(o.termination_time, o.restart_policy.on_failure_retry_interval, o.now)
+        wait = _backoff(o, o.restart_policy.on_failure_retry_interval)
         if wait > 0:
             return Decision(AppState.FAILING, requeue_after=wait)
         return Decision(
@@ -178,9 +181,7 @@ def decide(o: Observation) -> Decision:
                 set_termination_time=True,
                 events=_event(AppState.FAILED, f"submission failed {o.submission_attempts} time(s)"),
             )
-        wait = _remaining(
-            o.last_submission_attempt_time, o.restart_policy.on_submission_failure_retry_interval, o.now
-        )
+        wait = _backoff(o, o.restart_policy.on_submission_failure_retry_interval)
         if wait > 0:
             return Decision(AppState.SUBMISSION_FAILED, requeue_after=wait)
         return Decision(AppState.SUBMITTED, actions=(Action.SUBMIT,))
@@ -240,6 +241,11 @@ def _follow_driver(o: Observation) -> Decision:
             events=decision.events + follow.events,
         )
     return decision
+
+
+def _backoff(o: Observation, interval: float) -> float:
+    """Seconds until a retry is due: ``interval x attempts`` after the last submission attempt."""
+    return _remaining(o.last_submission_attempt_time, interval * max(1, o.submission_attempts), o.now)
 
 
 def _remaining(since: float | None, interval: float, now: float) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from prometheus_client import REGISTRY, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -42,6 +42,11 @@ START_LATENCY = Histogram(
     "From creation of a SparkApplication to its driver running",
     LABELS,
     buckets=LATENCY_BUCKETS,
+)
+STATUS_WRITES_REJECTED = Counter(
+    "sparkfleet_status_writes_rejected",
+    "Status writes the API server refused as invalid (422): the CRD's schema does not accept them",
+    ("resource", "namespace"),
 )
 EXECUTOR_SUCCESS_COUNT = Gauge(
     "spark_executor_success_count", "Total number of successful Spark executors", LABELS

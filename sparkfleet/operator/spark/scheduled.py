@@ -29,6 +29,7 @@ from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.scoped import ScopedController, Secondary
 from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule
+from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.validation import InvalidApplication, validate_schedule
 
 log = logging.getLogger(__name__)
@@ -140,8 +141,9 @@ class ScheduledSparkApplicationController:
         except InvalidApplication as exc:
             reason = str(exc)
             new_status.update({"scheduleState": "FailedValidation", "reason": reason})
-            if new_status != status:
-                await self.client.replace_status(SCHEDULED_SPARK_APPLICATIONS, {**raw, "status": new_status})
+            if new_status != status and await replace_status(
+                self.client, self.events, SCHEDULED_SPARK_APPLICATIONS, raw, new_status
+            ):
                 self.events.emit(raw, "Warning", "ScheduledSparkApplicationFailedValidation", reason)
             return None
         name = raw["metadata"]["name"]
@@ -174,7 +176,7 @@ class ScheduledSparkApplicationController:
         new_status["nextRun"] = _iso(due)
         await self._trim_history(scheduled, runs, new_status)
         if new_status != status:
-            await self.client.replace_status(SCHEDULED_SPARK_APPLICATIONS, {**raw, "status": new_status})
+            await replace_status(self.client, self.events, SCHEDULED_SPARK_APPLICATIONS, raw, new_status)
         if scheduled.spec.suspend:
             return None
         return Result(requeue_after=max(0.05, (due - now).total_seconds()))

@@ -104,9 +104,15 @@ class Submission:
         return {**obj, "metadata": {**obj["metadata"], "ownerReferences": [reference]}}
 
 
+# Spec fields that change what the operator does with a run, not the run: as the Spark Operator
+# does, editing them alone never resubmits.
+SPEC_FIELDS_NOT_HASHED = ("timeToLiveSeconds", "suspend")
+
+
 def spec_hash(app: SparkApplication) -> str:
     """A short digest of the spec: a submission made from another spec is stale (INVALIDATING)."""
-    return hashlib.sha256(orjson.dumps(app.to_kube()["spec"], option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+    spec = {k: v for k, v in app.to_kube()["spec"].items() if k not in SPEC_FIELDS_NOT_HASHED}
+    return hashlib.sha256(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 def new_submission_id() -> str:

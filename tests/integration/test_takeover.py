@@ -1,0 +1,312 @@
+"""Taking over from the Kubeflow Spark Operator, under Kubeflow's own CRDs (v2.5.2, as given).
+
+A control plane of its own has Kubeflow's CRDs installed, not sparkfleet's. The state Kubeflow
+leaves behind is built from real objects: SparkApplications with the statuses Kubeflow writes in
+each state, and driver and executor pods with Kubeflow's labels and owner references and no
+sparkfleet spec hash. sparkfleet then starts on it and must follow what runs, never submit a
+terminal application again, continue the retries Kubeflow had scheduled, and write only statuses
+Kubeflow's schema accepts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+
+from sparkfleet.api import SPARK_APPLICATIONS
+from sparkfleet.kube import KubeClient
+from sparkfleet.kube.resources import EVENTS, PODS, SERVICEACCOUNTS
+from sparkfleet.operator.spark import naming
+from sparkfleet.operator.spark.controller import SparkApplicationController
+from sparkfleet.operator.spark.status_writes import REASON_REJECTED
+from sparkfleet.testing import ControlPlane
+from tests.examples import manifests
+
+KUBEFLOW_CRDS = Path(__file__).resolve().parents[1] / "fixtures" / "kubeflow-v2.5.2" / "crds"
+SERVICE_ACCOUNT = "spark-operator-spark"
+
+
+@pytest.fixture(scope="module")
+async def kubeflow_plane() -> AsyncIterator[ControlPlane]:
+    """A control plane with Kubeflow's CRDs: what a cluster that ran Kubeflow has installed."""
+    async with ControlPlane() as cp:
+        await cp.install_crds(sorted(KUBEFLOW_CRDS.glob("*.yaml")))
+        yield cp
+
+
+@pytest.fixture
+async def kf(kubeflow_plane: ControlPlane) -> AsyncIterator[KubeClient]:
+    client = await kubeflow_plane.client()
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def kf_namespace(kubeflow_plane: ControlPlane, kf: KubeClient) -> str:
+    name = f"takeover-{uuid.uuid4().hex[:6]}"
+    await kubeflow_plane.create_namespace(name)
+    await kf.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                      "metadata": {"name": SERVICE_ACCOUNT, "namespace": name}})  # fmt: skip
+    return name
+
+
+@pytest.fixture
+async def sparkfleet(
+    kubeflow_plane: ControlPlane, kf_namespace: str
+) -> AsyncIterator[SparkApplicationController]:
+    client = await kubeflow_plane.client()
+    controller = SparkApplicationController(client, namespaces=[kf_namespace], concurrent_syncs=4)
+    await controller.start(sync_timeout=10)
+    yield controller
+    await controller.stop()
+    await client.close()
+
+
+def _iso(seconds_ago: float) -> str:
+    when = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=seconds_ago)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class LeftBehind:
+    """One application as Kubeflow left it: its state, its driver's phase (None: no driver pod),
+    its restart policy, and what sparkfleet must make of it."""
+
+    name: str
+    state: str
+    driver_phase: str | None
+    then: str  # the state sparkfleet settles in
+    resubmits: bool = False  # Kubeflow would have submitted it again too
+    attempts: int = 2  # submissionAttempts once resubmitted (a new spec starts counting again)
+    restart_policy: dict[str, Any] = field(default_factory=lambda: {"type": "Never"})
+    executors: int = 0
+
+
+RETRY = {"type": "OnFailure", "onFailureRetries": 2, "onFailureRetryInterval": 1,
+         "onSubmissionFailureRetries": 2, "onSubmissionFailureRetryInterval": 1}  # fmt: skip
+CASES = [
+    LeftBehind("kf-submitted", "SUBMITTED", "Pending", then="SUBMITTED"),
+    LeftBehind("kf-running", "RUNNING", "Running", then="RUNNING", executors=2),
+    LeftBehind("kf-unknown", "UNKNOWN", "Running", then="RUNNING"),
+    LeftBehind("kf-succeeding", "SUCCEEDING", "Succeeded", then="COMPLETED"),
+    LeftBehind("kf-completed", "COMPLETED", "Succeeded", then="COMPLETED", executors=1),
+    LeftBehind("kf-completed-gone", "COMPLETED", None, then="COMPLETED"),
+    LeftBehind("kf-failed", "FAILED", "Failed", then="FAILED"),
+    LeftBehind("kf-failing-final", "FAILING", "Failed", then="FAILED"),
+    LeftBehind("kf-submission-failed-final", "SUBMISSION_FAILED", None, then="FAILED"),
+    # Kubeflow had a retry scheduled: it goes on as Kubeflow would have gone on with it.
+    LeftBehind("kf-failing-retry", "FAILING", "Failed", then="SUBMITTED", resubmits=True, restart_policy=RETRY),
+    LeftBehind("kf-pending-rerun", "PENDING_RERUN", "Failed", then="SUBMITTED", resubmits=True),
+    LeftBehind("kf-submission-failed-retry", "SUBMISSION_FAILED", None, then="SUBMITTED", resubmits=True,
+               restart_policy=RETRY),
+    LeftBehind("kf-invalidating", "INVALIDATING", "Running", then="SUBMITTED", resubmits=True, attempts=1),
+]  # fmt: skip
+
+
+async def leave_behind(kf: KubeClient, namespace: str, case: LeftBehind) -> dict[str, Any]:
+    """Creates the application, its status and its pods as the Kubeflow Spark Operator leaves them."""
+    manifest = manifests.spark_pi(case.name, namespace)
+    manifest["spec"]["restartPolicy"] = case.restart_policy
+    app = await kf.create(SPARK_APPLICATIONS, manifest)
+    submission_id = str(uuid.uuid4())
+    app_id = f"spark-{uuid.uuid4().hex}"
+    driver_name = f"{case.name}-driver"
+    terminal = case.state in ("COMPLETED", "FAILED", "FAILING", "SUCCEEDING", "PENDING_RERUN")
+    status: dict[str, Any] = {
+        "applicationState": {"state": case.state},
+        "driverInfo": {"podName": driver_name, "webUIServiceName": f"{case.name}-ui-svc", "webUIPort": 4040,
+                       "webUIAddress": "10.96.0.10:4040"},
+        "submissionID": submission_id,
+        "sparkApplicationId": app_id,
+        "submissionAttempts": 1,
+        "executionAttempts": 1,
+        "lastSubmissionAttemptTime": _iso(120),
+        **({"terminationTime": _iso(60)} if terminal else {}),
+    }  # fmt: skip
+    if case.state == "SUBMISSION_FAILED":
+        status = {"applicationState": {"state": case.state, "errorMessage": "failed to run spark-submit"},
+                  "driverInfo": {}, "submissionAttempts": 1, "lastSubmissionAttemptTime": _iso(120)}  # fmt: skip
+    if case.driver_phase is None:
+        status["driverInfo"].pop("podName", None)
+    owner = {"apiVersion": "sparkoperator.k8s.io/v1beta2", "kind": "SparkApplication", "name": case.name,
+             "uid": app["metadata"]["uid"], "controller": True}  # fmt: skip
+    labels = {
+        naming.LABEL_APP_NAME: case.name,
+        naming.LABEL_LAUNCHED_BY_OPERATOR: "true",
+        naming.LABEL_SUBMISSION_ID: submission_id,
+        naming.LABEL_SPARK_APP_SELECTOR: app_id,
+        naming.LABEL_SPARK_APP_NAME: case.name,
+        naming.LABEL_SPARK_VERSION: "4.0.2",
+    }
+    executor_state = {}
+    if case.driver_phase is not None:
+        driver = await kf.create(PODS, _pod(driver_name, namespace, {**labels, naming.LABEL_SPARK_ROLE: "driver"},
+                                            owner, "spark-kubernetes-driver"))  # fmt: skip
+        await _set_phase(kf, namespace, driver_name, case.driver_phase)
+        driver_owner = {"apiVersion": "v1", "kind": "Pod", "name": driver_name,
+                        "uid": driver["metadata"]["uid"], "controller": True}  # fmt: skip
+        executor_phase = "Running" if case.driver_phase in ("Running", "Pending") else case.driver_phase
+        for i in range(1, case.executors + 1):
+            name = f"{case.name}-{uuid.uuid4().hex[:8]}-exec-{i}"
+            exec_labels = {**labels, naming.LABEL_SPARK_ROLE: "executor", naming.LABEL_EXECUTOR_ID: str(i)}
+            await kf.create(
+                PODS, _pod(name, namespace, exec_labels, driver_owner, "spark-kubernetes-executor")
+            )
+            await _set_phase(kf, namespace, name, executor_phase)
+            executor_state[name] = {"Running": "RUNNING", "Succeeded": "COMPLETED"}.get(
+                executor_phase, "FAILED"
+            )
+    if executor_state:
+        status["executorState"] = executor_state
+    return await kf.replace_status(SPARK_APPLICATIONS, {**app, "status": status})
+
+
+def _pod(
+    name: str, namespace: str, labels: dict[str, str], owner: dict[str, Any], container: str
+) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": [owner]},
+            "spec": {"serviceAccountName": SERVICE_ACCOUNT, "restartPolicy": "Never",
+                     "containers": [{"name": container, "image": "spark:4.0.2"}]}}  # fmt: skip
+
+
+async def _set_phase(kf: KubeClient, namespace: str, pod: str, phase: str) -> None:
+    status: dict[str, Any] = {"phase": phase}
+    if phase in ("Succeeded", "Failed"):
+        code = 0 if phase == "Succeeded" else 1
+        status["containerStatuses"] = [{
+            "name": "spark-kubernetes-driver", "ready": False, "restartCount": 0, "image": "spark", "imageID": "",
+            "state": {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error"}},
+        }]  # fmt: skip
+    await kf.patch(PODS, pod, {"status": status}, namespace, subresource="status")
+
+
+async def pods_of(kf: KubeClient, namespace: str, app: str) -> dict[str, dict[str, Any]]:
+    pods, _ = await kf.list_all(PODS, namespace, label_selector=f"{naming.LABEL_APP_NAME}={app}")
+    return {p["metadata"]["uid"]: p for p in pods}
+
+
+async def until(check: Callable[[], Any], seen: Callable[[], object], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"not settled in {timeout}s: {seen()}"
+        await asyncio.sleep(0.2)
+
+
+def state_of(app: dict[str, Any]) -> str:
+    return str(((app.get("status") or {}).get("applicationState") or {}).get("state") or "")
+
+
+async def test_takeover_follows_what_runs_and_resubmits_nothing_finished(
+    kf: KubeClient, kf_namespace: str, kubeflow_plane: ControlPlane
+) -> None:
+    namespace = kf_namespace
+    before, original = {}, {}
+    for case in CASES:
+        left = await leave_behind(kf, namespace, case)
+        original[case.name] = left["status"].get("submissionID")
+        before[case.name] = await pods_of(kf, namespace, case.name)
+    rejected_before = REGISTRY.get_sample_value(
+        "sparkfleet_status_writes_rejected_total", {"resource": "sparkapplications", "namespace": namespace}
+    )
+
+    client = await kubeflow_plane.client()
+    controller = SparkApplicationController(client, namespaces=[namespace], concurrent_syncs=4)
+    await controller.start(sync_timeout=10)
+    try:
+        apps: dict[str, dict[str, Any]] = {}
+
+        async def settled() -> bool:
+            for case in CASES:
+                apps[case.name] = await kf.get(SPARK_APPLICATIONS, case.name, namespace)
+            return all(state_of(apps[c.name]) == c.then for c in CASES)
+
+        await until(settled, lambda: {c.name: state_of(apps[c.name]) for c in CASES if c.name in apps})
+        await asyncio.sleep(1.0)  # anything wrong would act within a reconcile or two
+        for case in CASES:
+            app = await kf.get(SPARK_APPLICATIONS, case.name, namespace)
+            assert state_of(app) == case.then, f"{case.name}: {app.get('status')}"
+            now = await pods_of(kf, namespace, case.name)
+            drivers = [
+                p for p in now.values() if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "driver"
+            ]
+            if not case.resubmits:
+                # Nothing deleted, nothing created: the very pods Kubeflow left.
+                assert set(now) == set(before[case.name]), f"{case.name}: pods changed"
+                assert app["status"]["submissionAttempts"] == 1, f"{case.name} was submitted again"
+                for driver in drivers:  # adopted: the spec hash is stamped, not read as a change
+                    assert naming.ANNOTATION_SPEC_HASH in (driver["metadata"].get("annotations") or {})
+            else:
+                assert app["status"]["submissionAttempts"] == case.attempts, f"{case.name}: {app['status']}"
+                assert app["status"]["submissionID"] != original[case.name]
+                ours = [d for d in drivers if not d["metadata"].get("deletionTimestamp")]
+                assert len(ours) == 1
+                assert (
+                    ours[0]["metadata"]["labels"][naming.LABEL_SUBMISSION_ID] == app["status"]["submissionID"]
+                )
+
+        # A running driver is followed to its end; no second driver ever starts.
+        running = apps["kf-running"]
+        assert set(running["status"]["executorState"].values()) == {"RUNNING"}
+        for pod in before["kf-running"].values():
+            await _set_phase(kf, namespace, pod["metadata"]["name"], "Succeeded")
+
+        async def completed() -> bool:
+            apps["kf-running"] = await kf.get(SPARK_APPLICATIONS, "kf-running", namespace)
+            return state_of(apps["kf-running"]) == "COMPLETED"
+
+        await until(completed, lambda: apps["kf-running"].get("status"))
+        app = await kf.get(SPARK_APPLICATIONS, "kf-running", namespace)
+        assert set(app["status"]["executorState"].values()) == {"COMPLETED"}
+        assert app["status"]["submissionAttempts"] == 1
+        assert set(await pods_of(kf, namespace, "kf-running")) == set(before["kf-running"])
+    finally:
+        await controller.stop()
+        await client.close()
+    rejected = REGISTRY.get_sample_value(
+        "sparkfleet_status_writes_rejected_total", {"resource": "sparkapplications", "namespace": namespace}
+    )
+    assert (rejected or 0) == (rejected_before or 0), "a status write was refused by Kubeflow's schema"
+    events, _ = await kf.list_all(EVENTS, namespace, field_selector=f"reason={REASON_REJECTED}")
+    assert events == []
+
+
+@pytest.mark.usefixtures("sparkfleet")
+async def test_a_failed_submission_is_visible_under_kubeflows_crd(kf: KubeClient, kf_namespace: str) -> None:
+    """Kubeflow's CRD requires status.driverInfo: a SUBMISSION_FAILED status must carry one, or the
+    write is refused and the application sits in state "" with nothing said."""
+    no_account = manifests.spark_pi("no-account", kf_namespace)
+    no_account["spec"]["driver"]["serviceAccount"] = "missing"
+    invalid = manifests.spark_pi("invalid", kf_namespace)
+    invalid["spec"]["driver"]["labels"] = {"spark-app-name": "mine"}  # Kubeflow's schema lets it through
+    for manifest in (no_account, invalid):
+        await kf.create(SPARK_APPLICATIONS, manifest)
+
+    states: list[str] = []
+
+    async def both_failed() -> bool:
+        states[:] = [
+            state_of(await kf.get(SPARK_APPLICATIONS, n, kf_namespace)) for n in ("no-account", "invalid")
+        ]
+        return states == ["FAILED", "SUBMISSION_FAILED"]
+
+    await until(both_failed, lambda: states)
+    refused = await kf.get(SPARK_APPLICATIONS, "no-account", kf_namespace)
+    assert 'serviceaccount "missing" not found' in refused["status"]["applicationState"]["errorMessage"]
+    assert refused["status"]["submissionAttempts"] == 1
+    assert refused["status"]["driverInfo"] == {}
+    bad = await kf.get(SPARK_APPLICATIONS, "invalid", kf_namespace)
+    assert bad["status"]["applicationState"]["errorMessage"].startswith(
+        "spec.driver.labels[spark-app-name]: "
+    )
+    events, _ = await kf.list_all(EVENTS, kf_namespace, field_selector=f"reason={REASON_REJECTED}")
+    assert events == []
