@@ -121,6 +121,9 @@ public final class ExecutorPodProbe {
         }
         Files.writeString(Paths.get(dir, "result.json"), Serialization.asJson(result), StandardCharsets.UTF_8);
       }
+    } catch (Exception e) { // the probe's own failure (a case it cannot read), not Spark's refusal
+      e.printStackTrace();
+      System.exit(2);
     }
     System.err.println("ExecutorPodProbe: " + cases.size() + " cases, " + refused + " refused by Spark");
     System.exit(refused == 0 ? 0 : 1);
