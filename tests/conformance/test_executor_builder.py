@@ -6,6 +6,8 @@ to Spark 4.0.2's ``KubernetesExecutorBuilder`` (tests/spark/java/ExecutorPodProb
 one JVM) as a driver in that driver pod would: Spark must build an executor for every one, and
 the pods it builds must equal the ones :mod:`sparkfleet.sim.executors` builds for the simulator.
 Applications whose Spark conf Spark refuses must be refused by the simulator with Spark's error.
+The simulator sends exactly :meth:`ExecutorPods.pod` (plus ``spec.nodeName``, its stand-in for the
+scheduler's binding) and :func:`executor_conf_map`; tests/integration/test_sim.py checks what it creates.
 
 Compared after normalising only what is random per run or has no meaning to Kubernetes:
 

@@ -12,7 +12,7 @@ import pytest
 
 from sparkfleet.api import SPARK_APPLICATIONS
 from sparkfleet.kube import Informer, InformerEvent, KubeClient
-from sparkfleet.kube.resources import NODES, PODS, SERVICEACCOUNTS
+from sparkfleet.kube.resources import CONFIGMAPS, NODES, PODS, SERVICEACCOUNTS
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.sim import ANNOTATION_OUTCOME, ANNOTATION_RUN_SECONDS, PodSimulator, SimConfig
@@ -91,11 +91,26 @@ async def test_applications_run_their_executors_and_complete(
     assert all(
         p["spec"].get("nodeName", "").startswith("sim-node-") for p in pods
     )  # bound, as by a scheduler
-    for executor in executors:  # created as a Spark driver would: named, labelled and owned by the driver
-        owner = executor["metadata"]["ownerReferences"][0]
-        assert owner["kind"] == "Pod"
-        assert executor["metadata"]["name"].startswith(executor["metadata"]["labels"][naming.LABEL_APP_NAME])
-        assert "-exec-" in executor["metadata"]["name"]
+    drivers_by_uid = {d["metadata"]["uid"]: d for d in drivers}
+    for executor in executors:  # created as Spark's executor builder creates them (sim.executors)
+        meta = executor["metadata"]
+        [owner] = meta["ownerReferences"]
+        assert drivers_by_uid[owner["uid"]]["metadata"]["name"] == owner["name"]
+        assert (owner["kind"], owner["controller"], owner.get("blockOwnerDeletion")) == ("Pod", True, None)
+        assert meta["name"].startswith(meta["labels"][naming.LABEL_APP_NAME])
+        assert (
+            meta["name"]
+            == f"{meta['name'].rsplit('-exec-', 1)[0]}-exec-{meta['labels'][naming.LABEL_EXECUTOR_ID]}"
+        )
+        assert meta["labels"]["spark-exec-resourceprofile-id"] == "0"
+        assert executor["spec"]["hostname"] == meta["name"]
+        [container] = executor["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["SPARK_EXECUTOR_ID"] == meta["labels"][naming.LABEL_EXECUTOR_ID]
+        assert container["resources"]["limits"]["memory"] == "896Mi"  # 512m + 384 MiB overhead
+        assert container["args"] == ["executor"]
+    conf_maps, _ = await kube.list_all(CONFIGMAPS, namespace, label_selector="spark-role=executor")
+    assert len(conf_maps) == 5  # each driver's executor ConfigMap
     nodes, _ = await kube.list_all(NODES, label_selector="sparkfleet.io/simulated=true")
     assert len(nodes) >= 3
     stats = simulated.stats
