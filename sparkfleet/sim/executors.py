@@ -341,7 +341,7 @@ class ExecutorPods:
     def _env(self, eid: str) -> list[Obj]:
         conf, app_id = self.conf, self.app_id
         pairs: list[tuple[str, str | None]] = [
-            ("SPARK_USER", self.driver.env.get("SPARK_USER") or "spark"),
+            ("SPARK_USER", self.driver.env.get("SPARK_USER", "spark")),  # else the image's user
             ("SPARK_DRIVER_URL", self.driver_url),
             ("SPARK_EXECUTOR_CORES", str(self.cores)),
             ("SPARK_EXECUTOR_MEMORY", f"{self.memory_mib}m"),
