@@ -25,6 +25,20 @@ def test_executor_states_follow_phases_and_are_capped_by_executor_id() -> None:
     assert executor_states([pod("odd", "Unknown")], limit=5) == {"odd": "UNKNOWN"}
 
 
+def test_executors_whose_pods_are_gone_keep_a_state_as_the_spark_operator_gives_them() -> None:
+    """A Spark driver deletes its executors when it stops: their last states must not stay RUNNING."""
+    before = {"a-exec-1": "RUNNING", "a-exec-2": "COMPLETED", "a-exec-3": "PENDING"}
+    running = [pod("a-exec-1", "Running", "1")]
+    assert executor_states(running, 10, before) == {"a-exec-1": "RUNNING", "a-exec-2": "COMPLETED",
+                                                    "a-exec-3": "UNKNOWN"}  # fmt: skip
+    assert executor_states([], 10, before, completed=True) == dict.fromkeys(before, "COMPLETED")
+    assert executor_states([], 10, before, driver_running=False) == {
+        "a-exec-1": "FAILED", "a-exec-2": "COMPLETED", "a-exec-3": "FAILED",
+    }  # fmt: skip
+    many = {f"a-exec-{i}": "RUNNING" for i in range(1, 13)}
+    assert list(executor_states([], 10, many, completed=True)) == [f"a-exec-{i}" for i in range(1, 11)]
+
+
 def test_driver_failure_message_comes_from_the_container() -> None:
     failed = pod(
         "d", "Failed", containerStatuses=[{"state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]

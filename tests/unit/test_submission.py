@@ -122,6 +122,21 @@ def test_spark_pi_properties_and_services() -> None:
     assert rendered(manifests.spark_pi(), ui_service=False).ui_service is None
 
 
+def test_the_application_jar_is_in_spark_jars_after_the_deps_as_spark_submit_puts_it() -> None:
+    # Executors load the application's classes from spark.jars: without the jar a Java lambda's
+    # task fails to deserialize (SerializedLambda cannot be assigned to scala.Function3).
+    jar = "local:///opt/spark/examples/jars/spark-examples.jar"
+    assert props(rendered(manifests.spark_pi()))["spark.jars"] == jar
+    assert props(rendered(manifests.everything()))["spark.jars"] == f"local:///opt/extra.jar,{jar}"
+    assert "spark.jars" not in props(rendered(manifests.pyspark()))  # a .py is no jar
+    # A spark.jars in sparkConf comes first, as spark-submit's --conf; --jars (spec.deps.jars) wins over it.
+    own = manifests.spark_pi()
+    own["spec"]["sparkConf"] = {"spark.jars": "local:///a.jar,local:///b.jar"}
+    assert props(rendered(own))["spark.jars"] == f"local:///a.jar,local:///b.jar,{jar}"
+    own["spec"]["deps"] = {"jars": ["local:///c.jar"]}
+    assert props(rendered(own))["spark.jars"] == f"local:///c.jar,{jar}"
+
+
 def test_pyspark_uses_the_python_runner_and_non_jvm_overhead() -> None:
     sub = rendered(manifests.pyspark())
     driver = container(sub.driver_pod, "spark-kubernetes-driver")
@@ -129,7 +144,9 @@ def test_pyspark_uses_the_python_runner_and_non_jvm_overhead() -> None:
         "--class", "org.apache.spark.deploy.PythonRunner", "local:///opt/spark/examples/src/main/python/pi.py",
     ]  # fmt: skip
     env = {e["name"]: e.get("value") for e in driver["env"]}
-    assert env["PYSPARK_PYTHON"] == "python3"
+    # Spark's client sets PYSPARK_PYTHON only from spark.pyspark.python or its own env (real SparkSubmit
+    # in tests/conformance): the image's python3 is the default either way.
+    assert "PYSPARK_PYTHON" not in env
     # 1g heap + max(40%, 384 MiB) = 1024 + 409; the coreLimit becomes the cpu limit.
     assert driver["resources"]["limits"] == {"memory": "1433Mi", "cpu": "1200m"}
     assert props(sub)["spark.kubernetes.resource.type"] == "python"
@@ -188,11 +205,24 @@ def test_everything_reaches_driver_executor_template_and_properties() -> None:
     assert p["spark.kubernetes.memoryOverheadFactor"] == "0.2"
 
 
-def test_user_spark_conf_wins() -> None:
+def test_spark_conf_precedence_is_spark_submits() -> None:
+    """As the Spark Operator calls spark-submit (real SparkSubmit in tests/conformance): the spec's
+    fields are passed after spec.sparkConf and win; sparkConf wins over the settings passed before it
+    (the image); what Spark's client computes wins over both; sparkConf fills what the spec leaves out."""
     manifest = manifests.spark_pi()
-    manifest["spec"]["sparkConf"] = {"spark.executor.instances": "7", "spark.kubernetes.namespace": "x"}
-    p = props(rendered(manifest))
-    assert p["spark.executor.instances"] == "7"
+    manifest["spec"]["driver"].pop("memory")
+    manifest["spec"]["sparkConf"] = {
+        "spark.executor.instances": "7", "spark.kubernetes.container.image": "mine:1",
+        "spark.app.id": "mine", "spark.driver.memory": "3g",
+    }  # fmt: skip
+    sub = rendered(manifest)
+    p = props(sub)
+    assert p["spark.executor.instances"] == "2"  # spec.executor.instances
+    assert p["spark.kubernetes.container.image"] == "mine:1"
+    assert p["spark.app.id"] == sub.app_id
+    assert p["spark.driver.memory"] == "3g"
+    # a 3g heap + the 384 MiB minimum overhead
+    assert container(sub.driver_pod, "spark-kubernetes-driver")["resources"]["limits"]["memory"] == "3456Mi"
 
 
 def test_rendering_is_deterministic_and_never_mutates_the_app() -> None:
@@ -301,6 +331,12 @@ def test_reserved_labels_never_reach_spark_and_are_refused_where_a_user_names_th
         k.removeprefix("spark.kubernetes.executor.label.") in naming.SPARK_RESERVED_LABELS for k in props(sub)
     )
     assert sub.driver_pod["metadata"]["labels"]["spark-role"] == "driver"
+    conf = manifests.spark_pi()
+    conf["spec"]["sparkConf"] = {"spark.kubernetes.executor.label.spark-exec-id": "7"}
+    with pytest.raises(
+        InvalidApplication, match=r"spec\.sparkConf\[spark\.kubernetes\.executor\.label\.spark-exec-id\]"
+    ):
+        rendered(conf)
     for role in ("driver", "executor"):
         bad = manifests.spark_pi()
         bad["spec"][role]["labels"] = {"spark-app-name": "mine"}
@@ -379,7 +415,98 @@ def test_monitoring_exposes_the_jmx_exporter_from_the_same_config_map() -> None:
     ):
         c = container(pod, name)
         assert {"name": "jmx-exporter", "containerPort": 8090, "protocol": "TCP"} in c["ports"]
-        assert {"name": "spark-metrics-conf", "mountPath": "/etc/metrics/conf"} in c["volumeMounts"]
+        assert {"name": "spark-metrics-conf", "mountPath": "/etc/metrics/conf", "readOnly": True} in c[
+            "volumeMounts"
+        ]
     plain = rendered(manifests.spark_pi())
     assert "metrics.properties" not in plain.config_map["data"]
     assert "spark.metrics.conf" not in props(plain)
+
+
+def test_spark_local_dir_mounts_are_the_local_dirs() -> None:
+    """As Spark's LocalDirsFeatureStep: mounts of spark-local-dir-* volumes replace the default dir
+    (before, the pod had two volumes named spark-local-dir-1 and the API server refused it)."""
+    manifest = manifests.spark_pi()
+    manifest["spec"]["volumes"] = [{"name": "spark-local-dir-1", "hostPath": {"path": "/mnt/disk"}}]
+    manifest["spec"]["driver"]["volumeMounts"] = [{"name": "spark-local-dir-1", "mountPath": "/local"}]
+    pod = rendered(manifest).driver_pod
+    names = [v["name"] for v in pod["spec"]["volumes"]]
+    assert names.count("spark-local-dir-1") == 1
+    driver = container(pod, "spark-kubernetes-driver")
+    assert {e["name"]: e.get("value") for e in driver["env"]}["SPARK_LOCAL_DIRS"] == "/local"
+
+
+def test_what_spark_submit_adds_for_the_driver() -> None:
+    manifest = manifests.spark_pi()
+    manifest["spec"]["proxyUser"] = "alice"
+    manifest["spec"]["deps"] = {"jars": ["local:///opt/extra.jar"]}
+    manifest["spec"]["driver"]["kubernetesMaster"] = "https://api.internal:6443"
+    manifest["spec"]["dynamicAllocation"] = {"enabled": True, "maxExecutors": 3}
+    sub = rendered(manifest)
+    assert container(sub.driver_pod, "spark-kubernetes-driver")["args"][:3] == [
+        "driver",
+        "--proxy-user",
+        "alice",
+    ]
+    p = props(sub)
+    assert "spark.kubernetes.driver.proxyUser" not in p
+    assert p["spark.jars"] == "local:///opt/extra.jar,local:///opt/spark/examples/jars/spark-examples.jar"
+    assert p["spark.kubernetes.driver.master"] == "https://api.internal:6443"
+    assert p["spark.master"] == "k8s://https://kubernetes.default.svc:443"
+    assert p["spark.dynamicAllocation.shuffleTracking.enabled"] == "true"
+    assert "spark.blockManager.port" not in p
+    assert "spark.jars" not in props(rendered(manifests.pyspark()))  # a Python file is no jar
+
+
+def test_monitoring_as_the_spark_operator_sets_it_up() -> None:
+    manifest = manifests.spark_pi(namespace="team-a")
+    manifest["spec"]["monitoring"] = {
+        "exposeDriverMetrics": True,
+        "exposeExecutorMetrics": False,
+        "prometheus": {"jmxExporterJar": "/jmx.jar", "port": 9100},
+    }
+    sub = rendered(manifest)
+    p = props(sub)
+    assert p["spark.metrics.namespace"] == "team-a.spark-pi"
+    annotations = sub.driver_pod["metadata"]["annotations"]
+    assert (annotations["prometheus.io/scrape"], annotations["prometheus.io/port"]) == ("true", "9100")
+    assert annotations["prometheus.io/path"] == "/metrics"
+    assert "spark.kubernetes.executor.annotation.prometheus.io/scrape" not in p
+    rules = yaml.safe_load(sub.config_map["data"]["prometheus.yaml"])
+    assert rules["attrNameSnakeCase"] is True
+    assert "spark_driver_$3_$4" in {rule["name"] for rule in rules["rules"]}
+    manifest["spec"]["monitoring"]["metricsPropertiesFile"] = "/opt/metrics.properties"
+    manifest["spec"]["monitoring"]["prometheus"]["configFile"] = "/opt/prometheus.yaml"
+    in_image = rendered(manifest)
+    assert "prometheus.yaml" not in in_image.config_map["data"]
+    driver = container(in_image.driver_pod, "spark-kubernetes-driver")
+    assert "/etc/metrics/conf" not in {m["mountPath"] for m in driver["volumeMounts"]}
+    assert 9100 not in {port["containerPort"] for port in driver["ports"]}
+
+
+def test_pod_details_the_spark_operator_adds() -> None:
+    manifest = manifests.spark_pi()
+    manifest["metadata"]["labels"] = {"team": "a", "kueue.x-k8s.io/queue-name": "q"}
+    manifest["spec"]["driver"].update(
+        hostNetwork=True,
+        secrets=[{"name": "key", "path": "/mnt/key", "secretType": "GCPServiceAccount"}],
+        serviceLabels={"svc": "yes"},
+        serviceAnnotations={"example.com/a": "b"},
+    )
+    sub = rendered(manifest)
+    pod = sub.driver_pod
+    assert pod["spec"]["dnsPolicy"] == "ClusterFirstWithHostNet"
+    assert pod["metadata"]["labels"]["team"] == "a"
+    assert "kueue.x-k8s.io/queue-name" not in pod["metadata"]["labels"]
+    assert "spark.kubernetes.executor.label.kueue.x-k8s.io/queue-name" not in props(sub)
+    env = {e["name"]: e.get("value") for e in container(pod, "spark-kubernetes-driver")["env"]}
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"] == "/mnt/key/key.json"
+    assert sub.driver_service["metadata"]["labels"]["svc"] == "yes"
+    assert sub.driver_service["metadata"]["annotations"] == {"example.com/a": "b"}
+
+
+def test_spark_user_is_the_submitting_user_or_the_proxy_user() -> None:
+    """Kubeflow's spark-submit runs as the Spark image's user, spark: the driver's Hadoop user."""
+    env = {e["name"]: e.get("value") for e in container(rendered(manifests.spark_pi()).driver_pod,
+                                                         "spark-kubernetes-driver")["env"]}  # fmt: skip
+    assert env["SPARK_USER"] == "spark"

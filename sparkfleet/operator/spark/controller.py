@@ -212,12 +212,18 @@ class SparkApplicationController:
         _set_state(new_status, decision.state, decision.error_message)
         if decision.set_termination_time and not new_status.get("terminationTime"):
             new_status["terminationTime"] = _iso(observation.now)
-        if driver_pod is not None and decision.state not in (AppState.INVALIDATING, AppState.PENDING_RERUN):
+        if decision.state not in (AppState.INVALIDATING, AppState.PENDING_RERUN):
             executors = [
                 p for p in pods if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "executor"
             ]
-            if executors:
-                new_status["executorState"] = executor_states(executors, self.max_tracked_executors)
+            if executors or new_status.get("executorState"):
+                new_status["executorState"] = executor_states(
+                    executors,
+                    self.max_tracked_executors,
+                    new_status.get("executorState"),
+                    completed=decision.state in (AppState.SUCCEEDING, AppState.COMPLETED),
+                    driver_running=observation.driver is not None and observation.driver.phase == "Running",
+                )
         events = list(decision.events)
         for action in decision.actions:
             if action is Action.SUBMIT:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sparkfleet.operator.spark import naming
@@ -36,15 +37,46 @@ def failure_message(pod: dict[str, Any]) -> str:
     return ": ".join(p for p in (reason, message) if p) or "driver pod failed"
 
 
-def executor_states(pods: list[dict[str, Any]], limit: int) -> dict[str, str]:
-    """Executor pod name -> state, for at most ``limit`` executors (lowest executor ids first)."""
+TERMINATED = frozenset({"COMPLETED", "FAILED"})
+_EXECUTOR_SUFFIX = re.compile(r"-exec-(\d+)$")
 
-    def executor_id(pod: dict[str, Any]) -> tuple[int, str]:
-        raw = (pod["metadata"].get("labels") or {}).get(naming.LABEL_EXECUTOR_ID, "")
-        return (int(raw) if raw.isdigit() else 1 << 30, pod["metadata"]["name"])
 
-    states = {}
-    for pod in sorted(pods, key=executor_id)[:limit]:
-        phase = (pod.get("status") or {}).get("phase") or "Pending"
-        states[pod["metadata"]["name"]] = _EXECUTOR_STATE.get(phase, "UNKNOWN")
-    return states
+def executor_states(
+    pods: list[dict[str, Any]],
+    limit: int,
+    previous: dict[str, str] | None = None,
+    *,
+    completed: bool = False,
+    driver_running: bool = True,
+) -> dict[str, str]:
+    """Executor pod name -> state, for at most ``limit`` executors (lowest executor ids first).
+
+    The states in ``previous`` are kept for executors whose pods are gone, as the Spark Operator
+    keeps them: a Spark driver deletes its executors when it stops, so an executor that ended
+    with its pod removed is COMPLETED once the application completed, FAILED when the driver is
+    not running otherwise, and UNKNOWN while it runs.
+    """
+    observed = {pod["metadata"]["name"]: _state(pod) for pod in pods}
+    ids = {pod["metadata"]["name"]: _executor_id(pod) for pod in pods}
+    merged = {**(previous or {}), **observed}
+    for name, state in merged.items():
+        if name not in observed and state not in TERMINATED:
+            merged[name] = "COMPLETED" if completed else "UNKNOWN" if driver_running else "FAILED"
+
+    def order(name: str) -> tuple[int, str]:
+        if name in ids:
+            return ids[name], name
+        match = _EXECUTOR_SUFFIX.search(name)
+        return (int(match.group(1)) if match else 1 << 30), name
+
+    return {name: merged[name] for name in sorted(merged, key=order)[:limit]}
+
+
+def _state(pod: dict[str, Any]) -> str:
+    phase = (pod.get("status") or {}).get("phase") or "Pending"
+    return _EXECUTOR_STATE.get(phase, "UNKNOWN")
+
+
+def _executor_id(pod: dict[str, Any]) -> int:
+    raw = (pod["metadata"].get("labels") or {}).get(naming.LABEL_EXECUTOR_ID, "")
+    return int(raw) if raw.isdigit() else 1 << 30

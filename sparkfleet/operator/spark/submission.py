@@ -20,6 +20,7 @@ the rendered objects tell (the ConfigMap's size).
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ from sparkfleet.api.sparkapplication import (
     SparkPodSpec,
 )
 from sparkfleet.operator.spark import naming
+from sparkfleet.operator.spark.metrics_defaults import DEFAULT_METRICS_PROPERTIES, DEFAULT_PROMETHEUS_CONFIG
 from sparkfleet.operator.spark.units import (
     JVM_OVERHEAD_FACTOR,
     NON_JVM_OVERHEAD_FACTOR,
@@ -65,16 +67,21 @@ PROMETHEUS_CONFIG = "prometheus.yaml"
 # instance's CPU, spent writing executor pod templates.
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 DEFAULT_JMX_EXPORTER_PORT = 8090
-# What Spark reports through JMX when spec.monitoring gives no metrics properties of its own.
-DEFAULT_METRICS_PROPERTIES = (
-    "*.sink.jmx.class=org.apache.spark.metrics.sink.JmxSink\n"
-    "driver.source.jvm.class=org.apache.spark.metrics.source.JvmSource\n"
-    "executor.source.jvm.class=org.apache.spark.metrics.source.JvmSource\n"
-)
-# The JMX exporter's rules when spec.monitoring.prometheus gives none: every MBean, lower-cased names.
-DEFAULT_PROMETHEUS_CONFIG = (
-    "lowercaseOutputName: true\nlowercaseOutputLabelNames: true\nrules:\n  - pattern: '.*'\n"
-)
+DEFAULT_JMX_EXPORTER_PORT_NAME = "jmx-exporter"
+PROMETHEUS_ANNOTATIONS = ("prometheus.io/scrape", "prometheus.io/port", "prometheus.io/path")
+# Kubeflow's webhook leaves these app labels off the pods: Kueue would take a labelled driver pod
+# for a workload of its own.
+KUEUE_LABEL_PREFIX = "kueue.x-k8s.io/"
+LOCAL_DIR_VOLUME_PREFIX = "spark-local-dir-"  # a mount of such a volume is a Spark local dir
+# Env a secret's type sets, pointing into its mount (as the Spark Operator sets them).
+SECRET_TYPE_ENV = {
+    "GCPServiceAccount": ("GOOGLE_APPLICATION_CREDENTIALS", "key.json"),
+    "HadoopDelegationToken": ("HADOOP_TOKEN_FILE_LOCATION", "hadoop.token"),
+}
+SECRET_TYPE_ENV_NAMES = tuple(f"[spark.executorEnv.{name}]" for name, _ in SECRET_TYPE_ENV.values())
+# The driver's SPARK_USER (its Hadoop user: HDFS access, event log owners) is the user spark-submit
+# ran as, and the Spark Operator's image runs it as the Spark image's user, spark (uid 185).
+SUBMITTING_USER = "spark"
 PYTHON_RUNNER = "org.apache.spark.deploy.PythonRunner"
 R_RUNNER = "org.apache.spark.deploy.RRunner"
 
@@ -141,7 +148,11 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
     }
     # The application's own labels go onto its pods too (as the Spark Operator does), so a label-selected
     # shard sees an application's pods in the same watch as the application.
-    app_labels = app.metadata.get("labels") or {}
+    app_labels = {
+        key: value
+        for key, value in (app.metadata.get("labels") or {}).items()
+        if not key.startswith(KUEUE_LABEL_PREFIX)
+    }
     driver_labels = {
         **app_labels,
         **(spec.driver.labels or {}),
@@ -177,7 +188,16 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
     driver_service = {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": service_name, "namespace": namespace, "labels": dict(operator_labels)},
+        "metadata": {
+            "name": service_name,
+            "namespace": namespace,
+            "labels": {**(spec.driver.service_labels or {}), **operator_labels},
+            **(
+                {"annotations": dict(spec.driver.service_annotations)}
+                if spec.driver.service_annotations
+                else {}
+            ),
+        },
         "spec": {
             "clusterIP": "None",
             "selector": selector,
@@ -239,14 +259,35 @@ def _properties(
     driver_host: str,
     executor_labels: dict[str, str],
 ) -> dict[str, str]:
+    """spark.properties, with the precedence spark-submit gives them as the Spark Operator calls it:
+    settings it passes before ``spec.sparkConf`` (image, pull policy and secrets, overhead factor)
+    give way to the user's sparkConf; the spec's own fields (resources, labels, env, deps, dynamic
+    allocation, monitoring, ...) come after it and win; what Spark's client computes (ids, the
+    driver's host and ports, file locations) wins over all."""
     spec = app.spec
-    driver, executor = spec.driver, spec.executor
-    props: dict[str, str] = {
+    props: dict[str, str] = {}
+    if spec.image:
+        props["spark.kubernetes.container.image"] = spec.image
+    if spec.image_pull_policy:
+        props["spark.kubernetes.container.image.pullPolicy"] = spec.image_pull_policy
+    if spec.image_pull_secrets:
+        props["spark.kubernetes.container.image.pullSecrets"] = ",".join(spec.image_pull_secrets)
+    # Spark's client writes the factor it used, and the driver sizes executors from it: without it a
+    # Python or R application's executors would get 0.1 of their memory as overhead instead of 0.4.
+    props["spark.kubernetes.memoryOverheadFactor"] = repr(
+        float(spec.memory_overhead_factor)
+        if spec.memory_overhead_factor
+        else JVM_OVERHEAD_FACTOR
+        if spec.type in ("Java", "Scala")
+        else NON_JVM_OVERHEAD_FACTOR
+    )
+    props.update(spec.spark_conf or {})
+    props.update({f"spark.hadoop.{key}": value for key, value in (spec.hadoop_conf or {}).items()})
+    props.update(_spec_properties(app, executor_labels))
+    props.update({
         "spark.app.name": app.metadata["name"],
         "spark.app.id": app_id,
-        "spark.master": f"k8s://{driver.kubernetes_master}"
-        if driver.kubernetes_master
-        else KUBERNETES_MASTER,
+        "spark.master": KUBERNETES_MASTER,
         "spark.submit.deployMode": "cluster",
         "spark.kubernetes.submitInDriver": "true",
         "spark.kubernetes.namespace": app.metadata["namespace"],
@@ -258,25 +299,26 @@ def _properties(
         "spark.driver.host": driver_host,
         "spark.driver.port": str(DRIVER_PORT),
         "spark.driver.blockManager.port": str(BLOCK_MANAGER_PORT),
-        "spark.blockManager.port": str(BLOCK_MANAGER_PORT),
         "spark.kubernetes.executor.podTemplateFile": f"{TEMPLATE_DIR}/{TEMPLATE_FILE}",
         "spark.kubernetes.executor.podTemplateContainerName": EXECUTOR_CONTAINER,
-    }
-    image = spec.image
-    if executor.image or image:
-        props["spark.kubernetes.executor.container.image"] = executor.image or image or ""
-    if image:
-        props["spark.kubernetes.container.image"] = image
-    if spec.image_pull_policy:
-        props["spark.kubernetes.container.image.pullPolicy"] = spec.image_pull_policy
-    if spec.image_pull_secrets:
-        props["spark.kubernetes.container.image.pullSecrets"] = ",".join(spec.image_pull_secrets)
-    if spec.proxy_user:
-        props["spark.kubernetes.driver.proxyUser"] = spec.proxy_user
+    })  # fmt: skip
+    return props
+
+
+def _spec_properties(app: SparkApplication, executor_labels: dict[str, str]) -> dict[str, str]:
+    """The settings the spec's own fields make (they override the same keys in spec.sparkConf)."""
+    spec = app.spec
+    driver, executor = spec.driver, spec.executor
+    props: dict[str, str] = {}
     _resources(props, "driver", driver)
-    _resources(props, "executor", executor)
+    if driver.kubernetes_master:
+        # The driver reaches the API server by this, not by spark.master (the client's address).
+        props["spark.kubernetes.driver.master"] = driver.kubernetes_master
     if executor.instances is not None:
         props["spark.executor.instances"] = str(executor.instances)
+    if executor.image or spec.image:
+        props["spark.kubernetes.executor.container.image"] = executor.image or spec.image or ""
+    _resources(props, "executor", executor)
     for role, pod_spec, core_request, java_options in (
         ("driver", driver, driver.core_request, driver.java_options),
         ("executor", executor, executor.core_request, executor.java_options),
@@ -289,9 +331,11 @@ def _properties(
             props[f"spark.{role}.extraJavaOptions"] = java_options
         if pod_spec.service_account:
             props[f"spark.kubernetes.authenticate.{role}.serviceAccountName"] = pod_spec.service_account
+    if executor.delete_on_termination is not None:
+        props["spark.kubernetes.executor.deleteOnTermination"] = str(executor.delete_on_termination).lower()
     for key, value in executor_labels.items():
         props[f"spark.kubernetes.executor.label.{key}"] = value
-    for key, value in (executor.annotations or {}).items():
+    for key, value in _annotations(app, "executor").items():
         props[f"spark.kubernetes.executor.annotation.{key}"] = value
     if spec.spark_config_map:
         props["spark.executorEnv.SPARK_CONF_DIR"] = SPARK_CONFIG_MAP_DIR
@@ -299,18 +343,19 @@ def _properties(
         props[f"spark.executorEnv.{key}"] = value
     for key, value in (spec.node_selector or {}).items():
         props[f"spark.kubernetes.node.selector.{key}"] = value
-    if executor.delete_on_termination is not None:
-        props["spark.kubernetes.executor.deleteOnTermination"] = str(executor.delete_on_termination).lower()
-    # Spark's client writes the factor it used, and the driver sizes executors from it: without it a
-    # Python or R application's executors would get 0.1 of their memory as overhead instead of 0.4.
-    props["spark.kubernetes.memoryOverheadFactor"] = repr(
-        float(spec.memory_overhead_factor)
-        if spec.memory_overhead_factor
-        else JVM_OVERHEAD_FACTOR
-        if spec.type in ("Java", "Scala")
-        else NON_JVM_OVERHEAD_FACTOR
-    )
+    props.update(_deps_properties(app))
+    props.update(_dynamic_allocation_properties(app))
+    props.update(_monitoring_properties(app))
+    return props
+
+
+def _deps_properties(app: SparkApplication) -> dict[str, str]:
+    """spec.deps as spark-submit sets them (its flags win over the same keys in sparkConf). For a JVM
+    application spark-submit adds the main application file to spark.jars: the driver adds
+    spark.jars to its class path and ships them to executors, which run the application's code."""
+    spec = app.spec
     deps = spec.deps
+    props: dict[str, str] = {}
     if deps:
         for prop, values in (
             ("spark.jars", deps.jars), ("spark.files", deps.files), ("spark.submit.pyFiles", deps.py_files),
@@ -319,43 +364,68 @@ def _properties(
         ):  # fmt: skip
             if values:
                 props[prop] = ",".join(values)
-    dynamic = spec.dynamic_allocation
-    if dynamic and dynamic.enabled:
-        props["spark.dynamicAllocation.enabled"] = "true"
-        settings: list[tuple[str, int | bool | None]] = [
-            ("initialExecutors", dynamic.initial_executors),
-            ("minExecutors", dynamic.min_executors),
-            ("maxExecutors", dynamic.max_executors),
-            ("shuffleTracking.enabled", dynamic.shuffle_tracking_enabled),
-            ("shuffleTracking.timeout", dynamic.shuffle_tracking_timeout),
-        ]
-        for prop, setting in settings:
-            if setting is not None:
-                props[f"spark.dynamicAllocation.{prop}"] = (
-                    str(setting).lower() if isinstance(setting, bool) else str(setting)
-                )
-    monitoring = spec.monitoring
-    if (
-        monitoring
-        and monitoring.prometheus
-        and (monitoring.expose_driver_metrics or monitoring.expose_executor_metrics)
-    ):
-        prometheus = monitoring.prometheus
-        props["spark.metrics.conf"] = (
-            monitoring.metrics_properties_file or f"{METRICS_DIR}/{METRICS_PROPERTIES}"
-        )
-        agent = (
-            f"-javaagent:{prometheus.jmx_exporter_jar}={prometheus.port or DEFAULT_JMX_EXPORTER_PORT}:"
-            f"{prometheus.config_file or f'{METRICS_DIR}/{PROMETHEUS_CONFIG}'}"
-        )
-        for role in ("driver", "executor"):
-            if _exposes_metrics(app, role):
-                existing = props.get(f"spark.{role}.extraJavaOptions")
-                props[f"spark.{role}.extraJavaOptions"] = f"{existing} {agent}" if existing else agent
-    for key, value in (spec.hadoop_conf or {}).items():
-        props[f"spark.hadoop.{key}"] = value
-    props.update(spec.spark_conf or {})  # the user's own settings win
+    if spec.type in ("Java", "Scala") and spec.main_application_file:
+        jars = props.get("spark.jars") or (spec.spark_conf or {}).get("spark.jars", "")
+        props["spark.jars"] = ",".join([*(j for j in jars.split(",") if j), spec.main_application_file])
     return props
+
+
+def _dynamic_allocation_properties(app: SparkApplication) -> dict[str, str]:
+    dynamic = app.spec.dynamic_allocation
+    if not (dynamic and dynamic.enabled):
+        return {}
+    props = {"spark.dynamicAllocation.enabled": "true"}
+    settings: list[tuple[str, int | bool | None]] = [
+        ("initialExecutors", dynamic.initial_executors),
+        ("minExecutors", dynamic.min_executors),
+        ("maxExecutors", dynamic.max_executors),
+        # Shuffle tracking is on unless the spec turns it off (as the Spark Operator passes it).
+        ("shuffleTracking.enabled", dynamic.shuffle_tracking_enabled is not False),
+        ("shuffleTracking.timeout", dynamic.shuffle_tracking_timeout),
+    ]
+    for prop, setting in settings:
+        if setting is not None:
+            props[f"spark.dynamicAllocation.{prop}"] = (
+                str(setting).lower() if isinstance(setting, bool) else str(setting)
+            )
+    return props
+
+
+def _monitoring_properties(app: SparkApplication) -> dict[str, str]:
+    """spec.monitoring.prometheus: Spark's metrics configuration and namespace (MBeans are named
+    ``<namespace>.<name>.<executor>.<source>``, what the exporter's rules read) and the JMX agent
+    on each role that exposes metrics."""
+    spec = app.spec
+    monitoring = spec.monitoring
+    if monitoring is None or monitoring.prometheus is None:
+        return {}
+    prometheus = monitoring.prometheus
+    props = {
+        "spark.metrics.namespace": f"{app.metadata['namespace']}.{app.metadata['name']}",
+        "spark.metrics.conf": monitoring.metrics_properties_file or f"{METRICS_DIR}/{METRICS_PROPERTIES}",
+    }
+    agent = (
+        f"-javaagent:{prometheus.jmx_exporter_jar}={prometheus.port or DEFAULT_JMX_EXPORTER_PORT}:"
+        f"{prometheus.config_file or f'{METRICS_DIR}/{PROMETHEUS_CONFIG}'}"
+    )
+    for role, java_options in (
+        ("driver", spec.driver.java_options),
+        ("executor", spec.executor.java_options),
+    ):
+        if _exposes_metrics(app, role):
+            props[f"spark.{role}.extraJavaOptions"] = f"{java_options} {agent}" if java_options else agent
+    return props
+
+
+def _annotations(app: SparkApplication, role: str) -> dict[str, str]:
+    """A role's pod annotations: the spec's, and Prometheus's scrape annotations when it exposes metrics."""
+    pod_spec = app.spec.driver if role == "driver" else app.spec.executor
+    annotations = dict(pod_spec.annotations or {})
+    monitoring = app.spec.monitoring
+    if _exposes_metrics(app, role) and monitoring is not None and monitoring.prometheus is not None:
+        port = str(monitoring.prometheus.port or DEFAULT_JMX_EXPORTER_PORT)
+        annotations.update(zip(PROMETHEUS_ANNOTATIONS, ("true", port, "/metrics"), strict=True))
+    return annotations
 
 
 def _resources(props: dict[str, str], role: str, pod_spec: SparkPodSpec) -> None:
@@ -368,13 +438,23 @@ def _resources(props: dict[str, str], role: str, pod_spec: SparkPodSpec) -> None
 
 
 def _container_resources(app: SparkApplication, pod_spec: SparkPodSpec, jvm: bool) -> Obj:
-    factor = float(app.spec.memory_overhead_factor) if app.spec.memory_overhead_factor else None
-    memory = format_mib(pod_memory_mib(pod_spec.memory or "1g", pod_spec.memory_overhead, factor, jvm))
-    core_request = getattr(pod_spec, "core_request", None)
-    requests: Obj = {"cpu": core_request or str(pod_spec.cores or 1), "memory": memory}
+    """The driver container's resources as Spark computes them from the effective settings: the
+    spec's fields, else the same settings in spec.sparkConf, else Spark's defaults."""
+    conf = app.spec.spark_conf or {}
+    factor_text = conf.get("spark.kubernetes.memoryOverheadFactor") or app.spec.memory_overhead_factor
+    factor = float(factor_text) if factor_text else None
+    heap = pod_spec.memory or conf.get("spark.driver.memory") or "1g"
+    overhead = pod_spec.memory_overhead or conf.get("spark.driver.memoryOverhead")
+    memory = format_mib(pod_memory_mib(heap, overhead, factor, jvm))
+    cores = str(pod_spec.cores) if pod_spec.cores is not None else conf.get("spark.driver.cores", "1")
+    core_request = getattr(pod_spec, "core_request", None) or conf.get(
+        "spark.kubernetes.driver.request.cores"
+    )
+    requests: Obj = {"cpu": core_request or cores, "memory": memory}
     limits: Obj = {"memory": memory}
-    if pod_spec.core_limit:
-        limits["cpu"] = pod_spec.core_limit
+    core_limit = pod_spec.core_limit or conf.get("spark.kubernetes.driver.limit.cores")
+    if core_limit:
+        limits["cpu"] = core_limit
     if pod_spec.gpu:
         limits[pod_spec.gpu.name] = str(pod_spec.gpu.quantity)
     return {"requests": requests, "limits": limits}
@@ -384,6 +464,10 @@ def _env(pod_spec: SparkPodSpec) -> list[Obj]:
     env: list[Obj] = [{"name": k, "value": v} for k, v in (pod_spec.env_vars or {}).items()]
     for key, ref in (pod_spec.env_secret_key_refs or {}).items():
         env.append({"name": key, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+    for secret in pod_spec.secrets or []:
+        if secret.secret_type in SECRET_TYPE_ENV:
+            variable, file = SECRET_TYPE_ENV[secret.secret_type]
+            env.append({"name": variable, "value": posixpath.join(secret.path, file)})
     return env + list(pod_spec.env or [])
 
 
@@ -395,15 +479,17 @@ def _exposes_metrics(app: SparkApplication, role: str) -> bool:
 
 
 def _metrics_files(app: SparkApplication) -> dict[str, str]:
-    """metrics.properties and the JMX exporter's configuration, when any pod exposes metrics."""
+    """With spec.monitoring.prometheus, the metrics files the spec does not name in the image:
+    metrics.properties and the JMX exporter's configuration (the spec's, else Kubeflow's defaults)."""
     monitoring = app.spec.monitoring
-    if not (_exposes_metrics(app, "driver") or _exposes_metrics(app, "executor")) or monitoring is None:
+    if monitoring is None or monitoring.prometheus is None:
         return {}
-    prometheus = monitoring.prometheus
-    return {
-        METRICS_PROPERTIES: monitoring.metrics_properties or DEFAULT_METRICS_PROPERTIES,
-        PROMETHEUS_CONFIG: (prometheus.configuration if prometheus else None) or DEFAULT_PROMETHEUS_CONFIG,
-    }
+    files = {}
+    if not monitoring.metrics_properties_file:
+        files[METRICS_PROPERTIES] = monitoring.metrics_properties or DEFAULT_METRICS_PROPERTIES
+    if not monitoring.prometheus.config_file:
+        files[PROMETHEUS_CONFIG] = monitoring.prometheus.configuration or DEFAULT_PROMETHEUS_CONFIG
+    return files
 
 
 def _conf_mounts(
@@ -421,15 +507,17 @@ def _conf_mounts(
     ):
         if source:
             volumes.append({"name": volume, "configMap": {"name": source}})
-            mounts.append({"name": volume, "mountPath": path})
+            mounts.append({"name": volume, "mountPath": path, "readOnly": True})
             env.append({"name": variable, "value": path})
-    if _exposes_metrics(app, role):
-        items = [{"key": key, "path": key} for key in (METRICS_PROPERTIES, PROMETHEUS_CONFIG)]
+    files = _metrics_files(app)
+    # Like the Spark Operator, no metrics volume nor port when both files are the image's own.
+    if _exposes_metrics(app, role) and files:
+        items = [{"key": key, "path": key} for key in files]
         volumes.append({"name": "spark-metrics-conf", "configMap": {"name": config_map, "items": items}})
-        mounts.append({"name": "spark-metrics-conf", "mountPath": METRICS_DIR})
+        mounts.append({"name": "spark-metrics-conf", "mountPath": METRICS_DIR, "readOnly": True})
         prometheus = spec.monitoring.prometheus if spec.monitoring else None
         ports.append({
-            "name": (prometheus.port_name if prometheus else None) or "jmx-exporter",
+            "name": (prometheus.port_name if prometheus else None) or DEFAULT_JMX_EXPORTER_PORT_NAME,
             "containerPort": (prometheus.port if prometheus else None) or DEFAULT_JMX_EXPORTER_PORT,
             "protocol": "TCP",
         })  # fmt: skip
@@ -444,7 +532,7 @@ def _mounts_and_volumes(app: SparkApplication, pod_spec: SparkPodSpec) -> tuple[
     for cm in pod_spec.config_maps or []:
         volume = f"{cm.name}-vol"
         volumes.append({"name": volume, "configMap": {"name": cm.name}})
-        mounts.append({"name": volume, "mountPath": cm.path})
+        mounts.append({"name": volume, "mountPath": cm.path, "readOnly": True})
     for secret in pod_spec.secrets or []:
         volume = f"{secret.name}-vol"
         volumes.append({"name": volume, "secret": {"secretName": secret.name}})
@@ -473,6 +561,8 @@ def _pod_fields(app: SparkApplication, pod_spec: SparkPodSpec) -> Obj:
     ):
         if value is not None:
             fields[key] = value
+    if pod_spec.host_network:  # the cluster's DNS still, as the Spark Operator sets it
+        fields["dnsPolicy"] = "ClusterFirstWithHostNet"
     return fields
 
 
@@ -520,27 +610,26 @@ def _driver_pod(
 ) -> Obj:
     spec = app.spec
     driver = spec.driver
-    local_dir = f"/var/data/spark-{submission_id}"
     main_class = spec.main_class or {"Python": PYTHON_RUNNER, "R": R_RUNNER}.get(spec.type, "")
-    args = ["driver", "--properties-file", f"{CONF_DIR}/{PROPERTIES_FILE}", "--class", main_class]
+    args = ["driver", *(["--proxy-user", spec.proxy_user] if spec.proxy_user else [])]
+    args += ["--properties-file", f"{CONF_DIR}/{PROPERTIES_FILE}", "--class", main_class]
     args += [spec.main_application_file or "", *(spec.arguments or [])]
+    user_mounts, user_volumes = _mounts_and_volumes(app, driver)
+    # Mounts of spark-local-dir-* volumes are the local dirs; only without any does Spark add its own.
+    local_dirs = [
+        m["mountPath"] for m in user_mounts if m.get("name", "").startswith(LOCAL_DIR_VOLUME_PREFIX)
+    ]
+    default_local_dir = f"/var/data/spark-{submission_id}"
     env: list[Obj] = [
-        {"name": "SPARK_USER", "value": spec.proxy_user or "root"},
+        {"name": "SPARK_USER", "value": spec.proxy_user or SUBMITTING_USER},
         {"name": "SPARK_APPLICATION_ID", "value": app_id},
         {
             "name": "SPARK_DRIVER_BIND_ADDRESS",
             "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "status.podIP"}},
         },
-        {"name": "SPARK_LOCAL_DIRS", "value": local_dir},
+        {"name": "SPARK_LOCAL_DIRS", "value": ",".join(local_dirs or [default_local_dir])},
         {"name": "SPARK_CONF_DIR", "value": CONF_DIR},
     ]
-    if spec.type == "Python":
-        python = "python3" if spec.python_version != "2" else "python"
-        env += [
-            {"name": "PYSPARK_PYTHON", "value": python},
-            {"name": "PYSPARK_DRIVER_PYTHON", "value": python},
-        ]
-    user_mounts, user_volumes = _mounts_and_volumes(app, driver)
     conf_mounts, conf_volumes, conf_env, conf_ports = _conf_mounts(app, "driver", config_map)
     overridden = {e["name"] for e in conf_env}
     env = [e for e in env if e["name"] not in overridden] + conf_env
@@ -561,7 +650,7 @@ def _driver_pod(
         "ports": ports,
         "resources": _container_resources(app, driver, jvm),
         "volumeMounts": [
-            {"name": "spark-local-dir-1", "mountPath": local_dir},
+            *([] if local_dirs else [{"name": "spark-local-dir-1", "mountPath": default_local_dir}]),
             {"name": "spark-conf-volume-driver", "mountPath": CONF_DIR},
             {"name": "pod-template-volume", "mountPath": TEMPLATE_DIR},
             *conf_mounts,
@@ -579,7 +668,7 @@ def _driver_pod(
         "containers": _merge_container(base_spec, DRIVER_CONTAINER, container) + list(driver.sidecars or []),
         "volumes": [
             *(base_spec.get("volumes") or []),
-            {"name": "spark-local-dir-1", "emptyDir": {}},
+            *([] if local_dirs else [{"name": "spark-local-dir-1", "emptyDir": {}}]),
             _config_map_volume("spark-conf-volume-driver", config_map, PROPERTIES_FILE),
             _config_map_volume("pod-template-volume", config_map, TEMPLATE_FILE),
             *conf_volumes,
@@ -597,7 +686,7 @@ def _driver_pod(
             "labels": {**(base_meta.get("labels") or {}), **labels},
             "annotations": {
                 **(base_meta.get("annotations") or {}),
-                **(driver.annotations or {}),
+                **_annotations(app, "driver"),
                 naming.ANNOTATION_SPEC_HASH: spec_hash(app),
             },
             "ownerReferences": [_owner_reference(app)],
@@ -651,7 +740,7 @@ def _executor_template(app: SparkApplication, labels: dict[str, str], config_map
         "kind": "Pod",
         "metadata": {
             "labels": {**(base_meta.get("labels") or {}), **labels},
-            "annotations": {**(base_meta.get("annotations") or {}), **(executor.annotations or {})},
+            "annotations": {**(base_meta.get("annotations") or {}), **_annotations(app, "executor")},
         },
         "spec": spec,
     }

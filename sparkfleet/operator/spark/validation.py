@@ -87,7 +87,7 @@ def problems(app: SparkApplication) -> list[str]:
         *_cpu(app),
         *_arguments(app),
         *_properties_size(app),
-        *_ports(app),
+        *_spark_conf(app),
         *_volumes(app),
         *_containers(app),
         *_dynamic_allocation(app),
@@ -232,7 +232,13 @@ def ui_port(app: SparkApplication) -> int:
     return int((app.spec.spark_conf or {}).get(SPARK_UI_PORT) or DEFAULT_UI_PORT)
 
 
-def _ports(app: SparkApplication) -> Iterator[str]:
+def _spark_conf(app: SparkApplication) -> Iterator[str]:
+    """What Spark itself would refuse in spec.sparkConf, said before anything is created."""
+    for key in sorted(app.spec.spark_conf or {}):
+        for role in ("driver", "executor"):
+            label = key.removeprefix(f"spark.kubernetes.{role}.label.")
+            if label != key and label in naming.SPARK_RESERVED_LABELS:
+                yield f"spec.sparkConf{key_path(key)}: {label} is reserved: Spark sets it on its pods itself"
     value = (app.spec.spark_conf or {}).get(SPARK_UI_PORT)
     if value is not None and not (value.isdigit() and 0 < int(value) < 65536):
         yield (
