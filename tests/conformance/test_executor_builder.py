@@ -36,7 +36,7 @@ import pytest
 
 from sparkfleet.api import SparkApplication
 from sparkfleet.demo.workload import Workload, application
-from sparkfleet.operator.spark.submission import render
+from sparkfleet.operator.spark.submission import PROPERTIES_FILE, parse_properties, render, to_properties
 from sparkfleet.sim import sparkconf
 from sparkfleet.sim.driver import SPARK_VERSION, Driver, executor_conf_map, new_driver
 from sparkfleet.sim.executors import ExecutorPods
@@ -63,6 +63,9 @@ class App:
     manifest: Obj
     config_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """ConfigMaps the application names (spec.sparkConfigMap ...), by name."""
+    properties: Mapping[str, str | None] = field(default_factory=dict)
+    """Put into the rendered spark.properties: what a rendering could carry that Spark refuses
+    (the operator refuses some of it in a spec, so it is set here, past validation)."""
 
 
 def spark_conf(name: str, conf: dict[str, str], base: Obj | None = None) -> Obj:
@@ -168,28 +171,30 @@ APPS: list[App] = [
 ]  # fmt: skip
 
 REFUSED: list[App] = [
-    App("reserved-label", spark_conf("reserved-label", {"spark.kubernetes.executor.label.spark-role": "x"})),
-    App("block-manager-port", spark_conf("block-manager-port", {"spark.blockManager.port": "80"})),
-    App("block-manager-port-word", spark_conf("block-manager-port-word", {"spark.blockManager.port": "x"})),
-    App("pod-name-prefix", spark_conf("pod-name-prefix", {"spark.kubernetes.executor.podNamePrefix": "Bad_Prefix"})),
-    App("secret-key-ref", spark_conf("secret-key-ref", {"spark.kubernetes.executor.secretKeyRef.TOKEN": "creds"})),
-    App("volume-type", spark_conf("volume-type", {"spark.kubernetes.executor.volumes.iscsi.disk.mount.path": "/d"})),
-    App("volume-claim", spark_conf("volume-claim", {
-        "spark.kubernetes.executor.volumes.persistentVolumeClaim.d.mount.path": "/d"})),
-    App("volume-no-path", spark_conf("volume-no-path", {
-        "spark.kubernetes.executor.volumes.emptyDir.d.options.medium": "Memory"})),
-    App("volume-size", spark_conf("volume-size", {
-        "spark.kubernetes.executor.volumes.emptyDir.d.mount.path": "/d",
-        "spark.kubernetes.executor.volumes.emptyDir.d.options.sizeLimit": "100"})),
-    App("volume-duplicate-path", spark_conf("volume-duplicate-path", {
-        "spark.kubernetes.executor.volumes.emptyDir.a.mount.path": "/d",
-        "spark.kubernetes.executor.volumes.emptyDir.b.mount.path": "/d"})),
-    App("executor-cores", spark_conf("executor-cores", {"spark.executor.cores": "many"})),
-    App("executor-memory", spark_conf("executor-memory", {"spark.executor.memory": "1.5g"})),
-    App("overhead-factor", spark_conf("overhead-factor", {"spark.executor.memoryOverheadFactor": "0"})),
-    App("pull-policy", spark_conf("pull-policy", {"spark.kubernetes.container.image.pullPolicy": "Sometimes"})),
-    App("gpu-vendor", spark_conf("gpu-vendor", {"spark.executor.resource.gpu.amount": "1"})),
-    App("off-heap", spark_conf("off-heap", {"spark.memory.offHeap.enabled": "true"})),
+    App(f"refused-{name}", manifests.spark_pi(f"refused-{name}"), properties=properties)
+    for name, properties in list[tuple[str, dict[str, str | None]]]([
+        ("reserved-label", {"spark.kubernetes.executor.label.spark-role": "x"}),
+        ("reserved-labels", {"spark.kubernetes.executor.label.spark-app-name": "x",
+                             "spark.kubernetes.executor.label.spark-version": "1"}),
+        ("block-manager-port", {"spark.blockManager.port": "80"}),
+        ("block-manager-port-word", {"spark.blockManager.port": "x"}),
+        ("pod-name-prefix", {"spark.kubernetes.executor.podNamePrefix": "Bad_Prefix"}),
+        ("no-image", {"spark.kubernetes.executor.container.image": None, "spark.kubernetes.container.image": None}),
+        ("secret-key-ref", {"spark.kubernetes.executor.secretKeyRef.TOKEN": "creds"}),
+        ("volume-type", {"spark.kubernetes.executor.volumes.iscsi.disk.mount.path": "/d"}),
+        ("volume-claim", {"spark.kubernetes.executor.volumes.persistentVolumeClaim.d.mount.path": "/d"}),
+        ("volume-no-path", {"spark.kubernetes.executor.volumes.emptyDir.d.options.medium": "Memory"}),
+        ("volume-size", {"spark.kubernetes.executor.volumes.emptyDir.d.mount.path": "/d",
+                         "spark.kubernetes.executor.volumes.emptyDir.d.options.sizeLimit": "100"}),
+        ("volume-duplicate-path", {"spark.kubernetes.executor.volumes.emptyDir.a.mount.path": "/d",
+                                   "spark.kubernetes.executor.volumes.emptyDir.b.mount.path": "/d"}),
+        ("executor-cores", {"spark.executor.cores": "many"}),
+        ("executor-memory", {"spark.executor.memory": "1.5g"}),
+        ("overhead-factor", {"spark.executor.memoryOverheadFactor": "0"}),
+        ("pull-policy", {"spark.kubernetes.container.image.pullPolicy": "Sometimes"}),
+        ("gpu-vendor", {"spark.executor.resource.gpu.amount": "1"}),
+        ("off-heap", {"spark.memory.offHeap.enabled": "true"}),
+    ])
 ]  # fmt: skip
 
 
@@ -202,7 +207,10 @@ def rendered(app: App) -> ProbeCase:
     pod = copy.deepcopy(submission.driver_pod)
     pod["metadata"]["uid"] = DRIVER_UID
     pod["status"] = {"phase": "Running", "podIP": DRIVER_IP}
-    data: dict[str, str] = submission.config_map["data"]
+    data: dict[str, str] = dict(submission.config_map["data"])
+    if app.properties:
+        properties = {**parse_properties(data[PROPERTIES_FILE]), **app.properties}
+        data[PROPERTIES_FILE] = to_properties({k: v for k, v in properties.items() if v is not None})
     config_maps = {submission.config_map["metadata"]["name"]: data, **app.config_maps}
     return ProbeCase(app.id, pod, config_maps)
 

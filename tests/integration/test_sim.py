@@ -146,14 +146,14 @@ async def test_what_spark_refuses_ends_the_driver_or_leaves_it_without_executors
 ) -> None:
     """An IllegalArgumentException building executor pods ends a Spark driver (exit code 1);
     anything else leaves it running with no executors (Spark tries again every second)."""
-    fatal = app("reserved-label", namespace, 2)
-    fatal["spec"]["sparkConf"] = {"spark.kubernetes.executor.label.spark-role": "mine"}
+    fatal = app("bad-port", namespace, 2)
+    fatal["spec"]["sparkConf"] = {"spark.blockManager.port": "80"}  # Spark requires 0 or 1024-65535
     stalled = app("no-gpu-vendor", namespace, 2)
     stalled["spec"]["sparkConf"] = {"spark.executor.resource.gpu.amount": "1"}
     await kube.create(SPARK_APPLICATIONS, fatal)
     await kube.create(SPARK_APPLICATIONS, stalled)
 
-    [failed] = (await final_states(kube, namespace, ["reserved-label"])).values()
+    [failed] = (await final_states(kube, namespace, ["bad-port"])).values()
     assert failed["status"]["applicationState"]["state"] == "FAILED"
     assert "exit code 1" in failed["status"]["applicationState"]["errorMessage"]
     await wait_for(lambda: _refused(simulated, 2), "the simulator never refused the second driver")

@@ -35,21 +35,23 @@ Obj = dict[str, Any]
 SID = "0f3c2a10-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
 
 
-def submitted(manifest: Obj, **conf: str) -> tuple[Obj, dict[str, dict[str, str]]]:
-    """A rendered driver pod, running (uid and pod IP), and its ConfigMaps' data by name."""
+def submitted(manifest: Obj, **properties: str | None) -> tuple[Obj, dict[str, dict[str, str]]]:
+    """A rendered driver pod, running (uid and pod IP), and its ConfigMaps' data by name, with
+    ``properties`` put into its spark.properties (None: taken out) past the operator's validation."""
     manifest = copy.deepcopy(manifest)
-    if conf:
-        manifest = merge_patch(manifest, {"spec": {"sparkConf": conf}})
     manifest["metadata"]["uid"] = "app-uid"
     sub = render(SparkApplication.model_validate(manifest), SID)
     pod = copy.deepcopy(sub.driver_pod)
     pod["metadata"]["uid"] = "driver-uid"
     pod["status"] = {"phase": "Running", "podIP": "10.2.0.7"}
-    return pod, {sub.config_map["metadata"]["name"]: sub.config_map["data"]}
+    data = dict(sub.config_map["data"])
+    edited = {**parse_properties(data["spark.properties"]), **properties}
+    data["spark.properties"] = to_properties({k: v for k, v in edited.items() if v is not None})
+    return pod, {sub.config_map["metadata"]["name"]: data}
 
 
-def builder(manifest: Obj | None = None, **conf: str) -> ExecutorPods:
-    pod, config_maps = submitted(manifest or manifests.spark_pi(), **conf)
+def builder(manifest: Obj | None = None, **properties: str | None) -> ExecutorPods:
+    pod, config_maps = submitted(manifest or manifests.spark_pi(), **properties)
     return ExecutorPods(new_driver(pod, config_maps))
 
 
@@ -115,13 +117,12 @@ def test_the_executor_environment_is_sparks() -> None:
     assert values["SPARK_APPLICATION_ID"] == "spark-0f3c2a105b6d4e7f8a9b0c1d2e3f4a5b"
     assert values["SPARK_CONF_DIR"] == "/opt/spark/conf"
     assert (values["SPARK_EXECUTOR_ID"], values["SPARK_RESOURCE_PROFILE_ID"]) == ("1", "0")
-    assert values["SPARK_USER"] == "root"  # the driver's
+    assert values["SPARK_USER"] == "spark"  # the driver's
     assert values["SPARK_DRIVER_POD_IP"] == "10.2.0.7"  # from the image's entrypoint
     assert values["SPARK_EXECUTOR_POD_IP"] == {"fieldRef": {"apiVersion": "v1", "fieldPath": "status.podIP"}}
     assert values["SPARK_LOCAL_DIRS"] == f"/var/data/spark-{SID}"  # the driver's local dirs
     opts = sorted(v for k, v in values.items() if k.startswith("SPARK_JAVA_OPT_"))
-    assert opts == ["-Dspark.blockManager.port=7079", "-Dspark.driver.blockManager.port=7079",
-                    "-Dspark.driver.port=7078"]  # fmt: skip
+    assert opts == ["-Dspark.driver.blockManager.port=7079", "-Dspark.driver.port=7078"]
 
 
 def test_user_java_options_come_first_with_their_ids_substituted() -> None:
@@ -135,7 +136,7 @@ def test_user_java_options_come_first_with_their_ids_substituted() -> None:
 
 
 def test_memory_is_heap_plus_overhead_as_the_conf_says() -> None:
-    def memory(manifest: Obj, **conf: str) -> str:
+    def memory(manifest: Obj, **conf: str | None) -> str:
         resources = container(builder(manifest, **conf).pod(1))["resources"]
         assert resources["requests"]["memory"] == resources["limits"]["memory"]
         return str(resources["limits"]["memory"])
