@@ -328,13 +328,16 @@ class KubeClient:
         *,
         propagation_policy: str | None = None,
         resource_version: str | None = None,
+        uid: str | None = None,
         grace_period_seconds: int | None = None,
     ) -> dict[str, Any] | None:
+        """Deletes ``name``; ``resource_version`` and ``uid`` are preconditions (409 when unmet)."""
         body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
         if propagation_policy:
             body["propagationPolicy"] = propagation_policy
-        if resource_version:
-            body["preconditions"] = {"resourceVersion": resource_version}
+        preconditions = {"resourceVersion": resource_version, "uid": uid}
+        if any(preconditions.values()):
+            body["preconditions"] = {k: v for k, v in preconditions.items() if v}
         if grace_period_seconds is not None:
             body["gracePeriodSeconds"] = grace_period_seconds
         result: dict[str, Any] | None = await self.request(

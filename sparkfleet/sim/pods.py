@@ -5,14 +5,20 @@ cluster would do with them:
 
 1. registers fake Nodes and binds each pending pod to one (the scheduler);
 2. moves a driver pod Pending -> Running after a start delay (the kubelet);
-3. creates the executor pods the way a Spark driver does, from the driver's
-   own ``spark.properties`` (count, ``<podNamePrefix>-exec-<id>`` names,
-   ``spark.kubernetes.executor.label.*`` labels, owned by the driver pod),
-   and moves them Running;
+3. plays the Spark driver in it: reads the driver's own files (the ConfigMaps its volumes mount:
+   ``spark.properties`` and the executor pod template), creates the executor ConfigMap and the
+   executor pods exactly as Spark 4.0 builds them (:mod:`sparkfleet.sim.executors`), and moves
+   them Running. Where Spark would refuse to build them, it does what a driver does: an
+   IllegalArgumentException (a reserved label, a bad port) or any error while the SparkContext
+   starts (a template it cannot load) ends the driver with exit code 1; anything else (no
+   executor image) leaves it running with no executors, as Spark keeps retrying. Both are logged;
 4. after the application's run time, completes the executors and then the
    driver: Succeeded, or Failed at ``failure_rate`` or when the driver carries
    the annotation ``sparkfleet.io/sim-outcome: Failed``
-   (``sparkfleet.io/sim-run-seconds`` overrides the run time).
+   (``sparkfleet.io/sim-run-seconds`` overrides the run time);
+5. finishes graceful deletions as a kubelet does: a running pod that gets a deletionTimestamp has
+   its containers stopped (exit code 143, as after SIGTERM) after ``stop_delay`` (at most its grace
+   period) and is then deleted for good (grace period 0, its uid as a precondition).
 
 Writes go out with bounded concurrency from a timer-driven schedule, so it
 keeps up with thousands of pods; :attr:`PodSimulator.stats` includes the CPU
@@ -33,14 +39,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import yaml
 
 from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
 from sparkfleet.kube.informer import EventType
-from sparkfleet.kube.resources import CONFIGMAPS, NODES, PODS, object_key
+from sparkfleet.kube.resources import CONFIGMAPS, NODES, PODS, Resource, object_key
 from sparkfleet.kube.retry import unavailable, while_unavailable
 from sparkfleet.operator.spark import naming
-from sparkfleet.operator.spark.submission import PROPERTIES_FILE, TEMPLATE_FILE, parse_properties
+from sparkfleet.sim import sparkconf
+from sparkfleet.sim.driver import (
+    driver_container,
+    executor_conf_map,
+    initial_executors,
+    mounted_config_maps,
+    new_driver,
+)
+from sparkfleet.sim.executors import ExecutorPods
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +65,8 @@ CONF_VOLUME = "spark-conf-volume-driver"
 CONF_MAP_POLL_SECONDS = 0.2
 CONF_MAP_POLL_MAX_SECONDS = 2.0
 CONF_MAP_PATIENCE_SECONDS = 900.0
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the simulator must stay cheap
+SIGTERM_EXIT_CODE = 143  # 128 + 15: what a container stopped by a pod's deletion exits with
+TERMINAL_PHASES = ("Succeeded", "Failed")
 OPERATOR_PODS = f"{naming.LABEL_LAUNCHED_BY_OPERATOR}=true"
 
 
@@ -64,12 +78,14 @@ class SimConfig:
     run_time: tuple[float, float] = (5.0, 10.0)
     """Seconds the application runs once its driver is Running."""
     failure_rate: float = 0.0
+    stop_delay: tuple[float, float] = (0.05, 0.2)
+    """Seconds from a running pod's deletion to its containers' exit (at most its grace period)."""
     concurrency: int = 32
     """Writes in flight at once."""
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("start_delay", "run_time"):
+        for name in ("start_delay", "run_time", "stop_delay"):
             low, high = getattr(self, name)
             if not 0 <= low <= high:
                 raise ValueError(f"{name} must be a range low..high with 0 <= low <= high; got {low}..{high}")
@@ -85,6 +101,10 @@ class SimStats:
     executors_created: int = 0
     drivers_succeeded: int = 0
     drivers_failed: int = 0
+    executors_refused: int = 0
+    """Drivers whose executor pods Spark would refuse to build (each logged)."""
+    pods_stopped: int = 0
+    """Graceful deletions finished (containers stopped, pod deleted)."""
     writes: int = 0
     write_errors: int = 0
     cpu_seconds: float = 0.0
@@ -107,6 +127,10 @@ def _now() -> str:
 class _Driver:
     key: str
     executors: list[str] = field(default_factory=list)
+    builder: ExecutorPods | None = None
+    """Its executor pod builder, made once (a retry after an outage reuses it)."""
+    refusal: str | None = None
+    """Why Spark would not build its executors, once said."""
     failed: bool | None = None
     """How it ends, once decided."""
     finished: bool = False
@@ -133,6 +157,7 @@ class PodSimulator:
         self._slots = asyncio.Semaphore(self.config.concurrency)
         self._seen: set[str] = set()  # pods already scheduled for start (by uid)
         self._drivers: dict[str, _Driver] = {}  # driver uid -> its run
+        self._stopping: set[str] = set()  # pods being deleted whose stop is scheduled (by uid)
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: set[asyncio.TimerHandle] = set()
         self._cpu_at_start = 0.0
@@ -191,11 +216,19 @@ class PodSimulator:
         uid = meta.get("uid", "")
         if event.type is EventType.DELETED:
             self._seen.discard(uid)
+            self._stopping.discard(uid)
             self._drivers.pop(uid, None)
             return
         role = (meta.get("labels") or {}).get(naming.LABEL_SPARK_ROLE)
         phase = (pod.get("status") or {}).get("phase") or "Pending"
-        if phase == "Pending" and uid not in self._seen and not meta.get("deletionTimestamp"):
+        if meta.get("deletionTimestamp"):
+            if uid not in self._stopping:
+                self._stopping.add(uid)
+                if run := self._drivers.get(uid):
+                    run.finished = True  # killed: it ends by the deletion, not by its run time
+                grace = float(meta.get("deletionGracePeriodSeconds") or 0)
+                self._after(min(self._uniform(self.config.stop_delay), grace), lambda: self._stop(pod))
+        elif phase == "Pending" and uid not in self._seen:
             self._seen.add(uid)
             self._after(self._uniform(self.config.start_delay), lambda: self._start(pod, role == "driver"))
         elif role == "driver" and phase == "Running" and uid not in self._drivers:
@@ -293,10 +326,10 @@ class PodSimulator:
                 raise
             return False
 
-    async def _create_once(self, pod: dict[str, Any]) -> bool:
-        """Creates ``pod``; False if it exists already (an earlier try got through)."""
+    async def _create_once(self, resource: Resource, obj: dict[str, Any]) -> bool:
+        """Creates ``obj``; False if it exists already (an earlier try got through)."""
         try:
-            await self.client.create(PODS, pod)
+            await self.client.create(resource, obj)
             return True
         except ApiError as exc:
             if exc.is_conflict:
@@ -304,57 +337,33 @@ class PodSimulator:
             raise
 
     async def _launch_executors(self, driver: dict[str, Any]) -> None:
-        """What the Spark driver does once it runs: ask Kubernetes for its executors."""
+        """What the Spark driver does once it runs: create the executor ConfigMap, then ask
+        Kubernetes for its executors, built as Spark builds them (or refused as Spark refuses)."""
         meta = driver["metadata"]
         run = self._drivers.get(meta["uid"])
-        if run is None:
+        if run is None or run.finished:
             return
-        props, template = await self._driver_conf(driver)
-        count = int(props.get("spark.executor.instances") or 2)
-        prefix = props.get("spark.kubernetes.executor.podNamePrefix") or meta["name"].removesuffix("-driver")
-        labels = {
-            k.removeprefix("spark.kubernetes.executor.label."): v
-            for k, v in props.items()
-            if k.startswith("spark.kubernetes.executor.label.")
-        }
-        spec = dict((template or {}).get("spec") or {})
-        image = (
-            props.get("spark.kubernetes.executor.container.image")
-            or props.get("spark.kubernetes.container.image")
-            or "spark"
-        )
-        containers = [dict(c) for c in spec.get("containers") or [{"name": EXECUTOR_CONTAINER}]]
-        for container in containers:  # Spark fills in what the template leaves to the properties
-            container["image"] = container.get("image") or image
-        spec["containers"] = containers
-        spec["restartPolicy"] = "Never"
+        if run.builder is None:
+            try:
+                spark = new_driver(driver, await self._config_maps(driver))
+                count = initial_executors(spark.conf)
+                run.builder = ExecutorPods(spark)
+            except sparkconf.SparkError as exc:
+                await self._refused(driver, run, exc)
+                return
+            run.executors = [run.builder.pod(i)["metadata"]["name"] for i in range(1, count + 1)]
+        builder = run.builder
+        if not builder.disable_conf_map:
+            conf_map = executor_conf_map(builder.driver, builder.namespace, builder.app_id)
+            await self._write(self._create_once(CONFIGMAPS, conf_map))
         # Placed on the driver's node at creation: one write less per executor than a binding
         # (the simulator must not be what a benchmark measures).
-        spec["nodeName"] = (driver.get("spec") or {}).get("nodeName") or self.node_names[0]
+        node = (driver.get("spec") or {}).get("nodeName") or self.node_names[0]
         creations = []
-        for i in range(1, count + 1):
-            name = f"{prefix}-exec-{i}"
-            owner = {"apiVersion": "v1", "kind": "Pod", "name": meta["name"], "uid": meta["uid"],
-                     "controller": True, "blockOwnerDeletion": True}  # fmt: skip
-            executor_labels = {
-                **labels,
-                naming.LABEL_SPARK_ROLE: "executor",
-                naming.LABEL_EXECUTOR_ID: str(i),
-            }
-            pod = {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {
-                    "name": name,
-                    "namespace": meta["namespace"],
-                    "labels": executor_labels,
-                    "ownerReferences": [owner],
-                },
-                "spec": spec,
-            }
-            if name not in run.executors:
-                run.executors.append(name)
-            creations.append(self._write(self._create_once(pod)))
+        for i in range(1, len(run.executors) + 1):
+            pod = builder.pod(i)
+            pod["spec"]["nodeName"] = node
+            creations.append(self._write(self._create_once(PODS, pod)))
         results = await asyncio.gather(*creations, return_exceptions=True)
         self.stats.executors_created += sum(1 for r in results if r is True)
         failures = [r for r in results if isinstance(r, BaseException)]
@@ -370,14 +379,46 @@ class PodSimulator:
         run_time = float(annotations.get(ANNOTATION_RUN_SECONDS) or self._uniform(self.config.run_time))
         self._after(run_time, lambda: self._finish(driver))
 
-    async def _driver_conf(self, driver: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any] | None]:
-        name = _conf_map_name(driver)
-        if name is None:
-            return {}, None
-        config_map = await self.client.get(CONFIGMAPS, name, driver["metadata"]["namespace"])
-        data = config_map.get("data") or {}
-        template = yaml.load(data[TEMPLATE_FILE], Loader=_YAML_LOADER) if TEMPLATE_FILE in data else None
-        return parse_properties(data.get(PROPERTIES_FILE) or ""), template
+    async def _config_maps(self, driver: dict[str, Any]) -> dict[str, dict[str, str]]:
+        """The data of the ConfigMaps the driver mounts (its properties file and executor template,
+        SPARK_CONF_DIR): what its container sees. One missing is left out, as if empty."""
+        namespace = driver["metadata"]["namespace"]
+        found: dict[str, dict[str, str]] = {}
+        for name in mounted_config_maps(driver):
+            try:
+                found[name] = (await self.client.get(CONFIGMAPS, name, namespace)).get("data") or {}
+            except ApiError as exc:
+                if not exc.is_not_found:
+                    raise
+        return found
+
+    async def _refused(self, driver: dict[str, Any], run: _Driver, error: sparkconf.SparkError) -> None:
+        """Spark would not build this driver's executor pods: it exits (code 1), or runs on with none."""
+        said = f"{error.java_class}: {error}"
+        if run.refusal is None:  # said once, though a write is tried again after an outage
+            run.refusal = said
+            self.stats.executors_refused += 1
+            log.log(
+                logging.ERROR if error.ends_driver else logging.WARNING,
+                "Spark refuses to build this driver's executor pods; "
+                + (
+                    "the driver exits with code 1"
+                    if error.ends_driver
+                    else "the driver runs on without executors"
+                ),
+                extra={"driver": run.key, "error": said},
+            )
+        if not error.ends_driver:
+            run.finished = True  # Spark logs it and tries again every second: it never gets executors
+            return
+        meta = driver["metadata"]
+        # The kubelet reports the end of the log only when the container asks for it.
+        logs = driver_container(driver).get("terminationMessagePolicy") == "FallbackToLogsOnError"
+        await self._terminate(meta["namespace"], meta["name"], DRIVER_CONTAINER, failed=True,
+                              message=f"Exception in thread \"main\" {said}" if logs else None)  # fmt: skip
+        run.failed = run.finished = True
+        self.stats.drivers_failed += 1
+        self._heard(driver, "Failed")
 
     async def _finish(self, driver: dict[str, Any]) -> None:
         """Executors complete, then the driver: Succeeded, or Failed."""
@@ -406,18 +447,51 @@ class PodSimulator:
         else:
             self.stats.drivers_succeeded += 1
 
-    async def _terminate(self, namespace: str, name: str, container: str, *, failed: bool) -> None:
-        code = 1 if failed else 0
+    async def _terminate(
+        self,
+        namespace: str,
+        name: str,
+        container: str,
+        *,
+        failed: bool,
+        message: str | None = "simulated failure",
+        code: int | None = None,
+    ) -> None:
+        code = code if code is not None else 1 if failed else 0
+        terminated = {"exitCode": code, "reason": "Error" if failed else "Completed",
+                      "startedAt": _now(), "finishedAt": _now(),
+                      **({"message": message} if failed and message else {})}  # fmt: skip
         status = {
             "phase": "Failed" if failed else "Succeeded",
             "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": _now()}],
             "containerStatuses": [{"name": container, "ready": False, "restartCount": 0, "image": "spark",
-                                   "imageID": "", "state": {"terminated": {
-                                       "exitCode": code, "reason": "Error" if failed else "Completed",
-                                       "startedAt": _now(), "finishedAt": _now(),
-                                       **({"message": "simulated failure"} if failed else {})}}}],
+                                   "imageID": "", "state": {"terminated": terminated}}],
         }  # fmt: skip
         await self._write(self.client.patch(PODS, name, {"status": status}, namespace, subresource="status"))
+
+    async def _stop(self, pod: dict[str, Any]) -> None:
+        """A kubelet finishing a graceful deletion: the containers stopped (as by SIGTERM), then the
+        pod deleted for good. A pod that never ran, or has ended, is only deleted."""
+        meta = pod["metadata"]
+        current = self.pods.store.get(object_key(pod))
+        if current is None or current["metadata"].get("uid") != meta["uid"]:
+            return  # gone already, or another pod of the same name
+        status = current.get("status") or {}
+        if status.get("phase") not in TERMINAL_PHASES and status.get("containerStatuses"):
+            role = (meta.get("labels") or {}).get(naming.LABEL_SPARK_ROLE)
+            container = DRIVER_CONTAINER if role == "driver" else EXECUTOR_CONTAINER
+            await self._terminate(meta["namespace"], meta["name"], container, failed=True, message=None,
+                                  code=SIGTERM_EXIT_CODE)  # fmt: skip
+        try:
+            await self._write(
+                self.client.delete(
+                    PODS, meta["name"], meta["namespace"], uid=meta["uid"], grace_period_seconds=0
+                )
+            )
+        except ApiError as exc:
+            if not (exc.is_not_found or exc.is_conflict):  # gone, or a new pod of the same name
+                raise
+        self.stats.pods_stopped += 1
 
     def _heard(self, driver: dict[str, Any], phase: str) -> None:
         key = naming.app_key_of(driver)

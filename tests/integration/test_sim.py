@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sparkfleet.api import SPARK_APPLICATIONS
-from sparkfleet.kube import KubeClient
-from sparkfleet.kube.resources import NODES, PODS, SERVICEACCOUNTS
+from sparkfleet.kube import Informer, InformerEvent, KubeClient
+from sparkfleet.kube.resources import CONFIGMAPS, NODES, PODS, SERVICEACCOUNTS
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.controller import SparkApplicationController
-from sparkfleet.sim import ANNOTATION_OUTCOME, PodSimulator, SimConfig
+from sparkfleet.sim import ANNOTATION_OUTCOME, ANNOTATION_RUN_SECONDS, PodSimulator, SimConfig
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
 
@@ -91,11 +91,26 @@ async def test_applications_run_their_executors_and_complete(
     assert all(
         p["spec"].get("nodeName", "").startswith("sim-node-") for p in pods
     )  # bound, as by a scheduler
-    for executor in executors:  # created as a Spark driver would: named, labelled and owned by the driver
-        owner = executor["metadata"]["ownerReferences"][0]
-        assert owner["kind"] == "Pod"
-        assert executor["metadata"]["name"].startswith(executor["metadata"]["labels"][naming.LABEL_APP_NAME])
-        assert "-exec-" in executor["metadata"]["name"]
+    drivers_by_uid = {d["metadata"]["uid"]: d for d in drivers}
+    for executor in executors:  # created as Spark's executor builder creates them (sim.executors)
+        meta = executor["metadata"]
+        [owner] = meta["ownerReferences"]
+        assert drivers_by_uid[owner["uid"]]["metadata"]["name"] == owner["name"]
+        assert (owner["kind"], owner["controller"], owner.get("blockOwnerDeletion")) == ("Pod", True, None)
+        assert meta["name"].startswith(meta["labels"][naming.LABEL_APP_NAME])
+        assert (
+            meta["name"]
+            == f"{meta['name'].rsplit('-exec-', 1)[0]}-exec-{meta['labels'][naming.LABEL_EXECUTOR_ID]}"
+        )
+        assert meta["labels"]["spark-exec-resourceprofile-id"] == "0"
+        assert executor["spec"]["hostname"] == meta["name"]
+        [container] = executor["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["SPARK_EXECUTOR_ID"] == meta["labels"][naming.LABEL_EXECUTOR_ID]
+        assert container["resources"]["limits"]["memory"] == "896Mi"  # 512m + 384 MiB overhead
+        assert container["args"] == ["executor"]
+    conf_maps, _ = await kube.list_all(CONFIGMAPS, namespace, label_selector="spark-role=executor")
+    assert len(conf_maps) == 5  # each driver's executor ConfigMap
     nodes, _ = await kube.list_all(NODES, label_selector="sparkfleet.io/simulated=true")
     assert len(nodes) >= 3
     stats = simulated.stats
@@ -110,3 +125,94 @@ def test_bad_simulator_settings_are_refused() -> None:
         SimConfig(run_time=(5, 1))
     with pytest.raises(ValueError, match="failure_rate"):
         SimConfig(failure_rate=2)
+
+
+async def wait_for(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        if result := await check():
+            return result
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.2)
+
+
+async def app_state(kube: KubeClient, namespace: str, name: str) -> dict[str, Any]:
+    status: dict[str, Any] = (await kube.get(SPARK_APPLICATIONS, name, namespace)).get("status") or {}
+    return status
+
+
+async def test_what_spark_refuses_ends_the_driver_or_leaves_it_without_executors(
+    simulated: PodSimulator, kube: KubeClient, namespace: str
+) -> None:
+    """An IllegalArgumentException building executor pods ends a Spark driver (exit code 1);
+    anything else leaves it running with no executors (Spark tries again every second)."""
+    fatal = app("bad-port", namespace, 2)
+    fatal["spec"]["sparkConf"] = {"spark.blockManager.port": "80"}  # Spark requires 0 or 1024-65535
+    stalled = app("no-gpu-vendor", namespace, 2)
+    stalled["spec"]["sparkConf"] = {"spark.executor.resource.gpu.amount": "1"}
+    await kube.create(SPARK_APPLICATIONS, fatal)
+    await kube.create(SPARK_APPLICATIONS, stalled)
+
+    [failed] = (await final_states(kube, namespace, ["bad-port"])).values()
+    assert failed["status"]["applicationState"]["state"] == "FAILED"
+    assert "exit code 1" in failed["status"]["applicationState"]["errorMessage"]
+    await wait_for(lambda: _refused(simulated, 2), "the simulator never refused the second driver")
+    status = await app_state(kube, namespace, "no-gpu-vendor")
+    assert status["applicationState"]["state"] == "RUNNING", status
+    pods, _ = await kube.list_all(PODS, namespace)
+    assert [p for p in pods if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "executor"] == []
+    assert simulated.stats.executors_created == 0
+
+
+async def _refused(simulator: PodSimulator, count: int) -> bool:
+    return simulator.stats.executors_refused >= count
+
+
+async def test_a_deleted_running_driver_stops_as_a_kubelet_stops_it(
+    simulated: PodSimulator, kube: KubeClient, namespace: str
+) -> None:
+    """Deleted with its grace period (30 s), a running pod is stopped (exit code 143) and removed
+    at once, not left Terminating: a spec change resubmits without anyone force-deleting."""
+    long = app("edited", namespace, 1)
+    long["spec"]["driver"]["annotations"] = {ANNOTATION_RUN_SECONDS: "600"}
+    await kube.create(SPARK_APPLICATIONS, long)
+
+    async def running() -> dict[str, Any] | None:
+        status = await app_state(kube, namespace, "edited")
+        return status if (status.get("applicationState") or {}).get("state") == "RUNNING" else None
+
+    first = (await wait_for(running, "never RUNNING"))["submissionID"]
+    seen: dict[str, Any] = {}
+    watcher = Informer(kube, PODS, namespace=namespace)
+    watcher.add_handler(lambda event: _record_stops(event, seen))
+    watcher.start()
+    await watcher.wait_synced(30)
+    try:
+        started = time.monotonic()
+        await kube.patch(SPARK_APPLICATIONS, "edited", {"spec": {"arguments": ["10"]}}, namespace)
+
+        async def resubmitted() -> dict[str, Any] | None:
+            status = await app_state(kube, namespace, "edited")
+            return status if status.get("submissionID") not in (None, first) else None
+
+        await wait_for(resubmitted, "the spec change never resubmitted", timeout=25)
+        assert time.monotonic() - started < 25  # well inside the driver's 30 s grace period
+        await wait_for(lambda: _stopped(seen, "edited-driver"), "no stop seen", timeout=10)
+    finally:
+        await watcher.stop()
+    assert seen["edited-driver"]["exitCode"] == 143
+    assert seen["edited-driver"]["phase"] == "Failed"
+    assert simulated.stats.pods_stopped >= 1
+
+
+def _record_stops(event: InformerEvent, seen: dict[str, Any]) -> None:
+    pod = event.obj
+    if not pod["metadata"].get("deletionTimestamp"):
+        return
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if terminated := (status.get("state") or {}).get("terminated"):
+            seen[pod["metadata"]["name"]] = {**terminated, "phase": pod["status"].get("phase")}
+
+
+async def _stopped(seen: dict[str, Any], name: str) -> bool:
+    return name in seen
