@@ -187,7 +187,11 @@ def test_everything_reaches_driver_executor_template_and_properties() -> None:
     assert executor["spec"]["schedulerName"] == "volcano"
     assert executor["spec"]["hostNetwork"] is False
     exec_container = container(executor, "spark-kubernetes-executor")
-    assert {"name": "MODE", "value": "batch"} in exec_container["env"]
+    # envVars reach executors once, as spark.executorEnv (Spark sets those itself), and pull secrets
+    # come from spark.kubernetes.container.image.pullSecrets: neither is repeated in the template.
+    assert "MODE" not in {e["name"] for e in exec_container["env"]}
+    assert props(sub)["spark.executorEnv.MODE"] == "batch"
+    assert "imagePullSecrets" not in executor["spec"]
 
     p = props(sub)
     assert p["spark.eventLog.enabled"] == "true"
@@ -390,7 +394,7 @@ def test_template_containers_keep_their_env_ports_and_mounts() -> None:
         c = container(pod, name)
         names = [e["name"] for e in c["env"]]
         assert names[0] == "FROM_TEMPLATE"
-        assert "MINE" in names
+        assert ("MINE" in names) == (pod is sub.driver_pod)  # executors get it as spark.executorEnv
         assert {"name": "t", "mountPath": "/t"} in c["volumeMounts"]
         assert c["resources"]["limits"]["example.com/fpga"] == "1"
     driver = container(sub.driver_pod, "spark-kubernetes-driver")

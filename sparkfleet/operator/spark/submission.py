@@ -460,8 +460,10 @@ def _container_resources(app: SparkApplication, pod_spec: SparkPodSpec, jvm: boo
     return {"requests": requests, "limits": limits}
 
 
-def _env(pod_spec: SparkPodSpec) -> list[Obj]:
-    env: list[Obj] = [{"name": k, "value": v} for k, v in (pod_spec.env_vars or {}).items()]
+def _env(pod_spec: SparkPodSpec, *, env_vars: bool = True) -> list[Obj]:
+    """The container env the spec gives (``env_vars=False``: without spec.*.envVars, which reach
+    executors as spark.executorEnv: Spark sets them itself, a second copy in the template is noise)."""
+    env: list[Obj] = [{"name": k, "value": v} for k, v in (pod_spec.env_vars or {}).items() if env_vars]
     for key, ref in (pod_spec.env_secret_key_refs or {}).items():
         env.append({"name": key, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
     for secret in pod_spec.secrets or []:
@@ -716,7 +718,7 @@ def _executor_template(app: SparkApplication, labels: dict[str, str], config_map
     container: Obj = {"name": EXECUTOR_CONTAINER}
     # Spark sets SPARK_CONF_DIR on executors after the template's env, so spec.sparkConfigMap's goes
     # in spark.executorEnv (which Spark sets after its own), not here.
-    env = [e for e in conf_env if e["name"] != "SPARK_CONF_DIR"] + _env(executor)
+    env = [e for e in conf_env if e["name"] != "SPARK_CONF_DIR"] + _env(executor, env_vars=False)
     if env:
         container["env"] = env
     if mounts:
@@ -727,9 +729,11 @@ def _executor_template(app: SparkApplication, labels: dict[str, str], config_map
     if executor.ports or conf_ports:
         container["ports"] = conf_ports + [p.to_kube() for p in executor.ports or []]
     base_meta, base_spec = _base(executor.template)
+    # Spark adds spark.kubernetes.container.image.pullSecrets to every executor itself.
+    fields = {k: v for k, v in _pod_fields(app, executor).items() if k != "imagePullSecrets"}
     spec: Obj = {
         **base_spec,
-        **_pod_fields(app, executor),
+        **fields,
         "containers": _merge_container(base_spec, EXECUTOR_CONTAINER, container)
         + list(executor.sidecars or []),
     }
