@@ -119,6 +119,14 @@ def test_spark_pi_properties_and_services() -> None:
     assert sub.ui_service["metadata"]["name"] == "spark-pi-ui-svc"
     assert sub.ui_service["spec"]["ports"][0]["port"] == 4040
     assert sub.ui_service["spec"]["ports"][0]["targetPort"] == 4040
+    # Kubeflow's labels and selector: without spark-app-selector, so the driver does not delete it on stop.
+    assert sub.ui_service["spec"]["selector"] == {
+        "sparkoperator.k8s.io/app-name": "spark-pi",
+        "spark-role": "driver",
+    }
+    assert sub.ui_service["metadata"]["labels"] == {
+        "sparkoperator.k8s.io/app-name": "spark-pi", "sparkoperator.k8s.io/submission-id": SID,
+    }  # fmt: skip
     assert rendered(manifests.spark_pi(), ui_service=False).ui_service is None
 
 

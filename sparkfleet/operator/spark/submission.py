@@ -225,7 +225,7 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
         driver_pod=driver_pod,
         config_map=config_map,
         driver_service=driver_service,
-        ui_service=_ui_service(app, selector, operator_labels, ui) if ui_service else None,
+        ui_service=_ui_service(app, submission_id, ui) if ui_service else None,
     )
 
 
@@ -750,16 +750,20 @@ def _executor_template(app: SparkApplication, labels: dict[str, str], config_map
     }
 
 
-def _ui_service(app: SparkApplication, selector: dict[str, str], labels: dict[str, str], target: int) -> Obj:
+def _ui_service(app: SparkApplication, submission_id: str, target: int) -> Obj:
     """The Spark UI Service the Spark Operator creates: it targets the port the UI listens on
     (``spark.ui.port``); its own port is ``sparkUIOptions.servicePort``, else the same port, or
-    4040 when sparkUIOptions is given without one (as the Spark Operator chooses)."""
+    4040 when sparkUIOptions is given without one (as the Spark Operator chooses).
+
+    Its labels and selector are the Spark Operator's, not Spark's: a Spark driver deletes every
+    Service labelled with its ``spark-app-selector`` when it stops, and the UI Service outlives runs."""
     options = app.spec.spark_ui_options
     port = target if options is None else options.service_port or DEFAULT_UI_PORT
     metadata: Obj = {
         "name": naming.ui_service_name(app.metadata["name"]),
         "namespace": app.metadata["namespace"],
-        "labels": {**labels, **((options.service_labels if options else None) or {})},
+        "labels": (options.service_labels if options else None)
+        or {naming.LABEL_APP_NAME: app.metadata["name"], naming.LABEL_SUBMISSION_ID: submission_id},
         "ownerReferences": [_owner_reference(app)],
     }
     if options and options.service_annotations:
@@ -770,7 +774,7 @@ def _ui_service(app: SparkApplication, selector: dict[str, str], labels: dict[st
         "metadata": metadata,
         "spec": {
             "type": (options.service_type if options else None) or "ClusterIP",
-            "selector": selector,
+            "selector": {naming.LABEL_APP_NAME: app.metadata["name"], naming.LABEL_SPARK_ROLE: "driver"},
             "ports": [{"name": (options.service_port_name if options else None) or "spark-driver-ui-port",
                        "port": port, "targetPort": target, "protocol": "TCP"}],
         },
