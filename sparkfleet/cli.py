@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 import uvloop
 
-from sparkfleet import __version__
+from sparkfleet import __version__, kubeflow_flags
 from sparkfleet.shards_cli import shards_app
 
 app = typer.Typer(
@@ -137,6 +137,7 @@ Duration = checked(parse_duration)
 
 @app.command("run")
 def run_command(
+    ctx: typer.Context,
     kubeconfig: Annotated[
         str | None, typer.Option(help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
     ] = None,
@@ -253,6 +254,8 @@ def run_command(
     from sparkfleet.sharding.member import FleetUnavailable
 
     configure_logging("json" if log_format.lower() == "json" else "text", log_level.lower())
+    for warning in ctx.obj or []:  # Kubeflow Spark Operator flags accepted and ignored, one line each
+        logging.getLogger("sparkfleet.cli").warning(warning)
     host, port = _split_host_port(metrics_bind_address)
     try:
         lease = LeaseTiming(
@@ -383,8 +386,19 @@ app.add_typer(shards_app, name="shards")
 def main() -> None:
     """The entry point. A usage error (a bad flag) is one line on stderr, ``error: ...``, exit 2, as
     kubectl says it: readable in a pod's log and by scripts, where a boxed message wraps mid-word."""
+    args = sys.argv[1:]
+    warnings: list[str] = []
+    if args[:2] == ["controller", "start"]:  # the Kubeflow Spark Operator's image's command
+        args = ["run", *args[2:]]
+    if args[:1] == ["run"]:  # a Deployment made for the Kubeflow Spark Operator passes its flags
+        try:
+            translated = kubeflow_flags.translate(args[1:])
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        args, warnings = ["run", *translated.argv], translated.warnings
     try:
-        code = app(standalone_mode=False)
+        code = app(args=args, standalone_mode=False, obj=warnings)
     except typer.Abort:
         typer.echo("error: aborted", err=True)
         code = 1

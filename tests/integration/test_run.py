@@ -18,6 +18,7 @@ from sparkfleet.kube.resources import LEASES, SERVICEACCOUNTS
 from sparkfleet.testing import ControlPlane
 from sparkfleet.testing.proc import free_port
 from tests.examples import manifests
+from tests.examples.kubeflow_chart_args import DEFAULT
 
 CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
 
@@ -151,3 +152,55 @@ async def test_a_member_that_cannot_read_its_fleet_exits_naming_why(
     assert "error: cannot read SparkFleet" in text, text
     assert "403" in text, text
     assert "Traceback" not in text, text
+
+
+async def test_a_kubeflow_deployments_arguments_start_sparkfleet(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    """The Spark Operator's image runs ``controller start`` with its chart's flags; swapping the image
+    for sparkfleet's must be enough: the same arguments start a leader-elected instance that serves."""
+    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                        "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
+    port = free_port()
+    local = {  # the chart's values for this cluster: its namespace, a free port
+        "--namespaces=default": f"--namespaces={namespace}",
+        "--metrics-bind-address=:8080": f"--metrics-bind-address=127.0.0.1:{port}",
+        "--leader-election-lock-namespace=spark-operator": f"--leader-election-lock-namespace={namespace}",
+    }
+    args = [local.get(arg, arg) for arg in DEFAULT]
+    log_path = tmp_path / "operator.log"
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "sparkfleet.cli", "controller", "start", *args, stdout=log, stderr=log,
+            env={**os.environ, "POD_NAME": "spark-operator-controller-0", "KUBECONFIG": str(control_plane.kubeconfig)},
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                lease = await kube.get(LEASES, "spark-operator-controller-lock", namespace)
+                if lease["spec"].get("holderIdentity") == "spark-operator-controller-0":
+                    break
+            except ApiError as exc:
+                if not exc.is_not_found:
+                    raise
+            assert proc.returncode is None, log_path.read_text()
+            assert time.monotonic() < deadline, f"never took the leader Lease:\n{log_path.read_text()}"
+            await asyncio.sleep(0.1)
+        await kube.create(SPARK_APPLICATIONS, manifests.spark_pi(namespace=namespace))
+        while ((await kube.get(SPARK_APPLICATIONS, "spark-pi", namespace)).get("status") or {}).get(
+            "applicationState", {}
+        ).get("state") != "SUBMITTED":
+            assert time.monotonic() < deadline + 30, log_path.read_text()
+            await asyncio.sleep(0.1)
+        code, _ = await get(f"http://127.0.0.1:{port}/metrics")
+        assert code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        returncode = await asyncio.wait_for(proc.wait(), 30)
+    text = log_path.read_text()
+    assert returncode == 0, text
+    assert "--feature-gates: accepted and ignored:" in text
+    assert "--scheduled-spark-application-timestamp-precision: accepted and ignored:" in text
+    assert "Traceback" not in text

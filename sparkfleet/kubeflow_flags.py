@@ -1,0 +1,135 @@
+"""The Kubeflow Spark Operator's controller flags (v2.5), read as ``sparkfleet run`` flags.
+
+A Deployment made for the Spark Operator passes its controller flags (``--leader-election=true``,
+``--zap-log-level=info``, ``--namespaces=""``, ...). :func:`translate` turns such an argument list
+into sparkfleet's, so the same Deployment starts sparkfleet instead of crashing on an unknown flag:
+
+- a flag sparkfleet has under the same name passes through (``--controller-threads``, the
+  ``--leader-election-*`` timings, ``--workqueue-ratelimiter-*``, ``--kube-api-*``, ...);
+- a flag it has under another name or form is rewritten (``--leader-election=true`` to
+  ``--leader-elect``, ``--zap-log-level`` to ``--log-level``, ``--zap-encoder`` to
+  ``--log-format``, a Go boolean ``--x=false`` to ``--no-x``);
+- a flag whose job sparkfleet does another way, or does not do yet, is dropped with a one-line
+  warning saying so.
+
+The Spark Operator's image runs ``controller start <flags>``; ``sparkfleet controller start`` is the
+same as ``sparkfleet run``, so swapping the image is enough. Pure: no I/O; the caller logs the
+warnings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Kubeflow flags sparkfleet takes as they are.
+SAME = frozenset({
+    "--controller-threads", "--namespaces", "--max-tracked-executor-per-app",
+    "--workqueue-ratelimiter-bucket-qps", "--workqueue-ratelimiter-bucket-size",
+    "--workqueue-ratelimiter-max-delay", "--leader-election-lock-name", "--leader-election-lock-namespace",
+    "--leader-election-lease-duration", "--leader-election-renew-deadline", "--leader-election-retry-period",
+    "--kube-api-qps", "--kube-api-burst", "--metrics-bind-address", "--metrics-prefix",
+})  # fmt: skip
+# Go booleans: --x, --x=true, --x=false.
+BOOLEANS = {"--leader-election": "--leader-elect", "--enable-ui-service": "--enable-ui-service"}
+ZAP_LEVELS = {"debug": "debug", "info": "info", "warn": "warning", "error": "error", "dpanic": "error",
+              "panic": "error", "fatal": "error"}  # fmt: skip
+ZAP_ENCODERS = {"json": "json", "console": "text"}
+# Accepted and dropped: what each did in the Spark Operator, and what stands in for it here.
+DROPPED = {
+    "--enable-metrics": "metrics are always served (on --metrics-bind-address)",
+    "--metrics-endpoint": "metrics are served at /metrics",
+    "--metrics-labels": "application metrics carry the namespace label",
+    "--metrics-job-submit-latency-buckets": "sparkfleet's latency histograms have buckets of their own",
+    "--metrics-job-start-latency-buckets": "sparkfleet's latency histograms have buckets of their own",
+    "--health-probe-bind-address": "/healthz and /readyz are served on --metrics-bind-address",
+    "--pprof-bind-address": "no pprof endpoint (Go only)",
+    "--secure-metrics": "metrics are served over plain HTTP",
+    "--cache-sync-timeout": "caches are waited for as long as the API server answers",
+    "--driver-pod-creation-grace-period": "drivers are submitted natively and followed by watch",
+    "--namespace-selector": "not supported yet: list the namespaces with --namespaces or use a SparkFleet",
+    "--enable-batch-scheduler": "not supported yet: batch schedulers are ignored",
+    "--kube-scheduler-names": "not supported yet: batch schedulers are ignored",
+    "--default-batch-scheduler": "not supported yet: batch schedulers are ignored",
+    "--ingress-url-format": "not supported yet: no UI Ingress is created",
+    "--ingress-class-name": "not supported yet: no UI Ingress is created",
+    "--ingress-tls": "not supported yet: no UI Ingress is created",
+    "--ingress-annotations": "not supported yet: no UI Ingress is created",
+    "--scheduled-spark-application-timestamp-precision": (
+        "not supported yet: runs are named <name>-<unix time>"
+    ),
+    "--metric-tls-min-version": "metrics are served over plain HTTP",
+    "--metric-tls-cipher-suites": "metrics are served over plain HTTP",
+    "--feature-gates": "no feature gates here (no spark-defaults.conf loading, no partial restarts)",
+}
+# Flags of sparkfleet's own whose values follow as the next argument when not given with '='.
+_TAKES_VALUE = (
+    SAME | {"--zap-log-level", "--zap-encoder"} | set(DROPPED) - {"--enable-metrics", "--secure-metrics"}
+)
+
+
+@dataclass
+class Translation:
+    argv: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _truth(flag: str, value: str | None) -> bool:
+    if value is None:
+        return True
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "t"):
+        return True
+    if lowered in ("false", "0", "f"):
+        return False
+    raise ValueError(f"{flag}: {value!r} is not a boolean (true or false)")
+
+
+def translate(args: list[str]) -> Translation:
+    """sparkfleet's arguments for Kubeflow's (and sparkfleet's own, which pass through untouched).
+
+    Raises ValueError naming the flag for a value that cannot be read (``--zap-log-level=loud``)."""
+    out = Translation(argv=[])
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if not arg.startswith("--") or arg == "--":
+            out.argv.append(arg)
+            continue
+        flag, eq, inline = arg.partition("=")
+        value: str | None = inline if eq else None
+        known = (
+            flag in BOOLEANS
+            or flag in DROPPED
+            or flag in ("--zap-log-level", "--zap-encoder", "--namespaces")
+        )
+        if not known:
+            out.argv.append(arg)
+            continue
+        if value is None and flag in _TAKES_VALUE and i < len(args) and not args[i].startswith("--"):
+            value = args[i]
+            i += 1
+        if flag in BOOLEANS:
+            target = BOOLEANS[flag]
+            out.argv.append(target if _truth(flag, value) else "--no-" + target.removeprefix("--"))
+        elif flag == "--namespaces":
+            # The Spark Operator's chart passes --namespaces="" (the quotes are part of the value) for
+            # every namespace; an empty list means the same here.
+            names = [n for n in (value or "").replace('"', "").split(",") if n.strip()]
+            out.argv.extend(f"--namespaces={n.strip()}" for n in names)
+        elif flag == "--zap-log-level":
+            level = ZAP_LEVELS.get((value or "").strip().lower())
+            if level is None:
+                if (value or "").strip().lstrip("-").isdigit():  # zap's numeric verbosity: debug and beyond
+                    level = "debug"
+                else:
+                    raise ValueError(f"--zap-log-level: {value!r} is not one of {', '.join(ZAP_LEVELS)}")
+            out.argv.append(f"--log-level={level}")
+        elif flag == "--zap-encoder":
+            encoder = ZAP_ENCODERS.get((value or "").strip().lower())
+            if encoder is None:
+                raise ValueError(f"--zap-encoder: {value!r} is not json or console")
+            out.argv.append(f"--log-format={encoder}")
+        else:
+            out.warnings.append(f"{flag}: accepted and ignored: {DROPPED[flag]}")
+    return out

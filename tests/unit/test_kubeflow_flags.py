@@ -1,0 +1,97 @@
+"""The Kubeflow Spark Operator's controller flags (v2.5.2) are read by ``sparkfleet run``.
+
+The argument lists are what Kubeflow's chart v2.5.2 renders in its controller Deployment
+(tests/examples/kubeflow_chart_args.py). Each must parse as ``sparkfleet run``'s flags, with what it
+sets carried over and what it drops named in a warning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import typer
+
+from sparkfleet.cli import app
+from sparkfleet.kubeflow_flags import DROPPED, translate
+from tests.examples.kubeflow_chart_args import DEFAULT, LOADED
+
+
+def parsed(args: list[str]) -> dict[str, Any]:
+    """The parameters ``sparkfleet run`` reads from ``args`` (parsed by its own parser, not run)."""
+    command = typer.main.get_command(app)
+    assert isinstance(command, typer.core.TyperGroup)
+    with command.commands["run"].make_context("run", list(args), obj=[]) as ctx:
+        return dict(ctx.params)
+
+
+def test_the_charts_default_arguments_start_sparkfleet_as_they_started_kubeflow() -> None:
+    result = translate(DEFAULT)
+    params = parsed(result.argv)
+    assert params["log_level"] == "info"
+    assert params["log_format"] == "text"
+    assert params["namespaces"] == ["default"]
+    assert params["concurrent_syncs"] == 10
+    assert params["enable_ui_service"] is True
+    assert params["metrics_bind_address"] == ":8080"
+    assert params["leader_elect"] is True
+    assert params["leader_election_lock_name"] == "spark-operator-controller-lock"
+    assert params["leader_election_lock_namespace"] == "spark-operator"
+    assert (params["leader_election_lease_duration"], params["leader_election_renew_deadline"],
+            params["leader_election_retry_period"]) == ("15s", "10s", "2s")  # fmt: skip
+    assert (params["workqueue_ratelimiter_bucket_qps"], params["workqueue_ratelimiter_bucket_size"]) == (
+        50,
+        500,
+    )
+    assert params["workqueue_ratelimiter_max_delay"] == "6h"
+    assert params["max_tracked_executor_per_app"] == 1000
+    assert (params["kube_api_qps"], params["kube_api_burst"]) == (20, 30)
+    dropped = {w.split(":", 1)[0] for w in result.warnings}
+    assert dropped == {
+        "--enable-metrics", "--metrics-endpoint", "--metrics-labels", "--metrics-job-submit-latency-buckets",
+        "--metrics-job-start-latency-buckets", "--driver-pod-creation-grace-period",
+        "--scheduled-spark-application-timestamp-precision", "--feature-gates",
+    }  # fmt: skip
+
+
+def test_a_fully_loaded_values_file_parses_and_names_what_it_drops() -> None:
+    result = translate(LOADED)
+    params = parsed(result.argv)
+    assert params["namespaces"] is None  # --namespaces="": every namespace
+    assert params["log_level"] == "debug"
+    assert params["log_format"] == "json"
+    assert params["enable_ui_service"] is False
+    assert params["leader_elect"] is False
+    assert params["metrics_prefix"] == "team_"
+    assert params["concurrent_syncs"] == 32
+    for warning in result.warnings:
+        assert ": accepted and ignored: " in warning
+    assert {w.split(":", 1)[0] for w in result.warnings} >= {
+        "--namespace-selector", "--ingress-url-format", "--ingress-tls", "--enable-batch-scheduler",
+        "--pprof-bind-address", "--feature-gates",
+    }  # fmt: skip
+
+
+def test_sparkfleets_own_flags_pass_through_untouched() -> None:
+    own = ["--fleet", "spark", "--identity=m1", "--concurrent-syncs", "4", "--log-format", "json"]
+    assert translate(own).argv == own
+    assert translate(["--leader-election"]).argv == ["--leader-elect"]
+    assert translate(["--enable-ui-service", "--namespaces=a,b"]).argv == [
+        "--enable-ui-service", "--namespaces=a", "--namespaces=b",
+    ]  # fmt: skip
+    assert translate(["--cache-sync-timeout", "30s", "--kube-api-qps", "5"]).argv == ["--kube-api-qps", "5"]
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [(["--leader-election=maybe"], "--leader-election"), (["--zap-log-level=loud"], "--zap-log-level"),
+     (["--zap-encoder=xml"], "--zap-encoder")],
+)  # fmt: skip
+def test_unreadable_values_name_the_flag(args: list[str], flag: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{flag}: "):
+        translate(args)
+
+
+def test_every_dropped_flag_says_what_stands_in_for_it() -> None:
+    for flag, why in DROPPED.items():
+        assert translate([f"{flag}=x"]).warnings == [f"{flag}: accepted and ignored: {why}"]
