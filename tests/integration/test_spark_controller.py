@@ -133,6 +133,8 @@ async def test_application_runs_to_completion(kube: KubeClient, namespace: str) 
     assert status["executionAttempts"] == 1
     assert status["driverInfo"]["podName"] == "spark-pi-driver"
     assert status["driverInfo"]["webUIServiceName"] == "spark-pi-ui-svc"
+    ui = await kube.get(SERVICES, "spark-pi-ui-svc", namespace)
+    assert status["driverInfo"]["webUIAddress"] == f"{ui['spec']['clusterIP']}:4040"  # as Kubeflow writes it
     submission_id = status["submissionID"]
 
     driver = await kube.get(PODS, "spark-pi-driver", namespace)

@@ -257,17 +257,20 @@ async def test_takeover_follows_what_runs_and_resubmits_nothing_finished(
         # A running driver is followed to its end; no second driver ever starts.
         running = apps["kf-running"]
         assert set(running["status"]["executorState"].values()) == {"RUNNING"}
-        for pod in before["kf-running"].values():
+        # Executors end first, then the driver, as a Spark application ends.
+        for pod in sorted(
+            before["kf-running"].values(),
+            key=lambda p: p["metadata"]["labels"][naming.LABEL_SPARK_ROLE] == "driver",
+        ):
             await _set_phase(kf, namespace, pod["metadata"]["name"], "Succeeded")
 
         async def completed() -> bool:
             apps["kf-running"] = await kf.get(SPARK_APPLICATIONS, "kf-running", namespace)
-            return state_of(apps["kf-running"]) == "COMPLETED"
+            executors = set((apps["kf-running"].get("status") or {}).get("executorState", {}).values())
+            return state_of(apps["kf-running"]) == "COMPLETED" and executors == {"COMPLETED"}
 
         await until(completed, lambda: apps["kf-running"].get("status"))
-        app = await kf.get(SPARK_APPLICATIONS, "kf-running", namespace)
-        assert set(app["status"]["executorState"].values()) == {"COMPLETED"}
-        assert app["status"]["submissionAttempts"] == 1
+        assert apps["kf-running"]["status"]["submissionAttempts"] == 1
         assert set(await pods_of(kf, namespace, "kf-running")) == set(before["kf-running"])
     finally:
         await controller.stop()

@@ -367,10 +367,14 @@ class SparkApplicationController:
             submission = render(app, submission_id, ui_service=self.ui_service)
         try:
             # Each create tolerates AlreadyExists: an adopted submission may have some of them.
-            await asyncio.gather(
+            created = await asyncio.gather(
                 self._ensure(CONFIGMAPS, submission.owned_by_driver(submission.config_map, driver)),
                 self._ensure(SERVICES, submission.owned_by_driver(submission.driver_service, driver)),
-                *([self._ensure(SERVICES, submission.ui_service)] if submission.ui_service else []),
+                *(
+                    [self._ensure(SERVICES, submission.ui_service, read_existing=True)]
+                    if submission.ui_service
+                    else []
+                ),
             )
         except ApiError as exc:
             message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
@@ -385,14 +389,7 @@ class SparkApplicationController:
                 "executionAttempts": int(status.get("executionAttempts") or 0) + 1,
                 "driverInfo": {
                     "podName": submission.driver_pod["metadata"]["name"],
-                    **(
-                        {
-                            "webUIServiceName": submission.ui_service["metadata"]["name"],
-                            "webUIPort": submission.ui_service["spec"]["ports"][0]["port"],
-                        }
-                        if submission.ui_service
-                        else {}
-                    ),
+                    **(_web_ui(submission.ui_service, created[-1]) if submission.ui_service else {}),
                 },
             }
         )
@@ -443,12 +440,22 @@ class SparkApplicationController:
         await self._delete(PODS, driver_name, namespace)
         return None
 
-    async def _ensure(self, resource: Any, obj: dict[str, Any]) -> None:
+    async def _ensure(
+        self, resource: Any, obj: dict[str, Any], *, read_existing: bool = False
+    ) -> dict[str, Any] | None:
+        """Creates ``obj``; on 409 AlreadyExists (the UI Service of an earlier run, or part of an
+        adopted submission) returns what exists when ``read_existing``, else None."""
         try:
-            await self.client.create(resource, obj)
+            created: dict[str, Any] = await self.client.create(resource, obj)
         except ApiError as exc:
-            if not exc.is_conflict:  # 409 AlreadyExists: the UI Service of an earlier run
+            if not exc.is_conflict:
                 raise
+            if not read_existing:
+                return None
+            meta = obj["metadata"]
+            existing: dict[str, Any] = await self.client.get(resource, meta["name"], meta["namespace"])
+            return existing
+        return created
 
     async def _delete(self, resource: Any, name: str, namespace: str) -> None:
         try:
@@ -468,6 +475,17 @@ class SparkApplicationController:
         if await replace_status(self.client, self.events, SPARK_APPLICATIONS, raw, new):
             meta = raw["metadata"]
             self._unobserved[f"{meta['namespace']}/{meta['name']}"] = meta.get("resourceVersion")
+
+
+def _web_ui(rendered: dict[str, Any], service: dict[str, Any] | None) -> dict[str, Any]:
+    """status.driverInfo's UI fields, as the Spark Operator writes them: the Service's name and port,
+    and ``webUIAddress``, ``<cluster IP>:<port>`` (once the Service has a cluster IP)."""
+    port = rendered["spec"]["ports"][0]["port"]
+    info: dict[str, Any] = {"webUIServiceName": rendered["metadata"]["name"], "webUIPort": port}
+    cluster_ip = ((service or {}).get("spec") or {}).get("clusterIP")
+    if cluster_ip and cluster_ip != "None":
+        info["webUIAddress"] = f"{cluster_ip}:{port}"
+    return info
 
 
 def _without_executors(status: dict[str, Any]) -> dict[str, Any]:
