@@ -39,3 +39,23 @@ LOADED = [
     "--kube-api-burst=60", "--scheduled-spark-application-timestamp-precision=seconds",
     "--feature-gates=PartialRestart=true,LoadSparkDefaults=true",
 ]  # fmt: skip
+
+# The controller's permissions in the job namespaces, as Kubeflow's chart v2.5.2 grants them
+# (templates/controller/_helpers.tpl, "spark-operator.controller.policyRules"): what a takeover that
+# swaps the image runs under.
+CONTROLLER_RULES = [
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "create", "update", "delete"]},
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch", "create", "update", "patch"]},
+    {"apiGroups": [""], "resources": ["services"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "update", "patch"]},
+    {"apiGroups": ["extensions", "networking.k8s.io"], "resources": ["ingresses"],
+     "verbs": ["get", "create", "update", "delete"]},
+    {"apiGroups": ["sparkoperator.k8s.io"], "resources": ["sparkapplications"],
+     "verbs": ["get", "list", "watch", "create", "delete"]},
+    {"apiGroups": ["sparkoperator.k8s.io"], "resources": ["scheduledsparkapplications", "sparkconnects"],
+     "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["sparkoperator.k8s.io"],
+     "resources": ["sparkapplications/status", "sparkconnects/status", "scheduledsparkapplications/status"],
+     "verbs": ["update"]},
+]  # fmt: skip

@@ -24,12 +24,13 @@ from prometheus_client import REGISTRY
 
 from sparkfleet.api import SPARK_APPLICATIONS
 from sparkfleet.kube import KubeClient
-from sparkfleet.kube.resources import EVENTS, PODS, SERVICEACCOUNTS
+from sparkfleet.kube.resources import EVENTS, PODS, ROLEBINDINGS, ROLES, SERVICEACCOUNTS
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.status_writes import REASON_REJECTED
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
+from tests.examples.kubeflow_chart_args import CONTROLLER_RULES
 
 KUBEFLOW_CRDS = Path(__file__).resolve().parents[1] / "fixtures" / "kubeflow-v2.5.2" / "crds"
 SERVICE_ACCOUNT = "spark-operator-spark"
@@ -202,12 +203,41 @@ async def until(check: Callable[[], Any], seen: Callable[[], object], timeout: f
         await asyncio.sleep(0.2)
 
 
+def _forbidden(client: KubeClient) -> float:
+    """403 answers the client got so far (rest_client_requests_total of its host)."""
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "rest_client_requests"
+        for sample in metric.samples
+        if sample.labels.get("code") == "403" and sample.labels.get("host") == client.transport.host
+    )
+
+
 def state_of(app: dict[str, Any]) -> str:
     return str(((app.get("status") or {}).get("applicationState") or {}).get("state") or "")
 
 
+async def as_kubeflows_controller(cp: ControlPlane, kf: KubeClient, namespace: str) -> Path:
+    """A kubeconfig for a ServiceAccount with exactly the Kubeflow controller's permissions in
+    ``namespace`` (as its chart grants them): the identity sparkfleet runs under when the image of
+    Kubeflow's Deployment is swapped."""
+    identity = await cp.mint_identity(namespace, "spark-operator-controller")
+    await kf.create(ROLES, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                            "metadata": {"name": "spark-operator-controller", "namespace": namespace},
+                            "rules": CONTROLLER_RULES})  # fmt: skip
+    await kf.create(ROLEBINDINGS, {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "spark-operator-controller", "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "spark-operator-controller"},
+        "subjects": [{"kind": "ServiceAccount", "name": identity.name, "namespace": namespace}],
+    })  # fmt: skip
+    return identity.kubeconfig
+
+
+@pytest.mark.parametrize("rbac", ["admin", "kubeflow-controller"])
 async def test_takeover_follows_what_runs_and_resubmits_nothing_finished(
-    kf: KubeClient, kf_namespace: str, kubeflow_plane: ControlPlane
+    kf: KubeClient, kf_namespace: str, kubeflow_plane: ControlPlane, rbac: str
 ) -> None:
     namespace = kf_namespace
     before, original = {}, {}
@@ -219,7 +249,9 @@ async def test_takeover_follows_what_runs_and_resubmits_nothing_finished(
         "sparkfleet_status_writes_rejected_total", {"resource": "sparkapplications", "namespace": namespace}
     )
 
-    client = await kubeflow_plane.client()
+    kubeconfig = await as_kubeflows_controller(kubeflow_plane, kf, namespace) if rbac != "admin" else None
+    client = await kubeflow_plane.client(kubeconfig=kubeconfig)
+    forbidden_before = _forbidden(client)
     controller = SparkApplicationController(client, namespaces=[namespace], concurrent_syncs=4)
     await controller.start(sync_timeout=10)
     try:
@@ -275,6 +307,7 @@ async def test_takeover_follows_what_runs_and_resubmits_nothing_finished(
     finally:
         await controller.stop()
         await client.close()
+    assert _forbidden(client) == forbidden_before, "a request was refused (403)"
     rejected = REGISTRY.get_sample_value(
         "sparkfleet_status_writes_rejected_total", {"resource": "sparkapplications", "namespace": namespace}
     )

@@ -287,12 +287,25 @@ class SparkApplicationController:
             "adopting a driver pod another operator launched",
             extra={"key": f"{meta['namespace']}/{raw['metadata']['name']}", "pod": meta["name"]},
         )
-        patch = {"metadata": {"annotations": {naming.ANNOTATION_SPEC_HASH: current_hash}}}
+        # A read and an update (a compare-and-swap), not a patch: the Spark Operator's own RBAC,
+        # which a takeover may run under, grants pods update but not patch.
         try:
-            stamped: dict[str, Any] = await self.client.patch(PODS, meta["name"], patch, meta["namespace"])
+            pod = await self.client.get(PODS, meta["name"], meta["namespace"])
+            pod["metadata"]["annotations"] = {
+                **(pod["metadata"].get("annotations") or {}),
+                naming.ANNOTATION_SPEC_HASH: current_hash,
+            }
+            stamped: dict[str, Any] = await self.client.replace(PODS, pod)
         except ApiError as exc:
+            if exc.is_forbidden:  # followed all the same; only a later spec edit goes unseen
+                log.warning(
+                    "cannot stamp the spec hash on an adopted driver pod (pods update is not granted): "
+                    "a change of the spec will not resubmit it",
+                    extra={"key": f"{meta['namespace']}/{raw['metadata']['name']}", "pod": meta["name"]},
+                )
+                return driver_pod
             if not exc.is_not_found:
-                raise
+                raise  # a conflict: the pod changed meanwhile; the retry reads it again
             return driver_pod  # gone meanwhile: its deletion event brings the key back
         return stamped
 

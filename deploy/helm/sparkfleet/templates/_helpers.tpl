@@ -119,7 +119,7 @@ cluster-wide. Then the job permissions are a ClusterRole; otherwise a Role in ea
 {{- define "sparkfleet.jobRules" -}}
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch, create, patch, delete]
+  verbs: [get, list, watch, create, update, delete]
 - apiGroups: [""]
   resources: [configmaps]
   verbs: [create]
