@@ -28,6 +28,28 @@ async def get(url: str) -> tuple[int, str]:
         return resp.status, await resp.text()
 
 
+async def until_leading(
+    kube: KubeClient,
+    lease_name: str,
+    namespace: str,
+    holder: str,
+    proc: asyncio.subprocess.Process,
+    deadline: float,
+) -> None:
+    """Until ``holder`` holds the leader Lease (the process must stay up meanwhile)."""
+    while True:
+        try:
+            lease = await kube.get(LEASES, lease_name, namespace)
+            if lease["spec"].get("holderIdentity") == holder:
+                return
+        except ApiError as exc:
+            if not exc.is_not_found:
+                raise
+        assert proc.returncode is None, f"the operator exited with {proc.returncode}"
+        assert time.monotonic() < deadline, f"{holder} never took the leader Lease {lease_name}"
+        await asyncio.sleep(0.1)
+
+
 async def test_run_serves_reconciles_and_stops_cleanly(
     control_plane: ControlPlane, kube: KubeClient, namespace: str, tmp_path: Path
 ) -> None:
@@ -61,16 +83,7 @@ async def test_run_serves_reconciles_and_stops_cleanly(
             assert time.monotonic() < deadline, "operator never became ready"
             await asyncio.sleep(0.1)
         # Ready means serving (a standby is ready too); leading follows within the retry period.
-        while True:
-            try:
-                lease = await kube.get(LEASES, "sparkfleet-controller-lock", namespace)
-                if lease["spec"].get("holderIdentity") == "operator-0":
-                    break
-            except ApiError as exc:
-                if not exc.is_not_found:
-                    raise
-            assert time.monotonic() < deadline, "operator never took the leader Lease"
-            await asyncio.sleep(0.1)
+        await until_leading(kube, "sparkfleet-controller-lock", namespace, "operator-0", proc, deadline)
 
         await kube.create(SPARK_APPLICATIONS, manifests.spark_pi(namespace=namespace))
         while ((await kube.get(SPARK_APPLICATIONS, "spark-pi", namespace)).get("status") or {}).get(
@@ -177,17 +190,9 @@ async def test_a_kubeflow_deployments_arguments_start_sparkfleet(
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                lease = await kube.get(LEASES, "spark-operator-controller-lock", namespace)
-                if lease["spec"].get("holderIdentity") == "spark-operator-controller-0":
-                    break
-            except ApiError as exc:
-                if not exc.is_not_found:
-                    raise
-            assert proc.returncode is None, log_path.read_text()
-            assert time.monotonic() < deadline, f"never took the leader Lease:\n{log_path.read_text()}"
-            await asyncio.sleep(0.1)
+        await until_leading(
+            kube, "spark-operator-controller-lock", namespace, "spark-operator-controller-0", proc, deadline
+        )
         await kube.create(SPARK_APPLICATIONS, manifests.spark_pi(namespace=namespace))
         while ((await kube.get(SPARK_APPLICATIONS, "spark-pi", namespace)).get("status") or {}).get(
             "applicationState", {}
