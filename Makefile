@@ -77,8 +77,17 @@ $(SPARK_JARS)/.installed: tests/spark/pom.xml Makefile
 
 spark: $(SPARK_JARS)/.installed ## install the pinned Spark jars into .cache/spark (the conformance tests need them)
 
-test: $(TEST_DEPS) ## unit and integration tests (starts a local control plane)
+# The integration and fleet suites once more on the Kubeflow Spark Operator v2.5.2's CRDs (what a cluster
+# that ran Kubeflow has). Not there yet: the bad-input corpus's expectations are written for sparkfleet's
+# schema (which refuses what), and test_api_crds judges sparkfleet's generated CRDs themselves;
+# test_takeover runs on Kubeflow's CRDs in the first pass already.
+KUBEFLOW_CRD_PASS := SPARKFLEET_TEST_CRDS=kubeflow $(PY) -m pytest tests/integration tests/fleet \
+  --deselect tests/integration/test_bad_input.py --deselect tests/integration/test_api_crds.py \
+  --deselect tests/integration/test_takeover.py
+
+test: $(TEST_DEPS) ## unit and integration tests, then integration and fleet on Kubeflow's CRDs
 	$(PY) -m pytest
+	$(KUBEFLOW_CRD_PASS)
 
 unit: install ## unit tests only (no control plane)
 	$(PY) -m pytest tests/unit

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,3 +38,21 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+CRDS_ENV = "SPARKFLEET_TEST_CRDS"
+_ROOT = Path(__file__).resolve().parents[1]
+KUBEFLOW_CRDS = _ROOT / "tests" / "fixtures" / "kubeflow-v2.5.2" / "crds"
+
+
+def spark_crds() -> list[Path]:
+    """The CRDs the suite runs on: sparkfleet's generated ones (deploy/crds), or, with
+    ``SPARKFLEET_TEST_CRDS=kubeflow``, the Kubeflow Spark Operator v2.5.2's for its resources (what a
+    cluster that ran Kubeflow has) beside sparkfleet's own SparkFleet CRD."""
+    ours = sorted((_ROOT / "deploy" / "crds").glob("*.yaml"))
+    which = os.environ.get(CRDS_ENV, "sparkfleet")
+    if which == "sparkfleet":
+        return ours
+    if which != "kubeflow":
+        raise ValueError(f"{CRDS_ENV}={which!r}: sparkfleet or kubeflow")
+    return [*sorted(KUBEFLOW_CRDS.glob("*.yaml")), *(p for p in ours if "sparkfleets" in p.name)]

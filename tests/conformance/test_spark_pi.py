@@ -32,8 +32,8 @@ from sparkfleet.testing import ControlPlane
 from sparkfleet.testing.kubelet import Kubelet
 from sparkfleet.testing.proc import Process, free_port
 from sparkfleet.testing.spark import compile_java, find_spark, java_sources
+from tests.support import spark_crds
 
-CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
 APP = "spark-pi"
 ACCOUNT = "spark"
 EXECUTORS = 2
@@ -82,7 +82,7 @@ async def wait_ready(url: str, process: Process, timeout: float = 30.0) -> None:
 @pytest.fixture
 async def operator(control_plane: ControlPlane, namespace: str, tmp_path: Path) -> AsyncIterator[Process]:
     """``sparkfleet run``, one instance serving the test's namespace, as a process of its own."""
-    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await control_plane.install_crds(spark_crds())
     port = free_port()
     argv = [sys.executable, "-m", "sparkfleet.cli", "run", "--kubeconfig", str(control_plane.kubeconfig),
             "--namespaces", namespace, "--metrics-bind-address", f"127.0.0.1:{port}"]  # fmt: skip

@@ -70,9 +70,9 @@ from sparkfleet.testing.spark import Spark, compile_java, find_spark, java_argv,
 from tests.conformance import compare, kubeflow
 from tests.conformance.compare import MISSING, Allowed, Diff
 from tests.conformance.corpus import LOCAL_REPOSITORY, PRIORITY_CLASSES, SERVICE_ACCOUNTS, Case, all_cases
+from tests.support import spark_crds
 
 Obj = dict[str, Any]
-CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
 PRIORITYCLASSES = Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", namespaced=False)
 RESULT = "@@result "
 SUBMITTER = "spark-submitter"
@@ -279,7 +279,7 @@ async def _create_ignoring_conflict(kube: KubeClient, resource: Resource, obj: O
 
 async def prepare(control_plane: ControlPlane, kube: KubeClient, namespace: str) -> Path:
     """CRDs, the corpus's service accounts and priority classes, and the submitter's kubeconfig."""
-    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await control_plane.install_crds(spark_crds())
     for name in SERVICE_ACCOUNTS:
         await _create_ignoring_conflict(
             kube,

@@ -30,8 +30,8 @@ from sparkfleet.operator.audit import read as read_audit
 from sparkfleet.testing import ControlPlane
 from sparkfleet.testing.proc import free_port
 from tests.examples import manifests
+from tests.support import spark_crds
 
-CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
 DRIVERS = "spark-role=driver"
 
 
@@ -88,7 +88,7 @@ class FleetUnderTest:
     # -- set-up ---------------------------------------------------------------------
 
     async def create(self) -> None:
-        await self.control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+        await self.control_plane.install_crds(spark_crds())
         await self.control_plane.create_namespace(self.namespace)
         stem = self.namespace
         shards: list[dict[str, Any]]

@@ -24,8 +24,8 @@ from sparkfleet.operator.spark.scheduled import ScheduledSparkApplicationControl
 from sparkfleet.testing import ControlPlane
 from sparkfleet.testing.proc import free_port
 from tests.corpus import applications, fleets
+from tests.support import spark_crds
 
-CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
 STRICT: dict[str, str | int | bool | None] = {"fieldValidation": "Strict"}  # as kubectl sends it
 
 
@@ -33,7 +33,7 @@ STRICT: dict[str, str | int | bool | None] = {"fieldValidation": "Strict"}  # as
 async def operator(
     control_plane: ControlPlane, kube: KubeClient, namespace: str
 ) -> AsyncIterator[SparkApplicationController]:
-    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await control_plane.install_crds(spark_crds())
     await kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
                                         "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
     client = await control_plane.client()
@@ -162,7 +162,7 @@ async def test_invalid_applications_next_to_valid_ones(
 async def test_invalid_schedules_fail_validation_and_start_no_run(
     control_plane: ControlPlane, kube: KubeClient, namespace: str
 ) -> None:
-    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await control_plane.install_crds(spark_crds())
     client = await control_plane.client()
     controller = ScheduledSparkApplicationController(client, namespaces=[namespace])
     await controller.start(sync_timeout=10)
@@ -200,7 +200,7 @@ async def test_invalid_schedules_fail_validation_and_start_no_run(
 async def test_invalid_fleets_are_refused_by_the_api_server_or_stored(
     control_plane: ControlPlane, kube: KubeClient, namespace: str
 ) -> None:
-    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await control_plane.install_crds(spark_crds())
     for i, case in enumerate(fleets.CASES):
         body = {"apiVersion": SPARK_FLEETS.api_version, "kind": "SparkFleet",
                 "metadata": {"name": f"f{i}", "namespace": namespace}, "spec": case.spec}  # fmt: skip
@@ -213,7 +213,7 @@ async def test_an_instance_on_an_invalid_fleet_says_why_and_keeps_running(
 ) -> None:
     """The API server stores what a schema cannot judge; an instance started on it (or on a later
     change to it) reports Invalid=True naming the field, serves nothing it cannot, never crashes."""
-    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await control_plane.install_crds(spark_crds())
     stored = [c for c in fleets.CASES if c.refused_by == "coordinator"]
     body = {"apiVersion": SPARK_FLEETS.api_version, "kind": "SparkFleet",
             "metadata": {"name": "bad", "namespace": namespace}, "spec": stored[0].spec}  # fmt: skip

@@ -12,7 +12,6 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.scope import Scope
 from sparkfleet.sharding.member import FleetMember
 from sparkfleet.testing import ControlPlane, TcpProxy
+from tests.support import spark_crds
 
 LEASE = {"durationSeconds": 4, "renewDeadlineSeconds": 3, "retryPeriodSeconds": 1}
 
@@ -89,12 +89,9 @@ def ns_shards(count: int, prefix: str = "team") -> list[dict[str, Any]]:
     return [{"name": f"{prefix}-{i}", "namespaces": [f"{prefix}-{i}-ns"]} for i in range(count)]
 
 
-CRDS = sorted((Path(__file__).resolve().parents[2] / "deploy" / "crds").glob("*.yaml"))
-
-
 @pytest.fixture
 async def fleet_crd(control_plane: ControlPlane) -> None:
-    await control_plane.install_crds(CRDS)
+    await control_plane.install_crds(spark_crds())
 
 
 @pytest.fixture(autouse=True)

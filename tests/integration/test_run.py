@@ -19,8 +19,7 @@ from sparkfleet.testing import ControlPlane
 from sparkfleet.testing.proc import free_port
 from tests.examples import manifests
 from tests.examples.kubeflow_chart_args import DEFAULT
-
-CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
+from tests.support import spark_crds
 
 
 async def get(url: str) -> tuple[int, str]:
@@ -53,7 +52,7 @@ async def until_leading(
 async def test_run_serves_reconciles_and_stops_cleanly(
     control_plane: ControlPlane, kube: KubeClient, namespace: str, tmp_path: Path
 ) -> None:
-    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await control_plane.install_crds(spark_crds())
     await kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
                                         "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
     port = free_port()
@@ -151,7 +150,7 @@ async def test_a_member_that_cannot_read_its_fleet_exits_naming_why(
 ) -> None:
     """Without RBAC to read the SparkFleet, joining fails: the process must say so and exit, not
     sit idle with its error swallowed (what it did before)."""
-    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await control_plane.install_crds(spark_crds())
     nobody = await control_plane.mint_identity(namespace, "no-rights")
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "sparkfleet.cli", "run", "--kubeconfig", str(nobody.kubeconfig),
@@ -172,7 +171,7 @@ async def test_a_kubeflow_deployments_arguments_start_sparkfleet(
 ) -> None:
     """The Spark Operator's image runs ``controller start`` with its chart's flags; swapping the image
     for sparkfleet's must be enough: the same arguments start a leader-elected instance that serves."""
-    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await control_plane.install_crds(spark_crds())
     await kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
                                         "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
     port = free_port()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,13 +15,12 @@ from sparkfleet.kube import KubeClient
 from sparkfleet.operator.spark.scheduled import LABEL_SCHEDULED_APP_NAME, ScheduledSparkApplicationController
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
-
-CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
+from tests.support import spark_crds
 
 
 @pytest.fixture
 async def scheduler(control_plane: ControlPlane, namespace: str) -> AsyncIterator[None]:
-    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await control_plane.install_crds(spark_crds())
     client = await control_plane.client()
     controller = ScheduledSparkApplicationController(client, namespaces=[namespace])
     await controller.start(sync_timeout=10)
@@ -59,7 +57,9 @@ async def finish(kube: KubeClient, namespace: str, run: str, state: str = "COMPL
     await kube.patch(
         SPARK_APPLICATIONS,
         run,
-        {"status": {"applicationState": {"state": state}}},
+        {
+            "status": {"applicationState": {"state": state}, "driverInfo": {}}
+        },  # Kubeflow's CRD requires driverInfo
         namespace,
         subresource="status",
     )

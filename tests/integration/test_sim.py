@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,15 +17,14 @@ from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.sim import ANNOTATION_OUTCOME, ANNOTATION_RUN_SECONDS, PodSimulator, SimConfig
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
-
-CRDS = sorted((Path(__file__).resolve().parents[2] / "deploy" / "crds").glob("*.yaml"))
+from tests.support import spark_crds
 
 
 @pytest.fixture
 async def simulated(
     control_plane: ControlPlane, kube: KubeClient, namespace: str
 ) -> AsyncIterator[PodSimulator]:
-    await control_plane.install_crds(CRDS)
+    await control_plane.install_crds(spark_crds())
     await kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
                                         "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
     client = await control_plane.client()

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,7 @@ from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.submission import new_submission_id, render
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
-
-CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
+from tests.support import spark_crds
 
 
 @pytest.fixture
@@ -36,7 +34,7 @@ async def operator(
 
 
 async def prepare(control_plane: ControlPlane, kube: KubeClient, namespace: str) -> None:
-    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await control_plane.install_crds(spark_crds())
     await kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
                                         "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
 
@@ -184,14 +182,17 @@ async def test_invalid_application_fails_submission_naming_the_field(
     kube: KubeClient, namespace: str
 ) -> None:
     broken = manifests.spark_pi("broken", namespace)
-    del broken["spec"]["mainApplicationFile"]
+    # Invalid for the operator, admitted by either CRD set's schema (sparkfleet's and Kubeflow's).
+    broken["spec"]["driver"]["labels"] = {"spark-role": "mine"}
     await kube.create(SPARK_APPLICATIONS, broken)
     await kube.create(SPARK_APPLICATIONS, manifests.spark_pi("healthy", namespace))
     app = await wait_app(kube, namespace, "broken", state_is("SUBMISSION_FAILED"))
-    assert app["status"]["applicationState"]["errorMessage"] == "spec.mainApplicationFile: required"
+    assert app["status"]["applicationState"]["errorMessage"] == (
+        "spec.driver.labels[spark-role]: spark-role is reserved: Spark sets it on its pods itself"
+    )
     await wait_app(kube, namespace, "healthy", state_is("SUBMITTED"))  # its neighbour is unaffected
     events = await events_about(kube, namespace, "broken", {"SparkApplicationSubmissionFailed"})
-    assert any(e["type"] == "Warning" and "mainApplicationFile" in e["message"] for e in events)
+    assert any(e["type"] == "Warning" and "spec.driver.labels[spark-role]" in e["message"] for e in events)
     with pytest.raises(ApiError):
         await kube.get(PODS, "broken-driver", namespace)
     await asyncio.sleep(0.5)  # it stays SUBMISSION_FAILED: retrying cannot fix a spec
@@ -201,7 +202,7 @@ async def test_invalid_application_fails_submission_naming_the_field(
 
     # Fixing the spec submits it.
     await kube.patch(
-        SPARK_APPLICATIONS, "broken", {"spec": {"mainApplicationFile": "local:///app.jar"}}, namespace
+        SPARK_APPLICATIONS, "broken", {"spec": {"driver": {"labels": {"spark-role": None}}}}, namespace
     )
     fixed = await wait_app(kube, namespace, "broken", state_is("SUBMITTED"))
     assert "errorMessage" not in fixed["status"]["applicationState"]
@@ -292,7 +293,7 @@ async def test_a_spec_change_resubmits(kube: KubeClient, namespace: str) -> None
 async def test_label_selector_filter_limits_what_is_served(
     control_plane: ControlPlane, kube: KubeClient, namespace: str
 ) -> None:
-    await control_plane.install_crds(sorted(CRD_DIR.glob("*.yaml")))
+    await control_plane.install_crds(spark_crds())
     await kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
                                         "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
     client = await control_plane.client()
