@@ -21,14 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Kubeflow flags sparkfleet takes as they are.
-SAME = frozenset({
-    "--controller-threads", "--namespaces", "--max-tracked-executor-per-app",
-    "--workqueue-ratelimiter-bucket-qps", "--workqueue-ratelimiter-bucket-size",
-    "--workqueue-ratelimiter-max-delay", "--leader-election-lock-name", "--leader-election-lock-namespace",
-    "--leader-election-lease-duration", "--leader-election-renew-deadline", "--leader-election-retry-period",
-    "--kube-api-qps", "--kube-api-burst", "--metrics-bind-address", "--metrics-prefix",
-})  # fmt: skip
 # Go booleans: --x, --x=true, --x=false.
 BOOLEANS = {"--leader-election": "--leader-elect", "--enable-ui-service": "--enable-ui-service"}
 ZAP_LEVELS = {"debug": "debug", "info": "info", "warn": "warning", "error": "error", "dpanic": "error",
@@ -61,10 +53,11 @@ DROPPED = {
     "--metric-tls-cipher-suites": "metrics are served over plain HTTP",
     "--feature-gates": "no feature gates here (no spark-defaults.conf loading, no partial restarts)",
 }
-# Flags of sparkfleet's own whose values follow as the next argument when not given with '='.
-_TAKES_VALUE = (
-    SAME | {"--zap-log-level", "--zap-encoder"} | set(DROPPED) - {"--enable-metrics", "--secure-metrics"}
-)
+# Read here and rewritten (the rest of sparkfleet's and Kubeflow's shared flags pass through as given).
+REWRITTEN = frozenset({"--namespaces", "--zap-log-level", "--zap-encoder"})
+# Dropped Go booleans: a value of theirs comes with '=' only, never as the next argument.
+_DROPPED_BOOLEANS = frozenset({"--enable-metrics", "--secure-metrics", "--enable-batch-scheduler"})
+_TAKES_VALUE = (REWRITTEN | set(DROPPED)) - _DROPPED_BOOLEANS
 
 
 @dataclass
@@ -98,12 +91,7 @@ def translate(args: list[str]) -> Translation:
             continue
         flag, eq, inline = arg.partition("=")
         value: str | None = inline if eq else None
-        known = (
-            flag in BOOLEANS
-            or flag in DROPPED
-            or flag in ("--zap-log-level", "--zap-encoder", "--namespaces")
-        )
-        if not known:
+        if not (flag in BOOLEANS or flag in DROPPED or flag in REWRITTEN):
             out.argv.append(arg)
             continue
         if value is None and flag in _TAKES_VALUE and i < len(args) and not args[i].startswith("--"):

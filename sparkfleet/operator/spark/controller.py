@@ -280,13 +280,10 @@ class SparkApplicationController:
         taken for a spec change; the hash is stamped on it so that later edits of the spec are seen.
         Only a pod the application owns (by UID) is stamped."""
         meta = driver_pod["metadata"]
-        owners = {ref.get("uid") for ref in meta.get("ownerReferences") or []}
-        if raw["metadata"].get("uid") not in owners or meta.get("deletionTimestamp"):
+        if not _owned_by(driver_pod, raw["metadata"].get("uid")) or meta.get("deletionTimestamp"):
             return driver_pod
-        log.info(
-            "adopting a driver pod another operator launched",
-            extra={"key": f"{meta['namespace']}/{raw['metadata']['name']}", "pod": meta["name"]},
-        )
+        where = {"key": f"{meta['namespace']}/{raw['metadata']['name']}", "pod": meta["name"]}
+        log.info("adopting a driver pod another operator launched", extra=where)
         # A read and an update (a compare-and-swap), not a patch: the Spark Operator's own RBAC,
         # which a takeover may run under, grants pods update but not patch.
         try:
@@ -301,7 +298,7 @@ class SparkApplicationController:
                 log.warning(
                     "cannot stamp the spec hash on an adopted driver pod (pods update is not granted): "
                     "a change of the spec will not resubmit it",
-                    extra={"key": f"{meta['namespace']}/{raw['metadata']['name']}", "pod": meta["name"]},
+                    extra=where,
                 )
                 return driver_pod
             if not exc.is_not_found:
@@ -434,10 +431,9 @@ class SparkApplicationController:
         submission_id = (existing["metadata"].get("labels") or {}).get(naming.LABEL_SUBMISSION_ID)
         if submission_id == (fresh.get("status") or {}).get("submissionID"):
             return None
-        owners = {ref.get("uid") for ref in existing["metadata"].get("ownerReferences") or []}
         if (
             submission_id
-            and fresh["metadata"]["uid"] in owners
+            and _owned_by(existing, fresh["metadata"]["uid"])
             and _submitted_hash(existing) == spec_hash(app)
             and not existing["metadata"].get("deletionTimestamp")
         ):
@@ -503,6 +499,13 @@ def _web_ui(rendered: dict[str, Any], service: dict[str, Any] | None) -> dict[st
 
 def _without_executors(status: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in status.items() if k != "executorState"}
+
+
+def _owned_by(obj: dict[str, Any], uid: str | None) -> bool:
+    """Whether ``obj`` names the object with ``uid`` among its owners."""
+    return uid is not None and any(
+        ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or []
+    )
 
 
 def _submitted_hash(driver_pod: dict[str, Any]) -> str | None:
