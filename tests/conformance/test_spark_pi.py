@@ -110,9 +110,17 @@ def spark_pi(namespace: str, jar: Path) -> dict[str, Any]:
             "sparkVersion": "4.0.2",
             "restartPolicy": {"type": "Never"},
             "driver": {"cores": 1, "memory": "512m", "serviceAccount": ACCOUNT},
-            # Spark's default: the driver deletes its executor pods when it stops; the status keeps
-            # them, COMPLETED once the application is (as the Spark Operator does).
-            "executor": {"instances": EXECUTORS, "cores": 1, "memory": "512m", "serviceAccount": ACCOUNT},
+            # Kept after the driver stops (deleteOnTermination false), so each executor's exit code is
+            # its own: with Spark's default the driver deletes them as it stops, and an executor then
+            # exits 0 or 255 depending on which comes first (seen in CI). The status path for deleted
+            # executors is tested in tests/unit/test_status.py.
+            "executor": {
+                "instances": EXECUTORS,
+                "cores": 1,
+                "memory": "512m",
+                "serviceAccount": ACCOUNT,
+                "deleteOnTermination": False,
+            },
         },
     }
 
