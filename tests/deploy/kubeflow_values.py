@@ -73,7 +73,9 @@ TOLERATION = {"key": "dedicated", "operator": "Equal", "value": "spark", "effect
 NODE_AFFINITY = {
     "nodeAffinity": {
         "requiredDuringSchedulingIgnoredDuringExecution": {
-            "nodeSelectorTerms": [{"matchExpressions": [{"key": "pool", "operator": "In", "values": ["ops"]}]}]
+            "nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["ops"]}]}
+            ]
         }
     }
 }
@@ -107,16 +109,16 @@ TABLE: dict[str, Value] = {
         loaded=[{"name": "LoadSparkDefaults", "enabled": False}],
     ),
     "controller.revisionHistoryLimit": mapped(SAME, 3),
-    "controller.leaderElection.enable": mapped("the same with fleet.enabled: false (a fleet needs none)", False),
+    "controller.leaderElection.enable": mapped(
+        "the same with fleet.enabled: false (a fleet needs none)", False
+    ),
     "controller.leaderElection.leaseDuration": mapped("the same (with fleet.enabled: false)", "30s"),
     "controller.leaderElection.renewDeadline": mapped("the same (with fleet.enabled: false)", "20s"),
     "controller.leaderElection.retryPeriod": mapped("the same (with fleet.enabled: false)", "4s"),
     "controller.workers": mapped("the same: --controller-threads", 7),
     "controller.logLevel": mapped("--log-level (warn: warning; dpanic, panic, fatal: error)", "warn"),
     "controller.logEncoder": mapped("--log-format (console is text)", "json"),
-    "controller.driverPodCreationGracePeriod": accepted(
-        "sparkfleet creates the driver itself", "30s"
-    ),
+    "controller.driverPodCreationGracePeriod": accepted("sparkfleet creates the driver itself", "30s"),
     "controller.maxTrackedExecutorPerApp": mapped(SAME, 200),
     "controller.kubeAPIQPS": mapped("controller.kubeAPI.qps (--kube-api-qps); wins when set", 40),
     "controller.kubeAPIBurst": mapped("controller.kubeAPI.burst (--kube-api-burst); wins when set", 60),
@@ -127,7 +129,9 @@ TABLE: dict[str, Value] = {
     "controller.uiIngress.enable": refused("refused if true: no UI Ingress yet (UI Services are made)", True),
     "controller.uiIngress.urlFormat": accepted(NO_INGRESS, "{{$appName}}.spark.example.com"),
     "controller.uiIngress.ingressClassName": accepted(NO_INGRESS, "nginx"),
-    "controller.uiIngress.tls": accepted(NO_INGRESS, [{"hosts": ["*.spark.example.com"], "secretName": "tls"}]),
+    "controller.uiIngress.tls": accepted(
+        NO_INGRESS, [{"hosts": ["*.spark.example.com"], "secretName": "tls"}]
+    ),
     "controller.uiIngress.annotations": accepted(NO_INGRESS, {"cert-manager.io/cluster-issuer": "le"}),
     "controller.batchScheduler.enable": refused("refused if true: no batch scheduler integration yet", True),
     "controller.batchScheduler.kubeSchedulerNames": accepted(NO_BATCH, ["scheduler-a"]),
@@ -139,18 +143,25 @@ TABLE: dict[str, Value] = {
         "the same (on the ServiceAccount and the pods)", False
     ),
     "controller.rbac.create": mapped(SAME, False),
-    "controller.rbac.annotations": mapped("the same (every Role, ClusterRole and binding)", {"owner": "platform"}),
+    "controller.rbac.annotations": mapped(
+        "the same (every Role, ClusterRole and binding)", {"owner": "platform"}
+    ),
     "controller.labels": mapped("the same (pod labels)", {"tier": "ops"}),
     "controller.annotations": mapped("the same (pod annotations)", {"note": "migrated"}),
     "controller.volumes": mapped(
         "the same; one named tmp replaces sparkfleet's /tmp emptyDir",
-        [{"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}}, {"name": "conf", "configMap": {"name": "op-conf"}}],
+        [
+            {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
+            {"name": "conf", "configMap": {"name": "op-conf"}},
+        ],
     ),
     "controller.nodeSelector": mapped(SAME, {"pool": "ops"}),
     "controller.affinity": mapped("the same (default here: instances spread over nodes)", NODE_AFFINITY),
     "controller.tolerations": mapped(SAME, [TOLERATION]),
     "controller.priorityClassName": mapped(SAME, "ops-critical"),
-    "controller.podSecurityContext": mapped("the same, over sparkfleet's (non-root, uid 65532)", {"fsGroup": 2000}),
+    "controller.podSecurityContext": mapped(
+        "the same, over sparkfleet's (non-root, uid 65532)", {"fsGroup": 2000}
+    ),
     "controller.topologySpreadConstraints": mapped(
         "the same; no labelSelector: the instances' selector labels", [SPREAD]
     ),
@@ -161,12 +172,13 @@ TABLE: dict[str, Value] = {
         "the same; a mount at /tmp replaces sparkfleet's",
         [{"name": "tmp", "mountPath": "/tmp"}, {"name": "conf", "mountPath": "/etc/op", "readOnly": True}],
     ),
-    "controller.resources": mapped("the same ({}: sparkfleet's requests and limits)", {
-        "requests": {"cpu": "500m", "memory": "384Mi"}, "limits": {"cpu": "2", "memory": "1Gi"},
-    }),  # fmt: skip
-    "controller.securityContext": mapped("the same, over sparkfleet's (read-only root, no privilege)", {
-        "runAsUser": 1001,
-    }),  # fmt: skip
+    "controller.resources": mapped(
+        "the same ({}: sparkfleet's requests and limits)",
+        {"requests": {"cpu": "500m", "memory": "384Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}},
+    ),
+    "controller.securityContext": mapped(
+        "the same, over sparkfleet's (read-only root, no privilege)", {"runAsUser": 1001}
+    ),
     "controller.sidecars": mapped("the same (containers after sparkfleet's)", [SIDECAR]),
     "controller.podDisruptionBudget.enable": mapped(SAME, True),
     "controller.podDisruptionBudget.minAvailable": mapped(SAME, 2),
@@ -220,10 +232,12 @@ TABLE: dict[str, Value] = {
     "webhook.podDisruptionBudget.enable": accepted(NO_WEBHOOK, True),
     "webhook.podDisruptionBudget.minAvailable": accepted(NO_WEBHOOK, 2),
     # -- spark
-    "spark.jobNamespaces": mapped("the same ([\"\"]: every namespace); a fleet: one shard each", ["etl", "ml"]),
+    "spark.jobNamespaces": mapped('the same ([""]: every namespace); a fleet: one shard each', ["etl", "ml"]),
     "spark.jobNamespaceSelector": refused("refused if set: no namespace selector yet", "spark=enabled"),
     "spark.serviceAccount.create": mapped(SAME, False),
-    "spark.serviceAccount.name": mapped("the same (default <fullname>-spark; see below)", "spark-operator-spark"),
+    "spark.serviceAccount.name": mapped(
+        "the same (default <fullname>-spark; see below)", "spark-operator-spark"
+    ),
     "spark.serviceAccount.annotations": mapped(SAME, {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/s"}),
     "spark.serviceAccount.automountServiceAccountToken": mapped(SAME, False),
     "spark.rbac.create": mapped(SAME, False),
@@ -241,12 +255,18 @@ TABLE: dict[str, Value] = {
     ),
     "prometheus.podMonitor.create": mapped("the same: a PodMonitor", True),
     "prometheus.podMonitor.labels": mapped(SAME, {"release": "prometheus"}),
-    "prometheus.podMonitor.jobLabel": mapped("the same (empty here: job <fullname>-metrics)", "app.kubernetes.io/name"),
-    "prometheus.podMonitor.podMetricsEndpoint.scheme": refused("refused if https: metrics are plain HTTP", "https"),
+    "prometheus.podMonitor.jobLabel": mapped(
+        "the same (empty here: job <fullname>-metrics)", "app.kubernetes.io/name"
+    ),
+    "prometheus.podMonitor.podMetricsEndpoint.scheme": refused(
+        "refused if https: metrics are plain HTTP", "https"
+    ),
     "prometheus.podMonitor.podMetricsEndpoint.interval": mapped(SAME, "30s"),
     # -- certManager
     "certManager.enable": accepted(NO_CERT + " (the notes say so)", True),
-    "certManager.issuerRef": accepted(NO_CERT, {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "ca"}),
+    "certManager.issuerRef": accepted(
+        NO_CERT, {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "ca"}
+    ),
     "certManager.duration": accepted(NO_CERT, "2160h"),
     "certManager.renewBefore": accepted(NO_CERT, "720h"),
 }
@@ -348,7 +368,33 @@ def markdown() -> str:
         lines.append(f"| {'-' * width} | {'-' * text_width} |")
         for path in paths:
             lines.append(f"| {f'`{path}`'.ljust(width)} | {cell(TABLE[path]).ljust(text_width)} |")
+    lines += ["", "### What to look at in a migrating values file", "", *MIGRATION_NOTES]
     return "\n".join(lines) + "\n"
+
+
+MIGRATION_NOTES = """\
+- `image.*`: Kubeflow's file names Kubeflow's image; the pods run `sparkfleet run` and need
+  sparkfleet's (the install notes say so). Set `image.registry`, `image.repository` and `image.tag`.
+- `controller.kubeAPIQPS: 20` and `controller.kubeAPIBurst: 30` are Kubeflow's defaults, and here
+  they cap sparkfleet at them (sparkfleet's own are 50 and 100): drop them to get sparkfleet's.
+- `webhook.enable: true` installs nothing (the notes say so); Kubeflow's webhook configurations must
+  go before sparkfleet submits (step 2 above).
+- No `fleet:` block means a sharded fleet of `controller.replicas` instances, one shard per job
+  namespace. `fleet.enabled: false` runs one leader-elected instance as Kubeflow did; its Lease is
+  `<fullname>-lock`, not Kubeflow's `<fullname>-controller-lock`, so stop Kubeflow's first (step 1).
+- The drivers' ServiceAccount: applications name it (`spec.driver.serviceAccount`). Kubeflow's
+  default is `<release>-spark-operator-spark` (`<release>-spark` when the release name contains
+  `spark-operator`); sparkfleet's is `<fullname>-spark`. Set `spark.serviceAccount.name` to the name
+  your applications use. While Kubeflow's release exists it owns that ServiceAccount and its Role
+  (helm refuses to take them over): set `spark.serviceAccount.create` and `spark.rbac.create` to
+  false. Uninstalling Kubeflow's release (step 5) deletes them, and with them the API access of
+  drivers still running: do it only once no application uses them, or make them outside both.
+- `prometheus.podMonitor.jobLabel: spark-operator-podmonitor` (Kubeflow's default) names a label the
+  pods do not carry, so the job label is Prometheus's default; sparkfleet's alerts and dashboard
+  select `job="<fullname>-metrics"`, which the PodMonitor sets when `jobLabel` is empty.
+- `helm lint` does not fail on a refused value (helm only logs a template's `fail` when linting, as
+  INFO with `--debug`); `helm template` and `helm install` stop on it. Schema errors fail all three.
+""".splitlines()
 
 
 def guide_section() -> str:

@@ -196,7 +196,11 @@ async def test_every_rendered_manifest_passes_server_side_dry_run(
         *((p.name, (p,), EVERYTHING) for p in example_values()),
         ("kubeflow", (KUBEFLOW_VALUES,), EVERYTHING),
         ("kubeflow-loaded", (), merge(kubeflow_values.fully_loaded(switches_on=True), EVERYTHING)),
-        ("kubeflow-loaded-fleet", (), merge(kubeflow_values.fully_loaded(switches_on=True, fleet=True), EVERYTHING)),
+        (
+            "kubeflow-loaded-fleet",
+            (),
+            merge(kubeflow_values.fully_loaded(switches_on=True, fleet=True), EVERYTHING),
+        ),
     ]
     try:
         for name, files, values in cases:
