@@ -59,6 +59,10 @@ class RunOptions:
     ui_service: bool = True
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 8080
+    probe_address: tuple[str, int] | None = (
+        None  # /healthz and /readyz here too (--health-probe-bind-address)
+    )
+    timestamp_precision: str = "nanos"  # of scheduled runs' names
     metrics_prefix: str = ""
     leader_elect: bool = False
     lease_name: str = "sparkfleet-controller-lock"
@@ -110,6 +114,7 @@ async def run(options: RunOptions) -> int:
             label_selector=options.label_selector,
             scopes=scopes,
             audit=audit,
+            timestamp_precision=options.timestamp_precision,
         ),
     )
     lease_client = await connect(options.kubeconfig, settings=LEASE_CLIENT) if options.fleet else None
@@ -127,7 +132,12 @@ async def run(options: RunOptions) -> int:
         if options.fleet
         else None
     )
-    server = StatusServer(options.metrics_host, options.metrics_port, metrics_prefix=options.metrics_prefix)
+    server = StatusServer(
+        options.metrics_host,
+        options.metrics_port,
+        metrics_prefix=options.metrics_prefix,
+        probe_address=options.probe_address,
+    )
     elector: LeaderElector | None = None
     if member is not None:
         server.add_readiness_check("fleet-member", lambda: None if member.fresh else "member lease not fresh")

@@ -209,7 +209,7 @@ SCHEDULED_CASES: list[ScheduledCase] = [
     ScheduledCase("history-negative", spec(successfulRunHistoryLimit=-1), "spec.successfulRunHistoryLimit", "api"),
     ScheduledCase("missing-template", spec(template=None), "spec.template", "api"),
     ScheduledCase("name-too-long-for-runs", {"metadata": {"name": "s" * 53}}, "metadata.name", "operator",
-                  "<name>-<unix time>"),
+                  "<name>-<time in nanos>"),
     ScheduledCase("template-memory", template(driver={"memory": "12XB"}), "spec.template.driver.memory", "api"),
     ScheduledCase("template-main-file", template(mainApplicationFile=None), "spec.template.mainApplicationFile",
                   "operator", "required"),

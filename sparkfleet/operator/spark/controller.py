@@ -246,7 +246,7 @@ class SparkApplicationController:
         # the spec changed meanwhile), as after a crash between the two writes.
         await self._write_status(raw, status, new_status)
         # Said once the states they report are written (a held write says them when it is made).
-        events += executor_events(
+        said = executor_events(
             executors, status.get("executorState") or {}, new_status.get("executorState") or {}
         )
         old_state = (status.get("applicationState") or {}).get("state") or ""
@@ -262,6 +262,8 @@ class SparkApplicationController:
         )
         for event in events:
             self.events.emit(raw, event.type, event.reason, event.message)
+        for event in said:  # as many as executors: bounded per application
+            self.events.emit(raw, event.type, event.reason, event.message, limited=True)
         return Result(requeue_after=decision.requeue_after) if decision.requeue_after else None
 
     def _executor_states_hold(
