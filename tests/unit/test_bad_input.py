@@ -134,7 +134,9 @@ def test_every_invalid_schedule_is_refused_naming_the_field(case: ScheduledCase)
     assert case.says in message, message
 
 
-@pytest.mark.parametrize(("precision", "longest"), [("nanos", 43), ("millis", 49), ("seconds", 52), ("minutes", 54)])
+@pytest.mark.parametrize(
+    ("precision", "longest"), [("nanos", 43), ("millis", 49), ("seconds", 52), ("minutes", 54)]
+)
 def test_the_longest_schedule_name_gives_valid_runs(precision: str, longest: int) -> None:
     scheduled, _ = parse_scheduled(manifests.scheduled("s" * longest), precision)
     assert scheduled.spec.template.main_application_file
