@@ -90,7 +90,7 @@ CASES: list[AppCase] = [
     AppCase("pull-policy-unknown", spec(imagePullPolicy="Sometimes"), "spec.imagePullPolicy", "api", "IfNotPresent"),
     AppCase("ui-service-type-unknown", spec(sparkUIOptions={"serviceType": "Loadbalancer"}),
             "spec.sparkUIOptions.serviceType", "api", "LoadBalancer"),
-    AppCase("port-out-of-range", driver(ports=[{"name": "jmx", "containerPort": 70000}]),
+    AppCase("port-out-of-range", driver(ports=[{"name": "jmx", "containerPort": 70000, "protocol": "TCP"}]),
             "spec.driver.ports[0].containerPort", "api"),
     AppCase("name-upper-case", {"metadata": {"name": "Spark-Pi"}}, "metadata.name", "api"),
     # -- malformed quantities
