@@ -183,6 +183,12 @@ def run_command(
     max_tracked_executor_per_app: Annotated[
         int, typer.Option(min=0, help="Executors tracked in status per application.")
     ] = 1000,
+    driver_pod_creation_grace_period: Annotated[
+        str,
+        typer.Option(
+            callback=Duration, help="How long a submitted driver missing from the cache is waited for."
+        ),
+    ] = "10s",
     enable_ui_service: Annotated[
         bool, typer.Option(help="Create a Service for each driver's Spark UI.")
     ] = True,
@@ -297,6 +303,7 @@ def run_command(
         bucket_size=workqueue_ratelimiter_bucket_size,
         max_delay=parse_duration(workqueue_ratelimiter_max_delay),
         max_tracked_executors=max_tracked_executor_per_app,
+        driver_grace=parse_duration(driver_pod_creation_grace_period),
         ui_service=enable_ui_service,
         metrics_host=host,
         metrics_port=port,

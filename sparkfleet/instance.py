@@ -56,6 +56,7 @@ class RunOptions:
     bucket_size: int = 500
     max_delay: float = 6 * 3600.0
     max_tracked_executors: int = 1000
+    driver_grace: float = 10.0  # --driver-pod-creation-grace-period
     ui_service: bool = True
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 8080
@@ -102,6 +103,7 @@ async def run(options: RunOptions) -> int:
             scopes=scopes,
             concurrent_syncs=options.concurrent_syncs,
             max_tracked_executors=options.max_tracked_executors,
+            driver_grace=options.driver_grace,
             ui_service=options.ui_service,
             rate_limiter=default_controller_rate_limiter(
                 options.bucket_qps, options.bucket_size, options.max_delay

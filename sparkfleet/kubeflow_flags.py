@@ -36,7 +36,6 @@ DROPPED = {
     "--pprof-bind-address": "no pprof endpoint (Go only)",
     "--secure-metrics": "metrics are served over plain HTTP",
     "--cache-sync-timeout": "caches are waited for as long as the API server answers",
-    "--driver-pod-creation-grace-period": "drivers are submitted natively and followed by watch",
     "--namespace-selector": "not supported yet: list the namespaces with --namespaces or use a SparkFleet",
     "--enable-batch-scheduler": "not supported yet: batch schedulers are ignored",
     "--kube-scheduler-names": "not supported yet: batch schedulers are ignored",

@@ -47,11 +47,12 @@ def test_the_charts_default_arguments_start_sparkfleet_as_they_started_kubeflow(
     )
     assert params["workqueue_ratelimiter_max_delay"] == "6h"
     assert params["max_tracked_executor_per_app"] == 1000
+    assert params["driver_pod_creation_grace_period"] == "10s"
     assert (params["kube_api_qps"], params["kube_api_burst"]) == (20, 30)
     dropped = {w.split(":", 1)[0] for w in result.warnings}
     assert dropped == {
         "--enable-metrics", "--metrics-endpoint", "--metrics-labels", "--metrics-job-submit-latency-buckets",
-        "--metrics-job-start-latency-buckets", "--driver-pod-creation-grace-period", "--feature-gates",
+        "--metrics-job-start-latency-buckets", "--feature-gates",
     }  # fmt: skip
 
 
@@ -75,6 +76,9 @@ def test_a_fully_loaded_values_file_parses_and_names_what_it_drops() -> None:
     assert params["leader_elect"] is False
     assert params["metrics_prefix"] == "team_"
     assert params["concurrent_syncs"] == 32
+    assert params["driver_pod_creation_grace_period"] == "30s"
+    assert params["scheduled_spark_application_timestamp_precision"] == "seconds"
+    assert params["max_tracked_executor_per_app"] == 200
     for warning in result.warnings:
         assert ": accepted and ignored: " in warning
     assert {w.split(":", 1)[0] for w in result.warnings} >= {

@@ -199,7 +199,7 @@ def test_a_lost_driver_fails_the_run() -> None:
     assert decision.error_message == "driver pod not found"
     assert [(e.type, e.reason, e.message) for e in decision.events] == [
         ("Warning", "SparkDriverNotFound",
-         "Driver pod pi-driver not found after grace period 5s, marking application as Failing"),
+         "Driver pod pi-driver not found after grace period 10s, marking application as Failing"),
         ("Warning", "SparkApplicationFailed", "SparkApplication pi failed: driver pod not found"),
     ]  # fmt: skip
     retried = decide(

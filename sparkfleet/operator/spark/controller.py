@@ -43,8 +43,6 @@ log = logging.getLogger(__name__)
 CONTROLLER_NAME = "spark-application-controller"
 COMPONENT = "sparkfleet"
 EXECUTOR_STATE_BATCH_SECONDS = 1.0
-DRIVER_WATCH_GRACE_SECONDS = lifecycle.DRIVER_CREATION_GRACE_SECONDS
-"""A driver created this recently and not yet in the cache is waited for, not read from the server."""
 STALE_RECHECK_SECONDS = 1.0  # a fallback only: the watch event of our own write normally comes first
 OPERATOR_PODS = f"{naming.LABEL_LAUNCHED_BY_OPERATOR}=true"
 # States in which the previous run is forgotten: its executors are not tracked any more.
@@ -84,6 +82,7 @@ class SparkApplicationController:
         audit: AuditLog | None = None,
         clock: Callable[[], float] = time.time,
         executor_state_batch: float = EXECUTOR_STATE_BATCH_SECONDS,
+        driver_grace: float = lifecycle.DRIVER_CREATION_GRACE_SECONDS,
     ):
         """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``.
 
@@ -91,6 +90,7 @@ class SparkApplicationController:
         seconds per application; a change of the application's state is written at once.
         """
         self.client = client
+        self.driver_grace = driver_grace  # a driver created this recently and not in the cache is waited for
         self.executor_state_batch = executor_state_batch
         self._executor_write_due: dict[str, float] = {}  # key -> when its held executor states are written
         self.max_tracked_executors = max_tracked_executors
@@ -175,9 +175,9 @@ class SparkApplicationController:
         )
         if driver_pod is None and state in lifecycle.ACTIVE:
             submitted_at = _epoch(status.get("lastSubmissionAttemptTime"))
-            if submitted_at is not None and self.clock() - submitted_at < DRIVER_WATCH_GRACE_SECONDS:
+            if submitted_at is not None and self.clock() - submitted_at < self.driver_grace:
                 # Just created: its watch event is on the way and brings this key back.
-                return Result(requeue_after=DRIVER_WATCH_GRACE_SECONDS)
+                return Result(requeue_after=self.driver_grace)
             driver_pod = await self._get_driver(namespace, status)  # the cache may not have it yet
         current_hash = spec_hash(app)
         if driver_pod is not None and _submitted_hash(driver_pod) is None:
@@ -208,6 +208,7 @@ class SparkApplicationController:
             driver_name=(status.get("driverInfo") or {}).get("podName") or "",
             error_message=(status.get("applicationState") or {}).get("errorMessage") or "",
             suspend=bool(app.spec.suspend),
+            driver_grace_seconds=self.driver_grace,
         )
         decision = lifecycle.decide(observation)
         new_status = copy.deepcopy(status)

@@ -79,8 +79,9 @@ class RestartPolicy:
         return self.type == "OnFailure" and submission_attempts <= self.on_submission_failure_retries
 
 
-DRIVER_CREATION_GRACE_SECONDS = 5.0
-"""How long a submitted driver missing from the cache is waited for before it counts as not found."""
+DRIVER_CREATION_GRACE_SECONDS = 10.0
+"""How long a submitted driver missing from the cache is waited for before it counts as not found
+(the Spark Operator's --driver-pod-creation-grace-period, and its default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ class Observation:
     driver_name: str = ""  # the driver pod the status records
     error_message: str = ""  # the status's errorMessage as it is
     suspend: bool = False  # spec.suspend
+    driver_grace_seconds: float = DRIVER_CREATION_GRACE_SECONDS  # before a missing driver is not found
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +251,7 @@ def decide(o: Observation) -> Decision:
 
 def _follow_driver(o: Observation) -> Decision:
     if o.driver is None:
-        grace = f"{DRIVER_CREATION_GRACE_SECONDS:g}s"
+        grace = f"{o.driver_grace_seconds:g}s"
         message = (
             f"Driver pod {o.driver_name} not found after grace period {grace}, marking application as Failing"
         )
