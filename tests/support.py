@@ -45,6 +45,11 @@ _ROOT = Path(__file__).resolve().parents[1]
 KUBEFLOW_CRDS = _ROOT / "tests" / "fixtures" / "kubeflow-v2.5.2" / "crds"
 
 
+def on_kubeflow_crds() -> bool:
+    """Whether the suite runs on the Kubeflow Spark Operator's CRDs (``SPARKFLEET_TEST_CRDS=kubeflow``)."""
+    return os.environ.get(CRDS_ENV, "sparkfleet") == "kubeflow"
+
+
 def spark_crds() -> list[Path]:
     """The CRDs the suite runs on: sparkfleet's generated ones (deploy/crds), or, with
     ``SPARKFLEET_TEST_CRDS=kubeflow``, the Kubeflow Spark Operator v2.5.2's for its resources (what a

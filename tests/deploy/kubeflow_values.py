@@ -118,12 +118,14 @@ TABLE: dict[str, Value] = {
     "controller.workers": mapped("the same: --controller-threads", 7),
     "controller.logLevel": mapped("--log-level (warn: warning; dpanic, panic, fatal: error)", "warn"),
     "controller.logEncoder": mapped("--log-format (console is text)", "json"),
-    "controller.driverPodCreationGracePeriod": accepted("sparkfleet creates the driver itself", "30s"),
+    "controller.driverPodCreationGracePeriod": mapped(
+        "the same (a driver not yet seen is waited for)", "30s"
+    ),
     "controller.maxTrackedExecutorPerApp": mapped(SAME, 200),
     "controller.kubeAPIQPS": mapped("controller.kubeAPI.qps (--kube-api-qps); wins when set", 40),
     "controller.kubeAPIBurst": mapped("controller.kubeAPI.burst (--kube-api-burst); wins when set", 60),
     "controller.scheduledSparkApplicationTimestampPrecision": mapped(
-        "the same flag (see Controller flags)", "seconds"
+        "the same: runs are <name>-<due time> in that unit", "seconds"
     ),
     "controller.uiService.enable": mapped(SAME, False),
     "controller.uiIngress.enable": refused("refused if true: no UI Ingress yet (UI Services are made)", True),

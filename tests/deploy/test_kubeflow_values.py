@@ -194,7 +194,10 @@ def test_kubeflows_values_file_lints_and_renders_as_kubeflow_ran() -> None:
         assert params["enable_ui_service"] is True
         assert params["max_tracked_executor_per_app"] == 1000
         assert params["workqueue_ratelimiter_max_delay"] == "6h"
+        assert params["scheduled_spark_application_timestamp_precision"] == "nanos"
+        assert params["driver_pod_creation_grace_period"] == "10s"
         assert params["metrics_bind_address"] == ":8080"
+        assert translate(r.args[1:]).warnings == []
         assert r.deployment["spec"]["replicas"] == 1
         assert r.deployment["spec"]["revisionHistoryLimit"] == 10
         # Kubeflow's tmp volume and mount replace sparkfleet's (not two of each)
@@ -223,10 +226,6 @@ def test_kubeflows_values_file_lints_and_renders_as_kubeflow_ran() -> None:
 Check = Callable[[Rendered], bool]
 FULL = "kf-fleet"  # fullnameOverride, loaded
 SELECTOR = {"app.kubernetes.io/name": "sf", "app.kubernetes.io/instance": "rel"}  # nameOverride, loaded
-
-
-def _args_has(*expected: str) -> Check:
-    return lambda r: all(arg in r.args for arg in expected)
 
 
 def _param(name: str, value: Any) -> Check:
@@ -288,8 +287,9 @@ CHECKS: dict[str, tuple[str, Check]] = {
     "controller.kubeAPIBurst": ("on", _param("kube_api_burst", 60)),
     "controller.scheduledSparkApplicationTimestampPrecision": (
         "on",
-        _args_has("--scheduled-spark-application-timestamp-precision=seconds"),
+        _param("scheduled_spark_application_timestamp_precision", "seconds"),
     ),
+    "controller.driverPodCreationGracePeriod": ("on", _param("driver_pod_creation_grace_period", "30s")),
     "controller.uiService.enable": ("on", _param("enable_ui_service", False)),
     "controller.serviceAccount.create": (
         "off",
@@ -478,10 +478,7 @@ def test_a_fully_loaded_kubeflow_values_file_renders_to_what_each_value_means() 
     # Every argument is one `sparkfleet run` reads (parsed() would raise on one it did not).
     for r in variants.values():
         assert r.params["fleet"] is None  # classic mode, as Kubeflow runs
-        translation = translate(r.args[1:])
-        assert [w.split(":")[0] for w in translation.warnings] == [
-            "--scheduled-spark-application-timestamp-precision"
-        ]  # ignored with a warning until sparkfleet implements it (issue 14)
+        assert translate(r.args[1:]).warnings == []  # the chart passes only flags sparkfleet acts on
 
 
 def test_a_fully_loaded_file_as_a_fleet() -> None:
