@@ -383,7 +383,8 @@ MIGRATION_NOTES = """\
   go before sparkfleet submits (step 2 above).
 - No `fleet:` block means a sharded fleet of `controller.replicas` instances, one shard per job
   namespace. `fleet.enabled: false` runs one leader-elected instance as Kubeflow did; its Lease is
-  `<fullname>-lock`, not Kubeflow's `<fullname>-controller-lock`, so stop Kubeflow's first (step 1).
+  `<fullname>-controller-lock` as Kubeflow's, so with `fullnameOverride` set to Kubeflow's fullname
+  the two exclude each other; otherwise stop Kubeflow's first (step 1).
 - The drivers' ServiceAccount: applications name it (`spec.driver.serviceAccount`). Kubeflow's
   default is `<release>-spark-operator-spark` (`<release>-spark` when the release name contains
   `spark-operator`); sparkfleet's is `<fullname>-spark`. Set `spark.serviceAccount.name` to the name

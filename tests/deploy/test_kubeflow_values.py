@@ -729,3 +729,19 @@ def test_sparkfleets_pod_monitor_scrapes_under_the_job_the_alerts_select() -> No
         r.one("PodMonitor")["spec"]["selector"]["matchLabels"]
         == r.deployment["spec"]["selector"]["matchLabels"]
     )
+
+
+def test_max_tracked_executors_zero_means_the_default_as_in_kubeflows_chart() -> None:
+    """Kubeflow's chart passes --max-tracked-executor-per-app only when the value is set and not 0."""
+    assert (
+        rendered({"controller": {"maxTrackedExecutorPerApp": 0}}).params["max_tracked_executor_per_app"]
+        == 1000
+    )
+    assert (
+        rendered({"controller": {"maxTrackedExecutorPerApp": 7}}).params["max_tracked_executor_per_app"] == 7
+    )
+
+
+def test_the_leader_lease_has_kubeflows_name_for_it() -> None:
+    classic = rendered({"fullnameOverride": "spark-operator", "fleet": {"enabled": False}})
+    assert classic.params["leader_election_lock_name"] == "spark-operator-controller-lock"
