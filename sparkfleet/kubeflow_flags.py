@@ -47,12 +47,18 @@ DROPPED = {
     "--metric-tls-min-version": "metrics are served over plain HTTP",
     "--metric-tls-cipher-suites": "metrics are served over plain HTTP",
     "--feature-gates": "no feature gates here (no spark-defaults.conf loading, no partial restarts)",
+    # controller-runtime's other zap flags (its --zap-log-level and --zap-encoder are read above)
+    "--zap-devel": "development logging is --log-level=debug --log-format=text",
+    "--zap-stacktrace-level": "a stack trace is logged with every error that has one",
+    "--zap-time-encoding": "log timestamps are ISO 8601 (UTC in json)",
 }
 HEALTH_PROBE_DEFAULT = ":8081"  # the Spark Operator's: its chart's probes ask this port, not passing the flag
 # Read here and rewritten (the rest of sparkfleet's and Kubeflow's shared flags pass through as given).
 REWRITTEN = frozenset({"--namespaces", "--zap-log-level", "--zap-encoder"})
 # Dropped Go booleans: a value of theirs comes with '=' only, never as the next argument.
-_DROPPED_BOOLEANS = frozenset({"--enable-metrics", "--secure-metrics", "--enable-batch-scheduler"})
+_DROPPED_BOOLEANS = frozenset(
+    {"--enable-metrics", "--secure-metrics", "--enable-batch-scheduler", "--zap-devel"}
+)
 _TAKES_VALUE = (REWRITTEN | set(DROPPED)) - _DROPPED_BOOLEANS
 
 
