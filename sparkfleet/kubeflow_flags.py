@@ -35,6 +35,7 @@ DROPPED = {
     "--metrics-job-start-latency-buckets": "sparkfleet's latency histograms have buckets of their own",
     "--pprof-bind-address": "no pprof endpoint (Go only)",
     "--secure-metrics": "metrics are served over plain HTTP",
+    "--enable-http2": "metrics are served over plain HTTP/1.1",
     "--cache-sync-timeout": "caches are waited for as long as the API server answers",
     "--namespace-selector": "not supported yet: list the namespaces with --namespaces or use a SparkFleet",
     "--enable-batch-scheduler": "not supported yet: batch schedulers are ignored",
@@ -57,7 +58,7 @@ HEALTH_PROBE_DEFAULT = ":8081"  # the Spark Operator's: its chart's probes ask t
 REWRITTEN = frozenset({"--namespaces", "--zap-log-level", "--zap-encoder"})
 # Dropped Go booleans: a value of theirs comes with '=' only, never as the next argument.
 _DROPPED_BOOLEANS = frozenset(
-    {"--enable-metrics", "--secure-metrics", "--enable-batch-scheduler", "--zap-devel"}
+    {"--enable-metrics", "--secure-metrics", "--enable-http2", "--enable-batch-scheduler", "--zap-devel"}
 )
 _TAKES_VALUE = (REWRITTEN | set(DROPPED)) - _DROPPED_BOOLEANS
 
