@@ -45,6 +45,13 @@ _ROOT = Path(__file__).resolve().parents[1]
 KUBEFLOW_CRDS = _ROOT / "tests" / "fixtures" / "kubeflow-v2.5.2" / "crds"
 
 
+def kubeflow_crds() -> list[Path]:
+    """The Kubeflow Spark Operator v2.5.2's CRDs (what a cluster that ran Kubeflow has), beside
+    sparkfleet's own SparkFleet CRD."""
+    ours = sorted((_ROOT / "deploy" / "crds").glob("*.yaml"))
+    return [*sorted(KUBEFLOW_CRDS.glob("*.yaml")), *(p for p in ours if "sparkfleets" in p.name)]
+
+
 def spark_crds() -> list[Path]:
     """The CRDs the suite runs on: sparkfleet's generated ones (deploy/crds), or, with
     ``SPARKFLEET_TEST_CRDS=kubeflow``, the Kubeflow Spark Operator v2.5.2's for its resources (what a
@@ -55,4 +62,4 @@ def spark_crds() -> list[Path]:
         return ours
     if which != "kubeflow":
         raise ValueError(f"{CRDS_ENV}={which!r}: sparkfleet or kubeflow")
-    return [*sorted(KUBEFLOW_CRDS.glob("*.yaml")), *(p for p in ours if "sparkfleets" in p.name)]
+    return kubeflow_crds()
