@@ -170,15 +170,24 @@ def scheduled_reconciled(lines: list[dict[str, Any]], namespace: str, name: str)
     )
 
 
+CONFLICT = "the object has been modified"
+"""A status update of Kubeflow's that lost a compare-and-swap to its own earlier write (its cache was
+behind, a few retries did not catch up): a race inside Kubeflow under load, retried, and about no
+object's content. It is left out of :func:`trouble`."""
+
+
 def trouble(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Lines that say something went wrong: errors, refused requests, objects Kubeflow cannot read."""
     words = ("forbidden", "unable to decode", "cannot unmarshal", "failed to list", "failed to update")
     return [
         line
         for line in lines
-        if line.get("level") in ("ERROR", "DPANIC", "PANIC", "FATAL")
-        or str(line.get("klog", "")).startswith(("E", "F"))
-        or any(word in json.dumps(line).lower() for word in words)
+        if (
+            line.get("level") in ("ERROR", "DPANIC", "PANIC", "FATAL")
+            or str(line.get("klog", "")).startswith(("E", "F"))
+            or any(word in json.dumps(line).lower() for word in words)
+        )
+        and CONFLICT not in str(line.get("error", ""))
     ]
 
 
@@ -276,10 +285,16 @@ async def test_kubeflow_picks_up_what_sparkfleet_leaves(
                     apps[case.name] = await kube.get(SPARK_APPLICATIONS, case.name, where[case.name])
                 runs.clear()
                 runs.update(await runs_of(kube, live, "hb-nightly"))
-                return all(
-                    state_of(apps[c.name]) == c.sparkfleet and executor_ids(apps[c.name]) == c.executors
-                    for c in CASES
-                ) and [(state_of(r), executor_ids(r)) for r in runs.values()] == [("RUNNING", TWO_RUNNING)]
+                # The rerun's old driver is deleted (the finalizer keeps it): sparkfleet waits for it.
+                rerun = (await kube.get(PODS, held, live))["metadata"].get("deletionTimestamp")
+                return (
+                    all(
+                        state_of(apps[c.name]) == c.sparkfleet and executor_ids(apps[c.name]) == c.executors
+                        for c in CASES
+                    )
+                    and [(state_of(r), executor_ids(r)) for r in runs.values()] == [("RUNNING", TWO_RUNNING)]
+                    and bool(rerun)
+                )
 
             def left() -> object:
                 return {
@@ -302,9 +317,6 @@ async def test_kubeflow_picks_up_what_sparkfleet_leaves(
         where[first_run] = live
         handed = {name: (await kube.get(SPARK_APPLICATIONS, name, where[name]))["status"] for name in where}
         pods = {name: await pods_of(kube, where[name], name) for name in where}
-        assert (await kube.get(PODS, held, live))["metadata"].get("deletionTimestamp"), (
-            "not deleted for the rerun"
-        )
         ui_service = await kube.get(SERVICES, "hb-submitted-ui-svc", idle)
 
         # -- Kubeflow takes them back -------------------------------------------------------
@@ -424,6 +436,12 @@ async def test_kubeflow_picks_up_what_sparkfleet_leaves(
         assert kubeflows["status"]["applicationState"]["errorMessage"].startswith(
             "failed to submit spark application"
         )
+        assert any(  # by way of SUBMISSION_FAILED (no retries: then FAILED)
+            line.get("msg") == "SparkApplication updated"
+            and line.get("name") == kubeflows["metadata"]["name"]
+            and line.get("newState") == "SUBMISSION_FAILED"
+            for line in kubeflow_log(kubeflow.log_path)
+        )
         await resubmitted_nothing()  # still: the runs that finished are as they were, and nothing else moved
         lines = kubeflow_log(kubeflow.log_path)
     finally:
@@ -431,6 +449,9 @@ async def test_kubeflow_picks_up_what_sparkfleet_leaves(
             await kubeflow.stop(30)
         await release(kube, live, held)
     assert not trouble(lines), "\n".join(json.dumps(line) for line in trouble(lines))
+    print(
+        f"\nKubeflow: {sum(CONFLICT in str(line.get('error', '')) for line in lines)} lost compare-and-swaps"
+    )
     submitted = {
         line["SparkApplication"]["name"] for line in lines if line.get("msg") == "Submitting SparkApplication"
     }
