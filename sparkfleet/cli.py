@@ -124,6 +124,12 @@ def _namespaces(values: list[str]) -> None:
             raise typer.BadParameter(f"{name!r} is not a namespace name (a DNS label)")
 
 
+def _timestamp_precision(value: str) -> None:
+    from sparkfleet.operator.spark.schedule import TIMESTAMP_PRECISIONS
+
+    _one_of(*TIMESTAMP_PRECISIONS)(value)
+
+
 def _label_selector(value: str) -> None:
     from sparkfleet.kube.scope import label_selector_problem
 
@@ -177,6 +183,12 @@ def run_command(
     max_tracked_executor_per_app: Annotated[
         int, typer.Option(min=0, help="Executors tracked in status per application.")
     ] = 1000,
+    driver_pod_creation_grace_period: Annotated[
+        str,
+        typer.Option(
+            callback=Duration, help="How long a submitted driver missing from the cache is waited for."
+        ),
+    ] = "10s",
     enable_ui_service: Annotated[
         bool, typer.Option(help="Create a Service for each driver's Spark UI.")
     ] = True,
@@ -186,6 +198,21 @@ def run_command(
             callback=checked(_split_host_port), help="Where /metrics, /healthz and /readyz are served."
         ),
     ] = ":8080",
+    health_probe_bind_address: Annotated[
+        str,
+        typer.Option(
+            callback=checked(lambda v: _split_host_port(v) if v else None),
+            help="Also serve /healthz and /readyz here (default: on --metrics-bind-address only; "
+            "':8081' under 'controller start', as the Spark Operator).",
+        ),
+    ] = "",
+    scheduled_spark_application_timestamp_precision: Annotated[
+        str,
+        typer.Option(
+            callback=checked(_timestamp_precision),
+            help="Name scheduled runs <name>-<time>, the time in nanos, micros, millis, seconds or minutes.",
+        ),
+    ] = "nanos",
     metrics_prefix: Annotated[
         str,
         typer.Option(
@@ -276,9 +303,12 @@ def run_command(
         bucket_size=workqueue_ratelimiter_bucket_size,
         max_delay=parse_duration(workqueue_ratelimiter_max_delay),
         max_tracked_executors=max_tracked_executor_per_app,
+        driver_grace=parse_duration(driver_pod_creation_grace_period),
         ui_service=enable_ui_service,
         metrics_host=host,
         metrics_port=port,
+        probe_address=_split_host_port(health_probe_bind_address) if health_probe_bind_address else None,
+        timestamp_precision=scheduled_spark_application_timestamp_precision.lower(),
         metrics_prefix=metrics_prefix,
         leader_elect=leader_elect,
         lease_name=leader_election_lock_name,
@@ -389,7 +419,7 @@ def main() -> None:
     args = sys.argv[1:]
     warnings: list[str] = []
     if args[:2] == ["controller", "start"]:  # the Kubeflow Spark Operator's image's command
-        args = ["run", *args[2:]]
+        args = ["run", *kubeflow_flags.controller_start(args[2:])]
     if args[:1] == ["run"]:  # a Deployment made for the Kubeflow Spark Operator passes its flags
         try:
             translated = kubeflow_flags.translate(args[1:])

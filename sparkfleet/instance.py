@@ -56,9 +56,14 @@ class RunOptions:
     bucket_size: int = 500
     max_delay: float = 6 * 3600.0
     max_tracked_executors: int = 1000
+    driver_grace: float = 10.0  # --driver-pod-creation-grace-period
     ui_service: bool = True
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 8080
+    probe_address: tuple[str, int] | None = (
+        None  # /healthz and /readyz here too (--health-probe-bind-address)
+    )
+    timestamp_precision: str = "nanos"  # of scheduled runs' names
     metrics_prefix: str = ""
     leader_elect: bool = False
     lease_name: str = "sparkfleet-controller-lock"
@@ -98,6 +103,7 @@ async def run(options: RunOptions) -> int:
             scopes=scopes,
             concurrent_syncs=options.concurrent_syncs,
             max_tracked_executors=options.max_tracked_executors,
+            driver_grace=options.driver_grace,
             ui_service=options.ui_service,
             rate_limiter=default_controller_rate_limiter(
                 options.bucket_qps, options.bucket_size, options.max_delay
@@ -110,6 +116,7 @@ async def run(options: RunOptions) -> int:
             label_selector=options.label_selector,
             scopes=scopes,
             audit=audit,
+            timestamp_precision=options.timestamp_precision,
         ),
     )
     lease_client = await connect(options.kubeconfig, settings=LEASE_CLIENT) if options.fleet else None
@@ -127,7 +134,12 @@ async def run(options: RunOptions) -> int:
         if options.fleet
         else None
     )
-    server = StatusServer(options.metrics_host, options.metrics_port, metrics_prefix=options.metrics_prefix)
+    server = StatusServer(
+        options.metrics_host,
+        options.metrics_port,
+        metrics_prefix=options.metrics_prefix,
+        probe_address=options.probe_address,
+    )
     elector: LeaderElector | None = None
     if member is not None:
         server.add_readiness_check("fleet-member", lambda: None if member.fresh else "member lease not fresh")

@@ -33,11 +33,9 @@ DROPPED = {
     "--metrics-labels": "application metrics carry the namespace label",
     "--metrics-job-submit-latency-buckets": "sparkfleet's latency histograms have buckets of their own",
     "--metrics-job-start-latency-buckets": "sparkfleet's latency histograms have buckets of their own",
-    "--health-probe-bind-address": "/healthz and /readyz are served on --metrics-bind-address",
     "--pprof-bind-address": "no pprof endpoint (Go only)",
     "--secure-metrics": "metrics are served over plain HTTP",
     "--cache-sync-timeout": "caches are waited for as long as the API server answers",
-    "--driver-pod-creation-grace-period": "drivers are submitted natively and followed by watch",
     "--namespace-selector": "not supported yet: list the namespaces with --namespaces or use a SparkFleet",
     "--enable-batch-scheduler": "not supported yet: batch schedulers are ignored",
     "--kube-scheduler-names": "not supported yet: batch schedulers are ignored",
@@ -46,18 +44,31 @@ DROPPED = {
     "--ingress-class-name": "not supported yet: no UI Ingress is created",
     "--ingress-tls": "not supported yet: no UI Ingress is created",
     "--ingress-annotations": "not supported yet: no UI Ingress is created",
-    "--scheduled-spark-application-timestamp-precision": (
-        "not supported yet: runs are named <name>-<unix time>"
-    ),
     "--metric-tls-min-version": "metrics are served over plain HTTP",
     "--metric-tls-cipher-suites": "metrics are served over plain HTTP",
     "--feature-gates": "no feature gates here (no spark-defaults.conf loading, no partial restarts)",
+    # controller-runtime's other zap flags (its --zap-log-level and --zap-encoder are read above)
+    "--zap-devel": "development logging is --log-level=debug --log-format=text",
+    "--zap-stacktrace-level": "a stack trace is logged with every error that has one",
+    "--zap-time-encoding": "log timestamps are ISO 8601 (UTC in json)",
 }
+HEALTH_PROBE_DEFAULT = ":8081"  # the Spark Operator's: its chart's probes ask this port, not passing the flag
 # Read here and rewritten (the rest of sparkfleet's and Kubeflow's shared flags pass through as given).
 REWRITTEN = frozenset({"--namespaces", "--zap-log-level", "--zap-encoder"})
 # Dropped Go booleans: a value of theirs comes with '=' only, never as the next argument.
-_DROPPED_BOOLEANS = frozenset({"--enable-metrics", "--secure-metrics", "--enable-batch-scheduler"})
+_DROPPED_BOOLEANS = frozenset(
+    {"--enable-metrics", "--secure-metrics", "--enable-batch-scheduler", "--zap-devel"}
+)
 _TAKES_VALUE = (REWRITTEN | set(DROPPED)) - _DROPPED_BOOLEANS
+
+
+def controller_start(args: list[str]) -> list[str]:
+    """``sparkfleet run``'s arguments for ``controller start <args>`` (the Spark Operator's image's
+    command): its defaults that differ from sparkfleet's are made explicit. Its chart's probes ask
+    :8081 without passing --health-probe-bind-address, so that is served unless another is given."""
+    if any(arg.partition("=")[0] == "--health-probe-bind-address" for arg in args):
+        return list(args)
+    return [*args, f"--health-probe-bind-address={HEALTH_PROBE_DEFAULT}"]
 
 
 @dataclass

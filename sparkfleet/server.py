@@ -26,7 +26,18 @@ def with_prefix(exposition: bytes, prefix: str) -> bytes:
 
 
 class StatusServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 8080, *, metrics_prefix: str = ""):
+    """/metrics, /healthz, /readyz (and debug routes) on ``host:port``; with ``probe_address``,
+    /healthz and /readyz there too (the Spark Operator's --health-probe-bind-address, where its
+    chart's probes ask)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        *,
+        metrics_prefix: str = "",
+        probe_address: tuple[str, int] | None = None,
+    ):
         if metrics_prefix and not _PREFIX.match(metrics_prefix):
             raise ValueError(
                 f"--metrics-prefix {metrics_prefix!r} is not the start of a Prometheus metric name"
@@ -39,7 +50,12 @@ class StatusServer:
         self.app.router.add_get("/metrics", self._metrics)
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/readyz", self._readyz)
+        self.probe_address = probe_address
+        self.probes = web.Application()
+        self.probes.router.add_get("/healthz", self._healthz)
+        self.probes.router.add_get("/readyz", self._readyz)
         self._runner: web.AppRunner | None = None
+        self._probe_runner: web.AppRunner | None = None
 
     def add_readiness_check(self, name: str, check: ReadinessCheck) -> None:
         self.checks[name] = check
@@ -53,20 +69,17 @@ class StatusServer:
         self.app.router.add_get(path, handler)
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        if self.port == 0:  # tell the caller which port the OS chose
-            server = site._server
-            assert server is not None
-            sockets = getattr(server, "sockets", None) or []
-            self.port = int(sockets[0].getsockname()[1])
+        self._runner, self.port = await _serve(self.app, self.host, self.port)
+        if self.probe_address is not None:
+            host, port = self.probe_address
+            self._probe_runner, port = await _serve(self.probes, host, port)
+            self.probe_address = (host, port)
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        for runner in (self._probe_runner, self._runner):
+            if runner is not None:
+                await runner.cleanup()
+        self._runner = self._probe_runner = None
 
     @property
     def url(self) -> str:
@@ -85,3 +98,21 @@ class StatusServer:
             text = "\n".join(f"[-] {name}: {reason}" for name, reason in failing.items())
             return web.Response(status=503, text=text + "\nreadyz check failed\n")
         return web.Response(text="ok")
+
+
+async def _serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serves ``app`` on ``host:port``; returns its runner and the port (the OS's choice for 0)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    if port == 0:
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        port = int(sockets[0].getsockname()[1])
+    return runner, port

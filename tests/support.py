@@ -45,6 +45,11 @@ _ROOT = Path(__file__).resolve().parents[1]
 KUBEFLOW_CRDS = _ROOT / "tests" / "fixtures" / "kubeflow-v2.5.2" / "crds"
 
 
+def on_kubeflow_crds() -> bool:
+    """Whether the suite runs on the Kubeflow Spark Operator's CRDs (``SPARKFLEET_TEST_CRDS=kubeflow``)."""
+    return os.environ.get(CRDS_ENV, "sparkfleet") == "kubeflow"
+
+
 def kubeflow_crds() -> list[Path]:
     """The Kubeflow Spark Operator v2.5.2's CRDs (what a cluster that ran Kubeflow has), beside
     sparkfleet's own SparkFleet CRD."""

@@ -38,6 +38,9 @@ ApplicationStateType = Literal[
     "SUCCEEDING",
     "FAILING",
     "UNKNOWN",
+    "SUSPENDING",
+    "SUSPENDED",
+    "RESUMING",
 ]
 ExecutorStateType = Literal["PENDING", "RUNNING", "COMPLETED", "FAILED", "UNKNOWN"]
 
@@ -226,6 +229,7 @@ class SparkApplicationSpec(KubeModel):
     monitoring: MonitoringSpec | None = None
     batch_scheduler: str | None = None
     time_to_live_seconds: int | None = Field(default=None, ge=0)
+    suspend: bool | None = None  # true: no driver runs (one running is removed) until set false again
     batch_scheduler_options: BatchSchedulerConfiguration | None = None
     spark_ui_options: SparkUIConfiguration | None = Field(default=None, alias="sparkUIOptions")
     driver_ingress_options: list[DriverIngressConfiguration] | None = None

@@ -90,7 +90,7 @@ CASES: list[AppCase] = [
     AppCase("pull-policy-unknown", spec(imagePullPolicy="Sometimes"), "spec.imagePullPolicy", "api", "IfNotPresent"),
     AppCase("ui-service-type-unknown", spec(sparkUIOptions={"serviceType": "Loadbalancer"}),
             "spec.sparkUIOptions.serviceType", "api", "LoadBalancer"),
-    AppCase("port-out-of-range", driver(ports=[{"name": "jmx", "containerPort": 70000}]),
+    AppCase("port-out-of-range", driver(ports=[{"name": "jmx", "containerPort": 70000, "protocol": "TCP"}]),
             "spec.driver.ports[0].containerPort", "api"),
     AppCase("name-upper-case", {"metadata": {"name": "Spark-Pi"}}, "metadata.name", "api"),
     # -- malformed quantities
@@ -209,7 +209,7 @@ SCHEDULED_CASES: list[ScheduledCase] = [
     ScheduledCase("history-negative", spec(successfulRunHistoryLimit=-1), "spec.successfulRunHistoryLimit", "api"),
     ScheduledCase("missing-template", spec(template=None), "spec.template", "api"),
     ScheduledCase("name-too-long-for-runs", {"metadata": {"name": "s" * 53}}, "metadata.name", "operator",
-                  "<name>-<unix time>"),
+                  "<name>-<time in nanos>"),
     ScheduledCase("template-memory", template(driver={"memory": "12XB"}), "spec.template.driver.memory", "api"),
     ScheduledCase("template-main-file", template(mainApplicationFile=None), "spec.template.mainApplicationFile",
                   "operator", "required"),

@@ -33,13 +33,46 @@ def example_values() -> list[Path]:
     return sorted(EXAMPLES.glob("*.values.yaml"))
 
 
-def helm(*args: str) -> str:
+def _run_helm(args: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
     if not HELM.exists():
         pytest.fail(f"helm is not installed at {HELM.relative_to(ROOT)}: run `make helm`")
-    proc = subprocess.run([str(HELM), *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([str(HELM), *args], capture_output=True, text=True, timeout=120)
+
+
+def helm(*args: str) -> str:
+    proc = _run_helm(args)
     if proc.returncode != 0:
         raise AssertionError(f"helm {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}")
     return proc.stdout
+
+
+def helm_refuses(*args: str) -> str:
+    """What helm says on stderr when it refuses ``args`` (the test fails if helm succeeds)."""
+    proc = _run_helm(args)
+    assert proc.returncode != 0, f"helm {' '.join(args)} succeeded; expected a refusal:\n{proc.stdout[:2000]}"
+    return proc.stderr
+
+
+def values_args(values_files: tuple[Path, ...], values: dict[str, Any] | None, extra: Any) -> list[str]:
+    """``--values`` arguments for ``values_files`` and then ``values`` (written to the open file ``extra``)."""
+    args: list[str] = []
+    for path in values_files:
+        args += ["--values", str(path)]
+    if values:
+        yaml.safe_dump(values, extra)
+        extra.flush()
+        args += ["--values", extra.name]
+    return args
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` over it, mappings merged key by key (as helm merges values files)."""
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = (
+            merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
+    return out
 
 
 def render(
@@ -51,16 +84,10 @@ def render(
     include_crds: bool = False,
 ) -> list[dict[str, Any]]:
     args = ["template", release, str(CHART), "--namespace", namespace]
-    for path in values_files:
-        args += ["--values", str(path)]
     if include_crds:
         args.append("--include-crds")
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as extra:
-        if values:
-            yaml.safe_dump(values, extra)
-            extra.flush()
-            args += ["--values", extra.name]
-        out = helm(*args)
+        out = helm(*args, *values_args(values_files, values, extra))
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
@@ -85,6 +112,7 @@ RESOURCES: dict[str, Resource] = {
         _r("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
         _r("monitoring.coreos.com", "v1", "servicemonitors", "ServiceMonitor"),
         _r("monitoring.coreos.com", "v1", "prometheusrules", "PrometheusRule"),
+        _r("monitoring.coreos.com", "v1", "podmonitors", "PodMonitor"),
         SPARK_FLEETS,
         SPARK_APPLICATIONS,
         SCHEDULED_SPARK_APPLICATIONS,

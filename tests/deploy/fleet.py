@@ -14,19 +14,10 @@ from typing import Any
 
 from sparkfleet.kube import ApiError
 from sparkfleet.testing.controlplane import Identity
-from tests.deploy.chart import CHART, apply, render, resource_of
+from tests.deploy.chart import CHART, apply, merge, render, resource_of
 from tests.fleet.harness import FleetUnderTest
 
 NOT_APPLIED = {"Deployment", "Service", "PodDisruptionBudget"}  # inert without a kubelet; not needed here
-
-
-def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = (
-            merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-        )
-    return out
 
 
 @dataclass

@@ -13,6 +13,7 @@ import yaml
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.resources import CRDS, NAMESPACES
 from sparkfleet.testing import ControlPlane
+from tests.deploy import kubeflow_values
 from tests.deploy.chart import (
     CHART,
     EXAMPLES,
@@ -20,10 +21,12 @@ from tests.deploy.chart import (
     apply,
     example_values,
     helm,
+    merge,
     metric_names,
     namespaces_of,
     render,
 )
+from tests.deploy.kubeflow_values import KUBEFLOW_VALUES
 
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace"}
 CASES = [pytest.param((), id="default")] + [pytest.param((p,), id=p.name) for p in example_values()]
@@ -182,16 +185,28 @@ def dashboard_exprs(board: dict[str, Any]) -> list[str]:
 async def test_every_rendered_manifest_passes_server_side_dry_run(
     control_plane: ControlPlane, kube: KubeClient
 ) -> None:
-    """Default and every example, with CRDs, ServiceMonitor, PrometheusRule and dashboard on."""
+    """Default and every example, with CRDs, ServiceMonitor, PrometheusRule and dashboard on; Kubeflow's
+    values file as it is, and fully loaded (classic mode and fleet, PodMonitor included)."""
     stubs = Path(__file__).with_name("monitoring-crds.yaml")
     await control_plane.install_crds([stubs, *sorted((CHART / "crds").glob("*.yaml"))])
     created: list[str] = []
     checked: dict[str, int] = {}
+    cases: list[tuple[str, tuple[Path, ...], dict[str, Any]]] = [
+        ("default", (), EVERYTHING),
+        *((p.name, (p,), EVERYTHING) for p in example_values()),
+        ("kubeflow", (KUBEFLOW_VALUES,), EVERYTHING),
+        ("kubeflow-loaded", (), merge(kubeflow_values.fully_loaded(switches_on=True), EVERYTHING)),
+        (
+            "kubeflow-loaded-fleet",
+            (),
+            merge(kubeflow_values.fully_loaded(switches_on=True, fleet=True), EVERYTHING),
+        ),
+    ]
     try:
-        for case in [(), *((p,) for p in example_values())]:
+        for name, files, values in cases:
             release = f"dry-{uuid.uuid4().hex[:5]}"
             namespace = f"{release}-ops"
-            docs = render(release, namespace, case, EVERYTHING, include_crds=True)
+            docs = render(release, namespace, files, values, include_crds=True)
             for ns in sorted(namespaces_of(docs)):
                 try:
                     await kube.get(NAMESPACES, ns)
@@ -205,9 +220,9 @@ async def test_every_rendered_manifest_passes_server_side_dry_run(
                     await apply(kube, doc, dry_run=True)
                 except ApiError as exc:
                     raise AssertionError(
-                        f"{case}: {doc['kind']} {doc['metadata']['name']} refused: {exc}\n{yaml.safe_dump(doc)}"
+                        f"{name}: {doc['kind']} {doc['metadata']['name']} refused: {exc}\n{yaml.safe_dump(doc)}"
                     ) from exc
-            checked[case[0].name if case else "default"] = len(docs)
+            checked[name] = len(docs)
             # a dry run stores nothing
             for doc in docs:
                 if doc["kind"] in ("ClusterRole", "ClusterRoleBinding"):
@@ -224,9 +239,9 @@ async def test_every_rendered_manifest_passes_server_side_dry_run(
             except ApiError as exc:
                 if not exc.is_not_found:
                     raise
-        for name in ("servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com"):
-            await kube.delete(CRDS, name)
-    assert set(checked) == {"default", *(p.name for p in example_values())}
+        for crd in ("servicemonitors", "podmonitors", "prometheusrules"):
+            await kube.delete(CRDS, f"{crd}.monitoring.coreos.com")
+    assert set(checked) == {name for name, _, _ in cases}
     assert all(count >= 10 for count in checked.values()), checked
 
 

@@ -174,13 +174,13 @@ async def test_a_kubeflow_deployments_arguments_start_sparkfleet(
     await control_plane.install_crds(spark_crds())
     await kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
                                         "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
-    port = free_port()
-    local = {  # the chart's values for this cluster: its namespace, a free port
+    port, probe_port = free_port(), free_port()
+    local = {  # the chart's values for this cluster: its namespace, free ports
         "--namespaces=default": f"--namespaces={namespace}",
         "--metrics-bind-address=:8080": f"--metrics-bind-address=127.0.0.1:{port}",
         "--leader-election-lock-namespace=spark-operator": f"--leader-election-lock-namespace={namespace}",
     }
-    args = [local.get(arg, arg) for arg in DEFAULT]
+    args = [local.get(arg, arg) for arg in DEFAULT] + [f"--health-probe-bind-address=127.0.0.1:{probe_port}"]
     log_path = tmp_path / "operator.log"
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
@@ -200,11 +200,15 @@ async def test_a_kubeflow_deployments_arguments_start_sparkfleet(
             await asyncio.sleep(0.1)
         code, _ = await get(f"http://127.0.0.1:{port}/metrics")
         assert code == 200
+        for path in ("/healthz", "/readyz"):  # where the Spark Operator's probes ask (:8081 by default)
+            code, _ = await get(f"http://127.0.0.1:{probe_port}{path}")
+            assert code == 200, path
+        code, _ = await get(f"http://127.0.0.1:{probe_port}/metrics")
+        assert code == 404  # probes only there
     finally:
         proc.send_signal(signal.SIGTERM)
         returncode = await asyncio.wait_for(proc.wait(), 30)
     text = log_path.read_text()
     assert returncode == 0, text
     assert "--feature-gates: accepted and ignored:" in text
-    assert "--scheduled-spark-application-timestamp-precision: accepted and ignored:" in text
     assert "Traceback" not in text

@@ -74,6 +74,9 @@ async def test_runs_on_schedule_forbid_and_history(kube: KubeClient, namespace: 
     await kube.create(SCHEDULED_SPARK_APPLICATIONS, scheduled)
 
     first = (await until(lambda: runs(kube, namespace, "every2s")))[0]
+    nanos = int(first.removeprefix("every2s-"))  # named as the Spark Operator names runs by default
+    assert nanos % 10**9 == 0  # the due time's, not the clock's: a retried reconcile makes the same run
+    assert abs(nanos / 10**9 - time.time()) < 60
     run = await kube.get(SPARK_APPLICATIONS, first, namespace)
     assert run["spec"] == scheduled["spec"]["template"]
     assert run["metadata"]["ownerReferences"][0]["kind"] == "ScheduledSparkApplication"

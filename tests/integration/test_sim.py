@@ -79,7 +79,7 @@ async def test_applications_run_their_executors_and_complete(
         assert sorted(status["executorState"].values()) == ["COMPLETED"] * (i + 1)
     doomed = apps["doomed"]["status"]
     assert doomed["applicationState"]["state"] == "FAILED"
-    assert "exit code 1" in doomed["applicationState"]["errorMessage"], doomed
+    assert "ExitCode: 1" in doomed["applicationState"]["errorMessage"], doomed
 
     pods, _ = await kube.list_all(PODS, namespace)
     drivers = [p for p in pods if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "driver"]
@@ -153,7 +153,7 @@ async def test_what_spark_refuses_ends_the_driver_or_leaves_it_without_executors
 
     [failed] = (await final_states(kube, namespace, ["bad-port"])).values()
     assert failed["status"]["applicationState"]["state"] == "FAILED"
-    assert "exit code 1" in failed["status"]["applicationState"]["errorMessage"]
+    assert "ExitCode: 1" in failed["status"]["applicationState"]["errorMessage"]
     await wait_for(lambda: _refused(simulated, 2), "the simulator never refused the second driver")
     status = await app_state(kube, namespace, "no-gpu-vendor")
     assert status["applicationState"]["state"] == "RUNNING", status

@@ -169,12 +169,27 @@ async def test_application_runs_to_completion(kube: KubeClient, namespace: str) 
     assert metric("spark_application_success_count", namespace) == 1
     assert metric("spark_executor_success_count", namespace) == 2
     assert metric("spark_application_start_latency_seconds_count", namespace) == 1
-    await events_about(
+    events = await events_about(
         kube,
         namespace,
         "spark-pi",
-        {"SparkApplicationSubmitted", "SparkDriverRunning", "SparkApplicationCompleted"},
+        {
+            "SparkApplicationSubmitted",
+            "SparkDriverRunning",
+            "SparkApplicationCompleted",
+            "SparkExecutorCompleted",
+        },
     )
+    said = {(e["type"], e["reason"], e["message"]) for e in events}
+    assert said >= {  # the Spark Operator's reasons and messages
+        ("Normal", "SparkApplicationSubmitted", "SparkApplication spark-pi was submitted successfully"),
+        ("Normal", "SparkDriverRunning", "Driver spark-pi-driver is running"),
+        ("Normal", "SparkDriverCompleted", "Driver spark-pi-driver completed"),
+        ("Normal", "SparkApplicationCompleted", "SparkApplication spark-pi completed"),
+        *(("Normal", "SparkExecutorRunning", f"Executor {e} is running") for e in executors),
+        *(("Normal", "SparkExecutorCompleted", f"Executor {e} completed") for e in executors),
+    }, said
+    assert all(e["source"]["component"] == "sparkfleet" for e in events)
 
 
 @pytest.mark.usefixtures("operator")
@@ -227,7 +242,7 @@ async def test_on_failure_resubmits_then_gives_up(kube: KubeClient, namespace: s
     assert second["status"]["executionAttempts"] == 2
     await set_phase(kube, namespace, "retried-driver", "Failed", exit_code=1)
     failed = await wait_app(kube, namespace, "retried", state_is("FAILED"))
-    assert "exit code 1" in failed["status"]["applicationState"]["errorMessage"]
+    assert "ExitCode: 1, Reason: Error" in failed["status"]["applicationState"]["errorMessage"]
     assert failed["status"]["executionAttempts"] == 2
 
 
@@ -249,6 +264,56 @@ async def test_deleting_the_application_collects_its_pods(kube: KubeClient, name
     while not (await gone(PODS, "doomed-driver") and await gone(CONFIGMAPS, f"{prefix}-driver-conf-map")):
         assert time.monotonic() < deadline, "garbage collection did not remove the driver's objects"
         await asyncio.sleep(0.25)
+
+
+@pytest.mark.usefixtures("operator")
+async def test_suspend_removes_the_driver_and_resume_submits_again(kube: KubeClient, namespace: str) -> None:
+    """spec.suspend, as the Spark Operator (and Kueue, which sets it) expects: SUSPENDING, SUSPENDED with
+    no driver, then RESUMING and a new submission once it is cleared; never counted as a spec change."""
+    await kube.create(SPARK_APPLICATIONS, manifests.spark_pi("paused", namespace))
+    first = (await wait_app(kube, namespace, "paused", state_is("SUBMITTED")))["status"]["submissionID"]
+    await set_phase(kube, namespace, "paused-driver", "Running")
+    await wait_app(kube, namespace, "paused", state_is("RUNNING"))
+    await kube.patch(SPARK_APPLICATIONS, "paused", {"spec": {"suspend": True}}, namespace)
+    suspended = await wait_app(kube, namespace, "paused", state_is("SUSPENDED"))
+    assert suspended["status"]["driverInfo"] == {}
+    assert suspended["status"]["submissionAttempts"] == 1
+    with pytest.raises(ApiError) as gone:
+        await kube.get(PODS, "paused-driver", namespace)
+    assert gone.value.is_not_found
+
+    await kube.patch(SPARK_APPLICATIONS, "paused", {"spec": {"suspend": False}}, namespace)
+    resumed = await wait_app(
+        kube, namespace, "paused", lambda s: state_is("SUBMITTED")(s) and s.get("submissionID") != first
+    )
+    assert resumed["status"]["submissionAttempts"] == 2
+    assert resumed["status"]["executionAttempts"] == 2  # a resume is not a new spec: attempts go on
+    driver = await kube.get(PODS, "paused-driver", namespace)
+    assert driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID] == resumed["status"]["submissionID"]
+    events = await events_about(
+        kube, namespace, "paused", {"SparkApplicationSuspended", "SparkApplicationResuming"}
+    )
+    said = {(e["reason"], e["message"]) for e in events}
+    assert {("SparkApplicationSuspending", "SparkApplication paused is suspending"),
+            ("SparkApplicationSuspended", "SparkApplication paused is suspended"),
+            ("SparkApplicationResuming", "SparkApplication paused is resuming")} <= said  # fmt: skip
+    assert "SparkApplicationSpecUpdateProcessed" not in {reason for reason, _ in said}
+
+
+@pytest.mark.usefixtures("operator")
+async def test_an_application_created_suspended_starts_no_pod(kube: KubeClient, namespace: str) -> None:
+    held = manifests.spark_pi("held", namespace)
+    held["spec"]["suspend"] = True
+    await kube.create(SPARK_APPLICATIONS, held)
+    await kube.create(SPARK_APPLICATIONS, manifests.spark_pi("free", namespace))
+    await wait_app(kube, namespace, "free", state_is("SUBMITTED"))
+    app = await wait_app(kube, namespace, "held", state_is("SUSPENDED"))
+    assert not app["status"].get("submissionAttempts")
+    pods, _ = await kube.list_all(PODS, namespace, label_selector=f"{naming.LABEL_APP_NAME}=held")
+    assert pods == []
+    await kube.patch(SPARK_APPLICATIONS, "held", {"spec": {"suspend": False}}, namespace)
+    started = await wait_app(kube, namespace, "held", state_is("SUBMITTED"))
+    assert started["status"]["submissionAttempts"] == 1
 
 
 @pytest.mark.usefixtures("operator")

@@ -134,6 +134,11 @@ def test_every_invalid_schedule_is_refused_naming_the_field(case: ScheduledCase)
     assert case.says in message, message
 
 
-def test_the_longest_schedule_name_gives_valid_runs() -> None:
-    scheduled, _ = parse_scheduled(manifests.scheduled("s" * 52))
+@pytest.mark.parametrize(
+    ("precision", "longest"), [("nanos", 43), ("millis", 49), ("seconds", 52), ("minutes", 54)]
+)
+def test_the_longest_schedule_name_gives_valid_runs(precision: str, longest: int) -> None:
+    scheduled, _ = parse_scheduled(manifests.scheduled("s" * longest), precision)
     assert scheduled.spec.template.main_application_file
+    with pytest.raises(InvalidApplication, match=f"at most {longest} characters"):
+        parse_scheduled(manifests.scheduled("s" * (longest + 1)), precision)

@@ -13,7 +13,7 @@ import pytest
 import typer
 
 from sparkfleet.cli import app
-from sparkfleet.kubeflow_flags import DROPPED, translate
+from sparkfleet.kubeflow_flags import DROPPED, controller_start, translate
 from tests.examples.kubeflow_chart_args import DEFAULT, LOADED
 
 
@@ -26,8 +26,10 @@ def parsed(args: list[str]) -> dict[str, Any]:
 
 
 def test_the_charts_default_arguments_start_sparkfleet_as_they_started_kubeflow() -> None:
-    result = translate(DEFAULT)
+    result = translate(controller_start(DEFAULT))
     params = parsed(result.argv)
+    assert params["health_probe_bind_address"] == ":8081"  # where its chart's probes ask
+    assert params["scheduled_spark_application_timestamp_precision"] == "nanos"
     assert params["log_level"] == "info"
     assert params["log_format"] == "text"
     assert params["namespaces"] == ["default"]
@@ -45,13 +47,23 @@ def test_the_charts_default_arguments_start_sparkfleet_as_they_started_kubeflow(
     )
     assert params["workqueue_ratelimiter_max_delay"] == "6h"
     assert params["max_tracked_executor_per_app"] == 1000
+    assert params["driver_pod_creation_grace_period"] == "10s"
     assert (params["kube_api_qps"], params["kube_api_burst"]) == (20, 30)
     dropped = {w.split(":", 1)[0] for w in result.warnings}
     assert dropped == {
         "--enable-metrics", "--metrics-endpoint", "--metrics-labels", "--metrics-job-submit-latency-buckets",
-        "--metrics-job-start-latency-buckets", "--driver-pod-creation-grace-period",
-        "--scheduled-spark-application-timestamp-precision", "--feature-gates",
+        "--metrics-job-start-latency-buckets", "--feature-gates",
     }  # fmt: skip
+
+
+def test_controller_start_serves_probes_where_the_spark_operator_did_unless_told() -> None:
+    assert controller_start(["--zap-log-level=info"]) == [
+        "--zap-log-level=info",
+        "--health-probe-bind-address=:8081",
+    ]
+    given = ["--health-probe-bind-address=127.0.0.1:9443"]
+    assert controller_start(given) == given
+    assert parsed([])["health_probe_bind_address"] == ""  # sparkfleet run: on the metrics address only
 
 
 def test_a_fully_loaded_values_file_parses_and_names_what_it_drops() -> None:
@@ -64,6 +76,9 @@ def test_a_fully_loaded_values_file_parses_and_names_what_it_drops() -> None:
     assert params["leader_elect"] is False
     assert params["metrics_prefix"] == "team_"
     assert params["concurrent_syncs"] == 32
+    assert params["driver_pod_creation_grace_period"] == "30s"
+    assert params["scheduled_spark_application_timestamp_precision"] == "seconds"
+    assert params["max_tracked_executor_per_app"] == 200
     for warning in result.warnings:
         assert ": accepted and ignored: " in warning
     assert {w.split(":", 1)[0] for w in result.warnings} >= {

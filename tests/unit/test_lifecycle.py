@@ -63,13 +63,17 @@ def test_succeeding_with_restart_always_reruns() -> None:
 
 
 def test_driver_failure_without_retries_fails_with_the_drivers_error() -> None:
+    error = "driver container failed with ExitCode: 137, Reason: OOMKilled"
     decision = decide(
-        obs(AppState.RUNNING, driver=Driver("Failed", "OOMKilled: exit code 137"), execution_attempts=1)
+        obs(AppState.RUNNING, driver=Driver("Failed", error, "pi-driver"), execution_attempts=1, name="pi")
     )
     assert decision.state == AppState.FAILED
-    assert decision.error_message == "OOMKilled: exit code 137"
+    assert decision.error_message == error
     assert decision.set_termination_time
-    assert decision.events[-1].type == "Warning"
+    assert [(e.type, e.reason, e.message) for e in decision.events] == [
+        ("Warning", "SparkDriverFailed", "Driver pi-driver failed"),
+        ("Warning", "SparkApplicationFailed", f"SparkApplication pi failed: {error}"),
+    ]
 
 
 def test_driver_failure_with_on_failure_waits_the_interval_then_reruns() -> None:
@@ -188,9 +192,22 @@ def test_a_spec_change_invalidates_then_resubmits_with_a_fresh_budget(state: App
 
 
 def test_a_lost_driver_fails_the_run() -> None:
-    decision = decide(obs(AppState.RUNNING, driver=None, execution_attempts=1))
-    assert decision.state == AppState.FAILING
+    decision = decide(
+        obs(AppState.RUNNING, driver=None, execution_attempts=1, name="pi", driver_name="pi-driver")
+    )
+    assert decision.state == AppState.FAILED  # no retries: the terminal step in the same write
     assert decision.error_message == "driver pod not found"
+    assert [(e.type, e.reason, e.message) for e in decision.events] == [
+        ("Warning", "SparkDriverNotFound",
+         "Driver pod pi-driver not found after grace period 10s, marking application as Failing"),
+        ("Warning", "SparkApplicationFailed", "SparkApplication pi failed: driver pod not found"),
+    ]  # fmt: skip
+    retried = decide(
+        obs(AppState.RUNNING, driver=None, execution_attempts=1, submission_attempts=1,
+            last_submission_attempt_time=NOW, restart_policy=ON_FAILURE)
+    )  # fmt: skip
+    assert retried.state == AppState.FAILING
+    assert retried.requeue_after == pytest.approx(10)
 
 
 def test_ttl_deletes_finished_applications_when_it_expires() -> None:
@@ -253,3 +270,86 @@ def test_every_observation_has_a_consistent_decision(
     if decision.requeue_after is not None:
         assert decision.requeue_after >= 0
     assert len(decision.actions) <= 1
+
+
+@pytest.mark.parametrize(
+    ("phase", "kind", "reason", "message"),
+    [
+        ("Running", "Normal", "SparkDriverRunning", "Driver pi-driver is running"),
+        ("Succeeded", "Normal", "SparkDriverCompleted", "Driver pi-driver completed"),
+        ("Failed", "Warning", "SparkDriverFailed", "Driver pi-driver failed"),
+        ("Unknown", "Warning", "SparkDriverUnknown", "Driver pi-driver in unknown state"),
+    ],
+)
+def test_driver_events_are_the_spark_operators(phase: str, kind: str, reason: str, message: str) -> None:
+    decision = decide(obs(AppState.SUBMITTED, driver=Driver(phase, "", "pi-driver"), name="pi"))
+    assert (decision.events[0].type, decision.events[0].reason, decision.events[0].message) == (
+        kind, reason, message
+    )  # fmt: skip
+    back = decide(obs(AppState.RUNNING, driver=Driver("Pending", "", "pi-driver"), name="pi"))
+    assert [(e.reason, e.message) for e in back.events] == [
+        ("SparkDriverPending", "Driver pi-driver is pending")
+    ]
+
+
+def test_application_events_are_the_spark_operators() -> None:
+    done = decide(obs(AppState.SUCCEEDING, name="pi"))
+    assert [(e.type, e.reason, e.message) for e in done.events] == [
+        ("Normal", "SparkApplicationCompleted", "SparkApplication pi completed")
+    ]
+    rerun = decide(obs(AppState.SUCCEEDING, name="pi", restart_policy=RestartPolicy("Always")))
+    assert [(e.type, e.reason, e.message) for e in rerun.events] == [
+        ("Warning", "SparkApplicationPendingRerun", "SparkApplication pi is pending rerun")
+    ]
+    gave_up = decide(obs(AppState.SUBMISSION_FAILED, name="pi", submission_attempts=1,
+                         error_message="serviceaccounts \"spark\" not found"))  # fmt: skip
+    assert gave_up.state == AppState.FAILED
+    assert gave_up.events[0].message == 'SparkApplication pi failed: serviceaccounts "spark" not found'
+
+
+SUSPENDABLE = [s for s in AppState if s not in (AppState.COMPLETED, AppState.FAILED, AppState.SUSPENDED,
+                                                AppState.SUSPENDING)]  # fmt: skip
+
+
+@pytest.mark.parametrize("state", SUSPENDABLE)
+def test_suspend_moves_every_unfinished_state_to_suspending(state: AppState) -> None:
+    for driver in (None, Driver("Running", "", "pi-driver")):
+        decision = decide(obs(state, driver=driver, suspend=True, spec_changed=True, name="pi"))
+        assert decision.state == AppState.SUSPENDING
+        assert decision.actions == ()
+        assert [(e.type, e.reason, e.message) for e in decision.events] == [
+            ("Warning", "SparkApplicationSuspending", "SparkApplication pi is suspending")
+        ]
+
+
+@pytest.mark.parametrize("state", [AppState.COMPLETED, AppState.FAILED])
+def test_suspend_leaves_finished_applications_alone(state: AppState) -> None:
+    assert decide(obs(state, suspend=True)) == Decision(state)
+
+
+def test_suspending_removes_the_driver_and_forgets_the_run() -> None:
+    decision = decide(obs(AppState.SUSPENDING, driver=Driver("Running"), suspend=True, name="pi"))
+    assert decision.state == AppState.SUSPENDED
+    assert decision.actions == (Action.DELETE_DRIVER,)
+    assert decision.clear_run
+    assert decision.error_message == ""
+    assert not decision.reset_attempts  # the retry budget is kept, as the Spark Operator keeps it
+    assert [e.reason for e in decision.events] == ["SparkApplicationSuspended"]
+    assert decide(obs(AppState.SUSPENDING, suspend=True)).actions == ()  # never submitted: nothing to remove
+
+
+def test_suspended_waits_for_unsuspend_and_for_the_driver_to_be_gone_then_resumes() -> None:
+    assert decide(obs(AppState.SUSPENDED, suspend=True)) == Decision(AppState.SUSPENDED)
+    going = decide(obs(AppState.SUSPENDED, driver=Driver("Running"), suspend=False))
+    assert going.state == AppState.SUSPENDED
+    assert going.actions == (Action.DELETE_DRIVER,)
+    resuming = decide(obs(AppState.SUSPENDED, suspend=False, name="pi"))
+    assert resuming.state == AppState.RESUMING
+    assert resuming.actions == ()
+    assert [(e.reason, e.message) for e in resuming.events] == [
+        ("SparkApplicationResuming", "SparkApplication pi is resuming")
+    ]
+    resubmit = decide(obs(AppState.RESUMING, name="pi"))
+    assert resubmit.state == AppState.SUBMITTED
+    assert resubmit.actions == (Action.SUBMIT,)
+    assert decide(obs(AppState.RESUMING, suspend=True)).state == AppState.SUSPENDING  # suspended again

@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule
+from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule, run_name
 
 UTC = datetime.UTC
 T0 = datetime.datetime(2026, 11, 24, 3, 7, 30, tzinfo=UTC)
@@ -37,3 +37,23 @@ def test_every() -> None:
 def test_invalid_schedules_name_the_field(expression: str, zone: str | None, field: str) -> None:
     with pytest.raises(InvalidSchedule, match=f"^{field}: "):
         Schedule.parse(expression, zone)
+
+
+@pytest.mark.parametrize(
+    ("precision", "suffix"),
+    [
+        ("nanos", "1795489200123456000"),
+        ("micros", "1795489200123456"),
+        ("millis", "1795489200123"),
+        ("seconds", "1795489200"),
+        ("minutes", "29924820"),
+    ],
+)
+def test_run_names_follow_the_spark_operators_timestamp_precision(precision: str, suffix: str) -> None:
+    due = datetime.datetime(2026, 11, 24, 3, 0, 0, 123456, tzinfo=datetime.UTC)
+    assert run_name("nightly", due, precision) == f"nightly-{suffix}"
+
+
+def test_an_unknown_precision_is_refused_naming_the_choices() -> None:
+    with pytest.raises(ValueError, match="nanos, micros, millis, seconds, minutes"):
+        run_name("nightly", datetime.datetime.now(datetime.UTC), "hours")

@@ -33,7 +33,7 @@ from sparkfleet.operator.scoped import ScopedController, Secondary
 from sparkfleet.operator.spark import lifecycle, naming
 from sparkfleet.operator.spark import metrics as spark_metrics
 from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
-from sparkfleet.operator.spark.status import driver_of, executor_states
+from sparkfleet.operator.spark.status import driver_of, executor_events, executor_states
 from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.submission import new_submission_id, render, spec_hash
 from sparkfleet.operator.spark.validation import InvalidApplication, parse, unknown_fields_warning
@@ -43,10 +43,12 @@ log = logging.getLogger(__name__)
 CONTROLLER_NAME = "spark-application-controller"
 COMPONENT = "sparkfleet"
 EXECUTOR_STATE_BATCH_SECONDS = 1.0
-DRIVER_WATCH_GRACE_SECONDS = 5.0
-"""A driver created this recently and not yet in the cache is waited for, not read from the server."""
 STALE_RECHECK_SECONDS = 1.0  # a fallback only: the watch event of our own write normally comes first
 OPERATOR_PODS = f"{naming.LABEL_LAUNCHED_BY_OPERATOR}=true"
+# States in which the previous run is forgotten: its executors are not tracked any more.
+RUN_FORGOTTEN = frozenset(
+    {AppState.INVALIDATING, AppState.PENDING_RERUN, AppState.SUSPENDED, AppState.RESUMING}
+)
 
 
 def _iso(ts: float) -> str:
@@ -80,6 +82,7 @@ class SparkApplicationController:
         audit: AuditLog | None = None,
         clock: Callable[[], float] = time.time,
         executor_state_batch: float = EXECUTOR_STATE_BATCH_SECONDS,
+        driver_grace: float = lifecycle.DRIVER_CREATION_GRACE_SECONDS,
     ):
         """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``.
 
@@ -87,6 +90,7 @@ class SparkApplicationController:
         seconds per application; a change of the application's state is written at once.
         """
         self.client = client
+        self.driver_grace = driver_grace  # a driver created this recently and not in the cache is waited for
         self.executor_state_batch = executor_state_batch
         self._executor_write_due: dict[str, float] = {}  # key -> when its held executor states are written
         self.max_tracked_executors = max_tracked_executors
@@ -171,9 +175,9 @@ class SparkApplicationController:
         )
         if driver_pod is None and state in lifecycle.ACTIVE:
             submitted_at = _epoch(status.get("lastSubmissionAttemptTime"))
-            if submitted_at is not None and self.clock() - submitted_at < DRIVER_WATCH_GRACE_SECONDS:
+            if submitted_at is not None and self.clock() - submitted_at < self.driver_grace:
                 # Just created: its watch event is on the way and brings this key back.
-                return Result(requeue_after=DRIVER_WATCH_GRACE_SECONDS)
+                return Result(requeue_after=self.driver_grace)
             driver_pod = await self._get_driver(namespace, status)  # the cache may not have it yet
         current_hash = spec_hash(app)
         if driver_pod is not None and _submitted_hash(driver_pod) is None:
@@ -200,6 +204,11 @@ class SparkApplicationController:
             time_to_live_seconds=float(app.spec.time_to_live_seconds)
             if app.spec.time_to_live_seconds is not None
             else None,
+            name=name,
+            driver_name=(status.get("driverInfo") or {}).get("podName") or "",
+            error_message=(status.get("applicationState") or {}).get("errorMessage") or "",
+            suspend=bool(app.spec.suspend),
+            driver_grace_seconds=self.driver_grace,
         )
         decision = lifecycle.decide(observation)
         new_status = copy.deepcopy(status)
@@ -212,24 +221,22 @@ class SparkApplicationController:
         _set_state(new_status, decision.state, decision.error_message)
         if decision.set_termination_time and not new_status.get("terminationTime"):
             new_status["terminationTime"] = _iso(observation.now)
-        if decision.state not in (AppState.INVALIDATING, AppState.PENDING_RERUN):
-            executors = [
-                p for p in pods if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "executor"
-            ]
-            if executors or new_status.get("executorState"):
-                new_status["executorState"] = executor_states(
-                    executors,
-                    self.max_tracked_executors,
-                    new_status.get("executorState"),
-                    completed=decision.state in (AppState.SUCCEEDING, AppState.COMPLETED),
-                    driver_running=observation.driver is not None and observation.driver.phase == "Running",
-                )
+        executors = [p for p in pods if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "executor"]
+        if decision.state not in RUN_FORGOTTEN and (executors or new_status.get("executorState")):
+            new_status["executorState"] = executor_states(
+                executors,
+                self.max_tracked_executors,
+                new_status.get("executorState"),
+                completed=decision.state in (AppState.SUCCEEDING, AppState.COMPLETED),
+                driver_running=observation.driver is not None and observation.driver.phase == "Running",
+            )
         events = list(decision.events)
         for action in decision.actions:
             if action is Action.SUBMIT:
                 await self._submit(app, raw, new_status, events)
             elif action is Action.DELETE_DRIVER and driver_pod is not None:
-                await self._delete(PODS, driver_pod["metadata"]["name"], namespace)
+                if not driver_pod["metadata"].get("deletionTimestamp"):  # once; its removal requeues the key
+                    await self._delete(PODS, driver_pod["metadata"]["name"], namespace)
             elif action is Action.DELETE_APP:
                 await self._delete(SPARK_APPLICATIONS, name, namespace)
                 return None
@@ -239,6 +246,10 @@ class SparkApplicationController:
         # A driver whose status write fails stays: the next reconcile adopts it (or removes it if
         # the spec changed meanwhile), as after a crash between the two writes.
         await self._write_status(raw, status, new_status)
+        # Said once the states they report are written (a held write says them when it is made).
+        said = executor_events(
+            executors, status.get("executorState") or {}, new_status.get("executorState") or {}
+        )
         old_state = (status.get("applicationState") or {}).get("state") or ""
         spark_metrics.record(
             namespace,
@@ -252,6 +263,8 @@ class SparkApplicationController:
         )
         for event in events:
             self.events.emit(raw, event.type, event.reason, event.message)
+        for event in said:  # as many as executors: bounded per application
+            self.events.emit(raw, event.type, event.reason, event.message, limited=True)
         return Result(requeue_after=decision.requeue_after) if decision.requeue_after else None
 
     def _executor_states_hold(
@@ -331,7 +344,7 @@ class SparkApplicationController:
         new_status = copy.deepcopy(status)
         _set_state(new_status, AppState.SUBMISSION_FAILED, message)
         await self._write_status(raw, status, new_status)
-        self.events.emit(raw, "Warning", "SparkApplicationSubmissionFailed", message)
+        self.events.emit(raw, *_submission_failed(raw, message))
 
     async def _submit(
         self,
@@ -352,7 +365,7 @@ class SparkApplicationController:
             said = ((raw.get("status") or {}).get("applicationState") or {}).get("errorMessage")
             _set_state(status, AppState.SUBMISSION_FAILED, message)
             if said != message:
-                events.append(lifecycle.Event("Warning", "SparkApplicationSubmissionFailed", message))
+                events.append(lifecycle.Event(*_submission_failed(raw, message)))
             return
         status["submissionAttempts"] = int(status.get("submissionAttempts") or 0) + 1
         status["lastSubmissionAttemptTime"] = _iso(now)
@@ -367,7 +380,7 @@ class SparkApplicationController:
             if not exc.is_conflict:
                 message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
                 _set_state(status, AppState.SUBMISSION_FAILED, message)
-                events.append(lifecycle.Event("Warning", "SparkApplicationSubmissionFailed", message))
+                events.append(lifecycle.Event(*_submission_failed(raw, message)))
                 return
             adopted = await self._existing_driver(raw, app, driver_name)
             if adopted is None:
@@ -389,7 +402,7 @@ class SparkApplicationController:
         except ApiError as exc:
             message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
             _set_state(status, AppState.SUBMISSION_FAILED, message)
-            events.append(lifecycle.Event("Warning", "SparkApplicationSubmissionFailed", message))
+            events.append(lifecycle.Event(*_submission_failed(raw, message)))
             await self._delete(PODS, driver_name, namespace)
             return
         status.update(
@@ -406,7 +419,8 @@ class SparkApplicationController:
         status.pop("terminationTime", None)
         status.pop("executorState", None)
         _set_state(status, AppState.SUBMITTED, "")
-        events.append(lifecycle.Event("Normal", "SparkApplicationSubmitted", f"submitted as {submission_id}"))
+        message = f"SparkApplication {raw['metadata']['name']} was submitted successfully"
+        events.append(lifecycle.Event("Normal", "SparkApplicationSubmitted", message))
 
     async def _existing_driver(
         self, raw: dict[str, Any], app: SparkApplication, driver_name: str
@@ -495,6 +509,16 @@ def _web_ui(rendered: dict[str, Any], service: dict[str, Any] | None) -> dict[st
     if cluster_ip and cluster_ip != "None":
         info["webUIAddress"] = f"{cluster_ip}:{port}"
     return info
+
+
+def _submission_failed(raw: dict[str, Any], message: str) -> tuple[str, str, str]:
+    """The Spark Operator's Event for a failed submission: its type, reason and message."""
+    name = raw["metadata"]["name"]
+    return (
+        "Warning",
+        "SparkApplicationSubmissionFailed",
+        f"failed to submit SparkApplication {name}: {message}",
+    )
 
 
 def _without_executors(status: dict[str, Any]) -> dict[str, Any]:

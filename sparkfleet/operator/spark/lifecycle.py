@@ -7,6 +7,8 @@ States and transitions follow the Kubeflow Spark Operator (v1beta2):
     NEW -> SUBMISSION_FAILED -> (retry after the interval) | FAILED
     any submitted state + spec changed -> INVALIDATING -> PENDING_RERUN -> (resubmit)
     driver pod gone while active -> FAILING; driver phase Unknown -> UNKNOWN
+    spec.suspend (any state but COMPLETED, FAILED) -> SUSPENDING -> SUSPENDED (driver removed)
+    SUSPENDED + spec.suspend cleared -> RESUMING -> (resubmit)
 
 Restart policies: ``Never`` never retries; ``OnFailure`` retries failed runs up
 to ``onFailureRetries`` times and failed submissions up to
@@ -16,6 +18,10 @@ backoff, ``interval x submission attempts`` since the last submission attempt
 (``onFailureRetryInterval`` after a failed run, ``onSubmissionFailureRetryInterval``
 after a failed submission).
 Finished applications with ``timeToLiveSeconds`` are deleted when it expires.
+
+Events carry the Spark Operator's reasons and messages (``SparkDriverRunning``, "Driver <pod> is
+running"; ``SparkApplicationFailed``, "SparkApplication <name> failed: <error>"; ...), so alerts and
+dashboards written for it keep matching.
 
 Nothing here does I/O or reads a clock: the controller observes, calls
 :func:`decide`, and carries out the :class:`Decision`.
@@ -39,6 +45,9 @@ class AppState(StrEnum):
     SUCCEEDING = "SUCCEEDING"
     FAILING = "FAILING"
     UNKNOWN = "UNKNOWN"
+    SUSPENDING = "SUSPENDING"
+    SUSPENDED = "SUSPENDED"
+    RESUMING = "RESUMING"
 
 
 ACTIVE = frozenset({AppState.SUBMITTED, AppState.RUNNING, AppState.UNKNOWN})
@@ -70,12 +79,19 @@ class RestartPolicy:
         return self.type == "OnFailure" and submission_attempts <= self.on_submission_failure_retries
 
 
+DRIVER_CREATION_GRACE_SECONDS = 10.0
+"""How long a submitted driver missing from the cache is waited for before it counts as not found
+(the Spark Operator's --driver-pod-creation-grace-period, and its default)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Driver:
-    """The driver pod as observed: its phase and, when it failed, why."""
+    """The driver as observed: its phase as the Spark Operator reads it (the driver container's
+    end decides, whatever sidecars still do), its pod's name and, when it failed, why."""
 
     phase: str  # Pending | Running | Succeeded | Failed | Unknown
     error: str = ""
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +106,11 @@ class Observation:
     termination_time: float | None = None
     restart_policy: RestartPolicy = RestartPolicy()
     time_to_live_seconds: float | None = None
+    name: str = ""  # the application's, for the Events' messages
+    driver_name: str = ""  # the driver pod the status records
+    error_message: str = ""  # the status's errorMessage as it is
+    suspend: bool = False  # spec.suspend
+    driver_grace_seconds: float = DRIVER_CREATION_GRACE_SECONDS  # before a missing driver is not found
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,32 +140,45 @@ _DRIVER_STATE = {
     "Unknown": AppState.UNKNOWN,
 }
 
-_EVENT_REASON = {
-    AppState.SUBMITTED: ("Normal", "SparkApplicationSubmitted"),
-    AppState.RUNNING: ("Normal", "SparkDriverRunning"),
-    AppState.SUCCEEDING: ("Normal", "SparkDriverCompleted"),
-    AppState.FAILING: ("Warning", "SparkDriverFailed"),
-    AppState.UNKNOWN: ("Warning", "SparkDriverUnknownState"),
-    AppState.COMPLETED: ("Normal", "SparkApplicationCompleted"),
-    AppState.FAILED: ("Warning", "SparkApplicationFailed"),
-    AppState.PENDING_RERUN: ("Normal", "SparkApplicationPendingRerun"),
-    AppState.INVALIDATING: ("Normal", "SparkApplicationSpecUpdateProcessed"),
+_DRIVER_EVENT = {  # the driver's phase -> the Spark Operator's Event
+    "Pending": ("Normal", "SparkDriverPending", "Driver {} is pending"),
+    "Running": ("Normal", "SparkDriverRunning", "Driver {} is running"),
+    "Succeeded": ("Normal", "SparkDriverCompleted", "Driver {} completed"),
+    "Failed": ("Warning", "SparkDriverFailed", "Driver {} failed"),
+    "Unknown": ("Warning", "SparkDriverUnknown", "Driver {} in unknown state"),
 }
 
 
-def _event(state: AppState, message: str) -> tuple[Event, ...]:
-    kind, reason = _EVENT_REASON[state]
-    return (Event(kind, reason, message),)
+def _app_event(o: Observation, state: AppState, error: str = "") -> tuple[Event, ...]:
+    """The Spark Operator's Event on entering ``state`` (its reasons and messages)."""
+    name = o.name
+    if state == AppState.COMPLETED:
+        return (Event("Normal", "SparkApplicationCompleted", f"SparkApplication {name} completed"),)
+    if state == AppState.FAILED:
+        return (Event("Warning", "SparkApplicationFailed", f"SparkApplication {name} failed: {error}"),)
+    if state == AppState.PENDING_RERUN:
+        return (
+            Event("Warning", "SparkApplicationPendingRerun", f"SparkApplication {name} is pending rerun"),
+        )
+    if state == AppState.INVALIDATING:
+        message = f"Successfully processed spec update for SparkApplication {name}: it will be resubmitted"
+        return (Event("Normal", "SparkApplicationSpecUpdateProcessed", message),)
+    if state in (AppState.SUSPENDING, AppState.SUSPENDED, AppState.RESUMING):
+        reason = f"SparkApplication{state.value.capitalize()}"
+        return (Event("Warning", reason, f"SparkApplication {name} is {state.value.lower()}"),)
+    raise ValueError(f"no Event for entering {state!r}")
 
 
 def decide(o: Observation) -> Decision:
     """The next state and the actions that get there."""
     state = o.state
+    if o.suspend and state not in TERMINAL and state not in (AppState.SUSPENDING, AppState.SUSPENDED):
+        return Decision(AppState.SUSPENDING, events=_app_event(o, AppState.SUSPENDING))
     if o.spec_changed and state not in (AppState.NEW, AppState.INVALIDATING, AppState.PENDING_RERUN):
         return Decision(
             AppState.INVALIDATING,
             actions=(Action.DELETE_DRIVER,) if o.driver else (),
-            events=_event(AppState.INVALIDATING, "spec changed: the application will be resubmitted"),
+            events=_app_event(o, AppState.INVALIDATING),
             requeue_after=0.5 if o.driver else None,
         )
     if state == AppState.NEW:
@@ -153,33 +187,27 @@ def decide(o: Observation) -> Decision:
         return _follow_driver(o)
     if state == AppState.SUCCEEDING:
         if o.restart_policy.type == "Always":
-            return Decision(
-                AppState.PENDING_RERUN,
-                events=_event(AppState.PENDING_RERUN, "restart policy Always: rerunning"),
-            )
+            return Decision(AppState.PENDING_RERUN, events=_app_event(o, AppState.PENDING_RERUN))
         return Decision(
-            AppState.COMPLETED, set_termination_time=True, events=_event(AppState.COMPLETED, "completed")
+            AppState.COMPLETED, set_termination_time=True, events=_app_event(o, AppState.COMPLETED)
         )
     if state == AppState.FAILING:
         if not o.restart_policy.retries_failed_run(o.execution_attempts):
             return Decision(
                 AppState.FAILED,
                 set_termination_time=True,
-                events=_event(AppState.FAILED, f"failed after {o.execution_attempts} attempt(s)"),
+                events=_app_event(o, AppState.FAILED, o.error_message),
             )
         wait = _backoff(o, o.restart_policy.on_failure_retry_interval)
         if wait > 0:
             return Decision(AppState.FAILING, requeue_after=wait)
-        return Decision(
-            AppState.PENDING_RERUN,
-            events=_event(AppState.PENDING_RERUN, f"retrying after attempt {o.execution_attempts} failed"),
-        )
+        return Decision(AppState.PENDING_RERUN, events=_app_event(o, AppState.PENDING_RERUN))
     if state == AppState.SUBMISSION_FAILED:
         if not o.restart_policy.retries_failed_submission(o.submission_attempts):
             return Decision(
                 AppState.FAILED,
                 set_termination_time=True,
-                events=_event(AppState.FAILED, f"submission failed {o.submission_attempts} time(s)"),
+                events=_app_event(o, AppState.FAILED, o.error_message),
             )
         wait = _backoff(o, o.restart_policy.on_submission_failure_retry_interval)
         if wait > 0:
@@ -194,6 +222,23 @@ def decide(o: Observation) -> Decision:
             reset_attempts=state == AppState.INVALIDATING,
             clear_run=True,
         )
+    if state == AppState.SUSPENDING:
+        # The driver goes (its ConfigMap and Services follow it); the run is forgotten, its attempts kept.
+        return Decision(
+            AppState.SUSPENDED,
+            error_message="",
+            actions=(Action.DELETE_DRIVER,) if o.driver else (),
+            clear_run=True,
+            events=_app_event(o, AppState.SUSPENDED),
+        )
+    if state == AppState.SUSPENDED:
+        if o.driver is not None:  # removed, or still going: no resume before it is gone
+            return Decision(state, actions=(Action.DELETE_DRIVER,), requeue_after=0.5)
+        if o.suspend:
+            return Decision(state)
+        return Decision(AppState.RESUMING, events=_app_event(o, AppState.RESUMING))
+    if state == AppState.RESUMING:
+        return Decision(AppState.SUBMITTED, actions=(Action.SUBMIT,), clear_run=True)
     if state in TERMINAL:
         if o.time_to_live_seconds is None or o.termination_time is None:
             return Decision(state)
@@ -206,41 +251,54 @@ def decide(o: Observation) -> Decision:
 
 def _follow_driver(o: Observation) -> Decision:
     if o.driver is None:
-        return Decision(
+        grace = f"{o.driver_grace_seconds:g}s"
+        message = (
+            f"Driver pod {o.driver_name} not found after grace period {grace}, marking application as Failing"
+        )
+        decision = Decision(
             AppState.FAILING,
             error_message="driver pod not found",
             set_termination_time=True,
-            events=(Event("Warning", "SparkDriverMissing", "driver pod not found"),),
+            events=(Event("Warning", "SparkDriverNotFound", message),),
         )
+        return _then(o, decision, "driver pod not found")
     new = _DRIVER_STATE.get(o.driver.phase, AppState.UNKNOWN)
     error = o.driver.error if new == AppState.FAILING else ""
     terminating = new in (AppState.SUCCEEDING, AppState.FAILING)
-    events = _event(new, error or f"driver {o.driver.phase}") if new != o.state else ()
+    events: tuple[Event, ...] = ()
+    if new != o.state:
+        kind, reason, message = _DRIVER_EVENT.get(o.driver.phase, _DRIVER_EVENT["Unknown"])
+        events = (Event(kind, reason, message.format(o.driver.name)),)
     decision = Decision(new, error_message=error, set_termination_time=terminating, events=events)
-    if terminating:
-        # Decide the terminal step in the same reconcile: one status write, not two.
-        follow = decide(
-            Observation(
-                state=new,
-                now=o.now,
-                driver=o.driver,
-                submission_attempts=o.submission_attempts,
-                execution_attempts=o.execution_attempts,
-                last_submission_attempt_time=o.last_submission_attempt_time,
-                termination_time=o.now if o.termination_time is None else o.termination_time,
-                restart_policy=o.restart_policy,
-                time_to_live_seconds=o.time_to_live_seconds,
-            )
+    return _then(o, decision, error) if terminating else decision
+
+
+def _then(o: Observation, decision: Decision, error: str) -> Decision:
+    """A driver that ended: the terminal step is decided in the same reconcile (one status write)."""
+    follow = decide(
+        Observation(
+            state=decision.state,
+            now=o.now,
+            driver=o.driver,
+            submission_attempts=o.submission_attempts,
+            execution_attempts=o.execution_attempts,
+            last_submission_attempt_time=o.last_submission_attempt_time,
+            termination_time=o.now if o.termination_time is None else o.termination_time,
+            restart_policy=o.restart_policy,
+            time_to_live_seconds=o.time_to_live_seconds,
+            name=o.name,
+            driver_name=o.driver_name,
+            error_message=error,
         )
-        return Decision(
-            follow.state,
-            error_message=error if follow.error_message is None else follow.error_message,
-            actions=follow.actions,
-            requeue_after=follow.requeue_after,
-            set_termination_time=True,
-            events=decision.events + follow.events,
-        )
-    return decision
+    )
+    return Decision(
+        follow.state,
+        error_message=error if follow.error_message is None else follow.error_message,
+        actions=follow.actions,
+        requeue_after=follow.requeue_after,
+        set_termination_time=True,
+        events=decision.events + follow.events,
+    )
 
 
 def _backoff(o: Observation, interval: float) -> float:

@@ -17,6 +17,25 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+TIMESTAMP_PRECISIONS = ("nanos", "micros", "millis", "seconds", "minutes")
+_PER_SECOND = {"nanos": 10**9, "micros": 10**6, "millis": 10**3, "seconds": 1}
+
+
+def run_name(scheduled: str, due: datetime.datetime, precision: str = "nanos") -> str:
+    """A run's name as the Spark Operator names it, ``<scheduled>-<due time since the epoch>`` in
+    ``precision`` (its --scheduled-spark-application-timestamp-precision; nanoseconds by default).
+
+    The due time, not the clock, makes the name: a retried reconcile creates the same run (409),
+    never a second one."""
+    since = due - datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+    micros = since // datetime.timedelta(microseconds=1)
+    if precision == "minutes":
+        return f"{scheduled}-{micros // (60 * 10**6)}"
+    if precision not in _PER_SECOND:
+        raise ValueError(f"timestamp precision {precision!r} is not one of {', '.join(TIMESTAMP_PRECISIONS)}")
+    return f"{scheduled}-{micros * _PER_SECOND[precision] // 10**6}"
+
+
 class InvalidSchedule(ValueError):
     """The schedule or time zone cannot be used; the message names the field."""
 

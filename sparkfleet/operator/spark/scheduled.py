@@ -28,7 +28,7 @@ from sparkfleet.kube.transform import strip_managed_fields
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.scoped import ScopedController, Secondary
-from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule
+from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule, run_name
 from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.validation import InvalidApplication, validate_schedule
 
@@ -51,7 +51,9 @@ def _state(run: dict[str, Any]) -> str:
     return str(((run.get("status") or {}).get("applicationState") or {}).get("state") or "")
 
 
-def parse_scheduled(raw: dict[str, Any]) -> tuple[ScheduledSparkApplication, Schedule]:
+def parse_scheduled(
+    raw: dict[str, Any], precision: str = "nanos"
+) -> tuple[ScheduledSparkApplication, Schedule]:
     """The schedule and its template, validated: :class:`InvalidApplication` names what is wrong,
     including what would make every run invalid (``spec.template...``, a name too long for its runs)."""
     try:
@@ -62,7 +64,9 @@ def parse_scheduled(raw: dict[str, Any]) -> tuple[ScheduledSparkApplication, Sch
     except InvalidSchedule as exc:
         raise InvalidApplication(str(exc)) from exc
     meta = raw["metadata"]
-    validate_schedule(str(meta.get("name", "")), str(meta.get("namespace", "")), scheduled.spec.template)
+    validate_schedule(
+        str(meta.get("name", "")), str(meta.get("namespace", "")), scheduled.spec.template, precision
+    )
     return scheduled, schedule
 
 
@@ -83,6 +87,7 @@ class ScheduledSparkApplicationController:
         concurrent_syncs: int = 2,
         audit: AuditLog | None = None,
         clock: Callable[[], float] = time.time,
+        timestamp_precision: str = "nanos",
     ):
         """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``.
 
@@ -91,6 +96,10 @@ class ScheduledSparkApplicationController:
         """
         self.client = client
         self.clock = clock
+        run_name(
+            CONTROLLER_NAME, datetime.datetime.now(datetime.UTC), timestamp_precision
+        )  # refused here if bad
+        self.timestamp_precision = timestamp_precision
         self.events = EventRecorder(client, "sparkfleet")
         self.initial_scopes = scopes if scopes is not None else unsharded_scopes(namespaces, label_selector)
         self.scoped = ScopedController(
@@ -137,7 +146,7 @@ class ScheduledSparkApplicationController:
         status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
         new_status = copy.deepcopy(status)
         try:
-            scheduled, schedule = parse_scheduled(raw)
+            scheduled, schedule = parse_scheduled(raw, self.timestamp_precision)
         except InvalidApplication as exc:
             reason = str(exc)
             new_status.update({"scheduleState": "FailedValidation", "reason": reason})
@@ -170,8 +179,8 @@ class ScheduledSparkApplicationController:
                 if active and policy == "Replace":
                     for run in active:
                         await self._delete(run)
-                run_name = await self._start_run(raw, scheduled, due)
-                new_status.update({"lastRun": _iso(due), "lastRunName": run_name})
+                started = await self._start_run(raw, scheduled, due)
+                new_status.update({"lastRun": _iso(due), "lastRunName": started})
             due = schedule.next_after(due if due > now - datetime.timedelta(minutes=1) else now)
         new_status["nextRun"] = _iso(due)
         await self._trim_history(scheduled, runs, new_status)
@@ -185,12 +194,12 @@ class ScheduledSparkApplicationController:
         self, raw: dict[str, Any], scheduled: ScheduledSparkApplication, due: datetime.datetime
     ) -> str:
         meta = raw["metadata"]
-        run_name = f"{meta['name']}-{int(due.timestamp())}"
+        name = run_name(meta["name"], due, self.timestamp_precision)
         run = {
             "apiVersion": SPARK_APPLICATIONS.api_version,
             "kind": "SparkApplication",
             "metadata": {
-                "name": run_name,
+                "name": name,
                 "namespace": meta["namespace"],
                 "labels": {**(meta.get("labels") or {}), LABEL_SCHEDULED_APP_NAME: meta["name"]},
                 "ownerReferences": [{
@@ -206,8 +215,8 @@ class ScheduledSparkApplicationController:
             if not exc.is_conflict:  # 409: this run was already started (a retried reconcile)
                 raise
         else:
-            self.events.emit(raw, "Normal", "ScheduledSparkApplicationRun", f"started run {run_name}")
-        return run_name
+            self.events.emit(raw, "Normal", "ScheduledSparkApplicationRun", f"started run {name}")
+        return name
 
     async def _trim_history(
         self, scheduled: ScheduledSparkApplication, runs: list[dict[str, Any]], status: dict[str, Any]

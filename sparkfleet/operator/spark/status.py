@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from sparkfleet.operator.spark import naming
-from sparkfleet.operator.spark.lifecycle import Driver
+from sparkfleet.operator.spark.lifecycle import Driver, Event
 
 _EXECUTOR_STATE = {
     "Pending": "PENDING",
@@ -16,25 +16,83 @@ _EXECUTOR_STATE = {
 }
 
 
+DRIVER_CONTAINER = "spark-kubernetes-driver"
+EXECUTOR_CONTAINERS = ("spark-kubernetes-executor", "executor")  # Spark 3+'s name, then Spark 2's
+TERMINATION_MESSAGE_KEPT = 1024  # of the kubelet's 4 KiB, in status and Events
+
+
 def driver_of(pod: dict[str, Any]) -> Driver:
+    """The driver as the Spark Operator reads it: the driver container's end decides (a pod still
+    Running with a sidecar has finished when its driver container has; a Failed pod whose driver
+    container exited 0 completed)."""
     status = pod.get("status") or {}
     phase = status.get("phase") or "Pending"
-    return Driver(phase=phase, error=failure_message(pod) if phase == "Failed" else "")
+    terminated = _terminated(pod, (DRIVER_CONTAINER,))
+    if phase in ("Running", "Failed") and terminated is not None:
+        phase = "Succeeded" if terminated.get("exitCode", 0) == 0 else "Failed"
+    elif phase not in ("Pending", "Running", "Succeeded", "Failed"):
+        phase = "Unknown"
+    error = failure_message(pod) if phase == "Failed" else ""
+    return Driver(phase=phase, error=error, name=pod["metadata"]["name"])
 
 
 def failure_message(pod: dict[str, Any]) -> str:
-    """Why a pod failed, from its driver container's termination (or the pod's own reason)."""
+    """Why a driver failed, in the Spark Operator's words (its alerts match them): "driver
+    container failed with ExitCode: N, Reason: R" (then the container's termination message, when
+    it left one), or "driver container status missing" (then the pod's own reason and message,
+    when it has them: an eviction says why)."""
+    terminated = _terminated(pod, (DRIVER_CONTAINER,))
+    if terminated is not None:
+        reason = terminated.get("reason") or ""
+        text = f"driver container failed with ExitCode: {terminated.get('exitCode', 0)}, Reason: {reason}"
+        said = (terminated.get("message") or "").strip()  # the container's termination message
+        return f"{text}: {said[:TERMINATION_MESSAGE_KEPT]}" if said else text
     status = pod.get("status") or {}
-    for container in status.get("containerStatuses") or []:
-        terminated = (container.get("state") or {}).get("terminated")
-        if terminated and terminated.get("exitCode", 0) != 0:
-            reason = terminated.get("reason") or "Error"
-            detail = terminated.get("message") or ""
-            text = f"driver container failed with exit code {terminated.get('exitCode')}: {reason}"
-            return f"{text}: {detail.strip()}" if detail.strip() else text
-    reason = status.get("reason") or ""
-    message = status.get("message") or ""
-    return ": ".join(p for p in (reason, message) if p) or "driver pod failed"
+    why = ": ".join(p for p in (status.get("reason") or "", (status.get("message") or "").strip()) if p)
+    return f"driver container status missing: {why}" if why else "driver container status missing"
+
+
+def _terminated(pod: dict[str, Any], containers: tuple[str, ...]) -> dict[str, Any] | None:
+    """The terminated state of the first of ``containers`` the pod reports, if it has ended."""
+    statuses = {c.get("name"): c for c in (pod.get("status") or {}).get("containerStatuses") or []}
+    for name in containers:
+        if name in statuses:
+            terminated: dict[str, Any] | None = (statuses[name].get("state") or {}).get("terminated")
+            return terminated
+    return None
+
+
+_EXECUTOR_EVENT = {
+    "PENDING": ("Normal", "SparkExecutorPending", "Executor {} is pending"),
+    "RUNNING": ("Normal", "SparkExecutorRunning", "Executor {} is running"),
+    "COMPLETED": ("Normal", "SparkExecutorCompleted", "Executor {} completed"),
+    "UNKNOWN": ("Warning", "SparkExecutorUnknown", "Executor {} in unknown state"),
+}
+
+
+def executor_events(pods: list[dict[str, Any]], before: dict[str, str], after: dict[str, str]) -> list[Event]:
+    """The Spark Operator's Event for each executor pod whose tracked state is new or changed
+    from ``before`` to ``after`` (a failed one says its exit code, reason and the pod's message)."""
+    events = []
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        state = after.get(name)
+        if state is None or before.get(name) == state:
+            continue
+        if state == "FAILED":
+            terminated = _terminated(pod, EXECUTOR_CONTAINERS)
+            code, reason = (
+                (terminated.get("exitCode", 0), terminated.get("reason") or "")
+                if terminated is not None
+                else (-1, "Unknown (Container not Found)")
+            )
+            message = (pod.get("status") or {}).get("message") or ""
+            text = f"Executor {name} failed with ExitCode: {code}, Reason: {reason}, Pod Message: {message}"
+            events.append(Event("Warning", "SparkExecutorFailed", text))
+        else:
+            kind, reason, text = _EXECUTOR_EVENT[state]
+            events.append(Event(kind, reason, text.format(name)))
+    return events
 
 
 TERMINATED = frozenset({"COMPLETED", "FAILED"})

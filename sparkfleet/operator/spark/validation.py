@@ -14,6 +14,7 @@ the application (the exact ConfigMap size is checked when it is rendered).
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -25,6 +26,7 @@ from sparkfleet.api import SparkApplication, format_validation_error
 from sparkfleet.api.base import brief, key_path, parse_quantity
 from sparkfleet.api.sparkapplication import SparkApplicationSpec, SparkPodSpec
 from sparkfleet.operator.spark import naming
+from sparkfleet.operator.spark.schedule import run_name
 
 DRIVER_POD_NAME_CONF = "spark.kubernetes.driver.pod.name"
 ARGUMENT_MAX_BYTES = 128 * 1024
@@ -34,7 +36,6 @@ ARGUMENTS_MAX_BYTES = 1024 * 1024
 environment together (ARG_MAX with the usual 8 MiB stack), and the driver's JVM needs its own share."""
 CONFIG_MAP_MAX_BYTES = 1024 * 1024
 """The API server refuses a ConfigMap whose data exceeds 1 MiB."""
-RUN_SUFFIX = len("-1234567890")
 """A scheduled run's name is ``<schedule>-<unix time>`` (ten digits until the year 2286)."""
 
 
@@ -63,16 +64,26 @@ def validate(app: SparkApplication) -> None:
         raise InvalidApplication("; ".join(found))
 
 
-def validate_schedule(name: str, namespace: str, template: SparkApplicationSpec) -> None:
+_LAST_RUN = datetime.datetime(
+    2099, 12, 31, 23, 59, tzinfo=datetime.UTC
+)  # as long as run names get this century
+
+
+def validate_schedule(
+    name: str, namespace: str, template: SparkApplicationSpec, precision: str = "nanos"
+) -> None:
     """What would make every run of a ScheduledSparkApplication invalid, named from the schedule:
-    its name (runs are ``<name>-<unix time>``) and its template (``spec.template...``)."""
-    longest = naming.DNS_LABEL_MAX - RUN_SUFFIX
+    its name (runs are ``<name>-<time>``, the time in ``precision``) and its template
+    (``spec.template...``)."""
+    longest_run = run_name(name, _LAST_RUN, precision)
+    longest = naming.DNS_LABEL_MAX - (len(longest_run) - len(name))
     if not naming.is_dns_1035_label(name) or len(name) > longest:
         raise InvalidApplication(
             f"metadata.name: {brief(name)} must be a DNS-1035 label of at most {longest} characters "
-            f"(a lower-case letter first): its runs are named <name>-<unix time>, which names their Services"
+            f"(a lower-case letter first): its runs are named <name>-<time in {precision}>, which names "
+            "their Services (--scheduled-spark-application-timestamp-precision=seconds allows longer names)"
         )
-    run = SparkApplication(metadata={"name": f"{name}-{'9' * 10}", "namespace": namespace}, spec=template)
+    run = SparkApplication(metadata={"name": longest_run, "namespace": namespace}, spec=template)
     found = problems(run)
     if found:  # every field a problem names is the template's: spec.x is spec.template.x
         raise InvalidApplication(re.sub(r"(?<![\w.])spec\.", "spec.template.", "; ".join(found)))

@@ -44,8 +44,13 @@ app.kubernetes.io/part-of: sparkfleet
 {{- end -}}
 {{- end -}}
 
+{{/* The drivers' ServiceAccount: made by the chart (<fullname>-spark unless named), or one that exists. */}}
 {{- define "sparkfleet.sparkServiceAccountName" -}}
+{{- if .Values.spark.serviceAccount.create -}}
 {{- default (printf "%s-spark" (include "sparkfleet.fullname" .)) .Values.spark.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.spark.serviceAccount.name -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "sparkfleet.fleetName" -}}
