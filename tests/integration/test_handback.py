@@ -7,7 +7,7 @@ its Go module by `make kubeflow`) starts on the same objects under the same iden
 read every status without an error, resubmit nothing, delete no driver, and follow what runs: pods
 that move on move their applications on. Kubeflow submits with a `spark-submit` this machine does
 not have, so an application only Kubeflow submits ends in SUBMISSION_FAILED: the scheduled
-application's next run does, deliberately.
+application's next run does, and so does the suspended application once it is resumed, deliberately.
 """
 
 from __future__ import annotations
@@ -94,6 +94,8 @@ CASES = [
     # sparkfleet keeps that Service across runs.)
     Case("hb-pending-rerun", "PENDING_RERUN", "PENDING_RERUN", RUNS_ON, executors=TWO_RUNNING,
          restart_policy={"type": "OnFailure", "onFailureRetries": 1, "onFailureRetryInterval": 1}),
+    # Suspended while it ran: its driver and executors gone, the run forgotten.
+    Case("hb-suspended", "SUSPENDED", "SUSPENDED", RUNS_ON),
 ]  # fmt: skip
 HOLD = "sparkfleet.io/test-hold"  # the finalizer that keeps hb-pending-rerun's old driver
 
@@ -209,19 +211,28 @@ async def runs_of(kube: KubeClient, namespace: str, scheduled: str) -> dict[str,
     return {r["metadata"]["name"]: r for r in runs}
 
 
-async def hold_a_failed_driver(kube: KubeClient, namespace: str, app: str) -> None:
-    """Once ``app`` runs with both executors, its driver gets a finalizer and fails: its deletion for the
-    retry then stays pending, and the application in PENDING_RERUN."""
+async def until_running(kube: KubeClient, namespace: str, app: str) -> dict[str, Any]:
+    """``app`` once it runs with both its executors."""
     seen: dict[str, Any] = {}
 
-    async def running() -> bool:
+    async def both_executors() -> bool:
         seen.update(await kube.get(SPARK_APPLICATIONS, app, namespace))
         return state_of(seen) == "RUNNING" and executor_ids(seen) == TWO_RUNNING
 
-    await until(running, lambda: seen.get("status"), timeout=60)
-    driver = seen["status"]["driverInfo"]["podName"]
+    await until(both_executors, lambda: seen.get("status"), timeout=60)
+    return seen
+
+
+async def hold_a_failed_driver(kube: KubeClient, namespace: str, app: str) -> None:
+    """Once ``app`` runs, its driver gets a finalizer and fails: its deletion for the retry then stays
+    pending, and the application in PENDING_RERUN."""
+    driver = (await until_running(kube, namespace, app))["status"]["driverInfo"]["podName"]
     await kube.patch(PODS, driver, {"metadata": {"finalizers": [HOLD]}}, namespace)
     await set_phase(kube, namespace, driver, "Failed")
+
+
+async def suspend(kube: KubeClient, namespace: str, app: str, suspended: bool) -> None:
+    await kube.patch(SPARK_APPLICATIONS, app, {"spec": {"suspend": suspended}}, namespace)
 
 
 async def metric(port: int, name: str) -> float:
@@ -277,6 +288,8 @@ async def test_kubeflow_picks_up_what_sparkfleet_leaves(
                 await kube.create(SPARK_APPLICATIONS, _manifest(case, where[case.name]))
             await kube.create(SCHEDULED_SPARK_APPLICATIONS, _scheduled(live))
             await hold_a_failed_driver(kube, live, "hb-pending-rerun")
+            await until_running(kube, live, "hb-suspended")
+            await suspend(kube, live, "hb-suspended", True)
             apps: dict[str, dict[str, Any]] = {}
             runs: dict[str, dict[str, Any]] = {}
 
@@ -287,6 +300,7 @@ async def test_kubeflow_picks_up_what_sparkfleet_leaves(
                 runs.update(await runs_of(kube, live, "hb-nightly"))
                 # The rerun's old driver is deleted (the finalizer keeps it): sparkfleet waits for it.
                 rerun = (await kube.get(PODS, held, live))["metadata"].get("deletionTimestamp")
+                suspended = await pods_of(kube, live, "hb-suspended")  # its driver and executors go
                 return (
                     all(
                         state_of(apps[c.name]) == c.sparkfleet and executor_ids(apps[c.name]) == c.executors
@@ -294,6 +308,7 @@ async def test_kubeflow_picks_up_what_sparkfleet_leaves(
                     )
                     and [(state_of(r), executor_ids(r)) for r in runs.values()] == [("RUNNING", TWO_RUNNING)]
                     and bool(rerun)
+                    and not suspended
                 )
 
             def left() -> object:
@@ -443,6 +458,22 @@ async def test_kubeflow_picks_up_what_sparkfleet_leaves(
             for line in kubeflow_log(kubeflow.log_path)
         )
         await resubmitted_nothing()  # still: the runs that finished are as they were, and nothing else moved
+
+        # Resumed under Kubeflow, the suspended application is submitted again (and fails to be, here).
+        await suspend(kube, live, "hb-suspended", False)
+        await state("hb-suspended", "FAILED")
+        resumed = seen["hb-suspended"]["status"]
+        assert resumed["applicationState"]["errorMessage"].startswith("failed to submit spark application")
+        assert resumed["submissionAttempts"] == handed["hb-suspended"]["submissionAttempts"] + 1
+        passed = [
+            line["newState"]
+            for line in kubeflow_log(kubeflow.log_path)
+            if line.get("msg") == "SparkApplication updated" and line.get("name") == "hb-suspended"
+        ]
+        assert [s for s in passed if s in ("RESUMING", "SUBMISSION_FAILED")] == [
+            "RESUMING",
+            "SUBMISSION_FAILED",
+        ]
         lines = kubeflow_log(kubeflow.log_path)
     finally:
         if kubeflow is not None:
@@ -455,5 +486,7 @@ async def test_kubeflow_picks_up_what_sparkfleet_leaves(
     submitted = {
         line["SparkApplication"]["name"] for line in lines if line.get("msg") == "Submitting SparkApplication"
     }
-    assert submitted, "Kubeflow never submitted the scheduled application's next run"
-    assert all(name.startswith("hb-nightly-") and name != first_run for name in submitted), submitted
+    assert "hb-suspended" in submitted, "Kubeflow never submitted the resumed application"
+    runs_submitted = submitted - {"hb-suspended"}
+    assert runs_submitted, "Kubeflow never submitted the scheduled application's next run"
+    assert all(name.startswith("hb-nightly-") and name != first_run for name in runs_submitted), submitted
