@@ -3,10 +3,10 @@
 A control plane of its own has Kubeflow's CRDs installed, not sparkfleet's. The state Kubeflow
 leaves behind is built from real objects: SparkApplications with the statuses Kubeflow writes in
 each state, and driver and executor pods with Kubeflow's labels and owner references and no
-sparkfleet spec hash. sparkfleet then starts on it, as a single instance and as a fleet, and must follow what runs, never
-submit a terminal application again, continue the retries Kubeflow had scheduled, and write only
-statuses Kubeflow's schema accepts. (The reverse, Kubeflow taking back what sparkfleet leaves, is
-test_handback.py.)
+sparkfleet spec hash. sparkfleet then starts on it, as a single instance and as a fleet, and must
+follow what runs, never submit a terminal application again, continue the retries Kubeflow had
+scheduled, and write only statuses Kubeflow's schema accepts. (The reverse, Kubeflow taking back
+what sparkfleet leaves, is test_handback.py.)
 """
 
 from __future__ import annotations
