@@ -17,6 +17,7 @@ import pytest
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.resources import NAMESPACES
 from sparkfleet.testing import ControlPlane, TcpProxy
+from tests.support import kubeflow_crds
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -28,6 +29,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 async def control_plane() -> AsyncIterator[ControlPlane]:
     async with ControlPlane() as cp:
+        yield cp
+
+
+@pytest.fixture(scope="session")
+async def kubeflow_plane() -> AsyncIterator[ControlPlane]:
+    """A control plane of its own with the Kubeflow Spark Operator v2.5.2's CRDs installed (what a
+    cluster that ran Kubeflow has), and sparkfleet's SparkFleet CRD: for the takeover and hand-back
+    tests, whatever CRDs the session's control plane has."""
+    async with ControlPlane() as cp:
+        await cp.install_crds(kubeflow_crds())
         yield cp
 
 

@@ -50,6 +50,13 @@ def on_kubeflow_crds() -> bool:
     return os.environ.get(CRDS_ENV, "sparkfleet") == "kubeflow"
 
 
+def kubeflow_crds() -> list[Path]:
+    """The Kubeflow Spark Operator v2.5.2's CRDs (what a cluster that ran Kubeflow has), beside
+    sparkfleet's own SparkFleet CRD."""
+    ours = sorted((_ROOT / "deploy" / "crds").glob("*.yaml"))
+    return [*sorted(KUBEFLOW_CRDS.glob("*.yaml")), *(p for p in ours if "sparkfleets" in p.name)]
+
+
 def spark_crds() -> list[Path]:
     """The CRDs the suite runs on: sparkfleet's generated ones (deploy/crds), or, with
     ``SPARKFLEET_TEST_CRDS=kubeflow``, the Kubeflow Spark Operator v2.5.2's for its resources (what a
@@ -60,4 +67,4 @@ def spark_crds() -> list[Path]:
         return ours
     if which != "kubeflow":
         raise ValueError(f"{CRDS_ENV}={which!r}: sparkfleet or kubeflow")
-    return [*sorted(KUBEFLOW_CRDS.glob("*.yaml")), *(p for p in ours if "sparkfleets" in p.name)]
+    return kubeflow_crds()

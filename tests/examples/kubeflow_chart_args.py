@@ -59,3 +59,7 @@ CONTROLLER_RULES = [
      "resources": ["sparkapplications/status", "sparkconnects/status", "scheduledsparkapplications/status"],
      "verbs": ["update"]},
 ]  # fmt: skip
+# And cluster-wide, whatever the job namespaces (templates/controller/rbac.yaml, its ClusterRole).
+CLUSTER_RULES = [
+    {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["get"]}
+]

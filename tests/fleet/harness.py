@@ -84,11 +84,15 @@ class FleetUnderTest:
     finish_drivers: bool = False
     kubeconfig: Path | None = None
     """The instances' identity (default: the control plane's admin)."""
+    crds: list[Path] = field(default_factory=spark_crds)
+    """The CRDs installed (default: the suite's, :func:`tests.support.spark_crds`)."""
+    kubelet: bool = True
+    """Run the kubelet stand-in; without it pods keep the phases the test gives them."""
 
     # -- set-up ---------------------------------------------------------------------
 
     async def create(self) -> None:
-        await self.control_plane.install_crds(spark_crds())
+        await self.control_plane.install_crds(self.crds)
         await self.control_plane.create_namespace(self.namespace)
         stem = self.namespace
         shards: list[dict[str, Any]]
@@ -121,7 +125,8 @@ class FleetUnderTest:
                 "spec": spec,
             },
         )
-        self._kubelet = asyncio.create_task(self._run_kubelet())
+        if self.kubelet:
+            self._kubelet = asyncio.create_task(self._run_kubelet())
 
     async def _app_namespace(self, namespace: str) -> None:
         await self.control_plane.create_namespace(namespace)

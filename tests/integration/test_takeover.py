@@ -3,14 +3,14 @@
 A control plane of its own has Kubeflow's CRDs installed, not sparkfleet's. The state Kubeflow
 leaves behind is built from real objects: SparkApplications with the statuses Kubeflow writes in
 each state, and driver and executor pods with Kubeflow's labels and owner references and no
-sparkfleet spec hash. sparkfleet then starts on it and must follow what runs, never submit a
-terminal application again, continue the retries Kubeflow had scheduled, and write only statuses
-Kubeflow's schema accepts.
+sparkfleet spec hash. sparkfleet then starts on it, as a single instance and as a fleet, and must
+follow what runs, never submit a terminal application again, continue the retries Kubeflow had
+scheduled, and write only statuses Kubeflow's schema accepts. (The reverse, Kubeflow taking back
+what sparkfleet leaves, is test_handback.py.)
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import time
 import uuid
@@ -25,23 +25,20 @@ from prometheus_client import REGISTRY
 from sparkfleet.api import SPARK_APPLICATIONS
 from sparkfleet.kube import KubeClient
 from sparkfleet.kube.resources import EVENTS, PODS, ROLEBINDINGS, ROLES, SERVICEACCOUNTS
+from sparkfleet.operator.audit import AuditLog
+from sparkfleet.operator.audit import read as read_audit
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.status_writes import REASON_REJECTED
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
 from tests.examples.kubeflow_chart_args import CONTROLLER_RULES
+from tests.fleet.harness import FleetUnderTest
+from tests.kubeflow import DRIVER_CONTAINER, EXECUTOR_CONTAINER, pods_of, set_phase, state_of, until
+from tests.support import kubeflow_crds
 
-KUBEFLOW_CRDS = Path(__file__).resolve().parents[1] / "fixtures" / "kubeflow-v2.5.2" / "crds"
 SERVICE_ACCOUNT = "spark-operator-spark"
-
-
-@pytest.fixture(scope="module")
-async def kubeflow_plane() -> AsyncIterator[ControlPlane]:
-    """A control plane with Kubeflow's CRDs: what a cluster that ran Kubeflow has installed."""
-    async with ControlPlane() as cp:
-        await cp.install_crds(sorted(KUBEFLOW_CRDS.glob("*.yaml")))
-        yield cp
+RECHECK = "sparkfleet.io/test-recheck"  # touched to have every application reconciled once more
 
 
 @pytest.fixture
@@ -152,7 +149,7 @@ async def leave_behind(kf: KubeClient, namespace: str, case: LeftBehind) -> dict
     if case.driver_phase is not None:
         driver = await kf.create(PODS, _pod(driver_name, namespace, {**labels, naming.LABEL_SPARK_ROLE: "driver"},
                                             owner, "spark-kubernetes-driver"))  # fmt: skip
-        await _set_phase(kf, namespace, driver_name, case.driver_phase)
+        await set_phase(kf, namespace, driver_name, case.driver_phase)
         driver_owner = {"apiVersion": "v1", "kind": "Pod", "name": driver_name,
                         "uid": driver["metadata"]["uid"], "controller": True}  # fmt: skip
         executor_phase = "Running" if case.driver_phase in ("Running", "Pending") else case.driver_phase
@@ -162,7 +159,7 @@ async def leave_behind(kf: KubeClient, namespace: str, case: LeftBehind) -> dict
             await kf.create(
                 PODS, _pod(name, namespace, exec_labels, driver_owner, "spark-kubernetes-executor")
             )
-            await _set_phase(kf, namespace, name, executor_phase)
+            await set_phase(kf, namespace, name, executor_phase, EXECUTOR_CONTAINER)
             executor_state[name] = {"Running": "RUNNING", "Succeeded": "COMPLETED"}.get(
                 executor_phase, "FAILED"
             )
@@ -180,29 +177,6 @@ def _pod(
                      "containers": [{"name": container, "image": "spark:4.0.2"}]}}  # fmt: skip
 
 
-async def _set_phase(kf: KubeClient, namespace: str, pod: str, phase: str) -> None:
-    status: dict[str, Any] = {"phase": phase}
-    if phase in ("Succeeded", "Failed"):
-        code = 0 if phase == "Succeeded" else 1
-        status["containerStatuses"] = [{
-            "name": "spark-kubernetes-driver", "ready": False, "restartCount": 0, "image": "spark", "imageID": "",
-            "state": {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error"}},
-        }]  # fmt: skip
-    await kf.patch(PODS, pod, {"status": status}, namespace, subresource="status")
-
-
-async def pods_of(kf: KubeClient, namespace: str, app: str) -> dict[str, dict[str, Any]]:
-    pods, _ = await kf.list_all(PODS, namespace, label_selector=f"{naming.LABEL_APP_NAME}={app}")
-    return {p["metadata"]["uid"]: p for p in pods}
-
-
-async def until(check: Callable[[], Any], seen: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, f"not settled in {timeout}s: {seen()}"
-        await asyncio.sleep(0.2)
-
-
 def _forbidden(client: KubeClient) -> float:
     """403 answers the client got so far (rest_client_requests_total of its host)."""
     return sum(
@@ -212,10 +186,6 @@ def _forbidden(client: KubeClient) -> float:
         for sample in metric.samples
         if sample.labels.get("code") == "403" and sample.labels.get("host") == client.transport.host
     )
-
-
-def state_of(app: dict[str, Any]) -> str:
-    return str(((app.get("status") or {}).get("applicationState") or {}).get("state") or "")
 
 
 async def as_kubeflows_controller(cp: ControlPlane, kf: KubeClient, namespace: str) -> Path:
@@ -235,16 +205,108 @@ async def as_kubeflows_controller(cp: ControlPlane, kf: KubeClient, namespace: s
     return identity.kubeconfig
 
 
+@dataclass
+class Left:
+    """What Kubeflow left, per application: its namespace, its pods (by UID) and its submission."""
+
+    namespace: dict[str, str]
+    pods: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    submission: dict[str, str | None] = field(default_factory=dict)
+
+
+async def leave_all(kf: KubeClient, namespace: dict[str, str]) -> Left:
+    """Every case of :data:`CASES` as Kubeflow leaves it, each in ``namespace[case.name]``."""
+    left = Left(namespace)
+    for case in CASES:
+        app = await leave_behind(kf, namespace[case.name], case)
+        left.submission[case.name] = app["status"].get("submissionID")
+        left.pods[case.name] = await pods_of(kf, namespace[case.name], case.name)
+    return left
+
+
+async def assert_taken_over(
+    kf: KubeClient, left: Left, audit: Callable[[], list[dict[str, Any]]]
+) -> dict[str, dict[str, Any]]:
+    """Waits until every application settles in the state its case says, and until each has been
+    reconciled once more after that (each is touched; ``audit`` is the reconcilers' audit log), then
+    checks that nothing was submitted again that Kubeflow would not have submitted again, and that
+    no driver Kubeflow left was deleted or replaced."""
+    apps: dict[str, dict[str, Any]] = {}
+
+    async def settled() -> bool:
+        for case in CASES:
+            apps[case.name] = await kf.get(SPARK_APPLICATIONS, case.name, left.namespace[case.name])
+        return all(state_of(apps[c.name]) == c.then for c in CASES)
+
+    await until(settled, lambda: {c.name: state_of(apps[c.name]) for c in CASES if c.name in apps})
+    # Anything wrong would act in a later reconcile too: each application gets one more, in its
+    # settled state.
+    touched = time.time()
+    for case in CASES:
+        await kf.patch(SPARK_APPLICATIONS, case.name,
+                       {"metadata": {"annotations": {RECHECK: repr(touched)}}}, left.namespace[case.name])  # fmt: skip
+    keys = {f"{left.namespace[c.name]}/{c.name}" for c in CASES}
+
+    async def reconciled_again() -> bool:
+        return keys <= {line["key"] for line in audit() if float(line["t0"]) >= touched}
+
+    await until(
+        reconciled_again, lambda: keys - {line["key"] for line in audit() if float(line["t0"]) >= touched}
+    )
+    for case in CASES:
+        namespace = left.namespace[case.name]
+        app = apps[case.name] = await kf.get(SPARK_APPLICATIONS, case.name, namespace)
+        assert state_of(app) == case.then, f"{case.name}: {app.get('status')}"
+        now = await pods_of(kf, namespace, case.name)
+        drivers = [
+            p for p in now.values() if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "driver"
+        ]
+        if not case.resubmits:
+            # Nothing deleted, nothing created: the very pods Kubeflow left.
+            assert set(now) == set(left.pods[case.name]), f"{case.name}: pods changed"
+            assert app["status"]["submissionAttempts"] == 1, f"{case.name} was submitted again"
+            assert app["status"].get("submissionID") == left.submission[case.name], case.name
+            for driver in drivers:  # adopted: the spec hash is stamped, not read as a change
+                assert naming.ANNOTATION_SPEC_HASH in (driver["metadata"].get("annotations") or {})
+        else:
+            assert app["status"]["submissionAttempts"] == case.attempts, f"{case.name}: {app['status']}"
+            assert app["status"]["submissionID"] != left.submission[case.name]
+            ours = [d for d in drivers if not d["metadata"].get("deletionTimestamp")]
+            assert len(ours) == 1, f"{case.name}: {len(ours)} drivers"
+            assert ours[0]["metadata"]["labels"][naming.LABEL_SUBMISSION_ID] == app["status"]["submissionID"]
+    return apps
+
+
+async def follow_to_completion(kf: KubeClient, left: Left, running: dict[str, Any]) -> None:
+    """The running driver Kubeflow left (kf-running) is followed to its end; no second driver starts."""
+    namespace = left.namespace["kf-running"]
+    assert set(running["status"]["executorState"].values()) == {"RUNNING"}
+    # Executors end first, then the driver, as a Spark application ends.
+    for pod in sorted(
+        left.pods["kf-running"].values(),
+        key=lambda p: p["metadata"]["labels"][naming.LABEL_SPARK_ROLE] == "driver",
+    ):
+        role = pod["metadata"]["labels"][naming.LABEL_SPARK_ROLE]
+        container = EXECUTOR_CONTAINER if role == "executor" else DRIVER_CONTAINER
+        await set_phase(kf, namespace, pod["metadata"]["name"], "Succeeded", container)
+    app: dict[str, Any] = {}
+
+    async def completed() -> bool:
+        app.update(await kf.get(SPARK_APPLICATIONS, "kf-running", namespace))
+        executors = set((app.get("status") or {}).get("executorState", {}).values())
+        return state_of(app) == "COMPLETED" and executors == {"COMPLETED"}
+
+    await until(completed, lambda: app.get("status"))
+    assert app["status"]["submissionAttempts"] == 1
+    assert set(await pods_of(kf, namespace, "kf-running")) == set(left.pods["kf-running"])
+
+
 @pytest.mark.parametrize("rbac", ["admin", "kubeflow-controller"])
 async def test_takeover_follows_what_runs_and_resubmits_nothing_finished(
-    kf: KubeClient, kf_namespace: str, kubeflow_plane: ControlPlane, rbac: str
+    kf: KubeClient, kf_namespace: str, kubeflow_plane: ControlPlane, rbac: str, tmp_path: Path
 ) -> None:
     namespace = kf_namespace
-    before, original = {}, {}
-    for case in CASES:
-        left = await leave_behind(kf, namespace, case)
-        original[case.name] = left["status"].get("submissionID")
-        before[case.name] = await pods_of(kf, namespace, case.name)
+    left = await leave_all(kf, {c.name: namespace for c in CASES})
     rejected_before = REGISTRY.get_sample_value(
         "sparkfleet_status_writes_rejected_total", {"resource": "sparkapplications", "namespace": namespace}
     )
@@ -252,61 +314,16 @@ async def test_takeover_follows_what_runs_and_resubmits_nothing_finished(
     kubeconfig = await as_kubeflows_controller(kubeflow_plane, kf, namespace) if rbac != "admin" else None
     client = await kubeflow_plane.client(kubeconfig=kubeconfig)
     forbidden_before = _forbidden(client)
-    controller = SparkApplicationController(client, namespaces=[namespace], concurrent_syncs=4)
+    audit = AuditLog(tmp_path / "audit.jsonl", "single")
+    controller = SparkApplicationController(client, namespaces=[namespace], concurrent_syncs=4, audit=audit)
     await controller.start(sync_timeout=10)
     try:
-        apps: dict[str, dict[str, Any]] = {}
-
-        async def settled() -> bool:
-            for case in CASES:
-                apps[case.name] = await kf.get(SPARK_APPLICATIONS, case.name, namespace)
-            return all(state_of(apps[c.name]) == c.then for c in CASES)
-
-        await until(settled, lambda: {c.name: state_of(apps[c.name]) for c in CASES if c.name in apps})
-        await asyncio.sleep(1.0)  # anything wrong would act within a reconcile or two
-        for case in CASES:
-            app = await kf.get(SPARK_APPLICATIONS, case.name, namespace)
-            assert state_of(app) == case.then, f"{case.name}: {app.get('status')}"
-            now = await pods_of(kf, namespace, case.name)
-            drivers = [
-                p for p in now.values() if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "driver"
-            ]
-            if not case.resubmits:
-                # Nothing deleted, nothing created: the very pods Kubeflow left.
-                assert set(now) == set(before[case.name]), f"{case.name}: pods changed"
-                assert app["status"]["submissionAttempts"] == 1, f"{case.name} was submitted again"
-                for driver in drivers:  # adopted: the spec hash is stamped, not read as a change
-                    assert naming.ANNOTATION_SPEC_HASH in (driver["metadata"].get("annotations") or {})
-            else:
-                assert app["status"]["submissionAttempts"] == case.attempts, f"{case.name}: {app['status']}"
-                assert app["status"]["submissionID"] != original[case.name]
-                ours = [d for d in drivers if not d["metadata"].get("deletionTimestamp")]
-                assert len(ours) == 1
-                assert (
-                    ours[0]["metadata"]["labels"][naming.LABEL_SUBMISSION_ID] == app["status"]["submissionID"]
-                )
-
-        # A running driver is followed to its end; no second driver ever starts.
-        running = apps["kf-running"]
-        assert set(running["status"]["executorState"].values()) == {"RUNNING"}
-        # Executors end first, then the driver, as a Spark application ends.
-        for pod in sorted(
-            before["kf-running"].values(),
-            key=lambda p: p["metadata"]["labels"][naming.LABEL_SPARK_ROLE] == "driver",
-        ):
-            await _set_phase(kf, namespace, pod["metadata"]["name"], "Succeeded")
-
-        async def completed() -> bool:
-            apps["kf-running"] = await kf.get(SPARK_APPLICATIONS, "kf-running", namespace)
-            executors = set((apps["kf-running"].get("status") or {}).get("executorState", {}).values())
-            return state_of(apps["kf-running"]) == "COMPLETED" and executors == {"COMPLETED"}
-
-        await until(completed, lambda: apps["kf-running"].get("status"))
-        assert apps["kf-running"]["status"]["submissionAttempts"] == 1
-        assert set(await pods_of(kf, namespace, "kf-running")) == set(before["kf-running"])
+        apps = await assert_taken_over(kf, left, lambda: read_audit([audit.path]))
+        await follow_to_completion(kf, left, apps["kf-running"])
     finally:
         await controller.stop()
         await client.close()
+        audit.close()
     assert _forbidden(client) == forbidden_before, "a request was refused (403)"
     rejected = REGISTRY.get_sample_value(
         "sparkfleet_status_writes_rejected_total", {"resource": "sparkapplications", "namespace": namespace}
@@ -314,6 +331,47 @@ async def test_takeover_follows_what_runs_and_resubmits_nothing_finished(
     assert (rejected or 0) == (rejected_before or 0), "a status write was refused by Kubeflow's schema"
     events, _ = await kf.list_all(EVENTS, namespace, field_selector=f"reason={REASON_REJECTED}")
     assert events == []
+
+
+@pytest.mark.timeout(180)
+async def test_a_fleet_takes_over(kf: KubeClient, kubeflow_plane: ControlPlane, tmp_path: Path) -> None:
+    """The same cases taken over by a fleet: three `sparkfleet run --fleet` members share six
+    namespace shards the applications are spread over; the first takes them all over, and hands
+    shards off to the others as they join. Per application: nothing resubmitted that Kubeflow would not have resubmitted, no driver
+    deleted, the same states as one instance reaches, and never two members reconciling it at once."""
+    members = ["m1", "m2", "m3"]
+    fleet = FleetUnderTest(kubeflow_plane, kf, tmp_path, shards=2 * len(members), name="takeover",
+                           crds=kubeflow_crds(), kubelet=False)  # fmt: skip
+    await fleet.create()
+    try:
+        spread = {c.name: fleet.app_namespaces[i % fleet.shards] for i, c in enumerate(CASES)}
+        left = await leave_all(kf, spread)
+        # The first member takes everything over alone; the others join and are handed shards.
+        await fleet.start(members[0])
+        await fleet.wait_settled(members[:1])
+        for member in members[1:]:
+            await fleet.start(member)
+        status = await fleet.wait_settled(members)
+        apps = await assert_taken_over(kf, left, fleet.audit)
+        await follow_to_completion(kf, left, apps["kf-running"])
+        fleet.assert_no_overlaps()
+        reconcilers = {line["member"] for line in fleet.audit()}
+        assert len(reconcilers) >= 2, f"one member did it all: {reconcilers}, shards {status['shards']}"
+        by_member = {m: sorted({line["key"].split("/")[1] for line in fleet.audit() if line["member"] == m})
+                     for m in sorted(reconcilers)}  # fmt: skip
+        handoffs = fleet.handoff_seconds()
+        print(f"\nreconciled by: {by_member}; {len(handoffs)} hand-offs")
+        assert handoffs, "no shard changed hands"
+        assert fleet.live() == members, fleet.logs()
+        rejected = [
+            await i.metric("sparkfleet_status_writes_rejected_total") for i in fleet.instances.values()
+        ]
+        assert sum(rejected) == 0, "a status write was refused by Kubeflow's schema"
+        for namespace in fleet.app_namespaces:
+            events, _ = await kf.list_all(EVENTS, namespace, field_selector=f"reason={REASON_REJECTED}")
+            assert events == []
+    finally:
+        await fleet.close()
 
 
 @pytest.mark.usefixtures("sparkfleet")
