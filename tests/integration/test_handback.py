@@ -89,10 +89,9 @@ CASES = [
     # and submits nothing.
     Case("hb-invalid", "SUBMISSION_FAILED", "FAILED", invalid=True),
     # A failed run whose retry is due, its old driver still terminating (a finalizer holds it, as a slow
-    # kubelet would): neither operator submits again while it exists. (What Kubeflow does once it is
-    # gone is not asserted: it waits for the UI Service status.driverInfo names to go too, and
-    # sparkfleet keeps that Service across runs.)
-    Case("hb-pending-rerun", "PENDING_RERUN", "PENDING_RERUN", RUNS_ON, executors=TWO_RUNNING,
+    # kubelet would): neither operator submits again while it exists; once it is gone, Kubeflow reruns
+    # it (sparkfleet forgot the run as Kubeflow does: no driverInfo naming a UI Service to wait for).
+    Case("hb-pending-rerun", "PENDING_RERUN", "PENDING_RERUN", RUNS_ON,
          restart_policy={"type": "OnFailure", "onFailureRetries": 1, "onFailureRetryInterval": 1}),
     # Suspended while it ran: its driver and executors gone, the run forgotten.
     Case("hb-suspended", "SUSPENDED", "SUSPENDED", RUNS_ON),
@@ -474,6 +473,12 @@ async def test_kubeflow_picks_up_what_sparkfleet_leaves(
             "RESUMING",
             "SUBMISSION_FAILED",
         ]
+        # Once the rerun's old driver is gone, Kubeflow reruns it (and fails to submit it, here).
+        await release(kube, live, held)
+        await state("hb-pending-rerun", "FAILED")
+        rerun = seen["hb-pending-rerun"]["status"]
+        assert rerun["applicationState"]["errorMessage"].startswith("failed to submit spark application")
+        assert rerun["submissionAttempts"] == handed["hb-pending-rerun"]["submissionAttempts"] + 1
         lines = kubeflow_log(kubeflow.log_path)
     finally:
         if kubeflow is not None:
@@ -487,6 +492,7 @@ async def test_kubeflow_picks_up_what_sparkfleet_leaves(
         line["SparkApplication"]["name"] for line in lines if line.get("msg") == "Submitting SparkApplication"
     }
     assert "hb-suspended" in submitted, "Kubeflow never submitted the resumed application"
-    runs_submitted = submitted - {"hb-suspended"}
+    assert "hb-pending-rerun" in submitted, "Kubeflow never reran the application sparkfleet left pending"
+    runs_submitted = submitted - {"hb-suspended", "hb-pending-rerun"}
     assert runs_submitted, "Kubeflow never submitted the scheduled application's next run"
     assert all(name.startswith("hb-nightly-") and name != first_run for name in runs_submitted), submitted

@@ -60,6 +60,10 @@ def test_succeeding_with_restart_always_reruns() -> None:
     assert decide(obs(AppState.SUCCEEDING, restart_policy=always)).state == AppState.PENDING_RERUN
     running = decide(obs(AppState.RUNNING, driver=Driver("Succeeded"), restart_policy=always))
     assert running.state == AppState.PENDING_RERUN
+    # The finished run is forgotten as the Spark Operator forgets it, so that it reruns it too.
+    assert running.clear_run
+    assert running.error_message == ""
+    assert not running.set_termination_time
 
 
 def test_driver_failure_without_retries_fails_with_the_drivers_error() -> None:

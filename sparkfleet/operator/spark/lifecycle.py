@@ -187,7 +187,7 @@ def decide(o: Observation) -> Decision:
         return _follow_driver(o)
     if state == AppState.SUCCEEDING:
         if o.restart_policy.type == "Always":
-            return Decision(AppState.PENDING_RERUN, events=_app_event(o, AppState.PENDING_RERUN))
+            return _rerun(o)
         return Decision(
             AppState.COMPLETED, set_termination_time=True, events=_app_event(o, AppState.COMPLETED)
         )
@@ -201,7 +201,7 @@ def decide(o: Observation) -> Decision:
         wait = _backoff(o, o.restart_policy.on_failure_retry_interval)
         if wait > 0:
             return Decision(AppState.FAILING, requeue_after=wait)
-        return Decision(AppState.PENDING_RERUN, events=_app_event(o, AppState.PENDING_RERUN))
+        return _rerun(o)
     if state == AppState.SUBMISSION_FAILED:
         if not o.restart_policy.retries_failed_submission(o.submission_attempts):
             return Decision(
@@ -247,6 +247,15 @@ def decide(o: Observation) -> Decision:
             return Decision(state, requeue_after=wait)
         return Decision(state, actions=(Action.DELETE_APP,))
     raise ValueError(f"unknown application state {state!r}")
+
+
+def _rerun(o: Observation) -> Decision:
+    """PENDING_RERUN, the finished run forgotten as the Spark Operator forgets it (its driver info,
+    executors, application id, termination time and error): what Kubeflow would find is then what it
+    leaves itself, so either operator reruns it."""
+    return Decision(
+        AppState.PENDING_RERUN, error_message="", clear_run=True, events=_app_event(o, AppState.PENDING_RERUN)
+    )
 
 
 def _follow_driver(o: Observation) -> Decision:
@@ -296,7 +305,8 @@ def _then(o: Observation, decision: Decision, error: str) -> Decision:
         error_message=error if follow.error_message is None else follow.error_message,
         actions=follow.actions,
         requeue_after=follow.requeue_after,
-        set_termination_time=True,
+        set_termination_time=not follow.clear_run,
+        clear_run=follow.clear_run,
         events=decision.events + follow.events,
     )
 
