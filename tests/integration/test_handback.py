@@ -88,6 +88,11 @@ CASES = [
     # ends a failed submission with no retries left in FAILED (reconcileFailedSubmissionSparkApplication)
     # and submits nothing.
     Case("hb-invalid", "SUBMISSION_FAILED", "FAILED", invalid=True),
+    # With submission retries, Kubeflow waits for the retry as after any failed submission (sparkfleet
+    # counts the refusal as an attempt: with none, Kubeflow's retry arithmetic failed, in a loop).
+    Case("hb-invalid-retry", "SUBMISSION_FAILED", "SUBMISSION_FAILED", invalid=True,
+         restart_policy={"type": "OnFailure", "onSubmissionFailureRetries": 1,
+                         "onSubmissionFailureRetryInterval": HOUR}),
     # A failed run whose retry is due, its old driver still terminating (a finalizer holds it, as a slow
     # kubelet would): neither operator submits again while it exists; once it is gone, Kubeflow reruns
     # it (sparkfleet forgot the run as Kubeflow does: no driverInfo naming a UI Service to wait for).

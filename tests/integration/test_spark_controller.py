@@ -205,6 +205,10 @@ async def test_invalid_application_fails_submission_naming_the_field(
     assert app["status"]["applicationState"]["errorMessage"] == (
         "spec.driver.labels[spark-role]: spark-role is reserved: Spark sets it on its pods itself"
     )
+    # Counted as a failed submission for the Spark Operator's sake (its retry arithmetic needs one), and
+    # told apart from one by having no submission ID.
+    assert app["status"]["submissionAttempts"] == 1
+    assert "submissionID" not in app["status"]
     await wait_app(kube, namespace, "healthy", state_is("SUBMITTED"))  # its neighbour is unaffected
     events = await events_about(kube, namespace, "broken", {"SparkApplicationSubmissionFailed"})
     assert any(e["type"] == "Warning" and "spec.driver.labels[spark-role]" in e["message"] for e in events)
@@ -221,6 +225,7 @@ async def test_invalid_application_fails_submission_naming_the_field(
     )
     fixed = await wait_app(kube, namespace, "broken", state_is("SUBMITTED"))
     assert "errorMessage" not in fixed["status"]["applicationState"]
+    assert fixed["status"]["submissionAttempts"] == 1  # a fixed spec starts afresh
     await kube.get(PODS, "broken-driver", namespace)
 
 

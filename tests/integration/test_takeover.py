@@ -131,8 +131,10 @@ async def leave_behind(kf: KubeClient, namespace: str, case: LeftBehind) -> dict
         **({"terminationTime": _iso(60)} if terminal else {}),
     }  # fmt: skip
     if case.state == "SUBMISSION_FAILED":
+        # Kubeflow records the attempt's submission ID before it runs spark-submit (submitSparkApplication).
         status = {"applicationState": {"state": case.state, "errorMessage": "failed to run spark-submit"},
-                  "driverInfo": {}, "submissionAttempts": 1, "lastSubmissionAttemptTime": _iso(120)}  # fmt: skip
+                  "driverInfo": {}, "submissionID": submission_id, "submissionAttempts": 1,
+                  "lastSubmissionAttemptTime": _iso(120)}  # fmt: skip
     if case.driver_phase is None:
         status["driverInfo"].pop("podName", None)
     owner = {"apiVersion": "sparkoperator.k8s.io/v1beta2", "kind": "SparkApplication", "name": case.name,

@@ -167,8 +167,9 @@ class SparkApplicationController:
             return None
         namespace, name = raw["metadata"]["namespace"], raw["metadata"]["name"]
         state = AppState((status.get("applicationState") or {}).get("state") or "")
-        if state == AppState.SUBMISSION_FAILED and not status.get("submissionAttempts"):
-            state = AppState.NEW  # rejected as invalid and never attempted; the spec is valid now
+        refused = _refused(status)
+        if refused:
+            state = AppState.NEW  # refused as invalid, never submitted; the spec is valid now: a fresh start
         pods = self._pods(namespace, name, status.get("submissionID"))
         driver_pod = next(
             (p for p in pods if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "driver"), None
@@ -212,7 +213,7 @@ class SparkApplicationController:
         )
         decision = lifecycle.decide(observation)
         new_status = copy.deepcopy(status)
-        if decision.reset_attempts:
+        if decision.reset_attempts or refused:
             new_status["executionAttempts"] = 0
             new_status["submissionAttempts"] = 0
         if decision.clear_run:
@@ -335,16 +336,11 @@ class SparkApplicationController:
     async def _reject(self, raw: dict[str, Any], status: dict[str, Any], message: str) -> None:
         """An invalid application: SUBMISSION_FAILED naming the field, and a Warning Event.
 
-        It stays there (retrying cannot fix a spec) until the spec is fixed; no
-        submission attempt is counted, which is how a later reconcile tells it apart.
-        """
-        current = status.get("applicationState") or {}
-        if current.get("state") == AppState.SUBMISSION_FAILED and current.get("errorMessage") == message:
-            return
+        It stays there (retrying cannot fix a spec) until the spec is fixed; see :func:`_refuse`."""
         new_status = copy.deepcopy(status)
-        _set_state(new_status, AppState.SUBMISSION_FAILED, message)
-        await self._write_status(raw, status, new_status)
-        self.events.emit(raw, *_submission_failed(raw, message))
+        if _refuse(new_status, status, message, self.clock()):
+            await self._write_status(raw, status, new_status)
+            self.events.emit(raw, *_submission_failed(raw, message))
 
     async def _submit(
         self,
@@ -360,11 +356,9 @@ class SparkApplicationController:
             submission = render(app, submission_id, ui_service=self.ui_service)
         except InvalidApplication as exc:
             # What only rendering finds (a ConfigMap over its size limit) is a spec error like any other:
-            # refused with no attempt counted (so no retry, no FAILED), said once.
+            # refused as invalid (no retry, no FAILED), said once.
             message = str(exc)
-            said = ((raw.get("status") or {}).get("applicationState") or {}).get("errorMessage")
-            _set_state(status, AppState.SUBMISSION_FAILED, message)
-            if said != message:
+            if _refuse(status, raw.get("status") or {}, message, now):
                 events.append(lifecycle.Event(*_submission_failed(raw, message)))
             return
         status["submissionAttempts"] = int(status.get("submissionAttempts") or 0) + 1
@@ -379,6 +373,9 @@ class SparkApplicationController:
         except ApiError as exc:
             if not exc.is_conflict:
                 message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
+                status["submissionID"] = (
+                    submission_id  # an attempt, recorded as the Spark Operator records one
+                )
                 _set_state(status, AppState.SUBMISSION_FAILED, message)
                 events.append(lifecycle.Event(*_submission_failed(raw, message)))
                 return
@@ -401,6 +398,7 @@ class SparkApplicationController:
             )
         except ApiError as exc:
             message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
+            status["submissionID"] = submission_id
             _set_state(status, AppState.SUBMISSION_FAILED, message)
             events.append(lifecycle.Event(*_submission_failed(raw, message)))
             await self._delete(PODS, driver_name, namespace)
@@ -509,6 +507,29 @@ def _web_ui(rendered: dict[str, Any], service: dict[str, Any] | None) -> dict[st
     if cluster_ip and cluster_ip != "None":
         info["webUIAddress"] = f"{cluster_ip}:{port}"
     return info
+
+
+def _refuse(status: dict[str, Any], written: dict[str, Any], message: str, now: float) -> bool:
+    """Marks ``status`` refused as invalid: SUBMISSION_FAILED with ``message`` and no submissionID
+    (every submission records one, as the Spark Operator's do: that is how a refusal is told apart).
+    One submission attempt is counted at ``now``, so that the Spark Operator, handed the
+    application back, reads a failed submission it can retry or end. Returns False, leaving
+    ``status`` as ``written``, when ``written`` says this refusal already."""
+    if _refused(written) and (written.get("applicationState") or {}).get("errorMessage") == message:
+        status.clear()
+        status.update(copy.deepcopy(written))
+        return False
+    status.pop("submissionID", None)
+    status["submissionAttempts"] = max(1, int(status.get("submissionAttempts") or 0))
+    status["lastSubmissionAttemptTime"] = _iso(now)
+    _set_state(status, AppState.SUBMISSION_FAILED, message)
+    return True
+
+
+def _refused(status: dict[str, Any]) -> bool:
+    """Whether ``status`` is a refusal of an invalid spec (see :func:`_refuse`)."""
+    state = (status.get("applicationState") or {}).get("state")
+    return state == AppState.SUBMISSION_FAILED and not status.get("submissionID")
 
 
 def _submission_failed(raw: dict[str, Any], message: str) -> tuple[str, str, str]:
