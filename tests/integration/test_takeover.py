@@ -87,6 +87,7 @@ class LeftBehind:
     attempts: int = 2  # submissionAttempts once resubmitted (a new spec starts counting again)
     restart_policy: dict[str, Any] = field(default_factory=lambda: {"type": "Never"})
     executors: int = 0
+    suspend: bool | None = None  # spec.suspend
 
 
 RETRY = {"type": "OnFailure", "onFailureRetries": 2, "onFailureRetryInterval": 1,
@@ -107,6 +108,9 @@ CASES = [
     LeftBehind("kf-submission-failed-retry", "SUBMISSION_FAILED", None, then="SUBMITTED", resubmits=True,
                restart_policy=RETRY),
     LeftBehind("kf-invalidating", "INVALIDATING", "Running", then="SUBMITTED", resubmits=True, attempts=1),
+    # Suspended (its driver removed): it stays so; resuming (unsuspended): it is submitted again.
+    LeftBehind("kf-suspended", "SUSPENDED", None, then="SUSPENDED", suspend=True),
+    LeftBehind("kf-resuming", "RESUMING", None, then="SUBMITTED", resubmits=True, suspend=False),
 ]  # fmt: skip
 
 
@@ -114,6 +118,8 @@ async def leave_behind(kf: KubeClient, namespace: str, case: LeftBehind) -> dict
     """Creates the application, its status and its pods as the Kubeflow Spark Operator leaves them."""
     manifest = manifests.spark_pi(case.name, namespace)
     manifest["spec"]["restartPolicy"] = case.restart_policy
+    if case.suspend is not None:
+        manifest["spec"]["suspend"] = case.suspend
     app = await kf.create(SPARK_APPLICATIONS, manifest)
     submission_id = str(uuid.uuid4())
     app_id = f"spark-{uuid.uuid4().hex}"
