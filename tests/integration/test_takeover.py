@@ -88,11 +88,13 @@ class LeftBehind:
     restart_policy: dict[str, Any] = field(default_factory=lambda: {"type": "Never"})
     executors: int = 0
     suspend: bool | None = None  # spec.suspend
+    removes: bool = False  # its driver is removed, as Kubeflow would have removed it (nothing submitted)
 
 
 RETRY = {"type": "OnFailure", "onFailureRetries": 2, "onFailureRetryInterval": 1,
          "onSubmissionFailureRetries": 2, "onSubmissionFailureRetryInterval": 1}  # fmt: skip
 CASES = [
+    LeftBehind("kf-new", "", None, then="SUBMITTED", resubmits=True, attempts=1),  # never reconciled yet
     LeftBehind("kf-submitted", "SUBMITTED", "Pending", then="SUBMITTED"),
     LeftBehind("kf-running", "RUNNING", "Running", then="RUNNING", executors=2),
     LeftBehind("kf-unknown", "UNKNOWN", "Running", then="RUNNING"),
@@ -109,6 +111,7 @@ CASES = [
                restart_policy=RETRY),
     LeftBehind("kf-invalidating", "INVALIDATING", "Running", then="SUBMITTED", resubmits=True, attempts=1),
     # Suspended (its driver removed): it stays so; resuming (unsuspended): it is submitted again.
+    LeftBehind("kf-suspending", "SUSPENDING", "Running", then="SUSPENDED", suspend=True, removes=True),
     LeftBehind("kf-suspended", "SUSPENDED", None, then="SUSPENDED", suspend=True),
     LeftBehind("kf-resuming", "RESUMING", None, then="SUBMITTED", resubmits=True, suspend=False),
 ]  # fmt: skip
@@ -121,6 +124,8 @@ async def leave_behind(kf: KubeClient, namespace: str, case: LeftBehind) -> dict
     if case.suspend is not None:
         manifest["spec"]["suspend"] = case.suspend
     app = await kf.create(SPARK_APPLICATIONS, manifest)
+    if case.state == "":
+        return app  # Kubeflow had not reconciled it: no status, no pods
     submission_id = str(uuid.uuid4())
     app_id = f"spark-{uuid.uuid4().hex}"
     driver_name = f"{case.name}-driver"
@@ -227,7 +232,7 @@ async def leave_all(kf: KubeClient, namespace: dict[str, str]) -> Left:
     left = Left(namespace)
     for case in CASES:
         app = await leave_behind(kf, namespace[case.name], case)
-        left.submission[case.name] = app["status"].get("submissionID")
+        left.submission[case.name] = (app.get("status") or {}).get("submissionID")
         left.pods[case.name] = await pods_of(kf, namespace[case.name], case.name)
     return left
 
@@ -269,7 +274,11 @@ async def assert_taken_over(
         drivers = [
             p for p in now.values() if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "driver"
         ]
-        if not case.resubmits:
+        if case.removes:  # its driver goes, as Kubeflow would have removed it; nothing is submitted
+            assert all(d["metadata"].get("deletionTimestamp") for d in drivers), f"{case.name}: driver kept"
+            assert app["status"]["submissionAttempts"] == 1, f"{case.name} was submitted again"
+            assert set(now) <= set(left.pods[case.name]), f"{case.name}: pods created"
+        elif not case.resubmits:
             # Nothing deleted, nothing created: the very pods Kubeflow left.
             assert set(now) == set(left.pods[case.name]), f"{case.name}: pods changed"
             assert app["status"]["submissionAttempts"] == 1, f"{case.name} was submitted again"
