@@ -654,6 +654,7 @@ async def test_kubeflows_values_file_installs_and_the_notes_say_what_it_means_he
         notes = out[out.index("NOTES:") :]
         assert "webhook.enable is true: no webhook is installed, none is needed" in notes
         assert "delete them before sparkfleet submits" in notes
+        assert ": 1 instance sharing 1 shard." in notes  # Kubeflow's one replica, its one job namespace
         assert (
             "image.repository is Kubeflow's image:\n    ghcr.io/kubeflow/spark-operator/controller:0.1.0\n"
             in notes
