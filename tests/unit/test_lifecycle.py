@@ -248,10 +248,11 @@ _POLICIES = st.builds(
     policy=_POLICIES,
     ttl=st.one_of(st.none(), st.floats(0, 1000)),
     since=st.one_of(st.none(), st.floats(0, 1000)),
+    suspend=st.booleans(),
 )
 def test_every_observation_has_a_consistent_decision(
     state: AppState, driver: Driver | None, spec_changed: bool, submissions: int, executions: int,
-    policy: RestartPolicy, ttl: float | None, since: float | None,
+    policy: RestartPolicy, ttl: float | None, since: float | None, suspend: bool,
 ) -> None:  # fmt: skip
     decision: Decision = decide(
         Observation(
@@ -259,7 +260,7 @@ def test_every_observation_has_a_consistent_decision(
             execution_attempts=executions,
             last_submission_attempt_time=None if since is None else NOW - since,
             termination_time=None if since is None else NOW - since, restart_policy=policy,
-            time_to_live_seconds=ttl,
+            time_to_live_seconds=ttl, suspend=suspend,
         )
     )  # fmt: skip
     # Submitting is only ever paired with the SUBMITTED state, deleting the app only with a finished one,
@@ -273,6 +274,9 @@ def test_every_observation_has_a_consistent_decision(
         assert driver is not None
     if decision.requeue_after is not None:
         assert decision.requeue_after >= 0
+    if suspend and state not in (AppState.COMPLETED, AppState.FAILED):  # suspended: no new pods, ever
+        assert Action.SUBMIT not in decision.actions
+        assert decision.state in (AppState.SUSPENDING, AppState.SUSPENDED)
     assert len(decision.actions) <= 1
 
 

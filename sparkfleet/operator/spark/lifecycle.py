@@ -174,7 +174,11 @@ def decide(o: Observation) -> Decision:
     state = o.state
     if o.suspend and state not in TERMINAL and state not in (AppState.SUSPENDING, AppState.SUSPENDED):
         return Decision(AppState.SUSPENDING, events=_app_event(o, AppState.SUSPENDING))
-    if o.spec_changed and state not in (AppState.NEW, AppState.INVALIDATING, AppState.PENDING_RERUN):
+    if (
+        o.spec_changed
+        and not o.suspend
+        and state not in (AppState.NEW, AppState.INVALIDATING, AppState.PENDING_RERUN)
+    ):
         return Decision(
             AppState.INVALIDATING,
             actions=(Action.DELETE_DRIVER,) if o.driver else (),
@@ -238,6 +242,8 @@ def decide(o: Observation) -> Decision:
             return Decision(state)
         return Decision(AppState.RESUMING, events=_app_event(o, AppState.RESUMING))
     if state == AppState.RESUMING:
+        if o.driver is not None:  # the suspended run's driver, still going: never two drivers
+            return Decision(state, actions=(Action.DELETE_DRIVER,), requeue_after=0.5)
         return Decision(AppState.SUBMITTED, actions=(Action.SUBMIT,), clear_run=True)
     if state in TERMINAL:
         if o.time_to_live_seconds is None or o.termination_time is None:
