@@ -60,9 +60,8 @@ class RunOptions:
     ui_service: bool = True
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 8080
-    probe_address: tuple[str, int] | None = (
-        None  # /healthz and /readyz here too (--health-probe-bind-address)
-    )
+    # /healthz and /readyz here too (--health-probe-bind-address)
+    probe_address: tuple[str, int] | None = None
     timestamp_precision: str = "nanos"  # of scheduled runs' names
     metrics_prefix: str = ""
     leader_elect: bool = False

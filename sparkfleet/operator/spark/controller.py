@@ -373,9 +373,8 @@ class SparkApplicationController:
         except ApiError as exc:
             if not exc.is_conflict:
                 message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
-                status["submissionID"] = (
-                    submission_id  # an attempt, recorded as the Spark Operator records one
-                )
+                # An attempt: its submission ID is recorded, as the Spark Operator records one.
+                status["submissionID"] = submission_id
                 _set_state(status, AppState.SUBMISSION_FAILED, message)
                 events.append(lifecycle.Event(*_submission_failed(raw, message)))
                 return

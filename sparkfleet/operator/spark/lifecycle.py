@@ -29,6 +29,7 @@ Nothing here does I/O or reads a clock: the controller observes, calls
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -219,7 +220,7 @@ def decide(o: Observation) -> Decision:
         return Decision(AppState.SUBMITTED, actions=(Action.SUBMIT,))
     if state in (AppState.INVALIDATING, AppState.PENDING_RERUN):
         if o.driver is not None:  # wait for the previous run's pods to go
-            return Decision(state, actions=(Action.DELETE_DRIVER,), requeue_after=0.5)
+            return _until_driver_gone(state)
         return Decision(
             AppState.SUBMITTED,
             actions=(Action.SUBMIT,),
@@ -237,13 +238,13 @@ def decide(o: Observation) -> Decision:
         )
     if state == AppState.SUSPENDED:
         if o.driver is not None:  # removed, or still going: no resume before it is gone
-            return Decision(state, actions=(Action.DELETE_DRIVER,), requeue_after=0.5)
+            return _until_driver_gone(state)
         if o.suspend:
             return Decision(state)
         return Decision(AppState.RESUMING, events=_app_event(o, AppState.RESUMING))
     if state == AppState.RESUMING:
         if o.driver is not None:  # the suspended run's driver, still going: never two drivers
-            return Decision(state, actions=(Action.DELETE_DRIVER,), requeue_after=0.5)
+            return _until_driver_gone(state)
         return Decision(AppState.SUBMITTED, actions=(Action.SUBMIT,), clear_run=True)
     if state in TERMINAL:
         if o.time_to_live_seconds is None or o.termination_time is None:
@@ -253,6 +254,11 @@ def decide(o: Observation) -> Decision:
             return Decision(state, requeue_after=wait)
         return Decision(state, actions=(Action.DELETE_APP,))
     raise ValueError(f"unknown application state {state!r}")
+
+
+def _until_driver_gone(state: AppState) -> Decision:
+    """Stays in ``state``, the previous run's driver deleted, until it is gone."""
+    return Decision(state, actions=(Action.DELETE_DRIVER,), requeue_after=0.5)
 
 
 def _rerun(o: Observation) -> Decision:
@@ -290,19 +296,13 @@ def _follow_driver(o: Observation) -> Decision:
 
 def _then(o: Observation, decision: Decision, error: str) -> Decision:
     """A driver that ended: the terminal step is decided in the same reconcile (one status write)."""
+    # The same observation in the state the driver's end leads to (neither a spec change nor
+    # spec.suspend reach here: both are decided before the driver is followed).
     follow = decide(
-        Observation(
+        dataclasses.replace(
+            o,
             state=decision.state,
-            now=o.now,
-            driver=o.driver,
-            submission_attempts=o.submission_attempts,
-            execution_attempts=o.execution_attempts,
-            last_submission_attempt_time=o.last_submission_attempt_time,
             termination_time=o.now if o.termination_time is None else o.termination_time,
-            restart_policy=o.restart_policy,
-            time_to_live_seconds=o.time_to_live_seconds,
-            name=o.name,
-            driver_name=o.driver_name,
             error_message=error,
         )
     )

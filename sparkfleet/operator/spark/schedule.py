@@ -17,8 +17,8 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-TIMESTAMP_PRECISIONS = ("nanos", "micros", "millis", "seconds", "minutes")
-_PER_SECOND = {"nanos": 10**9, "micros": 10**6, "millis": 10**3, "seconds": 1}
+_NANOS_PER = {"nanos": 1, "micros": 10**3, "millis": 10**6, "seconds": 10**9, "minutes": 60 * 10**9}
+TIMESTAMP_PRECISIONS = tuple(_NANOS_PER)
 
 
 def run_name(scheduled: str, due: datetime.datetime, precision: str = "nanos") -> str:
@@ -27,13 +27,16 @@ def run_name(scheduled: str, due: datetime.datetime, precision: str = "nanos") -
 
     The due time, not the clock, makes the name: a retried reconcile creates the same run (409),
     never a second one."""
+    check_precision(precision)
     since = due - datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
-    micros = since // datetime.timedelta(microseconds=1)
-    if precision == "minutes":
-        return f"{scheduled}-{micros // (60 * 10**6)}"
-    if precision not in _PER_SECOND:
+    nanos = since // datetime.timedelta(microseconds=1) * 1000
+    return f"{scheduled}-{nanos // _NANOS_PER[precision]}"
+
+
+def check_precision(precision: str) -> None:
+    """Raises ValueError naming the choices unless ``precision`` is one of them."""
+    if precision not in _NANOS_PER:
         raise ValueError(f"timestamp precision {precision!r} is not one of {', '.join(TIMESTAMP_PRECISIONS)}")
-    return f"{scheduled}-{micros * _PER_SECOND[precision] // 10**6}"
 
 
 class InvalidSchedule(ValueError):

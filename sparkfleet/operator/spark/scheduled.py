@@ -28,7 +28,7 @@ from sparkfleet.kube.transform import strip_managed_fields
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.scoped import ScopedController, Secondary
-from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule, run_name
+from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule, check_precision, run_name
 from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.validation import InvalidApplication, validate_schedule
 
@@ -96,9 +96,7 @@ class ScheduledSparkApplicationController:
         """
         self.client = client
         self.clock = clock
-        run_name(
-            CONTROLLER_NAME, datetime.datetime.now(datetime.UTC), timestamp_precision
-        )  # refused here if bad
+        check_precision(timestamp_precision)  # refused at start, not at the first run
         self.timestamp_precision = timestamp_precision
         self.events = EventRecorder(client, "sparkfleet")
         self.initial_scopes = scopes if scopes is not None else unsharded_scopes(namespaces, label_selector)

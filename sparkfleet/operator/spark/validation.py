@@ -36,7 +36,8 @@ ARGUMENTS_MAX_BYTES = 1024 * 1024
 environment together (ARG_MAX with the usual 8 MiB stack), and the driver's JVM needs its own share."""
 CONFIG_MAP_MAX_BYTES = 1024 * 1024
 """The API server refuses a ConfigMap whose data exceeds 1 MiB."""
-"""A scheduled run's name is ``<schedule>-<unix time>`` (ten digits until the year 2286)."""
+LAST_RUN = datetime.datetime(2099, 12, 31, 23, 59, tzinfo=datetime.UTC)
+"""A due time whose run name is as long as run names get this century, in any precision."""
 
 
 class InvalidApplication(ValueError):
@@ -64,18 +65,13 @@ def validate(app: SparkApplication) -> None:
         raise InvalidApplication("; ".join(found))
 
 
-_LAST_RUN = datetime.datetime(
-    2099, 12, 31, 23, 59, tzinfo=datetime.UTC
-)  # as long as run names get this century
-
-
 def validate_schedule(
     name: str, namespace: str, template: SparkApplicationSpec, precision: str = "nanos"
 ) -> None:
     """What would make every run of a ScheduledSparkApplication invalid, named from the schedule:
     its name (runs are ``<name>-<time>``, the time in ``precision``) and its template
     (``spec.template...``)."""
-    longest_run = run_name(name, _LAST_RUN, precision)
+    longest_run = run_name(name, LAST_RUN, precision)
     longest = naming.DNS_LABEL_MAX - (len(longest_run) - len(name))
     if not naming.is_dns_1035_label(name) or len(name) > longest:
         raise InvalidApplication(
