@@ -68,3 +68,15 @@ def spark_crds() -> list[Path]:
     if which != "kubeflow":
         raise ValueError(f"{CRDS_ENV}={which!r}: sparkfleet or kubeflow")
     return kubeflow_crds()
+
+
+def run_params(args: list[str]) -> dict[str, Any]:
+    """The parameters ``sparkfleet run`` reads from ``args``, parsed by its own parser (not run)."""
+    import typer
+
+    from sparkfleet.cli import app
+
+    command = typer.main.get_command(app)
+    assert isinstance(command, typer.core.TyperGroup)
+    with command.commands["run"].make_context("run", list(args), obj=[]) as ctx:
+        return dict(ctx.params)

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 
-from sparkfleet.cli import app
 from sparkfleet.kubeflow_flags import DROPPED, controller_start, translate
+from tests.support import run_params as parsed
 
 KUBEFLOW = Path(__file__).resolve().parents[2] / "bin" / "kubeflow-spark-operator"
 # A value of each type its help names, accepted by Kubeflow's own parser (checked below); where a
@@ -49,13 +48,6 @@ def kubeflow_flags() -> dict[str, str | None]:
 
 def sample(flag: str, kind: str | None) -> str:
     return "true" if kind is None else BY_FLAG.get(flag, BY_TYPE[kind])
-
-
-def parsed(args: list[str]) -> dict[str, Any]:
-    command = typer.main.get_command(app)
-    assert isinstance(command, typer.core.TyperGroup)
-    with command.commands["run"].make_context("run", list(args), obj=[]) as ctx:
-        return dict(ctx.params)
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import typer
 import yaml
 
-from sparkfleet.cli import app, parse_duration
+from sparkfleet.cli import parse_duration
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.resources import NAMESPACES, SERVICEACCOUNTS
 from sparkfleet.kubeflow_flags import translate
@@ -41,6 +40,7 @@ from tests.deploy.kubeflow_values import (
     markdown,
     with_values,
 )
+from tests.support import run_params
 
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 RBAC_KINDS = {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}
@@ -52,10 +52,7 @@ def parsed(args: list[str]) -> dict[str, Any]:
     """What ``sparkfleet run`` reads from a Deployment's arguments: Kubeflow's flags translated as
     ``main`` translates them, then parsed by run's own parser (not run)."""
     assert args[0] == "run"
-    command = typer.main.get_command(app)
-    assert isinstance(command, typer.core.TyperGroup)
-    with command.commands["run"].make_context("run", translate(args[1:]).argv, obj=[]) as ctx:
-        return dict(ctx.params)
+    return run_params(translate(args[1:]).argv)
 
 
 @dataclass

@@ -7,22 +7,11 @@ sets carried over and what it drops named in a warning.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-import typer
 
-from sparkfleet.cli import app
 from sparkfleet.kubeflow_flags import DROPPED, controller_start, translate
 from tests.examples.kubeflow_chart_args import DEFAULT, LOADED
-
-
-def parsed(args: list[str]) -> dict[str, Any]:
-    """The parameters ``sparkfleet run`` reads from ``args`` (parsed by its own parser, not run)."""
-    command = typer.main.get_command(app)
-    assert isinstance(command, typer.core.TyperGroup)
-    with command.commands["run"].make_context("run", list(args), obj=[]) as ctx:
-        return dict(ctx.params)
+from tests.support import run_params as parsed
 
 
 def test_the_charts_default_arguments_start_sparkfleet_as_they_started_kubeflow() -> None:
