@@ -109,16 +109,25 @@ def status_writes(kube: KubeClient) -> float:
 
 
 async def events_about(
-    kube: KubeClient, namespace: str, name: str, reasons: set[str], timeout: float = 10.0
+    kube: KubeClient,
+    namespace: str,
+    name: str,
+    reasons: set[str],
+    timeout: float = 10.0,
+    said: frozenset[tuple[str, str, str]] = frozenset(),
 ) -> list[dict[str, Any]]:
-    """The Events about ``name`` once they include ``reasons`` (they are written in the background)."""
+    """The Events about ``name`` once they include ``reasons`` and every (type, reason, message) of
+    ``said`` (they are written in the background, each when its turn comes)."""
     deadline = time.monotonic() + timeout
     while True:
         events, _ = await kube.list_all(EVENTS, namespace, field_selector=f"involvedObject.name={name}")
         seen = {e["reason"] for e in events}
-        if reasons <= seen:
+        told = {(e["type"], e["reason"], e["message"]) for e in events}
+        if reasons <= seen and said <= told:
             return events
-        assert time.monotonic() < deadline, f"Events about {name}: {sorted(seen)}; expected {sorted(reasons)}"
+        assert time.monotonic() < deadline, (
+            f"Events about {name}: {sorted(told)}; expected {sorted(reasons)} and {sorted(said - told)}"
+        )
         await asyncio.sleep(0.1)
 
 
@@ -169,26 +178,17 @@ async def test_application_runs_to_completion(kube: KubeClient, namespace: str) 
     assert metric("spark_application_success_count", namespace) == 1
     assert metric("spark_executor_success_count", namespace) == 2
     assert metric("spark_application_start_latency_seconds_count", namespace) == 1
-    events = await events_about(
-        kube,
-        namespace,
-        "spark-pi",
-        {
-            "SparkApplicationSubmitted",
-            "SparkDriverRunning",
-            "SparkApplicationCompleted",
-            "SparkExecutorCompleted",
-        },
+    said = frozenset(
+        {  # the Spark Operator's reasons and messages
+            ("Normal", "SparkApplicationSubmitted", "SparkApplication spark-pi was submitted successfully"),
+            ("Normal", "SparkDriverRunning", "Driver spark-pi-driver is running"),
+            ("Normal", "SparkDriverCompleted", "Driver spark-pi-driver completed"),
+            ("Normal", "SparkApplicationCompleted", "SparkApplication spark-pi completed"),
+            *(("Normal", "SparkExecutorRunning", f"Executor {e} is running") for e in executors),
+            *(("Normal", "SparkExecutorCompleted", f"Executor {e} completed") for e in executors),
+        }
     )
-    said = {(e["type"], e["reason"], e["message"]) for e in events}
-    assert said >= {  # the Spark Operator's reasons and messages
-        ("Normal", "SparkApplicationSubmitted", "SparkApplication spark-pi was submitted successfully"),
-        ("Normal", "SparkDriverRunning", "Driver spark-pi-driver is running"),
-        ("Normal", "SparkDriverCompleted", "Driver spark-pi-driver completed"),
-        ("Normal", "SparkApplicationCompleted", "SparkApplication spark-pi completed"),
-        *(("Normal", "SparkExecutorRunning", f"Executor {e} is running") for e in executors),
-        *(("Normal", "SparkExecutorCompleted", f"Executor {e} completed") for e in executors),
-    }, said
+    events = await events_about(kube, namespace, "spark-pi", set(), said=said)
     assert all(e["source"]["component"] == "sparkfleet" for e in events)
 
 
