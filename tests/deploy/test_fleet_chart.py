@@ -240,7 +240,8 @@ async def test_two_releases_naming_one_namespace(
             return (await first.app_states()).get(f"{y}/{key[1]}") in ("SUBMITTED", "RUNNING", "COMPLETED")
 
         await wait_for("the application in y to be submitted", submitted)
-        members = {r["member"] for r in first.audit() + second.audit() if r["key"].startswith(f"{y}/")}
+        audit = await first.wait_audited([key]) + second.audit()
+        members = {r["member"] for r in audit if r["key"].startswith(f"{y}/")}
         assert members == {"a1"}
 
         # Once the first fleet is gone, y is no longer claimed: the second fleet takes it.

@@ -222,6 +222,23 @@ class FleetUnderTest:
     def audit(self) -> list[dict[str, Any]]:
         return read_audit(i.audit_path for i in self.instances.values())
 
+    async def wait_audited(self, keys: list[tuple[str, str]], timeout: float = 20.0) -> list[dict[str, Any]]:
+        """The audit once every key has a finished reconcile on record.
+
+        A member writes an audit line when a reconcile returns, which is after the
+        status it wrote is visible: a test that saw the status must wait for the line.
+        """
+        wanted = {f"{ns}/{name}" for ns, name in keys}
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.audit()
+            missing = wanted - {line["key"] for line in lines}
+            if not missing:
+                return lines
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no reconcile on record in {timeout}s for {sorted(missing)}")
+            await asyncio.sleep(0.05)
+
     def assert_no_overlaps(self) -> None:
         found = overlaps(self.audit())
         assert not found, f"two members reconciled one shard at overlapping times: {found[:3]}"

@@ -61,8 +61,7 @@ async def test_three_members_split_forty_shards(fleet: FleetUnderTest) -> None:
     assert max(counts.values()) <= bound(3, 40), counts
     apps = await fleet.create_apps(per_namespace=2)
     await fleet.wait_states(SUBMITTED, len(apps))
-    reconciled = {line["key"] for line in fleet.audit()}
-    assert {f"{ns}/{name}" for ns, name in apps} <= reconciled
+    await fleet.wait_audited(apps)
     handoffs = sum([await i.metric("sparkfleet_shard_handoffs_total") for i in fleet.instances.values()])
     print(f"\nsplit: {sorted(counts.values())} shards per member; {handoffs:g} hand-offs in all")
     fleet.assert_no_overlaps()
