@@ -241,7 +241,7 @@ class FleetUnderTest:
 
     def assert_no_overlaps(self) -> None:
         found = overlaps(self.audit())
-        assert not found, f"two members reconciled one shard at overlapping times: {found[:3]}"
+        assert not found, f"two members reconciled one object at overlapping times: {found[:3]}"
 
     # -- the workload ---------------------------------------------------------------------
 
