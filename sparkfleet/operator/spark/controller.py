@@ -371,6 +371,8 @@ class SparkApplicationController:
         try:
             driver = await self.client.create(PODS, submission.driver_pod)
         except ApiError as exc:
+            if exc.is_namespace_terminating:
+                raise  # the application goes with its namespace: no failure to record, no Event
             if not exc.is_conflict:
                 message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
                 # An attempt: its submission ID is recorded, as the Spark Operator records one.
@@ -396,6 +398,8 @@ class SparkApplicationController:
                 ),
             )
         except ApiError as exc:
+            if exc.is_namespace_terminating:
+                raise  # as above: the driver pod goes with the namespace
             message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
             status["submissionID"] = submission_id
             _set_state(status, AppState.SUBMISSION_FAILED, message)
