@@ -234,6 +234,12 @@ class SparkFleetSpec(FleetModel):
     """Shard -> member it must run on (``sparkfleet shards move``)."""
     drain: list[str] | None = None
     """Members to empty (``sparkfleet shards drain``); they keep running but hold no shards."""
+    job_namespaces: (
+        Annotated[list[DnsLabel], Field(min_length=1, max_length=1000, json_schema_extra=_SET)] | None
+    ) = None
+    """The namespaces the fleet may serve at all (what its RBAC grants; the chart fills it from
+    ``spark.jobNamespaces``). Label shards and the catch-all then watch each of them (namespaced watches),
+    and namespace shards must name some of them. Unset: the whole cluster."""
 
     model_config = _cel(
         (
@@ -280,6 +286,9 @@ class ShardStatus(FleetModel):
 
 class SparkFleetStatus(FleetModel):
     observed_generation: int | None = None
+    catch_all_excludes: list[str] | None = None
+    """Namespaces other fleets name that the catch-all's holder confirms it leaves out (it serves a
+    scope without them): a fleet naming one of them serves it only once it is listed here."""
     coordinator: str | None = None
     members: list[MemberStatus] | None = None
     shards: list[ShardStatus] | None = None
