@@ -146,11 +146,32 @@ def test_rbac_is_namespaced_unless_shards_watch_across_namespaces() -> None:
             assert "*" not in rule["verbs"], doc["metadata"]["name"]
             assert "*" not in rule["resources"], doc["metadata"]["name"]
             assert "secrets" not in rule["resources"]
+    # A label-routed fleet with job namespaces is bounded by them: namespaced Roles only.
     routed = render("routed", "spark-routed", (EXAMPLES / "routed.values.yaml",))
     assert {d["metadata"]["name"] for d in routed if d["kind"] == "ClusterRole"} == {
+        "routed-sparkfleet-fleets"
+    }
+    (fleet,) = [d for d in routed if d["kind"] == "SparkFleet"]
+    assert fleet["spec"]["jobNamespaces"] == ["spark-jobs"]
+    assert {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in routed if d["kind"] == "Role"} >= {
+        ("spark-jobs", "routed-sparkfleet-jobs")
+    }
+    # Without job namespaces it routes across every namespace, and only then are the job rules cluster-wide.
+    everywhere = render(
+        "routed", "spark-routed", (EXAMPLES / "routed.values.yaml",), {"spark": {"jobNamespaces": []}}
+    )
+    assert {d["metadata"]["name"] for d in everywhere if d["kind"] == "ClusterRole"} == {
         "routed-sparkfleet-fleets",
         "routed-sparkfleet-jobs",
     }
+    (fleet,) = [d for d in everywhere if d["kind"] == "SparkFleet"]
+    assert "jobNamespaces" not in fleet["spec"]
+    # A catch-all (the default with no job namespaces) likewise; with them, namespace shards as before.
+    named = render("t", "ops", values={"spark": {"jobNamespaces": ["a", "b"]}, "fleet": {"shards": [
+        {"name": "a", "namespaces": ["a"]}, {"name": "rest", "catchAll": True}]}})  # fmt: skip
+    assert [d["metadata"]["name"] for d in named if d["kind"] == "ClusterRole"] == ["t-sparkfleet-fleets"]
+    (fleet,) = [d for d in named if d["kind"] == "SparkFleet"]
+    assert fleet["spec"]["jobNamespaces"] == ["a", "b"]
 
 
 def test_alerts_and_dashboard_cover_what_the_issue_lists() -> None:

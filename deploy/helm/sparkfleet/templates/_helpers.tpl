@@ -103,21 +103,13 @@ app.kubernetes.io/part-of: sparkfleet
 {{- end -}}
 
 {{/*
-"true" when the operator must watch across namespaces: no job namespace named (all of them), or a fleet
-with label shards (labelSelector, values of the routing label) or a catch-all, whose watches are
-cluster-wide. Then the job permissions are a ClusterRole; otherwise a Role in each job namespace.
+"true" when the operator must watch across namespaces: no job namespace named (all of them). With job
+namespaces listed, every shard is bounded by them (the SparkFleet's spec.jobNamespaces: label shards and
+the catch-all watch each job namespace), so the job permissions are a Role in each job namespace, never
+a ClusterRole.
 */}}
 {{- define "sparkfleet.clusterWide" -}}
-{{- $wide := false -}}
-{{- if eq (include "sparkfleet.jobNamespaces" . | fromJsonArray | len) 0 -}}
-{{- $wide = true -}}
-{{- end -}}
-{{- if .Values.fleet.enabled -}}
-{{- range (include "sparkfleet.shards" . | fromJsonArray) -}}
-{{- if not .namespaces -}}{{- $wide = true -}}{{- end -}}
-{{- end -}}
-{{- end -}}
-{{- ternary "true" "" $wide -}}
+{{- ternary "true" "" (eq (include "sparkfleet.jobNamespaces" . | fromJsonArray | len) 0) -}}
 {{- end -}}
 
 {{/* What the operator does in the namespaces it serves (derived from sparkfleet/operator). */}}
