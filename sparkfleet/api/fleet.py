@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_snake
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
@@ -240,6 +240,14 @@ class SparkFleetSpec(FleetModel):
     """The namespaces the fleet may serve at all (what its RBAC grants; the chart fills it from
     ``spark.jobNamespaces``). Label shards and the catch-all then watch each of them (namespaced watches),
     and namespace shards must name some of them. Unset: the whole cluster."""
+
+    @field_validator("job_namespaces")
+    @classmethod
+    def _job_namespaces_once(cls, value: list[str] | None) -> list[str] | None:
+        repeated = sorted({ns for ns in value or [] if (value or []).count(ns) > 1})
+        if repeated:
+            raise ValueError(f"lists {', '.join(repeated)} more than once")
+        return value
 
     model_config = _cel(
         (
