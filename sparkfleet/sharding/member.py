@@ -313,7 +313,7 @@ class FleetMember:
         if not problems:
             self.spec = fleet.spec
             refused = {
-                **waiting_shards(fleet.spec, others, self.serving),
+                **waiting_shards(fleet.spec, claim_order(obj), others, self.serving),
                 **refused_shards(fleet.spec, claim_order(obj), others),
             }
             if refused != self.refused:

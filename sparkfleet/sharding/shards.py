@@ -462,23 +462,31 @@ def is_waiting(why: str) -> bool:
     return why.startswith(WAITING)
 
 
-def waiting_shards(mine: SparkFleetSpec, others: list[FleetClaim], serving: set[str]) -> dict[str, str]:
+def waiting_shards(
+    mine: SparkFleetSpec, order: tuple[str, str, str], others: list[FleetClaim], serving: set[str]
+) -> dict[str, str]:
     """Namespace shards not to claim yet, each with why: another fleet's catch-all may still serve them.
 
     A catch-all leaves out what other fleets name, but its holder learns of a new name only when it
     sees it; until it serves the narrower scope it may still reconcile there. So a shard naming such
     a namespace waits until that fleet's status lists it in ``catchAllExcludes`` (its coordinator
-    writes what the catch-all's holder confirms it leaves out), or the fleet is gone. A shard being
-    served keeps being served: the other catch-all left its namespaces out before it was claimed, and
-    can only narrow while this fleet still names them.
+    writes what the catch-all's holder confirms it leaves out), or the fleet is gone, or its catch-all
+    is refused (:func:`refused_shards`: it serves nothing). A shard being served keeps being served:
+    the other catch-all left its namespaces out before it was claimed, and cannot take them back while
+    this fleet names them.
     """
+    me = FleetClaim(order, "", mine)
     waiting: dict[str, str] = {}
     for shard in mine.shards:
         if not shard.namespaces or shard.name in serving:
             continue
         for other in sorted(others, key=lambda c: c.order):
-            if not any(s.catch_all for s in other.spec.shards):
+            catch_all = next((s.name for s in other.spec.shards if s.catch_all), None)
+            if catch_all is None:
                 continue
+            rivals = [me, *(c for c in others if c is not other)]
+            if catch_all in refused_shards(other.spec, other.order, rivals):
+                continue  # it serves nothing
             other_named, _ = fleet_namespaces(other.spec)
             bound = other.spec.job_namespaces
             could = {ns for ns in shard.namespaces if bound is None or ns in bound} - other_named

@@ -83,40 +83,55 @@ def released(order: tuple[str, str, str], spec: SparkFleetSpec, *namespaces: str
 def test_a_shard_naming_what_another_catch_all_may_serve_waits_for_its_release() -> None:
     mine = ns_fleet(["y"], ["z"])
     catch_all = ns_fleet(["q"], None)
-    assert waiting_shards(mine, [released(EARLY, catch_all)], serving=set()) == {
+    assert waiting_shards(mine, LATE, [released(EARLY, catch_all)], serving=set()) == {
         "s0": "waiting for fleet ops/a's catch-all to release y",
         "s1": "waiting for fleet ops/a's catch-all to release z",
     }
     # the other fleet's status confirms y: s0 may be claimed
-    assert waiting_shards(mine, [released(EARLY, catch_all, "y")], serving=set()) == {
+    assert waiting_shards(mine, LATE, [released(EARLY, catch_all, "y")], serving=set()) == {
         "s1": "waiting for fleet ops/a's catch-all to release z"
     }
-    assert waiting_shards(mine, [released(EARLY, catch_all, "y", "z")], serving=set()) == {}
+    assert waiting_shards(mine, LATE, [released(EARLY, catch_all, "y", "z")], serving=set()) == {}
     # whoever was created first: a catch-all created later may hold it too until it confirms
-    assert waiting_shards(mine, [released(LATE, catch_all)], serving=set()) != {}
+    assert waiting_shards(mine, EARLY, [released(LATE, catch_all)], serving=set()) != {}
     # once gone (not among the others), nothing to wait for
-    assert waiting_shards(mine, [], serving=set()) == {}
+    assert waiting_shards(mine, LATE, [], serving=set()) == {}
+
+
+def test_a_refused_catch_all_is_not_waited_for() -> None:
+    # ops/b's catch-all is refused (ops/a has one too): it serves nothing, so nothing to hand over
+    mine = ns_fleet(["y"])
+    first, second = ns_fleet(None), ns_fleet(None)
+    later = ("2026-01-03T00:00:00Z", "ops", "c")
+    assert (
+        waiting_shards(mine, later, [released(EARLY, first, "y"), released(LATE, second)], serving=set())
+        == {}
+    )
+    # while the first has not released y, it is the one waited for
+    assert waiting_shards(mine, later, [released(EARLY, first), released(LATE, second)], serving=set()) == {
+        "s0": "waiting for fleet ops/a's catch-all to release y"
+    }
 
 
 def test_a_served_shard_never_waits() -> None:
     mine, catch_all = ns_fleet(["y"]), ns_fleet(None)
-    assert waiting_shards(mine, [released(EARLY, catch_all)], serving={"s0"}) == {}
+    assert waiting_shards(mine, LATE, [released(EARLY, catch_all)], serving={"s0"}) == {}
 
 
 def test_only_catch_alls_that_may_serve_the_namespace_are_waited_for() -> None:
     mine = ns_fleet(["y"])
-    assert waiting_shards(mine, [released(EARLY, ns_fleet(["x"]))], serving=set()) == {}
+    assert waiting_shards(mine, LATE, [released(EARLY, ns_fleet(["x"]))], serving=set()) == {}
     bounded_elsewhere = ns_fleet(None).model_copy(update={"job_namespaces": ["p"]})
-    assert waiting_shards(mine, [released(EARLY, bounded_elsewhere)], serving=set()) == {}
+    assert waiting_shards(mine, LATE, [released(EARLY, bounded_elsewhere)], serving=set()) == {}
     # the catch-all fleet names y itself: that is a refusal or an overlap, not a hand-over
-    assert waiting_shards(mine, [released(EARLY, ns_fleet(["y"], None))], serving=set()) == {}
+    assert waiting_shards(mine, LATE, [released(EARLY, ns_fleet(["y"], None))], serving=set()) == {}
     values = SparkFleetSpec.model_validate(
         {
             "routingLabel": "tier",
             "shards": [{"name": "g", "values": ["gold"]}, {"name": "r", "catchAll": True}],
         }
     )
-    assert waiting_shards(mine, [released(EARLY, values)], serving=set()) == {
+    assert waiting_shards(mine, LATE, [released(EARLY, values)], serving=set()) == {
         "s0": "waiting for fleet ops/a's catch-all to release y"
     }
 
