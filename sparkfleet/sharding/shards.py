@@ -476,21 +476,24 @@ def waiting_shards(
     this fleet names them.
     """
     me = FleetClaim(order, "", mine)
+    catch_alls = []  # (fleet, the namespaces its catch-all may serve that it has not released)
+    for other in sorted(others, key=lambda c: c.order):
+        catch_all = next((s.name for s in other.spec.shards if s.catch_all), None)
+        if catch_all is None:
+            continue
+        rivals = [me, *(c for c in others if c is not other)]
+        if catch_all in refused_shards(other.spec, other.order, rivals):
+            continue  # it serves nothing
+        catch_alls.append((other, fleet_namespaces(other.spec)[0] | other.released))
     waiting: dict[str, str] = {}
     for shard in mine.shards:
         if not shard.namespaces or shard.name in serving:
             continue
-        for other in sorted(others, key=lambda c: c.order):
-            catch_all = next((s.name for s in other.spec.shards if s.catch_all), None)
-            if catch_all is None:
-                continue
-            rivals = [me, *(c for c in others if c is not other)]
-            if catch_all in refused_shards(other.spec, other.order, rivals):
-                continue  # it serves nothing
-            other_named, _ = fleet_namespaces(other.spec)
+        for other, settled in catch_alls:
             bound = other.spec.job_namespaces
-            could = {ns for ns in shard.namespaces if bound is None or ns in bound} - other_named
-            pending = sorted(could - other.released)
+            pending = sorted(
+                ns for ns in shard.namespaces if (bound is None or ns in bound) and ns not in settled
+            )
             if pending:
                 waiting[shard.name] = f"{WAITING} {other.where}'s catch-all to release {', '.join(pending)}"
                 break
