@@ -182,8 +182,15 @@ def test_alerts_and_dashboard_cover_what_the_issue_lists() -> None:
     for needed in (
         "controller_runtime_reconcile_time_seconds_bucket", "workqueue_depth", "sparkfleet_shards",
         "sparkfleet_shards_held", "sparkfleet_lease_renew_failures_total", "rest_client_requests_total",
+        "sparkfleet_api_forbidden_total",
     ):  # fmt: skip
         assert needed in used
+    # a 403 in a namespace being terminated is no RBAC failure: the alert counts denials only
+    (forbidden,) = [
+        r for g in rule["spec"]["groups"] for r in g["rules"] if r.get("alert") == "SparkfleetApiForbidden"
+    ]
+    assert "sparkfleet_api_forbidden_total" in forbidden["expr"]
+    assert 'code="403"' not in forbidden["expr"]
     assert any('code="429"' in e for e in exprs)
     assert any("5.." in e for e in exprs)
     assert all('job="rel-sparkfleet-metrics",namespace="ops"' in e for e in exprs)
