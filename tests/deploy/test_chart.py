@@ -172,6 +172,25 @@ def test_rbac_is_namespaced_unless_shards_watch_across_namespaces() -> None:
     assert [d["metadata"]["name"] for d in named if d["kind"] == "ClusterRole"] == ["t-sparkfleet-fleets"]
     (fleet,) = [d for d in named if d["kind"] == "SparkFleet"]
     assert fleet["spec"]["jobNamespaces"] == ["a", "b"]
+    # Every namespace (spark.jobNamespaces: []) with a named shard and a catch-all: the catch-all takes
+    # every other namespace of the cluster, unbounded, with cluster-wide job rules.
+    rest = render("t", "ops", values={"spark": {"jobNamespaces": []}, "fleet": {"shards": [
+        {"name": "a", "namespaces": ["a"]}, {"name": "rest", "catchAll": True}]}})  # fmt: skip
+    assert sorted(d["metadata"]["name"] for d in rest if d["kind"] == "ClusterRole") == [
+        "t-sparkfleet-fleets", "t-sparkfleet-jobs"]  # fmt: skip
+    (fleet,) = [d for d in rest if d["kind"] == "SparkFleet"]
+    assert "jobNamespaces" not in fleet["spec"]
+    # ... and with namespace shards only, Roles in the namespaces they name
+    only_named = render("t", "ops", values={"spark": {"jobNamespaces": []}, "fleet": {"shards": [
+        {"name": "a", "namespaces": ["a"]}]}})  # fmt: skip
+    assert [d["metadata"]["name"] for d in only_named if d["kind"] == "ClusterRole"] == [
+        "t-sparkfleet-fleets"
+    ]
+    assert [
+        d["metadata"]["namespace"]
+        for d in only_named
+        if d["kind"] == "Role" and "jobs" in d["metadata"]["name"]
+    ] == ["a"]
 
 
 def test_alerts_and_dashboard_cover_what_the_issue_lists() -> None:
