@@ -187,6 +187,16 @@ async def test_an_application_moved_to_another_shard_while_running_takes_its_pod
         return len(found) == 3 and set(found.values()) == {"silver"}
 
     await until("every pod of the moved application relabelled silver", moved_pods_silver)
+    # Its driver still creates executors labelled gold: its new holder looks for them until it ends.
+    latest = await start_executor(kube, namespace, "moved", 3)
+    assert latest["metadata"]["labels"][TIER] == "gold"
+
+    async def latest_silver() -> bool:
+        return tiers([await kube.get(PODS, latest["metadata"]["name"], namespace)]) == {
+            latest["metadata"]["name"]: "silver"
+        }
+
+    await until("the executor created after the claim relabelled silver", latest_silver)
 
     # A tenant relabels a running driver: it leaves its holder's watch, and is brought back.
     edited_driver = "edited-driver"
@@ -205,7 +215,8 @@ async def test_an_application_moved_to_another_shard_while_running_takes_its_pod
     after = (await kube.get(SPARK_APPLICATIONS, "moved", namespace))["status"]
     assert after["submissionAttempts"] == before["submissionAttempts"] == 1  # not submitted twice
     assert after["submissionID"] == before["submissionID"]
-    assert late["metadata"]["name"] in after.get("executorState", {})  # the executor born astray was seen
+    for executor in (late, latest):  # the executors born astray were seen
+        assert executor["metadata"]["name"] in after.get("executorState", {}), after
     assert set(tiers(await pods_of(kube, namespace, "moved")).values()) == {"silver"}
 
     lines = await fleet.wait_audited([(namespace, n) for n in ("moved", "mislabelled", "edited")])
