@@ -77,7 +77,7 @@ class ScopedController:
         self.name = name
         self.move_settle = move_settle
         self._not_before: dict[str, float] = {}  # key -> monotonic time its first reconcile here may start
-        self._scope_defs: dict[str, Scope] = {}
+        self._routing_keys: dict[str, frozenset[str]] = {}  # scope -> the label keys that route to it
         self._urgent_primary = urgent_primary
         self._reconcile = reconcile
         self.audit = audit
@@ -211,14 +211,15 @@ class ScopedController:
 
     def routing_keys(self, key: str) -> frozenset[str]:
         """The label keys that route objects to the scope holding ``key`` (none: not a label scope)."""
-        scope = self._scope_defs.get(self.primary.scope_of(key) or "")
-        return scope.routing_keys if scope is not None else frozenset()
+        if not any(self._routing_keys.values()):
+            return frozenset()  # namespaces, or the whole cluster: no label routes anything
+        return self._routing_keys.get(self.primary.scope_of(key) or "", frozenset())
 
     # -- internals -----------------------------------------------------------------
 
     def _register(self, scope: Scope) -> list[Informer]:
         informers = []
-        self._scope_defs[scope.name] = scope
+        self._routing_keys[scope.name] = scope.routing_keys
         for informer in self.primary.add(scope):
             informer.add_handler(self._arrivals(scope.name, informer))  # before the key is queued
             self.controller.watch(
@@ -273,7 +274,7 @@ class ScopedController:
         await asyncio.gather(*(i.stop() for i in informers))
 
     def _forget(self, name: str) -> list[Informer]:
-        self._scope_defs.pop(name, None)
+        self._routing_keys.pop(name, None)
         informers = self.primary.remove(name)
         for scoped, _ in self._secondaries:
             informers += scoped.remove(name)
