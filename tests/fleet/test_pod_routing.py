@@ -207,6 +207,21 @@ async def test_an_application_moved_to_another_shard_while_running_takes_its_pod
         return labels.get(TIER) == "gold"
 
     await until("the edited driver relabelled gold by its application's holder", edited_driver_back)
+    # The same for an executor: it leaves the watch without being deleted, and is looked for.
+    edited_executor = (await start_executor(kube, namespace, "edited", 1))["metadata"]["name"]
+
+    async def executor_seen() -> bool:
+        status = (await kube.get(SPARK_APPLICATIONS, "edited", namespace))["status"]
+        return edited_executor in (status.get("executorState") or {})
+
+    await until("the edited application's executor in its status", executor_seen)
+    await kube.patch(PODS, edited_executor, {"metadata": {"labels": {TIER: "silver"}}}, namespace)
+
+    async def edited_executor_back() -> bool:
+        labels: dict[str, str] = (await kube.get(PODS, edited_executor, namespace))["metadata"]["labels"]
+        return labels.get(TIER) == "gold"
+
+    await until("the edited executor relabelled gold by its application's holder", edited_executor_back)
 
     fleet.finish_drivers = True
     states = await fleet.wait_states({"COMPLETED"}, 3)
