@@ -2,7 +2,10 @@
 
 Per reconcile of one application:
 
-1. read the application and its pods from the informers' caches;
+1. read the application and its pods from the informers' caches; in a scope routed by labels,
+   its own pods that disagree with its routing labels are relabelled to them, so that they stay
+   in its holder's watch (they are looked for outside it when some may be there; see
+   :mod:`sparkfleet.operator.spark.routing`);
 2. :func:`lifecycle.decide` picks the next state and the action;
 3. the action runs (submit natively, delete the old driver, or delete the
    application when its TTL expired);
