@@ -20,6 +20,7 @@ import pytest
 from sparkfleet.api import SPARK_APPLICATIONS
 from sparkfleet.kube import KubeClient
 from sparkfleet.kube.resources import CONFIGMAPS, PODS
+from sparkfleet.operator.audit import overlaps
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.submission import PROPERTIES_FILE, parse_properties
 from sparkfleet.testing import ControlPlane
@@ -42,34 +43,6 @@ async def tiered(
     await under_test.create()
     yield under_test
     await under_test.close()
-
-
-def overlaps_per_key(lines: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Pairs of reconciles of one object key by two members at overlapping times (whatever shard)."""
-    by_key: dict[str, list[dict[str, Any]]] = {}
-    for line in lines:
-        by_key.setdefault(str(line["key"]), []).append(line)
-    found = []
-    for entries in by_key.values():
-        entries.sort(key=lambda e: float(e["t0"]))
-        for i, entry in enumerate(entries):
-            for later in entries[i + 1 :]:
-                if float(later["t0"]) >= float(entry["t1"]):
-                    break
-                if later["member"] != entry["member"]:
-                    found.append((entry, later))
-    return found
-
-
-def test_overlaps_per_key_groups_by_object_not_by_shard() -> None:
-    lines = [
-        {"t0": 1.0, "t1": 2.0, "member": "m1", "shard": "gold", "key": "ns/a"},
-        {"t0": 1.5, "t1": 2.5, "member": "m2", "shard": "silver", "key": "ns/a"},  # same object, other shard
-        {"t0": 1.0, "t1": 3.0, "member": "m1", "shard": "gold", "key": "ns/b"},
-        {"t0": 3.0, "t1": 4.0, "member": "m2", "shard": "silver", "key": "ns/b"},  # after: not an overlap
-        {"t0": 1.2, "t1": 1.4, "member": "m2", "shard": "gold", "key": "ns/c"},
-    ]
-    assert overlaps_per_key(lines) == [(lines[0], lines[1])]
 
 
 async def split_gold_and_silver(fleet: FleetUnderTest) -> dict[str, str]:
@@ -236,7 +209,7 @@ async def test_an_application_moved_to_another_shard_while_running_takes_its_pod
 
     lines = await fleet.wait_audited([(namespace, n) for n in ("moved", "mislabelled", "edited")])
     mine = [line for line in lines if line["key"].startswith(f"{namespace}/")]
-    found = overlaps_per_key(mine)
+    found = overlaps(mine)
     assert not found, f"two members reconciled one application at overlapping times: {found[:3]}"
     moved = [line for line in mine if line["key"] == f"{namespace}/moved"]
     assert {line["member"] for line in moved} == {holder["gold"], holder["silver"]}
