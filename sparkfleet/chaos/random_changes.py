@@ -101,6 +101,10 @@ class FleetDef:
     catch_all: str | None = None
     """The catch-all shard's name, if the fleet has one."""
 
+    def items(self) -> list[str]:
+        """Every namespace (or value) the shards name, shard by shard."""
+        return [item for _, items in self.shards for item in items]
+
     def shard_of(self, item: str) -> str | None:
         return next((name for name, items in self.shards if item in items), None)
 
@@ -334,7 +338,8 @@ class _Generator:
         initial = {name: fleet.definition() for name, fleet in self.fleets.items()}
         members = {name: tuple(p.name for p in fleet.procs) for name, fleet in self.fleets.items()}
         changes = []
-        for self.index in range(self.config.changes):
+        for index in range(self.config.changes):
+            self.index = index
             apps = self._apps()
             kind, fleet = self.draw()
             change = getattr(self, "_" + kind.replace("-", "_"))(fleet)
@@ -452,8 +457,9 @@ class _Generator:
         ]
         victim = self.rng.choice(victims)
         victim.alive = False  # a duplicate of a killed member may serve on: the plan does not count on it
+        what = f"kill -9 {victim.name}" + ("" if victim.original else " (a duplicate)")
         return Change(
-            self.index, "kill", fleet.name, f"kill -9 {victim.name}" + ("" if victim.original else " (a duplicate)"),
+            self.index, "kill", fleet.name, what,
             process=victim.name, identity=victim.identity, touches=(victim.identity,),
         )  # fmt: skip
 

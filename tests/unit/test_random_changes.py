@@ -49,7 +49,7 @@ def test_kinds_can_be_restricted() -> None:
 
 
 def test_unknown_kind_is_refused_by_name() -> None:
-    with pytest.raises(ValueError, match="kinds: unknown kind.*teleport"):
+    with pytest.raises(ValueError, match=r"kinds: unknown kind.*teleport"):
         PlanConfig(kinds=("move", "teleport"))
 
 
@@ -103,12 +103,14 @@ class Replay:
             if kind == "second-fleet":
                 assert SECOND_FLEET not in self.specs, change
                 named = {i for _, items in change.spec.shards for i in items}
-                assert named and named <= set(self.items(NS_FLEET)), change  # over the first's namespaces
+                assert named, change
+                assert named <= set(self.items(NS_FLEET)), change  # over the first's namespaces
             else:
                 self._check_spec_step(change)
             self.specs[change.fleet] = change.spec
         if kind in ("join", "duplicate", "second-fleet"):
-            assert change.process is not None and change.identity is not None
+            assert change.process is not None
+            assert change.identity is not None
             assert change.process not in self.procs, change
             if kind == "duplicate":
                 assert change.identity in self.live(change.fleet), change
@@ -136,7 +138,8 @@ class Replay:
         old, new = self.specs[change.fleet], change.spec
         old_items, new_items = self.items(change.fleet), [i for _, items in new.shards for i in items]
         if change.kind == "add-shard":
-            assert len(new_items) == len(old_items) + 1 and set(old_items) < set(new_items), change
+            assert len(new_items) == len(old_items) + 1, change
+            assert set(old_items) < set(new_items), change
         else:  # nothing is ever dropped from a fleet: an application there would be stranded
             assert sorted(old_items) == sorted(new_items), change
         if change.kind in ("drain", "undrain", "pin", "unpin"):
@@ -144,7 +147,8 @@ class Replay:
         if change.kind == "pin":
             pinned = dict(new.pins)
             changed = [s for s, m in pinned.items() if dict(old.pins).get(s) != m]
-            assert len(changed) == 1 and pinned[changed[0]] in self.live(change.fleet), change
+            assert len(changed) == 1, change
+            assert pinned[changed[0]] in self.live(change.fleet), change
         if change.kind == "drain":
             assert set(new.drain) - set(old.drain) <= self.live(change.fleet), change
 
@@ -187,7 +191,8 @@ def test_relabels_mostly_move_an_application_to_another_shard_while_it_likely_ru
             if app.tier is not None:
                 labels[app.name] = app.tier
         if change.kind == "relabel":
-            assert change.app is not None and change.value is not None
+            assert change.app is not None
+            assert change.value is not None
             assert change.index - created_at[change.app] <= LONG.relabel_window, change
             relabels += 1
             crossing += tier.shard_of(labels[change.app]) != tier.shard_of(change.value)
