@@ -104,28 +104,44 @@ def stamp(when: float) -> str:
     return datetime.datetime.fromtimestamp(when, datetime.UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
-def in_effect(applied: list[Applied], when: float) -> Applied | None:
-    """The last change applied (started) at or before ``when``."""
-    before = [a for a in applied if a.started <= when]
+def in_effect(applied: list[Applied], when: float, fleets: Iterable[str] | None = None) -> Applied | None:
+    """The last change applied (started) at or before ``when``; of ``fleets`` only, if given."""
+    wanted = set(fleets) if fleets is not None else None
+    before = [a for a in applied if a.started <= when and (wanted is None or a.fleet in wanted)]
     return max(before, key=lambda a: a.started) if before else None
 
 
-def _change(applied: list[Applied], when: float) -> str:
-    change = in_effect(applied, when)
-    if change is None:
-        return "before the first change"
+def _said(change: Applied) -> str:
     return (
-        f"after change #{change.index} {change.kind} of fleet {change.fleet} ({change.summary}) "
+        f"change #{change.index} {change.kind} of fleet {change.fleet} ({change.summary}) "
         f"at {stamp(change.started)}"
     )
 
 
+def _change(applied: list[Applied], when: float, fleets: Iterable[str] | None = None) -> str:
+    """The change of ``fleets`` in effect at ``when``, and the very last one if that was another's."""
+    last = in_effect(applied, when)
+    if last is None:
+        return "before the first change"
+    mine = in_effect(applied, when, fleets) if fleets is not None else last
+    if mine is None:
+        return f"before any change of fleet {', '.join(sorted(set(fleets or ())))}; last: {_said(last)}"
+    text = f"after {_said(mine)}"
+    if mine is not last:
+        text += f"; last of any fleet: #{last.index} {last.kind} of fleet {last.fleet}"
+    return text
+
+
 def describe_overlaps(
-    overlaps: list[Overlap], applied: list[Applied], started_by: Mapping[str, str] | None = None
+    overlaps: list[Overlap],
+    applied: list[Applied],
+    started_by: Mapping[str, str] | None = None,
+    fleet_of: Mapping[str, str] | None = None,
 ) -> list[str]:
     """One sentence per key and pair of processes: how many overlapping reconciles, the first one's
-    times and shards, and the change in effect then. ``started_by``: process -> the change that
-    started it (a duplicate identity, a second fleet), said next to its name."""
+    times and shards, and the change in effect then (of the processes' fleets, given ``fleet_of``:
+    process -> fleet). ``started_by``: process -> the change that started it (a duplicate identity,
+    a second fleet), said next to its name."""
     started_by = started_by or {}
     groups: dict[tuple[str, str, str], list[Overlap]] = {}
     for overlap in overlaps:
@@ -137,13 +153,14 @@ def describe_overlaps(
         return f"{r.process} (member {r.member}{extra}, shard {r.shard}) {stamp(r.t0)}-{stamp(r.t1)}"
 
     found = []
-    for (key, _, _), group in sorted(groups.items(), key=lambda g: g[1][0].later.t0):
+    for (key, a, b), group in sorted(groups.items(), key=lambda g: g[1][0].later.t0):
         first, last = group[0], group[-1]
+        fleets = None if fleet_of is None else [fleet_of[p] for p in (a, b) if p in fleet_of]
         found.append(
             f"{key} reconciled by two processes at once, {len(group)} time(s) "
             f"from {stamp(first.later.t0)} to {stamp(last.later.t0)}; "
             f"first: {who(first.earlier)} and {who(first.later)}, "
-            f"{_change(applied, first.later.t0)}"
+            f"{_change(applied, first.later.t0, fleets)}"
         )
     return found
 

@@ -481,7 +481,9 @@ class RandomRun:
             failed=sum(1 for r in records if r.state in ("FAILED", "SUBMISSION_FAILED")),
             lost=[describe_lost(r, found, self.applied, self._routes(r)) for r in lost(records)],
             duplicates=[describe_duplicate(r, found) for r in duplicate_submissions(records)],
-            overlaps=describe_overlaps(overlaps, self.applied, self.started_by),
+            overlaps=describe_overlaps(
+                overlaps, self.applied, self.started_by, {n: p.fleet for n, p in self.processes.items()}
+            ),
             overlap_pairs=len(overlaps),
             exits={name: p.returncode for name, p in sorted(self.processes.items())},
             relabels_on_running=self.relabels_on_running,

@@ -69,13 +69,27 @@ def test_an_overlap_is_said_once_per_key_and_pair_with_the_change_in_effect() ->
             r("ns-m2", "x-ns01/a", 102.6, 102.7, "s2"),
         ]
     )
-    text = describe_overlaps(found, applied, {"ns-m2": "started by change #2 join"})
+    text = describe_overlaps(
+        found, applied, {"ns-m2": "started by change #2 join"}, {"ns-m1": "ns", "ns-m2": "ns"}
+    )
     assert len(text) == 1
     sentence = text[0]
     assert sentence.startswith("x-ns01/a reconciled by two processes at once, 2 time(s)")
     assert "ns-m1 (member ns-m1, shard s1)" in sentence
     assert "ns-m2 (member ns-m2, started by change #2 join, shard s2)" in sentence
     assert "after change #3 move of fleet ns (move namespace ns01 from shard s1 to s2)" in sentence
+
+
+def test_the_change_named_is_the_last_of_the_overlapping_processes_fleets() -> None:
+    applied = [
+        Applied(3, "move", "ns", "move namespace ns01 from shard s1 to s2", 100.0, 100.1),
+        Applied(4, "relabel", "tier", "relabel application app-9", 101.0, 101.1),
+    ]
+    found = key_overlaps([r("ns-m1", "x-ns01/a", 101.5, 103.0), r("ns-m2", "x-ns01/a", 102.0, 102.5)])
+    sentence = describe_overlaps(found, applied, fleet_of={"ns-m1": "ns", "ns-m2": "ns"})[0]
+    assert "after change #3 move of fleet ns" in sentence
+    assert "last of any fleet: #4 relabel of fleet tier" in sentence
+    assert "after change #4 relabel" in describe_overlaps(found, applied)[0]
 
 
 def test_the_change_in_effect_is_the_last_one_started_before() -> None:
