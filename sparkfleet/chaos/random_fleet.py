@@ -98,7 +98,7 @@ class RunSettings:
     lease: tuple[int, int, int] = (4, 3, 1)
     concurrent_syncs: int = 4
     settle_timeout: float = 120.0
-    finish_bound: float = 90.0
+    finish_bound: float = 60.0
     """Seconds after the last change within which every application must have completed."""
     cleanup: bool = True
     """Delete the run's namespaces at the end (a shared control plane); off for one of its own."""
