@@ -139,6 +139,8 @@ class RandomResult:
     exits: dict[str, int | None] = field(default_factory=dict)
     """Process -> exit code at the end (None: still running; -9: killed by the plan)."""
     relabels_on_running: int = 0
+    conditions: dict[str, list[str]] = field(default_factory=dict)
+    """Fleet -> its status conditions at the end (``type=status: reason``), to tell a bad spec apart."""
     finished_after_last_change: float | None = None
     workdir: str = ""
 
@@ -159,6 +161,7 @@ class RandomResult:
             lines += [f"  {what}: {text}" for text in found[:limit]]
             if len(found) > limit:
                 lines.append(f"  ... and {len(found) - limit} more {what}")
+        lines.append(f"  fleet conditions at the end: {self.conditions}")
         odd = {p: c for p, c in self.exits.items() if c not in (None, 0, -9)}
         if odd:
             lines.append(f"  processes that exited by themselves: {odd}")
@@ -179,6 +182,7 @@ class RandomResult:
             "relabels_on_running": self.relabels_on_running,
             "finished_after_last_change_seconds": self.finished_after_last_change,
             "exits": self.exits,
+            "conditions": self.conditions,
             "examples": self.failures[:10],
         }
 
@@ -455,7 +459,24 @@ class RandomRun:
                 await asyncio.wait_for(self._done.wait(), max(0.0, deadline - time.monotonic()))
         if self._all_terminal():
             finished = round(time.monotonic() - last_change, 1)
-        return self.judge(finished)
+        result = self.judge(finished)
+        result.conditions = await self.conditions()
+        return result
+
+    async def conditions(self) -> dict[str, list[str]]:
+        found = {}
+        for fleet in (NS_FLEET, TIER_FLEET, SECOND_FLEET):
+            try:
+                status = (await self.client.get(SPARK_FLEETS, fleet, self.fleet_namespace)).get(
+                    "status"
+                ) or {}
+            except ApiError:
+                continue
+            found[fleet] = [
+                f"{c.get('type')}={c.get('status')}: {c.get('reason')}"
+                for c in status.get("conditions") or []
+            ]
+        return found
 
     def audit(self) -> list[Reconcile]:
         lines = {}

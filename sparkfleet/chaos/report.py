@@ -68,8 +68,8 @@ def markdown(report: dict[str, Any]) -> str:
         details = scenario["details"]
         kinds = ", ".join(f"{kind} {n}" for kind, n in details.get("changes_by_kind", {}).items())
         table += (
-            f"\n\n{scenario['name']}: seed {details['seed']} (replay: `make chaos CHAOS_ARGS=\"--only "
-            f"{scenario['name']} --seed {details['seed']}\"`); {details.get('changes')} changes ({kinds}); "
+            f'\n\n{scenario["name"]}: seed {details["seed"]} (replay: `make chaos CHAOS_ARGS="--only '
+            f'{scenario["name"]} --seed {details["seed"]}"`); {details.get("changes")} changes ({kinds}); '
             f"{details.get('applications')} applications, {details.get('lost')} lost, "
             f"{details.get('duplicate_submissions')} duplicate submissions, "
             f"{details.get('per_object_overlaps')} per-object overlaps"
