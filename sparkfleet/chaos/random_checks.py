@@ -1,7 +1,9 @@
 """What a randomized fleet run must show, judged from its records: pure functions.
 
 - no object key reconciled by two processes at overlapping times (the audit lines, grouped by
-  ``key``; by process, not by member name, so two processes with one identity are caught too);
+  ``key``; by process, not by member name, so two processes with one identity are caught too).
+  :func:`key_overlaps` stands in for ``audit.overlaps()`` until that groups by key; swapping it
+  needs the audit lines to tell processes apart (a per-process nonce), or it misses duplicates;
 - no application submitted twice (more than one driver pod, more than one submission ID, or
   ``status.submissionAttempts`` other than 1);
 - nothing lost (every application COMPLETED within the bound after the last change).

@@ -56,6 +56,7 @@ from sparkfleet.chaos.random_checks import (
     key_overlaps,
     lost,
     reconciles,
+    stamp,
 )
 from sparkfleet.demo.workload import application
 from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
@@ -429,6 +430,11 @@ class RandomRun:
             raise AssertionError(f"change #{change.index}: nothing applies {kind}")
         self.applied.append(
             Applied(change.index, kind, change.fleet, change.summary, started, time.time(), change.touches)
+        )
+        # on record (a failed test shows it, a chaos run shows its progress)
+        print(
+            f"{stamp(started)} change #{change.index} {kind} of fleet {change.fleet}: {change.summary}",
+            flush=True,
         )
 
     async def _write_spec(self, fleet: str, definition: FleetDef) -> None:
