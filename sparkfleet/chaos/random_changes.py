@@ -56,7 +56,8 @@ class PlanConfig:
     members: tuple[int, int] = (3, 2)
     """Members of ``ns`` and ``tier`` at the start."""
     max_members: int = 4
-    """Live members per fleet at most (``join`` waits until there is room)."""
+    """Live members per fleet at most (``join`` waits until there is room); with duplicates, live
+    processes per fleet at most one more."""
     max_shards: int = 8
     """Shards per fleet at most (``split`` and ``add-shard`` wait until there is room)."""
     apps_per_change: tuple[int, int] = (1, 2)
@@ -290,8 +291,9 @@ class _Generator:
             return len(serving) >= 2 or any(
                 not p.original or p.identity not in serving for p in fleet.live_procs()
             )
+        crowded = len(fleet.live_procs()) > self.config.max_members  # duplicates included
         if kind == "join":
-            return len(live) < self.config.max_members
+            return len(live) < self.config.max_members and not crowded
         if kind == "drain":
             return len(serving) >= 2
         if kind == "undrain":
@@ -302,7 +304,7 @@ class _Generator:
             return bool(fleet.pins)
         if kind == "duplicate":
             doubled = {p.identity for p in fleet.live_procs() if not p.original}
-            return any(m not in doubled for m in live)
+            return any(m not in doubled for m in live) and not crowded
         if kind == "second-fleet":
             return self.second is None and fleet.name == NS_FLEET
         if kind == "second-fleet-gone":

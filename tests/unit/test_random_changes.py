@@ -166,6 +166,8 @@ class Replay:
             serving = self.live(fleet) - set(spec.drain)
             assert serving, (fleet, spec, self.alive)  # someone can finish the applications
             assert len(self.live(fleet)) <= LONG.max_members
+            processes = [p for p, (f, _, _) in self.procs.items() if f == fleet and p in self.alive]
+            assert len(processes) <= LONG.max_members + 1, processes
             assert len(spec.shards) <= LONG.max_shards
 
 
