@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from sparkfleet.api import SPARK_APPLICATIONS
-from sparkfleet.api.fleet import SPARK_FLEETS
+from sparkfleet.api.fleet import SPARK_FLEETS, SparkFleetSpec
 from sparkfleet.chaos.random_changes import (
     KINDS,
     NS_FLEET,
@@ -276,6 +276,10 @@ class RandomRun:
         }
         if fleet == TIER_FLEET:
             spec["routingLabel"] = ROUTING_LABEL
+            if "job_namespaces" in SparkFleetSpec.model_fields:
+                # Bounded as the chart bounds a label fleet (spark.jobNamespaces), where the fleet
+                # has the field: its label shards then watch its one namespace, not the cluster.
+                spec["jobNamespaces"] = [self.namespace(TIER_NAMESPACE)]
         return spec
 
     def _fleet_object(self, fleet: str, definition: FleetDef) -> dict[str, Any]:
