@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 import tempfile
 import time
@@ -23,10 +24,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=sorted(SCENARIOS), help="run just these scenarios")
     parser.add_argument("--report", type=Path, default=Path("chaos-report.json"))
     parser.add_argument("--workdir", type=Path, help="keep every log here (default: a temporary folder)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="the random-changes scenario's seed, to replay a run "
+        "(default: $SPARKFLEET_RANDOM_SEED, or a fresh one, printed)",
+    )
     args = parser.parse_args(argv)
     configure_logging("text", "warning")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="sparkfleet-chaos-"))
-    scale = SCALES[args.scale]
+    scale = dataclasses.replace(SCALES[args.scale], seed=args.seed)
     results = []
     for name in args.only or list(SCENARIOS):
         print(f"== {name} ({scale.name}); logs in {workdir / name}", flush=True)

@@ -62,4 +62,16 @@ def markdown(report: dict[str, Any]) -> str:
         ("overlaps", "overlaps"), ("duplicate submissions", "duplicates"),
         ("recovery p50 (s)", "recovery_p50"), ("recovery max (s)", "recovery_max"), ("passed", "passed"),
     ]  # fmt: skip
-    return markdown_table(rows, columns)
+    table = markdown_table(rows, columns)
+    seeded = [s for s in report["scenarios"] if "seed" in (s.get("details") or {})]
+    for scenario in seeded:  # the randomized scenario: what replays it, and what it changed
+        details = scenario["details"]
+        kinds = ", ".join(f"{kind} {n}" for kind, n in details.get("changes_by_kind", {}).items())
+        table += (
+            f'\n\n{scenario["name"]}: seed {details["seed"]} (replay: `make chaos CHAOS_ARGS="--only '
+            f'{scenario["name"]} --seed {details["seed"]}"`); {details.get("changes")} changes ({kinds}); '
+            f"{details.get('applications')} applications, {details.get('lost')} lost, "
+            f"{details.get('duplicate_submissions')} duplicate submissions, "
+            f"{details.get('per_object_overlaps')} per-object overlaps"
+        )
+    return table

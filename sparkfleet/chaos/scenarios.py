@@ -21,14 +21,18 @@ from typing import Any
 
 import orjson
 
+from sparkfleet.api import crd
+from sparkfleet.chaos import random_fleet
+from sparkfleet.chaos.random_changes import PlanConfig, make_plan
 from sparkfleet.chaos.rig import Outcome, Rig, RigConfig
 from sparkfleet.demo.instances import Instance
 from sparkfleet.demo.report import percentiles
 from sparkfleet.demo.runner import FLEET_NAMESPACE
 from sparkfleet.demo.workload import Workload
-from sparkfleet.kube import KubeClient, Resource
+from sparkfleet.kube import ClientSettings, KubeClient, Resource
 from sparkfleet.kube.resources import CLUSTERROLEBINDINGS, CLUSTERROLES
 from sparkfleet.sim import SimConfig
+from sparkfleet.testing import ControlPlane
 
 PRIORITY_LEVELS = Resource(
     "flowcontrol.apiserver.k8s.io", "v1", "prioritylevelconfigurations", "PriorityLevelConfiguration",
@@ -54,6 +58,10 @@ class Scale:
     """``stall`` (traffic silently dropped) or ``cut`` (connections reset), one cut-off each."""
     latency: float
     timeout: float = 600.0
+    random_changes: int = 30
+    """Changes in the randomized scenario's plan (:mod:`sparkfleet.chaos.random_changes`)."""
+    seed: int | None = None
+    """The randomized scenario's seed (None: ``$SPARKFLEET_RANDOM_SEED``, or a fresh one, printed)."""
 
     @property
     def sim(self) -> SimConfig:
@@ -71,6 +79,7 @@ SHORT = Scale(
     cuts=("stall",),
     latency=0.05,
     timeout=240,
+    random_changes=30,
 )
 FULL = Scale(
     name="full",
@@ -83,6 +92,7 @@ FULL = Scale(
     cuts=("stall", "cut"),
     latency=0.1,
     timeout=900,
+    random_changes=200,
 )
 SCALES = {s.name: s for s in (SHORT, FULL)}
 
@@ -442,6 +452,39 @@ async def slow_api(scale: Scale, workdir: Path) -> ScenarioResult:
         return await _finish(rig, result, scale)
 
 
+# -- random changes ----------------------------------------------------------------------------
+
+
+async def random_changes(scale: Scale, workdir: Path) -> ScenarioResult:
+    """A seeded random plan of changes while applications flow: SparkFleet spec edits (namespaces and
+    values moved, shards split, merged, added, removed), routing-label changes on running
+    applications, members killed, joined, drained, pinned and started twice with one identity, a
+    second fleet over the first's namespaces. Every application must complete, none be submitted
+    twice, and no object be reconciled by two processes at once; the seed replays the plan."""
+    seed = scale.seed if scale.seed is not None else random_fleet.seed_from_env()
+    plan = make_plan(seed, PlanConfig(changes=scale.random_changes, kinds=random_fleet.kinds_from_env()))
+    result = ScenarioResult("random-changes", f"random changes (seed {seed})", faults=len(plan.changes))
+    async with ControlPlane(workdir / "controlplane") as control_plane:
+        await control_plane.install_crds(crd.generate().values())
+        async with await control_plane.client(ClientSettings(qps=0, burst=0)) as client:
+            settings = random_fleet.RunSettings(cleanup=False, finish_bound=min(scale.timeout, 180.0))
+            found = await random_fleet.run(plan, control_plane, client, workdir / "run", settings)
+    result.details = found.as_dict()
+    result.outcome = Outcome(
+        apps=found.apps,
+        completed=found.completed,
+        failed=found.failed,
+        lost=len(found.lost),
+        overlaps=found.overlap_pairs,
+        duplicate_submissions=len(found.duplicates),
+        status_incomplete=0,
+        examples=found.failures[:10],
+    )
+    if found.failures:
+        print(found.report(), flush=True)
+    return result
+
+
 SCENARIOS: dict[str, Scenario] = {
     "kill-storm": kill_storm,
     "controlplane-restart": controlplane_restart,
@@ -449,4 +492,5 @@ SCENARIOS: dict[str, Scenario] = {
     "apf-throttled": throttled,
     "cut-off": cut_off,
     "slow-api": slow_api,
+    "random-changes": random_changes,
 }
