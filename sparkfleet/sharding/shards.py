@@ -286,6 +286,15 @@ def fleet_namespaces(spec: SparkFleetSpec) -> tuple[frozenset[str], bool]:
     return named, rest
 
 
+def claimed_namespaces(spec: SparkFleetSpec) -> frozenset[str]:
+    """The namespaces a fleet claims by name: its namespace shards', and a bounded label fleet's job
+    namespaces (it serves them by labels). Another fleet's catch-all leaves these out."""
+    named, _ = fleet_namespaces(spec)
+    if _label_routed(spec) and spec.job_namespaces is not None:
+        return named | frozenset(spec.job_namespaces)
+    return named
+
+
 def _label_routed(spec: SparkFleetSpec) -> bool:
     return any(s.values or s.label_selector for s in spec.shards)
 
@@ -332,7 +341,7 @@ def _regions(spec: SparkFleetSpec, other: SparkFleetSpec) -> list[_Region]:
     """Where ``spec``'s fleet may serve, beside ``other``'s (whose named namespaces its catch-all leaves)."""
     bound = frozenset(spec.job_namespaces) if spec.job_namespaces is not None else None
     named, rest = fleet_namespaces(spec)
-    other_named, _ = fleet_namespaces(other)
+    other_named = claimed_namespaces(other)
     if _label_routed(spec):
         return [_Region(bound, labels=True)]
     regions = [_Region(named)] if named else []
@@ -383,7 +392,7 @@ def overlap_message(where: str, mine: SparkFleetSpec, other: SparkFleetSpec, nam
 
 def named_elsewhere(others: list[FleetClaim]) -> frozenset[str]:
     """Every namespace another fleet names: a catch-all leaves them out (:func:`compile_shards`)."""
-    return frozenset(ns for other in others for ns in fleet_namespaces(other.spec)[0])
+    return frozenset(ns for other in others for ns in claimed_namespaces(other.spec))
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,19 +427,27 @@ def claim_of(obj: dict[str, Any]) -> FleetClaim | None:
 def refused_shards(
     mine: SparkFleetSpec, order: tuple[str, str, str], others: list[FleetClaim]
 ) -> dict[str, str]:
-    """The shards this fleet must not serve, each with why: another fleet claimed their namespaces first.
+    """The shards this fleet must not serve, each with why: a fleet created earlier serves their objects.
 
-    A namespace shard is refused when a fleet created earlier names one of its namespaces; a namespace
-    catch-all when an earlier fleet has one too that may serve the same namespaces (job namespaces that
-    do not meet keep two catch-alls apart). A namespace named by one fleet and left to another's
-    catch-all is not refused (an explicit name is the stronger claim: the catch-all leaves it out).
-    Label fleets are not refused; :func:`overlapping_namespaces` reports where they may meet.
+    Between namespace fleets: a namespace shard is refused when an earlier fleet names one of its
+    namespaces; a namespace catch-all when an earlier fleet has one too that may serve the same
+    namespaces (job namespaces that do not meet keep two catch-alls apart). A namespace named by one
+    fleet and left to another's catch-all is not refused (an explicit name is the stronger claim: the
+    catch-all leaves it out). Where a label fleet is one of the two, the shards of the later fleet that
+    may serve objects the earlier one serves (:func:`overlapping_namespaces`) are refused: every shard
+    of a later label fleet, or the namespace shards and catch-all of a later namespace fleet that meet it.
     """
-    if _label_routed(mine):
-        return {}
     refused: dict[str, str] = {}
     for other in sorted(others, key=lambda c: c.order):
-        if other.order >= order or _label_routed(other.spec):
+        if other.order >= order:
+            continue
+        if _label_routed(mine) or _label_routed(other.spec):
+            met = overlapping_namespaces(mine, other.spec)
+            if met:
+                why = f"{_listed(met)} are already served by fleet {other.where}"
+                for shard in mine.shards:
+                    if shard.name not in refused and _shard_meets(mine, shard, met):
+                        refused[shard.name] = why
             continue
         named, rest = fleet_namespaces(other.spec)
         for shard in mine.shards:
@@ -444,6 +461,24 @@ def refused_shards(
             elif shard.catch_all and rest and _catch_alls_meet(mine, other.spec):
                 refused[shard.name] = f"fleet {other.where} already has a catch-all"
     return refused
+
+
+def _listed(namespaces: list[str]) -> str:
+    return (
+        "objects in every namespace"
+        if namespaces == [EVERY_NAMESPACE]
+        else (f"namespaces {', '.join(namespaces)}")
+    )
+
+
+def _shard_meets(spec: SparkFleetSpec, shard: ShardSpec, met: list[str]) -> bool:
+    """Whether ``shard`` of ``spec`` may serve objects in ``met`` (namespaces another fleet serves too)."""
+    if _label_routed(spec) or met == [EVERY_NAMESPACE]:
+        return True
+    if shard.namespaces:
+        return bool(set(shard.namespaces) & set(met))
+    named, _ = fleet_namespaces(spec)
+    return bool(shard.catch_all) and any(ns not in named for ns in met)
 
 
 def _catch_alls_meet(a: SparkFleetSpec, b: SparkFleetSpec) -> bool:
@@ -486,14 +521,14 @@ def waiting_shards(
             continue  # it serves nothing
         catch_alls.append((other, fleet_namespaces(other.spec)[0] | other.released))
     waiting: dict[str, str] = {}
+    by_labels = mine.job_namespaces if _label_routed(mine) else None
     for shard in mine.shards:
-        if not shard.namespaces or shard.name in serving:
+        claimed = shard.namespaces or by_labels
+        if not claimed or shard.name in serving:
             continue
         for other, settled in catch_alls:
             bound = other.spec.job_namespaces
-            pending = sorted(
-                ns for ns in shard.namespaces if (bound is None or ns in bound) and ns not in settled
-            )
+            pending = sorted(ns for ns in claimed if (bound is None or ns in bound) and ns not in settled)
             if pending:
                 waiting[shard.name] = f"{WAITING} {other.where}'s catch-all to release {', '.join(pending)}"
                 break

@@ -55,12 +55,45 @@ def test_catch_alls() -> None:
     }
 
 
-def test_label_fleets_are_not_judged() -> None:
+def test_where_a_label_fleet_meets_another_fleet_the_later_one_is_refused() -> None:
     values = SparkFleetSpec.model_validate(
         {"routingLabel": "tier", "shards": [{"name": "g", "values": ["gold"]}]}
     )
-    assert refused_shards(ns_fleet(["x"]), LATE, [claim(EARLY, values)]) == {}
-    assert refused_shards(values, LATE, [claim(EARLY, ns_fleet(["x"]))]) == {}
+    # an unbounded label fleet may serve objects anywhere: a later namespace fleet is refused throughout
+    assert refused_shards(ns_fleet(["x"], None), LATE, [claim(EARLY, values)]) == {
+        "s0": "objects in every namespace are already served by fleet ops/a",
+        "s1": "objects in every namespace are already served by fleet ops/a",
+    }
+    # and the other way round: every shard of the later label fleet
+    assert refused_shards(values, LATE, [claim(EARLY, ns_fleet(["x"]))]) == {
+        "g": "namespaces x are already served by fleet ops/a"
+    }
+    assert refused_shards(values, EARLY, [claim(LATE, ns_fleet(["x"]))]) == {}
+    # bounded: only the shards that meet it; the catch-all leaves the label fleet's namespaces out
+    bounded = values.model_copy(update={"job_namespaces": ["y", "j"]})
+    assert refused_shards(ns_fleet(["x"], ["y"], None), LATE, [claim(EARLY, bounded)]) == {
+        "s1": "namespaces y are already served by fleet ops/a"
+    }
+    # two label fleets that provably select other objects are both served
+    silver = SparkFleetSpec.model_validate(
+        {"routingLabel": "tier", "shards": [{"name": "s", "values": ["silver"]}]}
+    )
+    assert refused_shards(silver, LATE, [claim(EARLY, values)]) == {}
+    assert refused_shards(values, LATE, [claim(EARLY, values)]) == {
+        "g": "objects in every namespace are already served by fleet ops/a"
+    }
+
+
+def test_a_bounded_label_fleet_waits_for_a_catch_all_to_release_its_job_namespaces() -> None:
+    values = SparkFleetSpec.model_validate(
+        {"routingLabel": "tier", "jobNamespaces": ["j"], "shards": [{"name": "g", "values": ["gold"]}]}
+    )
+    catch_all = ns_fleet(["q"], None)
+    assert named_elsewhere([claim(EARLY, values)]) == frozenset({"j"})
+    assert waiting_shards(values, LATE, [released(EARLY, catch_all)], serving=set()) == {
+        "g": "waiting for fleet ops/a's catch-all to release j"
+    }
+    assert waiting_shards(values, LATE, [released(EARLY, catch_all, "j")], serving=set()) == {}
 
 
 def test_two_catch_alls_with_job_namespaces_that_do_not_meet_are_both_served() -> None:

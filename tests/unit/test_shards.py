@@ -379,11 +379,10 @@ def test_a_label_fleet_and_a_namespace_fleet_overlap_in_the_named_namespaces_it_
 def test_a_label_fleet_and_a_namespace_catch_all_overlap_where_both_may_serve() -> None:
     assert overlapping_namespaces(values_fleet("gold"), ns_fleet(None)) == ["*"]
     assert overlapping_namespaces(ns_fleet(["x"], None), label_fleet({"k": "v"})) == ["*"]
-    # p: named by one, served by labels by the other; q: the catch-all's and the label fleet's
-    assert overlapping_namespaces(bounded(values_fleet("gold"), "p", "q"), ns_fleet(["p"], None)) == [
-        "p",
-        "q",
-    ]
+    # p: named by one, served by labels by the other; q: the label fleet's job namespace, which the
+    # catch-all leaves out (a bounded label fleet claims its job namespaces by name)
+    assert overlapping_namespaces(bounded(values_fleet("gold"), "p", "q"), ns_fleet(["p"], None)) == ["p"]
+    assert overlapping_namespaces(ns_fleet(["p"], None), bounded(values_fleet("gold"), "p", "q")) == ["p"]
     assert overlapping_namespaces(bounded(values_fleet("gold"), "p"), bounded(ns_fleet(None), "q")) == []
 
 
