@@ -1,7 +1,8 @@
 """``--audit-log FILE``: one JSON line per reconcile, to prove no two members reconciled one object at once.
 
-Each line is ``{"t0": <start, epoch seconds>, "t1": <end>, "member": ..., "shard": ..., "key":
-"namespace/name"}``. Lines are appended and flushed as they are written, so a
+Each line is ``{"t0": <start, epoch seconds>, "t1": <end>, "member": ..., "process": ...,
+"shard": ..., "key": "namespace/name"}``; ``process`` is a token made when the log is opened, so two
+processes started with one identity are told apart. Lines are appended and flushed as they are written, so a
 killed instance leaves every finished reconcile on record.
 
 Overlaps are judged per object (``key``), never per shard: two members that
@@ -12,6 +13,7 @@ overlapping times. The shard name is kept on each line to say why.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -23,10 +25,18 @@ class AuditLog:
     def __init__(self, path: str | Path, member: str):
         self.path = Path(path)
         self.member = member
+        self.process = secrets.token_hex(4)
         self._file: IO[bytes] = self.path.open("ab", buffering=0)
 
     def record(self, t0: float, t1: float, shard: str, key: str) -> None:
-        line = {"t0": round(t0, 6), "t1": round(t1, 6), "member": self.member, "shard": shard, "key": key}
+        line = {
+            "t0": round(t0, 6),
+            "t1": round(t1, 6),
+            "member": self.member,
+            "process": self.process,
+            "shard": shard,
+            "key": key,
+        }
         self._file.write(orjson.dumps(line) + b"\n")
 
     def close(self) -> None:
@@ -46,6 +56,7 @@ def overlaps(lines: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str
     """Pairs (earlier, later) of reconciles of one object (``key``) by two members at overlapping times.
 
     Whatever shard names the members used: the shards are what they believed, the key is what they did.
+    Two processes with one identity are two members here (lines without ``process`` are one process).
     """
     by_key: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
@@ -53,12 +64,13 @@ def overlaps(lines: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str
     found = []
     for entries in by_key.values():
         entries.sort(key=lambda e: float(e["t0"]))
-        furthest: dict[str, dict[str, Any]] = {}  # member -> its entry that ends last so far
+        furthest: dict[tuple[str, str], dict[str, Any]] = {}  # (member, process) -> its latest-ending entry
         for entry in entries:
-            for member, other in furthest.items():
-                if member != entry["member"] and float(entry["t0"]) < float(other["t1"]):
+            who = (str(entry["member"]), str(entry.get("process") or ""))
+            for other_who, other in furthest.items():
+                if other_who != who and float(entry["t0"]) < float(other["t1"]):
                     found.append((other, entry))
-            mine = furthest.get(entry["member"])
+            mine = furthest.get(who)
             if mine is None or float(entry["t1"]) > float(mine["t1"]):
-                furthest[entry["member"]] = entry
+                furthest[who] = entry
     return found

@@ -28,11 +28,27 @@ def test_audit_log_writes_one_json_line_per_reconcile(tmp_path: Path) -> None:
     # unbuffered: lines are on disk before close
     lines = read(path)
     log.close()
+    token = log.process
     assert lines == [
-        {"t0": 1.123457, "t1": 2.5, "member": "operator-0", "shard": "team-a", "key": "ns/app-1"},
-        {"t0": 3.0, "t1": 4.0, "member": "operator-0", "shard": "team-b", "key": "other/app-2"},
+        {
+            "t0": 1.123457,
+            "t1": 2.5,
+            "member": "operator-0",
+            "process": token,
+            "shard": "team-a",
+            "key": "ns/app-1",
+        },
+        {
+            "t0": 3.0,
+            "t1": 4.0,
+            "member": "operator-0",
+            "process": token,
+            "shard": "team-b",
+            "key": "other/app-2",
+        },
     ]
-    assert all(list(line) == ["t0", "t1", "member", "shard", "key"] for line in lines)
+    assert all(list(line) == ["t0", "t1", "member", "process", "shard", "key"] for line in lines)
+    assert AuditLog(tmp_path / "other.jsonl", "operator-0").process != token  # another process, another token
     assert path.read_bytes().endswith(b"\n")
 
 
@@ -137,3 +153,11 @@ def test_overlaps_agrees_with_a_pairwise_check(raw: list[tuple[str, str, str, in
         assert earlier["key"] == later["key"]
         assert earlier["member"] != later["member"]
         assert earlier["t0"] <= later["t0"] < earlier["t1"]
+
+
+def test_two_processes_with_one_identity_overlap() -> None:
+    first = {**entry("m1", 1.0, 2.0), "process": "aaaa"}
+    second = {**entry("m1", 1.5, 2.5), "process": "bbbb"}
+    again = {**entry("m1", 1.7, 1.8), "process": "aaaa"}
+    assert overlaps([first, second]) == [(first, second)]
+    assert overlaps([first, again]) == []
