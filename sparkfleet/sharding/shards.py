@@ -18,6 +18,7 @@ plan.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,20 @@ class ShardDef:
     scope: Scope
     weight: int | None = None
     namespaces: frozenset[str] = frozenset()
+
+    @property
+    def fingerprint(self) -> str:
+        """What the shard covers, as a short stable hash: a changed definition is a changed shard."""
+        return scope_fingerprint(self.scope)
+
+
+def scope_fingerprint(scope: Scope) -> str:
+    """A stable hash of a scope's watches (namespace, label and field selectors), order-independent."""
+    watches = sorted(
+        (w.namespace or "", w.label_selector or "", w.field_selector or "") for w in scope.watches
+    )
+    text = "\n".join("\t".join(parts) for parts in watches)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def selector_string(selector: LabelSelector) -> str:
