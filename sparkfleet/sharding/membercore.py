@@ -32,6 +32,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+LEGACY = ""
+"""The definition of a shard Lease claimed by a member that records none (an earlier version)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Holding:
@@ -141,7 +144,10 @@ def stale_holdings(
 
     A shard the spec no longer has counts too. Our own shards are judged by what we serve
     (our cache may not show our last write yet); a Lease only named to a new holder, not
-    claimed, is served by nobody and does not count.
+    claimed, is served by nobody and does not count. A Lease with no definition recorded
+    (:data:`LEGACY`) was claimed by a member of an earlier version, which serves the spec
+    it sees: it counts as current, or a rolling upgrade would serve nothing until every old
+    member had gone (a definition changed during an upgrade is not guarded, as before).
     """
     stale = []
     for name, lease in sorted(leases.items()):
@@ -153,7 +159,7 @@ def stale_holdings(
             served = lease.definition
         else:
             continue  # gone, or never live: it serves nothing
-        if name not in shards or served != shards[name]:
+        if name not in shards or (served != shards[name] and served != LEGACY):
             stale.append(name)
     for name, served in sorted(serving.items()):
         if name not in leases and (name not in shards or served != shards[name]):

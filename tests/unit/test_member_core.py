@@ -306,6 +306,12 @@ def test_barrier_does_not_wait_on_a_lease_only_named_not_claimed() -> None:
     assert barrier(two_shards(leases={"t": held("other", "old-t", acquired=False)}), "s") == []
 
 
+def test_barrier_trusts_a_lease_claimed_by_an_earlier_version() -> None:
+    # no definition recorded: an old member serving the spec it sees (a rolling upgrade goes on)
+    assert barrier(two_shards(leases={"t": held("other", "")}), "s") == []
+    assert barrier(two_shards(leases={"gone-shard": held("other", "")}), "s") == ["gone-shard"]
+
+
 def test_barrier_counts_our_own_shards_by_what_we_serve() -> None:
     # our cache still shows the old definition we just replaced: what we serve is current
     assert barrier(two_shards(leases={"t": held(ME, "old-t")}, serving={"t": B}), "s") == []
