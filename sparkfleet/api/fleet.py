@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_snake
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
@@ -234,6 +234,20 @@ class SparkFleetSpec(FleetModel):
     """Shard -> member it must run on (``sparkfleet shards move``)."""
     drain: list[str] | None = None
     """Members to empty (``sparkfleet shards drain``); they keep running but hold no shards."""
+    job_namespaces: (
+        Annotated[list[DnsLabel], Field(min_length=1, max_length=1000, json_schema_extra=_SET)] | None
+    ) = None
+    """The namespaces the fleet may serve at all (what its RBAC grants; the chart fills it from
+    ``spark.jobNamespaces``). Label shards and the catch-all then watch each of them (namespaced watches),
+    and namespace shards must name some of them. Unset: the whole cluster."""
+
+    @field_validator("job_namespaces")
+    @classmethod
+    def _job_namespaces_once(cls, value: list[str] | None) -> list[str] | None:
+        repeated = sorted({ns for ns in value or [] if (value or []).count(ns) > 1})
+        if repeated:
+            raise ValueError(f"lists {', '.join(repeated)} more than once")
+        return value
 
     model_config = _cel(
         (
@@ -280,6 +294,9 @@ class ShardStatus(FleetModel):
 
 class SparkFleetStatus(FleetModel):
     observed_generation: int | None = None
+    catch_all_excludes: list[str] | None = None
+    """Namespaces other fleets name that the catch-all's holder confirms it leaves out (it serves a
+    scope without them): a fleet naming one of them serves it only once it is listed here."""
     coordinator: str | None = None
     members: list[MemberStatus] | None = None
     shards: list[ShardStatus] | None = None

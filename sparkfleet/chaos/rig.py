@@ -290,7 +290,10 @@ class Rig:
                 note(f"{key}: executors {executors} (wanted {wanted}), submission attempts {attempts}")
         found = overlaps(read_audit(i.audit_path for i in self.instances))
         for earlier, later in found[:3]:
-            note(f"overlap on {later['shard']}: {earlier['member']} and {later['member']}")
+            note(
+                f"overlap on {later['key']}: {earlier['member']} (shard {earlier['shard']}) and "
+                f"{later['member']} (shard {later['shard']})"
+            )
         return Outcome(
             apps=self.config.workload.total,
             completed=completed,

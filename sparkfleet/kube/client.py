@@ -151,6 +151,24 @@ def _clean_query(query: Query | None) -> list[tuple[str, str]]:
     return out
 
 
+def _count_forbidden(error: ApiError, verb: str, path: str) -> None:
+    """A 403 is counted as denied (what the SparkfleetApiForbidden alert watches) unless its namespace is
+    being terminated: the API server refuses creates there with 403 too, and no RBAC can change that."""
+    resource = str((error.body.get("details") or {}).get("kind") or _resource_in(path))
+    counter = metrics.NAMESPACE_TERMINATING if error.is_namespace_terminating else metrics.DENIED
+    counter.labels(verb, resource).inc()
+
+
+def _resource_in(path: str) -> str:
+    """The resource a request path names (``/api/v1/namespaces/ns/pods/x`` -> ``pods``)."""
+    parts = [p for p in path.split("?")[0].split("/") if p]
+    start = 2 if parts[:1] == ["api"] else 3  # past /api/v1 or /apis/<group>/<version>
+    rest = parts[start:]
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        rest = rest[2:]
+    return rest[0] if rest else ""
+
+
 def _namespace_of(obj: dict[str, Any], namespace: str | None) -> str | None:
     return namespace or obj.get("metadata", {}).get("namespace")
 
@@ -199,7 +217,10 @@ class KubeClient:
         if not 200 <= resp.status <= 299:
             raw = await resp.read()
             resp.release()
-            raise ApiError.from_response(resp.status, resp.reason, raw)
+            error = ApiError.from_response(resp.status, resp.reason, raw)
+            if error.is_forbidden:
+                _count_forbidden(error, method, path)
+            raise error
         return resp
 
     async def request(

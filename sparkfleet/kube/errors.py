@@ -44,7 +44,33 @@ class ApiError(Exception):
 
     @property
     def is_forbidden(self) -> bool:
+        """Any 403, including a namespace being terminated (see :attr:`is_denied`)."""
         return self.status == 403
+
+    @property
+    def is_namespace_terminating(self) -> bool:
+        """The namespace is being deleted: the API server refuses to create anything new in it.
+
+        Its NamespaceLifecycle admission answers 403 Forbidden, ``... is forbidden: unable to create
+        new content in namespace NS because it is being terminated``, with a cause of type
+        ``NamespaceTerminating``. Not an RBAC failure, and nothing to retry: the namespace, and
+        whatever the operator was creating there for, is going away.
+        """
+        if self.status != 403:
+            return False
+        causes = (self.body.get("details") or {}).get("causes") or []
+        if any(isinstance(c, dict) and c.get("reason") == NAMESPACE_TERMINATING for c in causes):
+            return True
+        return "because it is being terminated" in self.message
+
+    @property
+    def is_denied(self) -> bool:
+        """A 403 that RBAC (or an admission policy) decided: the operator lacks a permission it uses."""
+        return self.is_forbidden and not self.is_namespace_terminating
+
+
+NAMESPACE_TERMINATING = "NamespaceTerminating"
+"""The cause (``details.causes[].reason``) of the API server's 403 in a namespace being deleted."""
 
 
 def unreachable(error: BaseException) -> str:

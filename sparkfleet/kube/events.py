@@ -55,20 +55,42 @@ class EventRecorder:
     per executor, say) pass client-go's per-object spam filter: an application with a thousand
     executors cannot write thousands of Events."""
 
+    TERMINATING_SECONDS = 60.0
+    """How long a namespace that answered "being terminated" gets no Events at all."""
+
     def __init__(
-        self, client: KubeClient, component: str, in_flight: int = 16, spam: SpamFilter | None = None
+        self,
+        client: KubeClient,
+        component: str,
+        in_flight: int = 16,
+        spam: SpamFilter | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.client = client
         self.component = component
         self.spam = spam or SpamFilter()
+        self.clock = clock
         self._slots = asyncio.Semaphore(in_flight)
         self._pending: set[asyncio.Task[None]] = set()
+        self._terminating: dict[str, float] = {}  # namespace -> when it answered "being terminated"
+
+    def terminating(self, namespace: str) -> bool:
+        """Whether ``namespace`` refused an Event lately because it is being deleted."""
+        seen = self._terminating.get(namespace)
+        if seen is None:
+            return False
+        if self.clock() - seen >= self.TERMINATING_SECONDS:
+            del self._terminating[namespace]
+            return False
+        return True
 
     def emit(
         self, obj: dict[str, Any], event_type: str, reason: str, message: str, *, limited: bool = False
     ) -> None:
         """Records the Event without waiting for it (a ``limited`` one only if the spam filter allows)."""
         meta = obj["metadata"]
+        if self.terminating(str(meta.get("namespace") or "")):
+            return  # the namespace is being deleted: it refuses every Event
         if limited and not self.spam.allow(meta.get("uid") or f"{meta.get('namespace')}/{meta['name']}"):
             return
 
@@ -86,14 +108,34 @@ class EventRecorder:
             await asyncio.wait(list(self._pending), timeout=timeout)
 
     async def record(self, obj: dict[str, Any], event_type: str, reason: str, message: str) -> None:
-        """Best effort: an Event that cannot be written is logged, never fatal."""
+        """Best effort: an Event that cannot be written is logged, never fatal.
+
+        A namespace being terminated refuses it (403 NamespaceTerminating): that is said once, at
+        info, and no Event is written into the namespace for :attr:`TERMINATING_SECONDS`.
+        """
+        namespace = str(obj["metadata"].get("namespace") or "")
+        if self.terminating(namespace):
+            return
         try:
             await self.client.create(EVENTS, event_about(obj, event_type, reason, message, self.component))
-        except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning(
-                "could not record event",
-                extra={"reason": reason, "object": obj["metadata"]["name"], "error": str(exc)},
+        except ApiError as exc:
+            if not exc.is_namespace_terminating:
+                self._failed(obj, reason, exc)
+                return
+            self._terminating[namespace] = self.clock()
+            log.info(
+                "not recording events in a namespace being terminated",
+                extra={"namespace": namespace, "reason": reason, "object": obj["metadata"]["name"]},
             )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._failed(obj, reason, exc)
+
+    @staticmethod
+    def _failed(obj: dict[str, Any], reason: str, exc: BaseException) -> None:
+        log.warning(
+            "could not record event",
+            extra={"reason": reason, "object": obj["metadata"]["name"], "error": str(exc)},
+        )
 
 
 def event_about(

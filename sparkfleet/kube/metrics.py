@@ -30,6 +30,18 @@ RETRIES = Counter(
     ["code", "verb", "host"],
 )
 
+DENIED = Counter(
+    "sparkfleet_api_forbidden",
+    "403 Forbidden answers that deny the operator a permission it uses (RBAC, admission); a create in a "
+    "namespace being terminated is answered 403 too, and is not counted here.",
+    ["verb", "resource"],
+)
+NAMESPACE_TERMINATING = Counter(
+    "sparkfleet_api_namespace_terminating",
+    "Creates refused because their namespace is being terminated (403 NamespaceTerminating).",
+    ["verb", "resource"],
+)
+
 ERROR_CODE = "<error>"  # client-go's code label for a request that got no answer
 
 # Not a client-go name (its reflector metrics are gone); what an operator needs after etcd compacts.

@@ -51,6 +51,16 @@ class Scope:
     def may_hold(self, namespace: str) -> bool:
         return any(w.may_hold(namespace) for w in self.watches)
 
+    @property
+    def routing_keys(self) -> frozenset[str]:
+        """The label keys its watches select on: an object is in this scope by its values of them.
+
+        An application's pods must carry the application's values of these keys (or lack them
+        as it does), or they fall into another scope's watch than their application."""
+        return frozenset(
+            key for w in self.watches if w.label_selector for key in selector_keys(w.label_selector)
+        )
+
 
 def unsharded_scopes(namespaces: list[str] | None, label_selector: str | None = None) -> list[Scope]:
     """What an unsharded instance serves: each of ``namespaces``, or the whole cluster."""
@@ -59,7 +69,7 @@ def unsharded_scopes(namespaces: list[str] | None, label_selector: str | None = 
     return [Scope.cluster("*", label_selector)]
 
 
-__all__ = ["Scope", "Watch", "unsharded_scopes"]
+__all__ = ["Scope", "Watch", "selector_keys", "unsharded_scopes"]
 
 
 # -- label selectors as the API's query syntax -------------------------------------------------
@@ -97,6 +107,17 @@ def label_selector_problem(selector: str) -> str | None:
             if len(value) > 63 or not _VALUE.match(value):
                 return f"{value!r} is not a label value"
     return None
+
+
+def selector_keys(selector: str) -> frozenset[str]:
+    """The label keys a selector in the API's syntax names (``a=b,c in (d),!e``: a, c and e)."""
+    keys = set()
+    for requirement in _split_requirements(selector):
+        match = _REQUIREMENT.match(requirement)
+        if match is None:
+            raise ValueError(f"label selector {selector!r}: {requirement.strip()!r} is not a requirement")
+        keys.add(match.group("absent") or match.group("key"))
+    return frozenset(keys)
 
 
 def _split_requirements(selector: str) -> list[str]:

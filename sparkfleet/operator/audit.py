@@ -1,8 +1,13 @@
-"""``--audit-log FILE``: one JSON line per reconcile, to prove no two members overlapped on a shard.
+"""``--audit-log FILE``: one JSON line per reconcile, to prove no two members reconciled one object at once.
 
 Each line is ``{"t0": <start, epoch seconds>, "t1": <end>, "member": ..., "shard": ..., "key":
 "namespace/name"}``. Lines are appended and flushed as they are written, so a
 killed instance leaves every finished reconcile on record.
+
+Overlaps are judged per object (``key``), never per shard: two members that
+believe they serve different shards (a stale scope after a spec edit, two
+fleets whose scopes meet) still overlap when they reconcile one object at
+overlapping times. The shard name is kept on each line to say why.
 """
 
 from __future__ import annotations
@@ -38,12 +43,15 @@ def read(paths: Iterable[Path]) -> list[dict[str, Any]]:
 
 
 def overlaps(lines: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Pairs (earlier, later) of reconciles of one shard by two members at overlapping times."""
-    by_shard: dict[str, list[dict[str, Any]]] = {}
+    """Pairs (earlier, later) of reconciles of one object (``key``) by two members at overlapping times.
+
+    Whatever shard names the members used: the shards are what they believed, the key is what they did.
+    """
+    by_key: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
-        by_shard.setdefault(str(line["shard"]), []).append(line)
+        by_key.setdefault(str(line["key"]), []).append(line)
     found = []
-    for entries in by_shard.values():
+    for entries in by_key.values():
         entries.sort(key=lambda e: float(e["t0"]))
         furthest: dict[str, dict[str, Any]] = {}  # member -> its entry that ends last so far
         for entry in entries:

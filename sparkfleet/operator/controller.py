@@ -137,6 +137,16 @@ class Controller:
                 return
             await self._process(key)
 
+    def _failed(self, key: str, exc: Exception) -> str:
+        metrics.RECONCILE_ERRORS.labels(self.name).inc()
+        log.error(
+            "reconcile failed",
+            exc_info=not isinstance(exc, ApiError),  # an API answer's message says it all
+            extra={"controller": self.name, "key": key, "error": str(exc)},
+        )
+        self.queue.add_rate_limited(key)
+        return "error"
+
     async def _process(self, key: str) -> None:
         metrics.ACTIVE_WORKERS.labels(self.name).inc()
         started = perf_counter()
@@ -145,15 +155,18 @@ class Controller:
             result = await self.reconcile(key) or DONE
         except asyncio.CancelledError:
             raise
+        except ApiError as exc:
+            if not exc.is_namespace_terminating:
+                outcome = self._failed(key, exc)
+            else:  # the namespace and the object are going away: nothing to retry, no error
+                outcome = "namespace_terminating"
+                self.queue.forget(key)
+                log.info(
+                    "not retried: its namespace is being terminated",
+                    extra={"controller": self.name, "key": key, "error": exc.message},
+                )
         except Exception as exc:
-            outcome = "error"
-            metrics.RECONCILE_ERRORS.labels(self.name).inc()
-            log.error(
-                "reconcile failed",
-                exc_info=not isinstance(exc, ApiError),  # an API answer's message says it all
-                extra={"controller": self.name, "key": key, "error": str(exc)},
-            )
-            self.queue.add_rate_limited(key)
+            outcome = self._failed(key, exc)
         else:
             if result.requeue_after is not None and result.requeue_after > 0:
                 outcome = "requeue_after"

@@ -11,6 +11,13 @@ reconcile starts, so once a scope is closed nothing new starts for it.
   (bounded; then they are cancelled), stop the watches.
 - :meth:`ScopedController.drop_all` is the fence: every gate closes and every
   in-flight reconcile is cancelled in the same instant, without waiting.
+
+An object can also move between scopes on its own (a label-routed fleet: its routing label
+was edited), and then two members' watches learn it apart by their watch lag. The member it
+leaves cancels the object's reconcile in flight when its cache drops it; the member it joins
+waits :data:`MOVE_SETTLE_SECONDS` before its first reconcile of an object that arrives already
+reconciled by someone (it has a status) in a live watch event, so the two do not overlap unless
+the old holder's watch lags the new one's by more than that.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sparkfleet.kube import Informer, InformerEvent, KubeClient
+from sparkfleet.kube.informer import EventType
 from sparkfleet.kube.resources import Resource
 from sparkfleet.kube.scope import Scope
 from sparkfleet.kube.transform import strip_managed_fields
@@ -35,6 +43,7 @@ from sparkfleet.operator.scopes import ScopedInformers
 log = logging.getLogger(__name__)
 
 Transform = Callable[[dict[str, Any]], dict[str, Any]]
+MOVE_SETTLE_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +70,14 @@ class ScopedController:
         audit: AuditLog | None = None,
         transform: Transform | None = strip_managed_fields,
         urgent_primary: Callable[[str], bool] | None = None,
+        move_settle: float = MOVE_SETTLE_SECONDS,
     ):
-        """``urgent_primary`` picks the primary objects' keys whose events go in the urgent lane."""
+        """``urgent_primary`` picks the primary objects' keys whose events go in the urgent lane;
+        ``move_settle``: how long an object that moved in from another scope waits (see above)."""
         self.name = name
+        self.move_settle = move_settle
+        self._not_before: dict[str, float] = {}  # key -> monotonic time its first reconcile here may start
+        self._routing_keys: dict[str, frozenset[str]] = {}  # scope -> the label keys that route to it
         self._urgent_primary = urgent_primary
         self._reconcile = reconcile
         self.audit = audit
@@ -162,6 +176,8 @@ class ScopedController:
                     extra={"controller": self.name, "scope": name, "count": cancelled},
                 )
         await self._stop_informers(name)
+        now = time.monotonic()
+        self._not_before = {key: t for key, t in self._not_before.items() if t > now}
         return cancelled
 
     def drop_all(self) -> None:
@@ -175,6 +191,7 @@ class ScopedController:
             for task in tasks.values():
                 task.cancel()
         self.controller.queue.discard(lambda _key: True)
+        self._not_before.clear()
         informers = [informer for name in names for informer in self._forget(name)]
         if informers:
             asyncio.get_running_loop().create_task(self._stop(informers))
@@ -192,11 +209,19 @@ class ScopedController:
     def primary_keys(self, name: str) -> list[str]:
         return [key for informer in self.primary.of_scope(name) for key in informer.store.list_keys()]
 
+    def routing_keys(self, key: str) -> frozenset[str]:
+        """The label keys that route objects to the scope holding ``key`` (none: not a label scope)."""
+        if not any(self._routing_keys.values()):
+            return frozenset()  # namespaces, or the whole cluster: no label routes anything
+        return self._routing_keys.get(self.primary.scope_of(key) or "", frozenset())
+
     # -- internals -----------------------------------------------------------------
 
     def _register(self, scope: Scope) -> list[Informer]:
         informers = []
+        self._routing_keys[scope.name] = scope.routing_keys
         for informer in self.primary.add(scope):
+            informer.add_handler(self._arrivals(scope.name, informer))  # before the key is queued
             self.controller.watch(
                 informer, self._gate_mapper(scope.name, own_key), urgent=self._urgent_primary or False
             )
@@ -215,6 +240,27 @@ class ScopedController:
 
         return mapped
 
+    def _arrivals(self, scope: str, informer: Informer) -> Callable[[InformerEvent], None]:
+        """Objects moving in and out of ``scope`` by their labels (see the module's docstring)."""
+
+        def handler(event: InformerEvent) -> None:
+            key = event.key
+            if event.type is EventType.DELETED:
+                self._not_before.pop(key, None)
+                task = self._running.get(scope, {}).get(key)
+                if task is not None and not task.done():
+                    # It left this scope (moved away, or deleted): what it does next is its new
+                    # holder's to decide, not a reconcile started from what this cache held.
+                    task.cancel()
+                    log.info(
+                        "object left the scope mid-reconcile; reconcile cancelled",
+                        extra={"controller": self.name, "scope": scope, "key": key},
+                    )
+            elif event.type is EventType.ADDED and informer.has_synced and event.obj.get("status"):
+                self._not_before[key] = time.monotonic() + self.move_settle
+
+        return handler
+
     def _informers_of(self, name: str) -> list[Informer]:
         return self.primary.of_scope(name) + [
             i for scoped, _ in self._secondaries for i in scoped.of_scope(name)
@@ -228,6 +274,7 @@ class ScopedController:
         await asyncio.gather(*(i.stop() for i in informers))
 
     def _forget(self, name: str) -> list[Informer]:
+        self._routing_keys.pop(name, None)
         informers = self.primary.remove(name)
         for scoped, _ in self._secondaries:
             informers += scoped.remove(name)
@@ -240,6 +287,12 @@ class ScopedController:
         scope = self.primary.scope_of(key)
         if scope is None or scope not in self._open:
             return None  # not ours (any more), or deleted: nothing to do
+        not_before = self._not_before.get(key)
+        if not_before is not None:
+            wait = not_before - time.monotonic()
+            if wait > 0:  # moved in just now: its old holder may not have heard yet
+                return Result(requeue_after=wait)
+            del self._not_before[key]
         t0 = time.time()
         task: asyncio.Task[Result | None] = asyncio.create_task(self._reconcile(key))
         running = self._running.setdefault(scope, {})

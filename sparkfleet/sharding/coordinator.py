@@ -27,7 +27,14 @@ from sparkfleet.kube.leaderelection import LeaseTiming
 from sparkfleet.kube.resources import LEASES
 from sparkfleet.sharding.leases import ANNOTATION_REBALANCE, MemberLease, ShardLease, micro_time
 from sparkfleet.sharding.planner import Member, Shard, plan
-from sparkfleet.sharding.shards import Problem, claim_order, overlapping_namespaces
+from sparkfleet.sharding.shards import (
+    Problem,
+    claim_order,
+    confirmed_excludes,
+    is_waiting,
+    overlap_message,
+    overlapping_namespaces,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +70,10 @@ class FleetView(Protocol):
         ...
 
     def other_fleet_objects(self) -> list[dict[str, Any]]: ...
+    def lease_annotations(self, name: str) -> dict[str, str]:
+        """The annotations of the fleet's Lease ``name`` as the viewer's cache has them ({} if absent)."""
+        ...
+
     def lease_age(self, name: str) -> float | None:
         """Seconds since the viewer last saw Lease ``name`` change; None if never seen."""
         ...
@@ -88,7 +99,11 @@ class Inputs:
     previous: dict[str, Any]
     overlaps: list[str] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
-    """Shards this fleet does not serve because another fleet claimed their namespaces first."""
+    """Shards this fleet does not serve because another fleet claimed their namespaces first, or
+    (:func:`~sparkfleet.sharding.shards.is_waiting`) not yet: another fleet's catch-all may serve them."""
+    catch_all_excludes: frozenset[str] | None = None
+    """What the holder of this fleet's catch-all confirms its scope leaves out (its member Lease says
+    so); None: no catch-all, or no live holder saying it. Published as ``status.catchAllExcludes``."""
     rebalance: str | None = None
     now: float = 0.0
     plan_weights: dict[str, int] | None = None
@@ -201,10 +216,14 @@ def decide(inputs: Inputs) -> tuple[dict[str, str | None], dict[str, Any]]:
         conditions.append(_condition(old_conditions, "Invalid", "True", "InvalidSpec", message, now))
     else:
         conditions.append(_condition(old_conditions, "Invalid", "False", "Valid", "", now))
-    if inputs.refused:
-        refusals = [f"refused shard {name}: {why}" for name, why in sorted(inputs.refused.items())]
+    refused = {name: why for name, why in inputs.refused.items() if not is_waiting(why)}
+    waiting = {name: why for name, why in inputs.refused.items() if is_waiting(why)}
+    if refused or waiting:
+        refusals = [f"refused shard {name}: {why}" for name, why in sorted(refused.items())]
+        refusals += [f"shard {name} is {why}" for name, why in sorted(waiting.items())]
         message = "; ".join(refusals + inputs.overlaps)
-        conditions.append(_condition(old_conditions, "Overlap", "True", "NamespacesRefused", message, now))
+        reason = "NamespacesRefused" if refused else "WaitingForRelease"
+        conditions.append(_condition(old_conditions, "Overlap", "True", reason, message, now))
     elif inputs.overlaps:
         conditions.append(
             _condition(
@@ -234,6 +253,8 @@ def decide(inputs: Inputs) -> tuple[dict[str, str | None], dict[str, Any]]:
     }
     if inputs.generation is not None:
         status["observedGeneration"] = inputs.generation
+    if inputs.catch_all_excludes is not None:
+        status["catchAllExcludes"] = sorted(inputs.catch_all_excludes)
     last_rebalance = inputs.rebalance or inputs.previous.get("lastRebalance")
     if last_rebalance:
         status["lastRebalance"] = last_rebalance
@@ -316,10 +337,24 @@ class Coordinator:
                 both = [ns for ns in overlapping_namespaces(spec, other_spec) if ns not in refused]
                 if both:
                     later = claim_order(other) > claim_order(obj)
+                    where = f"{meta['namespace']}/{meta['name']}"
                     overlaps.append(
-                        f"fleet {meta['namespace']}/{meta['name']} also names namespaces {', '.join(both)}"
+                        overlap_message(where, spec, other_spec, both)
                         + (" (this fleet claimed them first)" if later else "")
                     )
+        catch_all_excludes = None
+        catch_all = next((s.name for s in spec.shards if s.catch_all), None) if spec is not None else None
+        if catch_all is not None and catch_all in shard_leases:
+            holder = next(
+                (
+                    m
+                    for m, alive in member.members()
+                    if alive and m.identity == shard_leases[catch_all].holder
+                ),
+                None,
+            )
+            if holder is not None:
+                catch_all_excludes = confirmed_excludes(member.lease_annotations(holder.name))
         request = (obj["metadata"].get("annotations") or {}).get(ANNOTATION_REBALANCE)
         previous = obj.get("status") or {}
         return Inputs(
@@ -333,6 +368,7 @@ class Coordinator:
             previous=previous,
             overlaps=overlaps,
             refused=dict(member.refused),
+            catch_all_excludes=catch_all_excludes,
             rebalance=request if request and request != previous.get("lastRebalance") else None,
             now=time.time(),
         )

@@ -83,12 +83,17 @@ from sparkfleet.sharding.membercore import (
 )
 from sparkfleet.sharding.planner import Member, Shard, plan
 from sparkfleet.sharding.shards import (
+    ANNOTATION_EXCLUDES,
     FleetClaim,
     Problem,
     ShardDef,
+    claim_of,
     claim_order,
     compile_shards,
+    excludes_annotation,
+    named_elsewhere,
     refused_shards,
+    waiting_shards,
 )
 
 log = logging.getLogger(__name__)
@@ -173,6 +178,7 @@ class FleetMember:
         """Shards not served because another fleet claimed their namespaces first: shard -> why."""
         self.serving: dict[str, str] = {}
         """Shards served now: name -> the fingerprint of the definition served."""
+        self.served_defs: dict[str, ShardDef] = {}  # the definition each served shard was claimed with
         self.warming: dict[str, str] = {}  # shards whose caches are warmed ahead of a hand-off to us
         self.nonce = secrets.token_hex(8)
         """This process: a second process with the same identity carries another nonce."""
@@ -360,11 +366,15 @@ class FleetMember:
         except ValidationError as exc:
             self.problems = [Problem("", format_validation_error(exc))]
             return  # keep the last valid spec
-        shards, problems = compile_shards(fleet.spec)
+        others = self._other_fleets()
+        shards, problems = compile_shards(fleet.spec, named_elsewhere(others))
         self.problems = problems
         if not problems:
             self.spec = fleet.spec
-            refused = refused_shards(fleet.spec, claim_order(obj), self._other_fleets())
+            refused = {
+                **waiting_shards(fleet.spec, claim_order(obj), others, set(self.serving)),
+                **refused_shards(fleet.spec, claim_order(obj), others),
+            }
             if refused != self.refused:
                 for shard, why in sorted(refused.items()):
                     log.warning(
@@ -386,14 +396,7 @@ class FleetMember:
             where = f"{meta.get('namespace')}/{meta['name']}"
             version = str(meta.get("resourceVersion") or "")
             known = self._claims.get(where)
-            if known is not None and known[0] == version:
-                claim = known[1]
-            else:
-                try:
-                    spec = SparkFleetSpec.model_validate(obj.get("spec") or {})
-                    claim = FleetClaim(claim_order(obj), where, spec)
-                except ValidationError:
-                    claim = None  # an invalid fleet claims nothing
+            claim = known[1] if known is not None and known[0] == version else claim_of(obj)
             cache[where] = (version, claim)
             if claim is not None:
                 claims.append(claim)
@@ -519,6 +522,9 @@ class FleetMember:
                     for s in sorted(self.serving)
                 }
             ).decode(),
+            ANNOTATION_EXCLUDES: excludes_annotation(
+                [self.served_defs[s] for s in sorted(self.serving) if s in self.served_defs]
+            ),
         }
         if self._member_lease is None:
             body = new_lease(
@@ -711,6 +717,7 @@ class FleetMember:
             await self.host.remove_scope(shard.name, 0)
             return
         self.serving[shard.name] = definition
+        self.served_defs[shard.name] = shard
         self.warming.pop(shard.name, None)
         metrics.SHARDS_HELD.labels(self.fleet, self.identity).set(len(self.serving))
         if reason in ("handoff", "failover"):
@@ -923,6 +930,10 @@ class FleetMember:
 
     def lease_age(self, name: str) -> float | None:
         return self.expiry.age(name)
+
+    def lease_annotations(self, name: str) -> dict[str, str]:
+        obj = self.leases.store.get(f"{self.namespace}/{name}") or {}
+        return dict((obj.get("metadata") or {}).get("annotations") or {})
 
     async def _coordinate_loop(self) -> None:
         while True:

@@ -10,6 +10,11 @@ Pure functions. A fleet's shards take one form, plus an optional catch-all:
   (some key on which they cannot both match), and there is no catch-all,
   since the complement of several selectors is not a selector.
 
+Fleets never overlap (DESIGN rule 7): a catch-all also leaves out every namespace another fleet
+names (``elsewhere``), and with ``spec.jobNamespaces`` every shard is bounded by them: a label
+shard becomes one namespaced watch per job namespace, a catch-all the job namespaces no shard of
+any fleet names. Where two fleets can still meet, :func:`overlap` says so.
+
 What the CRD schema cannot say (a namespace in two shards, overlapping
 selectors, mixed forms, a pin to an unknown shard) is reported as a
 :class:`Problem` naming the field; the coordinator then keeps the last valid
@@ -22,7 +27,10 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sparkfleet.api.fleet import LabelSelector, ShardSpec, SparkFleetSpec
+import orjson
+from pydantic import ValidationError
+
+from sparkfleet.api.fleet import LabelSelector, LabelSelectorRequirement, ShardSpec, SparkFleetSpec
 from sparkfleet.kube.scope import Scope, Watch
 
 
@@ -41,6 +49,9 @@ class ShardDef:
     scope: Scope
     weight: int | None = None
     namespaces: frozenset[str] = frozenset()
+    excludes: frozenset[str] = frozenset()
+    """A catch-all's: the namespaces other fleets name that its scope leaves out."""
+    catch_all: bool = False
 
     @property
     def fingerprint(self) -> str:
@@ -135,8 +146,14 @@ def provably_disjoint(a: LabelSelector, b: LabelSelector) -> bool:
 # -- compiling a spec -------------------------------------------------------------------
 
 
-def compile_shards(spec: SparkFleetSpec) -> tuple[list[ShardDef], list[Problem]]:
-    """The spec's shards as scopes, and every problem found (an empty list: the spec is valid)."""
+def compile_shards(
+    spec: SparkFleetSpec, elsewhere: frozenset[str] = frozenset()
+) -> tuple[list[ShardDef], list[Problem]]:
+    """The spec's shards as scopes, and every problem found (an empty list: the spec is valid).
+
+    ``elsewhere``: the namespaces other fleets name (:func:`named_elsewhere`); the catch-all leaves
+    them out, so its definition changes when another fleet names or drops a namespace.
+    """
     problems: list[Problem] = []
     regular = [(i, s) for i, s in enumerate(spec.shards) if s.form != "catchAll"]
     catch_all = [(i, s) for i, s in enumerate(spec.shards) if s.form == "catchAll"]
@@ -173,12 +190,28 @@ def compile_shards(spec: SparkFleetSpec) -> tuple[list[ShardDef], list[Problem]]
     if any(s.form == "values" for _, s in regular) and not spec.routing_label:
         problems.append(Problem("spec.routingLabel", "shards given as values need spec.routingLabel"))
     problems += _overlaps(regular)
+    problems += _outside_job_namespaces(spec)
     for shard_name in sorted((spec.pins or {}).keys()):
         if shard_name not in seen_names:
             problems.append(Problem(f"spec.pins.{shard_name}", f"there is no shard named {shard_name!r}"))
     if problems:
         return [], problems
-    return [_define(shard, spec, regular) for shard in spec.shards], []
+    return [_define(shard, spec, regular, elsewhere) for shard in spec.shards], []
+
+
+def _outside_job_namespaces(spec: SparkFleetSpec) -> list[Problem]:
+    if spec.job_namespaces is None:
+        return []
+    bound = set(spec.job_namespaces)
+    return [
+        Problem(
+            f"spec.shards[{i}].namespaces[{j}]",
+            f"namespace {ns!r} is not in spec.jobNamespaces (the namespaces the fleet may serve at all)",
+        )
+        for i, shard in enumerate(spec.shards)
+        for j, ns in enumerate(shard.namespaces or [])
+        if ns not in bound
+    ]
 
 
 def _overlaps(regular: list[tuple[int, ShardSpec]]) -> list[Problem]:
@@ -214,7 +247,10 @@ def _overlaps(regular: list[tuple[int, ShardSpec]]) -> list[Problem]:
     return problems
 
 
-def _define(shard: ShardSpec, spec: SparkFleetSpec, regular: list[tuple[int, ShardSpec]]) -> ShardDef:
+def _define(
+    shard: ShardSpec, spec: SparkFleetSpec, regular: list[tuple[int, ShardSpec]], elsewhere: frozenset[str]
+) -> ShardDef:
+    bound = sorted(spec.job_namespaces) if spec.job_namespaces is not None else None
     if shard.namespaces:
         return ShardDef(
             shard.name,
@@ -224,48 +260,145 @@ def _define(shard: ShardSpec, spec: SparkFleetSpec, regular: list[tuple[int, Sha
         )
     if shard.values:
         selector = f"{spec.routing_label} in ({','.join(sorted(shard.values))})"
-        return ShardDef(shard.name, Scope(shard.name, (Watch(label_selector=selector),)), shard.weight)
+        return ShardDef(shard.name, _bounded(shard.name, bound, selector), shard.weight)
     if shard.label_selector:
         return ShardDef(
-            shard.name,
-            Scope(shard.name, (Watch(label_selector=selector_string(shard.label_selector)),)),
-            shard.weight,
+            shard.name, _bounded(shard.name, bound, selector_string(shard.label_selector)), shard.weight
         )
-    # the catch-all: whatever no other shard takes
-    taken_namespaces = sorted({ns for _, s in regular for ns in s.namespaces or []})
+    # the catch-all: whatever no other shard takes, and no namespace another fleet names
+    own = {ns for _, s in regular for ns in s.namespaces or []}
     taken_values = sorted({v for _, s in regular for v in s.values or []})
-    if taken_values:
-        watch = Watch(label_selector=f"{spec.routing_label} notin ({','.join(taken_values)})")
-    elif taken_namespaces:
-        watch = Watch(field_selector=",".join(f"metadata.namespace!={ns}" for ns in taken_namespaces))
+    rest = f"{spec.routing_label} notin ({','.join(taken_values)})" if taken_values else None
+    if bound is not None:
+        excludes = frozenset(elsewhere & set(bound)) - own
+        left = [ns for ns in bound if ns not in own and ns not in excludes]
+        scope = Scope(shard.name, tuple(Watch(namespace=ns, label_selector=rest) for ns in left))
     else:
-        watch = Watch()
-    return ShardDef(shard.name, Scope(shard.name, (watch,)), shard.weight)
+        excludes = frozenset(elsewhere - own)
+        skipped = sorted(own | excludes)
+        fields = ",".join(f"metadata.namespace!={ns}" for ns in skipped) or None
+        scope = Scope(shard.name, (Watch(label_selector=rest, field_selector=fields),))
+    return ShardDef(shard.name, scope, shard.weight, excludes=excludes, catch_all=True)
+
+
+def _bounded(name: str, bound: list[str] | None, selector: str) -> Scope:
+    """A label shard's scope: one watch per job namespace, or one cluster-wide watch when unbounded."""
+    if bound is None:
+        return Scope(name, (Watch(label_selector=selector),))
+    return Scope(name, tuple(Watch(namespace=ns, label_selector=selector) for ns in bound))
+
+
+# -- fleets side by side ---------------------------------------------------------------------
+
+EVERY_NAMESPACE = "*"
+"""What :func:`overlapping_namespaces` says when two unbounded fleets may meet in any namespace."""
 
 
 def fleet_namespaces(spec: SparkFleetSpec) -> tuple[frozenset[str], bool]:
     """The namespaces a fleet names, and whether it also takes every other one (a namespace catch-all)."""
     named = frozenset(ns for s in spec.shards for ns in s.namespaces or [])
-    rest = any(s.form == "catchAll" for s in spec.shards) and not any(s.values for s in spec.shards)
+    rest = any(s.form == "catchAll" for s in spec.shards) and not _label_routed(spec)
     return named, rest
 
 
-def overlapping_namespaces(mine: SparkFleetSpec, other: SparkFleetSpec) -> list[str]:
-    """Namespaces both fleets serve (namespace shards and namespace catch-alls; label fleets are not judged).
+def _label_routed(spec: SparkFleetSpec) -> bool:
+    return any(s.values or s.label_selector for s in spec.shards)
 
-    Two catch-alls always overlap; that is reported as ``*``.
+
+def _selectors(spec: SparkFleetSpec) -> list[LabelSelector]:
+    """A label fleet's shards as selectors (its catch-all as ``key notin (every value)``)."""
+    taken = sorted({v for s in spec.shards for v in s.values or []})
+    selectors = []
+    for shard in spec.shards:
+        if shard.label_selector is not None:
+            selectors.append(shard.label_selector)
+        elif shard.values or (shard.catch_all and taken):
+            operator = "In" if shard.values else "NotIn"
+            values = sorted(shard.values or taken)
+            requirement = LabelSelectorRequirement(
+                key=spec.routing_label or "", operator=operator, values=values
+            )
+            selectors.append(LabelSelector(match_expressions=[requirement]))
+    return selectors
+
+
+@dataclass(frozen=True, slots=True)
+class _Region:
+    """Namespaces a part of a fleet may serve: ``include`` (None: every namespace) minus ``exclude``."""
+
+    include: frozenset[str] | None
+    exclude: frozenset[str] = frozenset()
+    labels: bool = False  # routed by labels inside those namespaces
+
+    def meet(self, other: _Region) -> _Region:
+        if self.include is None or other.include is None:
+            include = other.include if self.include is None else self.include
+        else:
+            include = self.include & other.include
+        return _Region(include, self.exclude | other.exclude)
+
+    def namespaces(self) -> list[str]:
+        if self.include is None:
+            return [EVERY_NAMESPACE]
+        return sorted(self.include - self.exclude)
+
+
+def _regions(spec: SparkFleetSpec, other: SparkFleetSpec) -> list[_Region]:
+    """Where ``spec``'s fleet may serve, beside ``other``'s (whose named namespaces its catch-all leaves)."""
+    bound = frozenset(spec.job_namespaces) if spec.job_namespaces is not None else None
+    named, rest = fleet_namespaces(spec)
+    other_named, _ = fleet_namespaces(other)
+    if _label_routed(spec):
+        return [_Region(bound, labels=True)]
+    regions = [_Region(named)] if named else []
+    if rest:
+        regions.append(_Region(bound, named | other_named))
+    return regions
+
+
+def overlapping_namespaces(mine: SparkFleetSpec, other: SparkFleetSpec) -> list[str]:
+    """Namespaces both fleets may serve, for every pair of forms (``*``: any, both being unbounded).
+
+    - a namespace named by both;
+    - a namespace named by one and left to the other's catch-all: never (the catch-all leaves out what
+      other fleets name; while it still serves it, the naming fleet waits, see :func:`waiting_shards`);
+    - two catch-alls: the namespaces both may serve that neither fleet names;
+    - a label fleet and a namespace fleet: the named namespaces the label fleet may serve (its label
+      shards are not bounded by another fleet's names), and what both may serve beside a catch-all;
+    - two label fleets in common namespaces: none only when every shard of one provably selects
+      other objects than every shard of the other (:func:`provably_disjoint`).
     """
-    if any(s.values or s.label_selector for s in (*mine.shards, *other.shards)):
-        return []
-    (named_a, rest_a), (named_b, rest_b) = fleet_namespaces(mine), fleet_namespaces(other)
-    if rest_a and rest_b:
-        return ["*"]
-    both = set(named_a & named_b)
-    if rest_a:
-        both |= named_b - named_a
-    if rest_b:
-        both |= named_a - named_b
-    return sorted(both)
+    found: set[str] = set()
+    for a in _regions(mine, other):
+        for b in _regions(other, mine):
+            if a.labels and b.labels and _labels_disjoint(mine, other):
+                continue
+            found.update(a.meet(b).namespaces())
+    if EVERY_NAMESPACE in found:
+        return [EVERY_NAMESPACE]
+    return sorted(found)
+
+
+def _labels_disjoint(a: SparkFleetSpec, b: SparkFleetSpec) -> bool:
+    return all(provably_disjoint(x, y) for x in _selectors(a) for y in _selectors(b))
+
+
+def overlap_message(where: str, mine: SparkFleetSpec, other: SparkFleetSpec, namespaces: list[str]) -> str:
+    """What the Overlap condition says of fleet ``where`` (``namespaces``: :func:`overlapping_namespaces`)."""
+    listed = "every namespace" if namespaces == [EVERY_NAMESPACE] else f"namespaces {', '.join(namespaces)}"
+    if _label_routed(mine) and _label_routed(other):
+        return (
+            f"fleet {where} may select the same objects in {listed}: their label shards cannot be "
+            "proven disjoint"
+        )
+    if _label_routed(mine) or _label_routed(other):
+        return f"fleet {where} also serves {listed}, this fleet by labels and the other by namespace"
+    return f"fleet {where} also names {listed}"
+
+
+def named_elsewhere(others: list[FleetClaim]) -> frozenset[str]:
+    """Every namespace another fleet names: a catch-all leaves them out (:func:`compile_shards`)."""
+    return frozenset(ns for other in others for ns in fleet_namespaces(other.spec)[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,11 +409,25 @@ class FleetClaim:
     """(creationTimestamp, namespace, name): the same order on every machine; earlier claims first."""
     where: str
     spec: SparkFleetSpec
+    released: frozenset[str] = frozenset()
+    """Its ``status.catchAllExcludes``: the namespaces its catch-all's holder confirms it leaves out."""
 
 
 def claim_order(obj: dict[str, Any]) -> tuple[str, str, str]:
     meta = obj["metadata"]
     return (str(meta.get("creationTimestamp") or ""), str(meta.get("namespace") or ""), str(meta["name"]))
+
+
+def claim_of(obj: dict[str, Any]) -> FleetClaim | None:
+    """A SparkFleet object as a claim (None: its spec is invalid, and an invalid fleet claims nothing)."""
+    meta = obj["metadata"]
+    try:
+        spec = SparkFleetSpec.model_validate(obj.get("spec") or {})
+    except ValidationError:
+        return None
+    released = (obj.get("status") or {}).get("catchAllExcludes") or []
+    where = f"{meta.get('namespace')}/{meta['name']}"
+    return FleetClaim(claim_order(obj), where, spec, frozenset(str(ns) for ns in released))
 
 
 def refused_shards(
@@ -289,14 +436,16 @@ def refused_shards(
     """The shards this fleet must not serve, each with why: another fleet claimed their namespaces first.
 
     A namespace shard is refused when a fleet created earlier names one of its namespaces; a namespace
-    catch-all when an earlier fleet has one too. A namespace named by one fleet and left to another's
-    catch-all is not refused (an explicit name is the stronger claim). Label fleets are not judged.
+    catch-all when an earlier fleet has one too that may serve the same namespaces (job namespaces that
+    do not meet keep two catch-alls apart). A namespace named by one fleet and left to another's
+    catch-all is not refused (an explicit name is the stronger claim: the catch-all leaves it out).
+    Label fleets are not refused; :func:`overlapping_namespaces` reports where they may meet.
     """
-    if any(s.values or s.label_selector for s in mine.shards):
+    if _label_routed(mine):
         return {}
     refused: dict[str, str] = {}
     for other in sorted(others, key=lambda c: c.order):
-        if other.order >= order or any(s.values or s.label_selector for s in other.spec.shards):
+        if other.order >= order or _label_routed(other.spec):
             continue
         named, rest = fleet_namespaces(other.spec)
         for shard in mine.shards:
@@ -307,6 +456,84 @@ def refused_shards(
                 refused[shard.name] = (
                     f"namespaces {', '.join(taken)} are already claimed by fleet {other.where}"
                 )
-            elif shard.catch_all and rest:
+            elif shard.catch_all and rest and _catch_alls_meet(mine, other.spec):
                 refused[shard.name] = f"fleet {other.where} already has a catch-all"
     return refused
+
+
+def _catch_alls_meet(a: SparkFleetSpec, b: SparkFleetSpec) -> bool:
+    (named_a, _), (named_b, _) = fleet_namespaces(a), fleet_namespaces(b)
+    bound_a = frozenset(a.job_namespaces) if a.job_namespaces is not None else None
+    bound_b = frozenset(b.job_namespaces) if b.job_namespaces is not None else None
+    met = _Region(bound_a, named_a | named_b).meet(_Region(bound_b))
+    return bool(met.namespaces())
+
+
+WAITING = "waiting for fleet"
+
+
+def is_waiting(why: str) -> bool:
+    """Whether a refusal (:func:`refused_shards`, :func:`waiting_shards`) is only a wait for a release."""
+    return why.startswith(WAITING)
+
+
+def waiting_shards(
+    mine: SparkFleetSpec, order: tuple[str, str, str], others: list[FleetClaim], serving: set[str]
+) -> dict[str, str]:
+    """Namespace shards not to claim yet, each with why: another fleet's catch-all may still serve them.
+
+    A catch-all leaves out what other fleets name, but its holder learns of a new name only when it
+    sees it; until it serves the narrower scope it may still reconcile there. So a shard naming such
+    a namespace waits until that fleet's status lists it in ``catchAllExcludes`` (its coordinator
+    writes what the catch-all's holder confirms it leaves out), or the fleet is gone, or its catch-all
+    is refused (:func:`refused_shards`: it serves nothing). A shard being served keeps being served:
+    the other catch-all left its namespaces out before it was claimed, and cannot take them back while
+    this fleet names them.
+    """
+    me = FleetClaim(order, "", mine)
+    catch_alls = []  # (fleet, the namespaces its catch-all may serve that it has not released)
+    for other in sorted(others, key=lambda c: c.order):
+        catch_all = next((s.name for s in other.spec.shards if s.catch_all), None)
+        if catch_all is None:
+            continue
+        rivals = [me, *(c for c in others if c is not other)]
+        if catch_all in refused_shards(other.spec, other.order, rivals):
+            continue  # it serves nothing
+        catch_alls.append((other, fleet_namespaces(other.spec)[0] | other.released))
+    waiting: dict[str, str] = {}
+    for shard in mine.shards:
+        if not shard.namespaces or shard.name in serving:
+            continue
+        for other, settled in catch_alls:
+            bound = other.spec.job_namespaces
+            pending = sorted(
+                ns for ns in shard.namespaces if (bound is None or ns in bound) and ns not in settled
+            )
+            if pending:
+                waiting[shard.name] = f"{WAITING} {other.where}'s catch-all to release {', '.join(pending)}"
+                break
+    return waiting
+
+
+ANNOTATION_EXCLUDES = "sparkfleet.io/catch-all-excludes"
+"""On a member Lease: the namespaces the catch-all it serves leaves out (JSON list), as it serves it."""
+
+
+def excludes_annotation(served: list[ShardDef]) -> str:
+    """What a member publishes of the catch-all it serves (``served``: the definitions it serves)."""
+    for shard in served:
+        if shard.catch_all:
+            return orjson.dumps(sorted(shard.excludes)).decode()
+    return ""
+
+
+def confirmed_excludes(annotations: dict[str, str]) -> frozenset[str] | None:
+    """The namespaces a member confirms its catch-all leaves out (None: it says nothing)."""
+    raw = annotations.get(ANNOTATION_EXCLUDES)
+    if not raw:
+        return None
+    try:
+        listed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return frozenset(str(ns) for ns in listed) if isinstance(listed, list) else None

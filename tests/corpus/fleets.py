@@ -72,6 +72,11 @@ CASES: list[FleetCase] = [
               "spec.shards", "api", "catch-all"),
     FleetCase("routing-label-invalid", {"routingLabel": "bad key!", "shards": [{"name": "a", "values": ["x"]}]},
               "spec.routingLabel", "api"),
+    FleetCase("job-namespace-twice", {"jobNamespaces": ["x", "x"], "shards": [ns("a", "x")]}, "spec.jobNamespaces",
+              "api"),
+    FleetCase("job-namespaces-empty", {"jobNamespaces": [], "shards": [ns("a", "x")]}, "spec.jobNamespaces", "api"),
+    FleetCase("job-namespace-invalid", {"jobNamespaces": ["Team_A"], "shards": [{"name": "a", "catchAll": True}]},
+              "spec.jobNamespaces[0]", "api"),
     # -- bad lease timings
     FleetCase("lease-renew-not-below-duration", lease(durationSeconds=10, renewDeadlineSeconds=10),
               "spec.lease.renewDeadlineSeconds", "api", "durationSeconds (10) must be greater"),
@@ -96,6 +101,8 @@ CASES: list[FleetCase] = [
               "spec.shards[1].catchAll", "coordinator", "catch-all"),
     FleetCase("pin-to-a-missing-shard", {"shards": [ns("a", "x")], "pins": {"nope": "member-1"}}, "spec.pins.nope",
               "coordinator", "no shard named"),
+    FleetCase("named-outside-the-job-namespaces", {"jobNamespaces": ["x"], "shards": [ns("a", "x", "kube-system")]},
+              "spec.shards[0].namespaces[1]", "coordinator", "not in spec.jobNamespaces"),
     FleetCase("pin-key-invalid", {"shards": [ns("a", "x")], "pins": {"Not_A_Shard": "member-1"}},
               "spec.pins.Not_A_Shard", "coordinator", "key"),
 ]  # fmt: skip

@@ -146,11 +146,51 @@ def test_rbac_is_namespaced_unless_shards_watch_across_namespaces() -> None:
             assert "*" not in rule["verbs"], doc["metadata"]["name"]
             assert "*" not in rule["resources"], doc["metadata"]["name"]
             assert "secrets" not in rule["resources"]
+    # A label-routed fleet with job namespaces is bounded by them: namespaced Roles only.
     routed = render("routed", "spark-routed", (EXAMPLES / "routed.values.yaml",))
     assert {d["metadata"]["name"] for d in routed if d["kind"] == "ClusterRole"} == {
+        "routed-sparkfleet-fleets"
+    }
+    (fleet,) = [d for d in routed if d["kind"] == "SparkFleet"]
+    assert fleet["spec"]["jobNamespaces"] == ["spark-jobs"]
+    assert {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in routed if d["kind"] == "Role"} >= {
+        ("spark-jobs", "routed-sparkfleet-jobs")
+    }
+    # Without job namespaces it routes across every namespace, and only then are the job rules cluster-wide.
+    everywhere = render(
+        "routed", "spark-routed", (EXAMPLES / "routed.values.yaml",), {"spark": {"jobNamespaces": []}}
+    )
+    assert {d["metadata"]["name"] for d in everywhere if d["kind"] == "ClusterRole"} == {
         "routed-sparkfleet-fleets",
         "routed-sparkfleet-jobs",
     }
+    (fleet,) = [d for d in everywhere if d["kind"] == "SparkFleet"]
+    assert "jobNamespaces" not in fleet["spec"]
+    # A catch-all (the default with no job namespaces) likewise; with them, namespace shards as before.
+    named = render("t", "ops", values={"spark": {"jobNamespaces": ["a", "b"]}, "fleet": {"shards": [
+        {"name": "a", "namespaces": ["a"]}, {"name": "rest", "catchAll": True}]}})  # fmt: skip
+    assert [d["metadata"]["name"] for d in named if d["kind"] == "ClusterRole"] == ["t-sparkfleet-fleets"]
+    (fleet,) = [d for d in named if d["kind"] == "SparkFleet"]
+    assert fleet["spec"]["jobNamespaces"] == ["a", "b"]
+    # Every namespace (spark.jobNamespaces: []) with a named shard and a catch-all: the catch-all takes
+    # every other namespace of the cluster, unbounded, with cluster-wide job rules.
+    rest = render("t", "ops", values={"spark": {"jobNamespaces": []}, "fleet": {"shards": [
+        {"name": "a", "namespaces": ["a"]}, {"name": "rest", "catchAll": True}]}})  # fmt: skip
+    assert sorted(d["metadata"]["name"] for d in rest if d["kind"] == "ClusterRole") == [
+        "t-sparkfleet-fleets", "t-sparkfleet-jobs"]  # fmt: skip
+    (fleet,) = [d for d in rest if d["kind"] == "SparkFleet"]
+    assert "jobNamespaces" not in fleet["spec"]
+    # ... and with namespace shards only, Roles in the namespaces they name
+    only_named = render("t", "ops", values={"spark": {"jobNamespaces": []}, "fleet": {"shards": [
+        {"name": "a", "namespaces": ["a"]}]}})  # fmt: skip
+    assert [d["metadata"]["name"] for d in only_named if d["kind"] == "ClusterRole"] == [
+        "t-sparkfleet-fleets"
+    ]
+    assert [
+        d["metadata"]["namespace"]
+        for d in only_named
+        if d["kind"] == "Role" and "jobs" in d["metadata"]["name"]
+    ] == ["a"]
 
 
 def test_alerts_and_dashboard_cover_what_the_issue_lists() -> None:
@@ -161,8 +201,15 @@ def test_alerts_and_dashboard_cover_what_the_issue_lists() -> None:
     for needed in (
         "controller_runtime_reconcile_time_seconds_bucket", "workqueue_depth", "sparkfleet_shards",
         "sparkfleet_shards_held", "sparkfleet_lease_renew_failures_total", "rest_client_requests_total",
+        "sparkfleet_api_forbidden_total",
     ):  # fmt: skip
         assert needed in used
+    # a 403 in a namespace being terminated is no RBAC failure: the alert counts denials only
+    (forbidden,) = [
+        r for g in rule["spec"]["groups"] for r in g["rules"] if r.get("alert") == "SparkfleetApiForbidden"
+    ]
+    assert "sparkfleet_api_forbidden_total" in forbidden["expr"]
+    assert 'code="403"' not in forbidden["expr"]
     assert any('code="429"' in e for e in exprs)
     assert any("5.." in e for e in exprs)
     assert all('job="rel-sparkfleet-metrics",namespace="ops"' in e for e in exprs)

@@ -8,14 +8,14 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from sparkfleet.api import SCHEDULED_SPARK_APPLICATIONS
+from sparkfleet.api import SCHEDULED_SPARK_APPLICATIONS, SPARK_APPLICATIONS
 from sparkfleet.api.fleet import SPARK_FLEETS
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.resources import NAMESPACES, PODS, SECRETS
@@ -252,24 +252,16 @@ async def test_two_releases_naming_one_namespace(
         await second.close()
 
 
-@pytest.fixture
-async def own_control_plane() -> AsyncIterator[tuple[ControlPlane, KubeClient]]:
-    """A control plane of the test's own. A label-routed fleet with a catch-all serves every namespace
-    of its cluster; in the shared one it also picked up other tests' applications while their namespaces
-    were being deleted (403 "being terminated": the test's RBAC check failed on what was not its own)."""
-    async with ControlPlane() as cp:
-        kube = await cp.client()
-        yield cp, kube
-        await kube.close()
-
-
-async def test_label_routed_fleet_under_the_charts_service_account(
-    own_control_plane: tuple[ControlPlane, KubeClient], tmp_path: Path
+async def test_label_routed_fleet_is_bounded_by_its_job_namespaces(
+    control_plane: ControlPlane, kube: KubeClient, tmp_path: Path
 ) -> None:
-    """The routed example's shape: shards by a label's values and a catch-all, cluster-wide job RBAC."""
-    control_plane, kube = own_control_plane
+    """The routed example's shape: shards by a label's values and a catch-all, bounded by
+    spark.jobNamespaces: namespaced watches and namespaced Roles, nothing outside them (DESIGN rule 7).
+
+    It shares the suite's control plane: bounded, it never sees another test's namespaces."""
     fleet = ChartFleet(control_plane, kube, tmp_path, shards=0)
     fleet.app_namespaces = [f"{fleet.namespace}-apps"]
+    outside = f"{fleet.namespace}-outside"  # a namespace of the cluster the release does not list
     fleet.values = {
         "fleet": {
             "routingLabel": "tier",
@@ -277,14 +269,20 @@ async def test_label_routed_fleet_under_the_charts_service_account(
         }
     }
     await fleet.create()
+    await control_plane.create_namespace(outside)
     assert {d["metadata"]["name"] for d in fleet.docs if d["kind"] == "ClusterRole"} == {
-        f"{fleet.release}-sparkfleet-fleets",
-        f"{fleet.release}-sparkfleet-jobs",
+        f"{fleet.release}-sparkfleet-fleets"
     }
+    (spec,) = [d["spec"] for d in fleet.docs if d["kind"] == "SparkFleet"]
+    assert spec["jobNamespaces"] == fleet.app_namespaces
     try:
         for member in ("r1", "r2"):
             await fleet.start(member)
         await fleet.wait_settled(["r1", "r2"])
+        stray = [manifests.spark_pi(f"stray-{tier}", outside) for tier in ("gold", "plain")]
+        stray[0]["metadata"]["labels"] = {"tier": "gold"}
+        for app in stray:
+            await kube.create(SPARK_APPLICATIONS, app)
         gold = await fleet.create_apps(per_namespace=2, prefix="gold", labels={"tier": "gold"})
         rest = await fleet.create_apps(per_namespace=2, prefix="plain")
         fleet.finish_drivers = True
@@ -297,15 +295,30 @@ async def test_label_routed_fleet_under_the_charts_service_account(
         shard_of = {r["key"]: r["shard"] for r in fleet.audit()}
         assert {shard_of[f"{ns}/{name}"] for ns, name in gold} == {"gold"}
         assert {shard_of[f"{ns}/{name}"] for ns, name in rest} == {"rest"}
+        # the applications outside the job namespaces were never seen: no reconcile, no status
+        assert not [r for r in fleet.audit() if r["key"].startswith(f"{outside}/")]
+        for app in stray:
+            got = await kube.get(SPARK_APPLICATIONS, app["metadata"]["name"], outside)
+            assert not got.get("status"), got["status"]
         for member in ("r1", "r2"):
             assert sum(float(v) for v in FORBIDDEN.findall(await fleet.instances[member].metrics())) == 0
             assert not FORBIDDEN_IN_LOG.search(fleet.instances[member].log_path.read_text())
         async with await control_plane.client(kubeconfig=fleet.kubeconfig) as sa:
-            assert await can(sa, "list", "pods", "")  # label shards watch across namespaces
+            inside = fleet.app_namespaces[0]
+            assert await can(sa, "create", "pods", inside)
+            assert await can(sa, "list", "sparkoperator.k8s.io/sparkapplications", inside)
+            assert not await can(sa, "list", "pods", "")  # no cluster-wide watch of pods
+            for elsewhere in (outside, "kube-system"):
+                assert not await can(sa, "create", "pods", elsewhere)
+                assert not await can(sa, "list", "sparkoperator.k8s.io/sparkapplications", elsewhere)
             assert not await can(sa, "list", "secrets", "")
-            assert not await can(sa, "get", "secrets", fleet.app_namespaces[0])
-            assert not await can(
-                sa, "update", "sparkoperator.k8s.io/sparkapplications", fleet.app_namespaces[0]
-            )
+            assert not await can(sa, "get", "secrets", inside)
+            assert not await can(sa, "update", "sparkoperator.k8s.io/sparkapplications", inside)
+            with pytest.raises(ApiError) as refused:  # and the API server really refuses it
+                await sa.create(PODS, {"apiVersion": "v1", "kind": "Pod",
+                                       "metadata": {"name": "intruder", "namespace": "kube-system"},
+                                       "spec": {"containers": [{"name": "c", "image": "busybox"}]}})  # fmt: skip
+            assert refused.value.is_denied, refused.value
     finally:
         await fleet.close()
+        await kube.delete(NAMESPACES, outside)

@@ -108,6 +108,8 @@ class FleetUnderTest:
     """The CRDs installed (default: the suite's, :func:`tests.support.spark_crds`)."""
     kubelet: bool = True
     """Run the kubelet stand-in; without it pods keep the phases the test gives them."""
+    shard_specs: list[dict[str, Any]] | None = None
+    """Shards as given (with :attr:`app_namespaces` to create); default: one per namespace, or by label."""
 
     # -- set-up ---------------------------------------------------------------------
 
@@ -116,7 +118,10 @@ class FleetUnderTest:
         await self.control_plane.create_namespace(self.namespace)
         stem = self.namespace
         shards: list[dict[str, Any]]
-        if self.routing_label:
+        if self.shard_specs is not None:
+            shards = self.shard_specs
+            self.shards = len(shards)
+        elif self.routing_label:
             self.app_namespaces = [f"{stem}-apps"]
             shards = [{"name": v, "values": [v]} for v in self.routing_values]
             shards.append({"name": "rest", "catchAll": True})
@@ -136,6 +141,8 @@ class FleetUnderTest:
         }
         if self.routing_label:
             spec["routingLabel"] = self.routing_label
+        # bounded by its own namespaces: a label shard or a catch-all never serves another test's
+        spec["jobNamespaces"] = sorted(self.app_namespaces)
         await self.kube.create(
             SPARK_FLEETS,
             {
@@ -150,8 +157,12 @@ class FleetUnderTest:
 
     async def _app_namespace(self, namespace: str) -> None:
         await self.control_plane.create_namespace(namespace)
-        await self.kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
-                                                 "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
+        try:  # another fleet of the test may share the namespace
+            await self.kube.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                                     "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
+        except ApiError as exc:
+            if not exc.is_conflict:
+                raise
 
     async def close(self) -> None:
         for instance in self.instances.values():
@@ -271,7 +282,7 @@ class FleetUnderTest:
 
     def assert_no_overlaps(self) -> None:
         found = overlaps(self.audit())
-        assert not found, f"two members reconciled one shard at overlapping times: {found[:3]}"
+        assert not found, f"two members reconciled one object at overlapping times: {found[:3]}"
 
     # -- the workload ---------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from sparkfleet.api import SCHEDULED_SPARK_APPLICATIONS, SPARK_APPLICATIONS
 from sparkfleet.kube import KubeClient
+from sparkfleet.kube.scope import Scope, Watch
 from sparkfleet.operator.spark.scheduled import LABEL_SCHEDULED_APP_NAME, ScheduledSparkApplicationController
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
@@ -142,3 +144,51 @@ async def test_replace_deletes_the_active_run_and_suspend_stops_new_ones(
     await asyncio.sleep(3)
     assert await runs(kube, namespace, "replacer") == suspended  # nothing new while suspended
     assert later
+
+
+async def test_runs_move_with_their_schedule_when_its_routing_label_changes(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str
+) -> None:
+    """Two members of a fleet routed by a label's values, each holding one value: a schedule moved from
+    one to the other takes its active run along (relabelled), so Forbid still holds back the next."""
+    await control_plane.install_crds(spark_crds())
+    key = f"tier-{uuid.uuid4().hex[:6]}"  # label scopes are cluster-wide: a key of this test's own
+    members = []
+    for tier in ("gold", "silver"):
+        client = await control_plane.client()
+        scope = Scope(tier, (Watch(label_selector=f"{key} in ({tier})"),))
+        members.append(ScheduledSparkApplicationController(client, scopes=[scope]))
+    try:
+        for member in members:
+            await member.start(sync_timeout=10)
+        scheduled = manifests.scheduled("moving", namespace)
+        scheduled["metadata"]["labels"] = {key: "gold"}
+        scheduled["spec"].update(schedule="@every 2s", timeZone="UTC", concurrencyPolicy="Forbid")
+        await kube.create(SCHEDULED_SPARK_APPLICATIONS, scheduled)
+        first = (await until(lambda: runs(kube, namespace, "moving")))[0]
+        assert (await kube.get(SPARK_APPLICATIONS, first, namespace))["metadata"]["labels"][key] == "gold"
+        await until(lambda: scheduled_status_with(kube, namespace, "moving", "lastRunName"))
+
+        await kube.patch(
+            SCHEDULED_SPARK_APPLICATIONS, "moving", {"metadata": {"labels": {key: "silver"}}}, namespace
+        )
+
+        async def run_moved() -> bool:
+            labels = (await kube.get(SPARK_APPLICATIONS, first, namespace))["metadata"]["labels"]
+            return bool(labels.get(key) == "silver")
+
+        await until(run_moved)
+        await asyncio.sleep(3)  # runs are due, but the first is still active, and its new holder sees it
+        assert await runs(kube, namespace, "moving") == [first]
+        await finish(kube, namespace, first)
+        second = await until(lambda: _newer_of(kube, namespace, "moving", first))
+        assert (await kube.get(SPARK_APPLICATIONS, second, namespace))["metadata"]["labels"][key] == "silver"
+    finally:
+        for member in members:
+            await member.stop()
+            await member.client.close()
+
+
+async def _newer_of(kube: KubeClient, namespace: str, name: str, first: str) -> str | None:
+    later = [n for n in await runs(kube, namespace, name) if n != first]
+    return later[0] if later else None

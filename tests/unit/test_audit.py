@@ -54,9 +54,22 @@ def test_sequential_hand_off_is_no_overlap() -> None:
     assert overlaps(lines) == []
 
 
-def test_interleaved_reconciles_of_two_members_overlap() -> None:
-    a, b = entry("m0", 0.0, 2.0, key="ns/x"), entry("m1", 1.0, 3.0, key="ns/y")
+def test_interleaved_reconciles_of_one_object_by_two_members_overlap() -> None:
+    a, b = entry("m0", 0.0, 2.0, key="ns/x"), entry("m1", 1.0, 3.0, key="ns/x")
     assert overlaps([b, a]) == [(a, b)]  # (earlier, later), whatever the order of the lines
+
+
+def test_two_members_on_different_objects_of_one_shard_do_not_overlap() -> None:
+    # one shard, two objects: what matters is the object, not the shard
+    a, b = entry("m0", 0.0, 2.0, key="ns/x"), entry("m1", 1.0, 3.0, key="ns/y")
+    assert overlaps([a, b]) == []
+
+
+def test_one_object_under_two_shard_names_overlaps() -> None:
+    # a stale scope after a spec edit (a2 moved from shard a to b), or two fleets whose scopes meet
+    old = entry("m0", 0.0, 2.0, shard="a", key="a2/app")
+    new = entry("m1", 1.0, 3.0, shard="b", key="a2/app")
+    assert overlaps([old, new]) == [(old, new)]
 
 
 def test_overlap_against_an_earlier_long_reconcile() -> None:
@@ -69,23 +82,23 @@ def test_overlap_against_an_earlier_long_reconcile() -> None:
 def test_a_member_overlapping_itself_is_fine() -> None:
     lines = [
         entry("m0", 0.0, 5.0, key="ns/a"),
-        entry("m0", 1.0, 2.0, key="ns/b"),
+        entry("m0", 1.0, 2.0, key="ns/a", shard="b"),
         entry("m0", 1.5, 6.0, key="ns/c"),
     ]
     assert overlaps(lines) == []
 
 
-def test_different_shards_never_overlap() -> None:
+def test_different_objects_never_overlap() -> None:
     lines = [
-        entry("m0", 0.0, 5.0, shard="a"),
-        entry("m1", 1.0, 4.0, shard="b"),
-        entry("m2", 2.0, 3.0, shard="c"),
+        entry("m0", 0.0, 5.0, shard="a", key="ns/a"),
+        entry("m1", 1.0, 4.0, shard="a", key="ns/b"),
+        entry("m2", 2.0, 3.0, shard="c", key="other/a"),
     ]
     assert overlaps(lines) == []
 
 
 def test_each_other_member_is_reported() -> None:
-    a, b, c = entry("m0", 0.0, 10.0), entry("m1", 1.0, 10.0), entry("m2", 2.0, 3.0)
+    a, b, c = entry("m0", 0.0, 10.0), entry("m1", 1.0, 10.0, shard="s1"), entry("m2", 2.0, 3.0)
     found = overlaps([a, b, c])
     assert (a, b) in found
     assert (a, c) in found
@@ -94,33 +107,33 @@ def test_each_other_member_is_reported() -> None:
 
 
 def test_string_times_are_compared_as_numbers() -> None:
-    a, b = entry("m0", 0.0, 10.0), {"t0": "9.5", "t1": "11", "member": "m1", "shard": "s0", "key": "k"}
+    a, b = entry("m0", 0.0, 10.0), {"t0": "9.5", "t1": "11", "member": "m1", "shard": "s0", "key": "ns/app"}
     assert overlaps([a, b]) == [(a, b)]
 
 
 INTERVAL = st.tuples(
     st.sampled_from(["m0", "m1", "m2"]),
     st.sampled_from(["s0", "s1"]),
+    st.sampled_from(["ns/a", "ns/b", "other/a"]),
     st.integers(0, 20),
     st.integers(1, 5),
 )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(INTERVAL, max_size=12))
-def test_overlaps_agrees_with_a_pairwise_check(raw: list[tuple[str, str, int, int]]) -> None:
+def test_overlaps_agrees_with_a_pairwise_check(raw: list[tuple[str, str, str, int, int]]) -> None:
     lines = [
-        entry(member, float(t0), float(t0 + d), shard=shard, key=f"k{i}")
-        for i, (member, shard, t0, d) in enumerate(raw)
+        entry(member, float(t0), float(t0 + d), shard=shard, key=key) for member, shard, key, t0, d in raw
     ]
     found = overlaps([dict(line) for line in lines])
     expected = any(
-        a["shard"] == b["shard"] and a["member"] != b["member"] and a["t0"] < b["t1"] and b["t0"] < a["t1"]
+        a["key"] == b["key"] and a["member"] != b["member"] and a["t0"] < b["t1"] and b["t0"] < a["t1"]
         for i, a in enumerate(lines)
         for b in lines[i + 1 :]
     )
     assert bool(found) is expected
     for earlier, later in found:
-        assert earlier["shard"] == later["shard"]
+        assert earlier["key"] == later["key"]
         assert earlier["member"] != later["member"]
         assert earlier["t0"] <= later["t0"] < earlier["t1"]

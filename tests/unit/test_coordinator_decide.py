@@ -491,3 +491,35 @@ def test_refused_shards_make_a_clear_overlap_condition() -> None:
     assert overlap["message"] == f"refused shard s0: {why}"
     assert "s0" not in holders
     assert "s0" not in [s["name"] for s in status["shards"]]
+
+
+def test_a_shard_waiting_for_another_fleets_catch_all_is_said_so() -> None:
+    shards = [s for s in SHARDS if s != "s0"]
+    why = "waiting for fleet ops/shared's catch-all to release ns-s0"
+    waiting = inputs(THREE, shards=shards)
+    waiting.refused = {"s0": why}
+    holders, status = decide(waiting)
+    overlap = condition(status, "Overlap")
+    assert (overlap["status"], overlap["reason"]) == ("True", "WaitingForRelease")
+    assert overlap["message"] == f"shard s0 is {why}"
+    assert "s0" not in holders
+    # a refusal beside a wait: refused is the stronger word; both are said
+    waiting.refused = {"s0": why, "s1": "namespaces ns-s1 are already claimed by fleet ops/a"}
+    overlap = condition(decide(waiting)[1], "Overlap")
+    assert overlap["reason"] == "NamespacesRefused"
+    assert overlap["message"] == (
+        f"refused shard s1: namespaces ns-s1 are already claimed by fleet ops/a; shard s0 is {why}"
+    )
+
+
+def test_the_catch_alls_confirmed_excludes_are_published() -> None:
+    confirmed = inputs(THREE)
+    confirmed.catch_all_excludes = frozenset({"team-b", "team-a"})
+    _, status = decide(confirmed)
+    assert status["catchAllExcludes"] == ["team-a", "team-b"]
+    SparkFleetStatus.model_validate(status)  # the status model (and so the CRD) takes it
+    nothing = inputs(THREE)
+    assert "catchAllExcludes" not in decide(nothing)[1]  # no catch-all, or nobody confirms: nothing
+    empty = inputs(THREE)
+    empty.catch_all_excludes = frozenset()
+    assert decide(empty)[1]["catchAllExcludes"] == []

@@ -14,6 +14,7 @@ from sparkfleet.sharding.shards import (
     ShardDef,
     compile_shards,
     fleet_namespaces,
+    overlap_message,
     overlapping_namespaces,
     provably_disjoint,
     selector_string,
@@ -326,12 +327,13 @@ def test_named_namespaces_of_two_fleets() -> None:
     assert overlapping_namespaces(ns_fleet(["a"]), ns_fleet(["b"])) == []
 
 
-def test_catch_all_overlaps_the_other_fleets_named_namespaces() -> None:
+def test_a_catch_all_never_overlaps_the_other_fleets_named_namespaces() -> None:
+    # it leaves them out (compile_shards' elsewhere); only what both name overlaps
     mine, other = ns_fleet(["a"], None), ns_fleet(["a", "b", "c"])
-    # a: named by both; b, c: named by the other, taken by my catch-all
-    assert overlapping_namespaces(mine, other) == ["a", "b", "c"]
-    assert overlapping_namespaces(other, mine) == ["a", "b", "c"]
-    assert overlapping_namespaces(ns_fleet(None), ns_fleet(["x"])) == ["x"]
+    assert overlapping_namespaces(mine, other) == ["a"]
+    assert overlapping_namespaces(other, mine) == ["a"]
+    assert overlapping_namespaces(ns_fleet(None), ns_fleet(["x"])) == []
+    assert overlapping_namespaces(ns_fleet(["x"]), ns_fleet(None)) == []
 
 
 def test_two_catch_alls_always_overlap() -> None:
@@ -339,12 +341,87 @@ def test_two_catch_alls_always_overlap() -> None:
     assert overlapping_namespaces(ns_fleet(None), ns_fleet(None)) == ["*"]
 
 
-def test_label_fleets_are_not_judged() -> None:
-    values = spec([{"name": "v", "values": ["x"]}, {"name": "r", "catchAll": True}], routingLabel="team")
-    labels = spec([{"name": "l", "labelSelector": {"matchLabels": {"k": "v"}}}])
-    assert overlapping_namespaces(values, ns_fleet(None)) == []
-    assert overlapping_namespaces(ns_fleet(["a"], None), labels) == []
-    assert overlapping_namespaces(values, values) == []
+def bounded(fleet: SparkFleetSpec, *job_namespaces: str) -> SparkFleetSpec:
+    return fleet.model_copy(update={"job_namespaces": list(job_namespaces)})
+
+
+def values_fleet(*values: str, catch_all: bool = True, key: str = "tier") -> SparkFleetSpec:
+    shards: list[dict[str, Any]] = [{"name": f"v-{v}", "values": [v]} for v in values]
+    if catch_all:
+        shards.append({"name": "rest", "catchAll": True})
+    return spec(shards, routingLabel=key)
+
+
+def label_fleet(*labels: dict[str, str]) -> SparkFleetSpec:
+    return spec([{"name": f"l{i}", "labelSelector": {"matchLabels": m}} for i, m in enumerate(labels)])
+
+
+def test_catch_alls_bounded_by_job_namespaces_overlap_only_where_the_bounds_meet() -> None:
+    a = bounded(ns_fleet(["a1"], None), "a1", "a2", "shared")
+    b = bounded(ns_fleet(["b1"], None), "b1", "b2", "shared")
+    assert overlapping_namespaces(a, b) == ["shared"]
+    assert overlapping_namespaces(b, a) == ["shared"]
+    c = bounded(ns_fleet(None), "c1")
+    assert overlapping_namespaces(a, c) == []
+    # one bounded, one not: the bounded one's catch-all namespaces
+    assert overlapping_namespaces(a, ns_fleet(None)) == ["a2", "shared"]
+    # a namespace one names is left out by the other's catch-all
+    assert overlapping_namespaces(bounded(ns_fleet(None), "x", "y"), ns_fleet(["x"], None)) == ["y"]
+
+
+def test_a_label_fleet_and_a_namespace_fleet_overlap_in_the_named_namespaces_it_may_serve() -> None:
+    assert overlapping_namespaces(values_fleet("gold"), ns_fleet(["x", "y"])) == ["x", "y"]
+    assert overlapping_namespaces(ns_fleet(["x", "y"]), values_fleet("gold")) == ["x", "y"]
+    assert overlapping_namespaces(bounded(values_fleet("gold"), "y", "z"), ns_fleet(["x", "y"])) == ["y"]
+    assert overlapping_namespaces(bounded(label_fleet({"k": "v"}), "z"), ns_fleet(["x", "y"])) == []
+
+
+def test_a_label_fleet_and_a_namespace_catch_all_overlap_where_both_may_serve() -> None:
+    assert overlapping_namespaces(values_fleet("gold"), ns_fleet(None)) == ["*"]
+    assert overlapping_namespaces(ns_fleet(["x"], None), label_fleet({"k": "v"})) == ["*"]
+    # p: named by one, served by labels by the other; q: the catch-all's and the label fleet's
+    assert overlapping_namespaces(bounded(values_fleet("gold"), "p", "q"), ns_fleet(["p"], None)) == [
+        "p",
+        "q",
+    ]
+    assert overlapping_namespaces(bounded(values_fleet("gold"), "p"), bounded(ns_fleet(None), "q")) == []
+
+
+def test_two_label_fleets_overlap_unless_provably_disjoint() -> None:
+    # same routing label, different values, no catch-all: disjoint everywhere
+    assert (
+        overlapping_namespaces(values_fleet("gold", catch_all=False), values_fleet("silver", catch_all=False))
+        == []
+    )
+    # a catch-all takes whatever the other's values are
+    assert overlapping_namespaces(values_fleet("gold"), values_fleet("silver", catch_all=False)) == ["*"]
+    assert overlapping_namespaces(values_fleet("gold"), values_fleet("gold")) == ["*"]
+    # selectors on different keys cannot be proven disjoint
+    assert overlapping_namespaces(label_fleet({"a": "1"}), label_fleet({"b": "1"})) == ["*"]
+    assert overlapping_namespaces(label_fleet({"a": "1"}), label_fleet({"a": "2"})) == []
+    # bounded: only in the job namespaces both may serve
+    a = bounded(values_fleet("gold"), "j1", "j2")
+    b = bounded(values_fleet("silver"), "j2", "j3")
+    assert overlapping_namespaces(a, b) == ["j2"]
+    assert overlapping_namespaces(bounded(values_fleet("gold"), "j1"), b) == []
+
+
+def test_the_overlap_message_names_the_fleet_the_namespaces_and_why() -> None:
+    two_label = overlap_message("ops/b", values_fleet("gold"), values_fleet("gold"), ["j1", "j2"])
+    assert two_label == (
+        "fleet ops/b may select the same objects in namespaces j1, j2: their label shards cannot be proven "
+        "disjoint"
+    )
+    assert overlap_message("ops/b", ns_fleet(None), ns_fleet(None), ["*"]) == (
+        "fleet ops/b also names every namespace"
+    )
+    assert overlap_message("ops/b", values_fleet("g"), ns_fleet(["x"]), ["x"]) == (
+        "fleet ops/b also serves namespaces x, this fleet by labels and the other by namespace"
+    )
+    assert (
+        overlap_message("ops/b", ns_fleet(["x"]), ns_fleet(["x"]), ["x"])
+        == "fleet ops/b also names namespaces x"
+    )
 
 
 def test_fleet_namespaces() -> None:
@@ -352,3 +429,63 @@ def test_fleet_namespaces() -> None:
     assert fleet_namespaces(ns_fleet(["a"], None)) == (frozenset({"a"}), True)
     values = spec([{"name": "v", "values": ["x"]}, {"name": "r", "catchAll": True}], routingLabel="team")
     assert fleet_namespaces(values) == (frozenset(), False)
+
+
+# -- the catch-all leaves out what other fleets name; job namespaces bound every shard ------------------
+
+
+def scopes(fleet: SparkFleetSpec, elsewhere: frozenset[str] = frozenset()) -> dict[str, ShardDef]:
+    defs, problems = compile_shards(fleet, elsewhere)
+    assert problems == []
+    return {d.name: d for d in defs}
+
+
+def test_a_namespace_catch_all_leaves_out_what_other_fleets_name() -> None:
+    defs = scopes(ns_fleet(["a"], None), frozenset({"x", "a", "y"}))
+    rest = defs["s1"]
+    assert rest.scope.watches == (
+        Watch(field_selector="metadata.namespace!=a,metadata.namespace!=x,metadata.namespace!=y"),
+    )
+    assert rest.excludes == frozenset({"x", "y"})  # a is its own fleet's
+    assert rest.catch_all
+    assert not defs["s0"].catch_all
+    assert scopes(ns_fleet(None))["s0"].scope.watches == (Watch(),)
+
+
+def test_a_values_catch_all_leaves_out_what_other_fleets_name() -> None:
+    rest = scopes(values_fleet("gold"), frozenset({"x"}))["rest"]
+    assert rest.scope.watches == (
+        Watch(label_selector="tier notin (gold)", field_selector="metadata.namespace!=x"),
+    )
+    assert rest.excludes == frozenset({"x"})
+
+
+def test_job_namespaces_make_label_shards_one_watch_per_namespace() -> None:
+    defs = scopes(bounded(values_fleet("gold"), "j2", "j1"), frozenset({"j2", "elsewhere"}))
+    assert defs["v-gold"].scope.watches == (
+        Watch(namespace="j1", label_selector="tier in (gold)"),
+        Watch(namespace="j2", label_selector="tier in (gold)"),
+    )
+    # the catch-all: the job namespaces no fleet names (j2 is named elsewhere)
+    assert defs["rest"].scope.watches == (Watch(namespace="j1", label_selector="tier notin (gold)"),)
+    assert defs["rest"].excludes == frozenset({"j2"})
+    selector = scopes(bounded(label_fleet({"k": "v"}), "j1"))["l0"]
+    assert selector.scope.watches == (Watch(namespace="j1", label_selector="k=v"),)
+
+
+def test_job_namespaces_make_a_namespace_catch_all_the_namespaces_nobody_names() -> None:
+    defs = scopes(bounded(ns_fleet(["j1"], None), "j1", "j2", "j3", "j4"), frozenset({"j3", "other"}))
+    assert defs["s1"].scope.watches == (Watch(namespace="j2"), Watch(namespace="j4"))
+    assert defs["s1"].excludes == frozenset({"j3"})
+    # every job namespace named: the catch-all watches nothing
+    assert scopes(bounded(ns_fleet(["j1"], None), "j1"))["s1"].scope.watches == ()
+
+
+def test_a_named_namespace_outside_the_job_namespaces_is_a_problem() -> None:
+    _, problems = compile_shards(bounded(ns_fleet(["j1", "kube-system"]), "j1"))
+    assert problems == [
+        Problem(
+            "spec.shards[0].namespaces[1]",
+            "namespace 'kube-system' is not in spec.jobNamespaces (the namespaces the fleet may serve at all)",
+        )
+    ]

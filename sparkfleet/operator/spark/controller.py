@@ -2,7 +2,10 @@
 
 Per reconcile of one application:
 
-1. read the application and its pods from the informers' caches;
+1. read the application and its pods from the informers' caches; in a scope routed by labels,
+   its own pods that disagree with its routing labels are relabelled to them, so that they stay
+   in its holder's watch (they are looked for outside it when some may be there; see
+   :mod:`sparkfleet.operator.spark.routing`);
 2. :func:`lifecycle.decide` picks the next state and the action;
 3. the action runs (submit natively, delete the old driver, or delete the
    application when its TTL expired);
@@ -30,7 +33,7 @@ from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.ratelimiters import RateLimiter
 from sparkfleet.operator.scoped import ScopedController, Secondary
-from sparkfleet.operator.spark import lifecycle, naming
+from sparkfleet.operator.spark import lifecycle, naming, routing
 from sparkfleet.operator.spark import metrics as spark_metrics
 from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
 from sparkfleet.operator.spark.status import driver_of, executor_events, executor_states
@@ -44,6 +47,9 @@ CONTROLLER_NAME = "spark-application-controller"
 COMPONENT = "sparkfleet"
 EXECUTOR_STATE_BATCH_SECONDS = 1.0
 STALE_RECHECK_SECONDS = 1.0  # a fallback only: the watch event of our own write normally comes first
+# How often the holder of an application whose running driver creates executors with another routing
+# than the application's (its routing label changed while it ran) looks for them, to claim them.
+STRAY_POLL_SECONDS = 5.0
 OPERATOR_PODS = f"{naming.LABEL_LAUNCHED_BY_OPERATOR}=true"
 # States in which the previous run is forgotten: its executors are not tracked any more.
 RUN_FORGOTTEN = frozenset(
@@ -98,13 +104,15 @@ class SparkApplicationController:
         self.clock = clock
         self.events = EventRecorder(client, COMPONENT)
         self._unobserved: dict[str, str | None] = {}  # key -> resourceVersion our last status write replaced
+        self._pods_left: set[str] = set()  # keys of served applications a pod of which left the pods' watch
+        self._next_pod_list: dict[str, float] = {}  # key -> when its astray executors are looked for again
         self.initial_scopes = scopes if scopes is not None else unsharded_scopes(namespaces, label_selector)
         self.scoped = ScopedController(
             client,
             CONTROLLER_NAME,
             self.reconcile,
             SPARK_APPLICATIONS,
-            secondaries=(Secondary(PODS, OPERATOR_PODS, app_key_of_pod, pod_status_view),),
+            secondaries=(Secondary(PODS, OPERATOR_PODS, self._pod_event, pod_status_view),),
             concurrent_syncs=concurrent_syncs,
             rate_limiter=rate_limiter,
             audit=audit,
@@ -114,6 +122,14 @@ class SparkApplicationController:
         self.apps = self.scoped.primary
         self.pods = self.scoped.secondary(0)
         spark_metrics.RUNNING.sources.append(self._cached_apps)
+
+    def _pod_event(self, event: InformerEvent) -> Iterable[str]:
+        """A pod's event maps to its application; a pod that may have left the watch by a change of
+        its labels (not deleted) is noted, so that the application's next reconcile looks for it."""
+        keys = app_key_of_pod(event)
+        if routing.left_watch(event.type, event.obj):
+            self._pods_left.update(key for key in keys if self.apps.get(key) is not None)
+        return keys
 
     def _awaits_own_write(self, key: str) -> bool:
         """An application event while our last status write has not reached the cache: most likely
@@ -153,6 +169,8 @@ class SparkApplicationController:
         if raw is None or raw["metadata"].get("deletionTimestamp"):
             self._unobserved.pop(key, None)
             self._executor_write_due.pop(key, None)
+            self._pods_left.discard(key)
+            self._next_pod_list.pop(key, None)
             return None  # deleted: its pods follow by garbage collection
         if self._unobserved.get(key) == raw["metadata"].get("resourceVersion"):
             # Our last status write has not reached the cache yet: deciding from this older copy
@@ -174,12 +192,20 @@ class SparkApplicationController:
         driver_pod = next(
             (p for p in pods if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "driver"), None
         )
+        fetched = False
         if driver_pod is None and state in lifecycle.ACTIVE:
             submitted_at = _epoch(status.get("lastSubmissionAttemptTime"))
             if submitted_at is not None and self.clock() - submitted_at < self.driver_grace:
                 # Just created: its watch event is on the way and brings this key back.
                 return Result(requeue_after=self.driver_grace)
             driver_pod = await self._get_driver(namespace, status)  # the cache may not have it yet
+            fetched = driver_pod is not None
+        routing_keys = self.scoped.routing_keys(key)
+        look_again: float | None = None
+        if routing_keys and state in lifecycle.ACTIVE and status.get("submissionID"):
+            pods, driver_pod, look_again = await self._claim_pods(
+                raw, status, routing_keys, pods, driver_pod, fetched
+            )
         current_hash = spec_hash(app)
         if driver_pod is not None and _submitted_hash(driver_pod) is None:
             driver_pod = await self._adopt_foreign_driver(raw, driver_pod, current_hash)
@@ -234,7 +260,7 @@ class SparkApplicationController:
         events = list(decision.events)
         for action in decision.actions:
             if action is Action.SUBMIT:
-                await self._submit(app, raw, new_status, events)
+                await self._submit(app, raw, new_status, events, routing_keys)
             elif action is Action.DELETE_DRIVER and driver_pod is not None:
                 if not driver_pod["metadata"].get("deletionTimestamp"):  # once; its removal requeues the key
                     await self._delete(PODS, driver_pod["metadata"]["name"], namespace)
@@ -266,7 +292,92 @@ class SparkApplicationController:
             self.events.emit(raw, event.type, event.reason, event.message)
         for event in said:  # as many as executors: bounded per application
             self.events.emit(raw, event.type, event.reason, event.message, limited=True)
-        return Result(requeue_after=decision.requeue_after) if decision.requeue_after else None
+        after = min((t for t in (decision.requeue_after, look_again) if t), default=None)
+        return Result(requeue_after=after) if after else None
+
+    async def _claim_pods(
+        self,
+        raw: dict[str, Any],
+        status: dict[str, Any],
+        keys: frozenset[str],
+        pods: list[dict[str, Any]],
+        driver_pod: dict[str, Any] | None,
+        fetched: bool,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, float | None]:
+        """Brings the application's pods into this holder's watch (see :mod:`.routing`).
+
+        Pods of the application disagreeing with its routing are relabelled to it. The submission's
+        pods are listed when some may be outside the watch: the driver was not in the cache, a
+        pod left the watch, or the running driver creates executors with another routing (then
+        again every :data:`STRAY_POLL_SECONDS`, which is returned). Returns the pods and the driver
+        as this reconcile should observe them, and when to look again."""
+        meta = raw["metadata"]
+        namespace, name, uid = meta["namespace"], meta["name"], meta.get("uid")
+        key = f"{namespace}/{name}"
+        want = routing.routing_of(meta.get("labels"), keys)
+        astray = (
+            driver_pod is not None
+            and driver_of(driver_pod).phase in ("Pending", "Running", "Unknown")
+            and routing.executors_astray(driver_pod, want)
+        )
+        left = key in self._pods_left
+        self._pods_left.discard(key)
+        by_name = {pod["metadata"]["name"]: pod for pod in pods}
+        if driver_pod is not None:
+            by_name[driver_pod["metadata"]["name"]] = driver_pod
+        now = time.monotonic()
+        listing = fetched or left or (astray and now >= self._next_pod_list.get(key, 0.0))
+        if listing:
+            listed, _ = await self.client.list_all(
+                PODS, namespace, label_selector=routing.submission_selector(name, status["submissionID"])
+            )
+            by_name.update({pod["metadata"]["name"]: pod for pod in routing.owned(listed, uid)})
+        if not astray:
+            self._next_pod_list.pop(key, None)
+        elif listing:
+            self._next_pod_list[key] = now + STRAY_POLL_SECONDS
+        for pod in routing.strays(by_name.values(), want, uid):
+            claimed = await self._claim(pod, want, key)
+            if claimed is not None:
+                by_name[claimed["metadata"]["name"]] = claimed
+        claimed_pods = list(by_name.values())
+        driver = next(
+            (
+                p
+                for p in claimed_pods
+                if (p["metadata"].get("labels") or {}).get(naming.LABEL_SPARK_ROLE) == "driver"
+            ),
+            None,
+        )
+        return claimed_pods, driver, STRAY_POLL_SECONDS if astray else None
+
+    async def _claim(self, pod: dict[str, Any], want: routing.Routing, key: str) -> dict[str, Any] | None:
+        """Relabels one of the application's pods (found to be its own, see :func:`routing.owned`) to
+        its routing: a compare-and-swap update; a conflict raises, and the retry reads it again.
+        Returns the pod as it is now, or None if it is gone (or now owned by another)."""
+        meta = pod["metadata"]
+        where = {"key": key, "pod": meta["name"], "routing": routing.encode(want)}
+        try:
+            current = pod
+            if "containers" not in (pod.get("spec") or {}):  # the cache's trimmed copy: read it whole
+                current = await self.client.get(PODS, meta["name"], meta["namespace"])
+            if routing.owners(current) != routing.owners(pod) or current["metadata"].get("deletionTimestamp"):
+                return None
+            if routing.agrees(current["metadata"].get("labels"), want):
+                return current
+            relabelled: dict[str, Any] = await self.client.replace(PODS, routing.claimed(current, want))
+        except ApiError as exc:
+            if exc.is_forbidden:
+                log.warning(
+                    "cannot relabel a pod to its application's routing (pods update is not granted)",
+                    extra=where,
+                )
+                return None
+            if exc.is_not_found:
+                return None
+            raise
+        log.info("pod relabelled to its application's routing", extra=where)
+        return relabelled
 
     def _executor_states_hold(
         self, key: str, old: dict[str, Any], new: dict[str, Any], acted: bool
@@ -348,12 +459,14 @@ class SparkApplicationController:
         raw: dict[str, Any],
         status: dict[str, Any],
         events: list[lifecycle.Event],
+        routing_keys: frozenset[str] = frozenset(),
     ) -> None:
-        """Creates the driver pod, then its ConfigMap and Services; updates ``status`` in place."""
+        """Creates the driver pod, then its ConfigMap and Services; updates ``status`` in place.
+        The pods carry the application's values of ``routing_keys`` (see :mod:`.routing`)."""
         now = self.clock()
         submission_id = new_submission_id()
         try:
-            submission = render(app, submission_id, ui_service=self.ui_service)
+            submission = render(app, submission_id, ui_service=self.ui_service, routing_keys=routing_keys)
         except InvalidApplication as exc:
             # What only rendering finds (a ConfigMap over its size limit) is a spec error like any other:
             # refused as invalid (no retry, no FAILED), said once.
@@ -371,6 +484,8 @@ class SparkApplicationController:
         try:
             driver = await self.client.create(PODS, submission.driver_pod)
         except ApiError as exc:
+            if exc.is_namespace_terminating:
+                raise  # the application goes with its namespace: no failure to record, no Event
             if not exc.is_conflict:
                 message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
                 # An attempt: its submission ID is recorded, as the Spark Operator records one.
@@ -383,7 +498,7 @@ class SparkApplicationController:
                 raise
             driver = adopted
             submission_id = driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID]
-            submission = render(app, submission_id, ui_service=self.ui_service)
+            submission = render(app, submission_id, ui_service=self.ui_service, routing_keys=routing_keys)
         try:
             # Each create tolerates AlreadyExists: an adopted submission may have some of them.
             created = await asyncio.gather(
@@ -396,6 +511,8 @@ class SparkApplicationController:
                 ),
             )
         except ApiError as exc:
+            if exc.is_namespace_terminating:
+                raise  # as above: the driver pod goes with the namespace
             message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
             status["submissionID"] = submission_id
             _set_state(status, AppState.SUBMISSION_FAILED, message)

@@ -28,6 +28,7 @@ from sparkfleet.kube.transform import strip_managed_fields
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.scoped import ScopedController, Secondary
+from sparkfleet.operator.spark import routing
 from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule, check_precision, run_name
 from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.validation import InvalidApplication, validate_schedule
@@ -156,6 +157,9 @@ class ScheduledSparkApplicationController:
         name = raw["metadata"]["name"]
         now = datetime.datetime.fromtimestamp(self.clock(), datetime.UTC)
         runs = self._runs_of(namespace, name)
+        routing_keys = self.scoped.routing_keys(key)
+        if routing_keys:
+            runs = await self._claim_runs(raw, status, routing_keys, runs)
         active = [
             r
             for r in runs
@@ -187,6 +191,47 @@ class ScheduledSparkApplicationController:
         if scheduled.spec.suspend:
             return None
         return Result(requeue_after=max(0.05, (due - now).total_seconds()))
+
+    async def _claim_runs(
+        self, raw: dict[str, Any], status: dict[str, Any], keys: frozenset[str], runs: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """A ScheduledSparkApplication and its runs are one unit (see :mod:`.routing`): a run it owns
+        whose routing labels disagree with its own (they changed) is relabelled, so that the run
+        moves with it and stays in this holder's watch. The runs are listed when the last one is
+        not in the cache (it is outside the watch). Returns the runs, oldest first."""
+        meta = raw["metadata"]
+        namespace, name, uid = meta["namespace"], meta["name"], meta.get("uid") or ""
+        want = routing.routing_of(meta.get("labels"), keys)
+        by_name = {run["metadata"]["name"]: run for run in runs}
+        last = status.get("lastRunName")
+        if last and last not in by_name:
+            listed, _ = await self.client.list_all(
+                SPARK_APPLICATIONS, namespace, label_selector=f"{LABEL_SCHEDULED_APP_NAME}={name}"
+            )
+            by_name.update({run["metadata"]["name"]: run for run in listed if uid in routing.owners(run)})
+        for named, run in list(by_name.items()):
+            run_meta = run["metadata"]
+            if uid not in routing.owners(run) or run_meta.get("deletionTimestamp"):
+                continue
+            if routing.agrees(run_meta.get("labels"), want):
+                continue
+            relabelled = {
+                **run,
+                "metadata": {**run_meta, "labels": routing.enforce(run_meta.get("labels") or {}, want)},
+            }
+            where = {"key": f"{namespace}/{name}", "run": named, "routing": routing.encode(want)}
+            try:
+                by_name[named] = await self.client.replace(SPARK_APPLICATIONS, relabelled)
+            except ApiError as exc:
+                if exc.is_not_found:
+                    del by_name[named]
+                    continue
+                if not exc.is_forbidden:
+                    raise  # a conflict: the retry reads it again
+                log.warning("cannot relabel a run to its schedule's routing", extra=where)
+                continue
+            log.info("run relabelled to its schedule's routing", extra=where)
+        return sorted(by_name.values(), key=lambda r: r["metadata"].get("creationTimestamp") or "")
 
     async def _start_run(
         self, raw: dict[str, Any], scheduled: ScheduledSparkApplication, due: datetime.datetime

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ from sparkfleet.api.sparkapplication import (
     SparkApplication,
     SparkPodSpec,
 )
-from sparkfleet.operator.spark import naming
+from sparkfleet.operator.spark import naming, routing
 from sparkfleet.operator.spark.metrics_defaults import DEFAULT_METRICS_PROPERTIES, DEFAULT_PROMETHEUS_CONFIG
 from sparkfleet.operator.spark.units import (
     JVM_OVERHEAD_FACTOR,
@@ -126,7 +127,16 @@ def new_submission_id() -> str:
     return str(uuid.uuid4())
 
 
-def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True) -> Submission:
+def render(
+    app: SparkApplication,
+    submission_id: str,
+    *,
+    ui_service: bool = True,
+    routing_keys: Iterable[str] = (),
+) -> Submission:
+    """The objects of one submission. ``routing_keys``: the label keys that route objects to the
+    fleet's members (see :mod:`sparkfleet.operator.spark.routing`); the pods carry the application's
+    values of them whatever the driver's and executors' own labels say."""
     validate(app)
     name = app.metadata["name"]
     namespace = app.metadata["namespace"]
@@ -147,23 +157,25 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
         naming.LABEL_SPARK_VERSION: spec.spark_version,
     }
     # The application's own labels go onto its pods too (as the Spark Operator does), so a label-selected
-    # shard sees an application's pods in the same watch as the application.
+    # shard sees an application's pods in the same watch as the application; of the routing keys, the
+    # application's values win over the pods' own labels (or the keys are left off, as it has none).
+    pod_routing = routing.routing_of(app.metadata.get("labels"), routing_keys)
     app_labels = {
         key: value
         for key, value in (app.metadata.get("labels") or {}).items()
         if not key.startswith(KUEUE_LABEL_PREFIX)
     }
-    driver_labels = {
-        **app_labels,
-        **(spec.driver.labels or {}),
-        **operator_labels,
-        naming.LABEL_SPARK_ROLE: "driver",
-    }
+    driver_labels = routing.enforce(
+        {**app_labels, **(spec.driver.labels or {}), **operator_labels, naming.LABEL_SPARK_ROLE: "driver"},
+        pod_routing,
+    )
     # Spark labels its executors with its own reserved labels (spark-role, spark-app-selector, ...) and
     # refuses any of them among the custom ones: only the application's and the operator's go here.
     executor_labels = {
         key: value
-        for key, value in {**app_labels, **(spec.executor.labels or {}), **operator_labels}.items()
+        for key, value in routing.enforce(
+            {**app_labels, **(spec.executor.labels or {}), **operator_labels}, pod_routing
+        ).items()
         if key not in naming.SPARK_RESERVED_LABELS
     }
     selector = {naming.LABEL_SPARK_APP_SELECTOR: app_id, naming.LABEL_SPARK_ROLE: "driver"}
@@ -171,8 +183,13 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
     properties = _properties(
         app, app_id, driver_name, prefix, f"{service_name}.{namespace}.svc", executor_labels
     )
+    for key, value in pod_routing.items():  # a label the application lacks, set in spec.sparkConf
+        if value is None:
+            properties.pop(f"spark.kubernetes.executor.label.{key}", None)
     ui = ui_port(app)
     executor_template = _executor_template(app, executor_labels, config_map_name)
+    template_meta = executor_template["metadata"]
+    template_meta["labels"] = routing.enforce(template_meta["labels"], pod_routing)
     config_map: Obj = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -185,6 +202,10 @@ def render(app: SparkApplication, submission_id: str, *, ui_service: bool = True
     }
     _check_size(config_map["data"])
     driver_pod = _driver_pod(app, driver_name, driver_labels, app_id, submission_id, config_map_name, jvm, ui)
+    if pod_routing:
+        driver_meta = driver_pod["metadata"]
+        driver_meta["labels"] = routing.enforce(driver_meta["labels"], pod_routing)  # its template's too
+        driver_meta["annotations"][routing.ANNOTATION_ROUTING] = routing.encode(pod_routing)
     driver_service = {
         "apiVersion": "v1",
         "kind": "Service",

@@ -102,19 +102,30 @@ app.kubernetes.io/part-of: sparkfleet
 {{- toJson ($namespaces | uniq | sortAlpha) -}}
 {{- end -}}
 
+{{/* "true" when spark.jobNamespaces lists namespaces: the fleet is bounded by them (its spec.jobNamespaces). */}}
+{{- define "sparkfleet.bounded" -}}
+{{- $listed := false -}}
+{{- range .Values.spark.jobNamespaces -}}{{- if . -}}{{- $listed = true -}}{{- end -}}{{- end -}}
+{{- ternary "true" "" $listed -}}
+{{- end -}}
+
 {{/*
-"true" when the operator must watch across namespaces: no job namespace named (all of them), or a fleet
-with label shards (labelSelector, values of the routing label) or a catch-all, whose watches are
-cluster-wide. Then the job permissions are a ClusterRole; otherwise a Role in each job namespace.
+"true" when the operator must watch across namespaces. With spark.jobNamespaces listed, never: every
+shard is bounded by them (label shards and the catch-all watch each job namespace), so the job
+permissions are a Role in each job namespace. Without, when no namespace is named at all (every
+namespace), or a fleet has label shards (labelSelector, values of the routing label) or a catch-all,
+whose watches are then cluster-wide.
 */}}
 {{- define "sparkfleet.clusterWide" -}}
 {{- $wide := false -}}
+{{- if not (include "sparkfleet.bounded" .) -}}
 {{- if eq (include "sparkfleet.jobNamespaces" . | fromJsonArray | len) 0 -}}
 {{- $wide = true -}}
 {{- end -}}
 {{- if .Values.fleet.enabled -}}
 {{- range (include "sparkfleet.shards" . | fromJsonArray) -}}
 {{- if not .namespaces -}}{{- $wide = true -}}{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- ternary "true" "" $wide -}}
