@@ -92,6 +92,8 @@ def _split_host_port(value: str) -> tuple[str, int]:
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+EXIT_IDENTITY_IN_USE = 3
+"""`sparkfleet run` exit code: another live process holds the member identity (--identity)."""
 
 
 def checked(check: Callable[[Any], object]) -> Callable[[Any], Any]:
@@ -278,7 +280,7 @@ def run_command(
     from sparkfleet.kube import KubeConfigError
     from sparkfleet.kube.leaderelection import LeaseTiming
     from sparkfleet.logs import configure_logging
-    from sparkfleet.sharding.member import FleetUnavailable
+    from sparkfleet.sharding.member import FleetUnavailable, IdentityInUse
 
     configure_logging("json" if log_format.lower() == "json" else "text", log_level.lower())
     for warning in ctx.obj or []:  # Kubeflow Spark Operator flags accepted and ignored, one line each
@@ -324,6 +326,9 @@ def run_command(
         options = dataclasses.replace(options, identity=identity)
     try:
         code = uvloop.run(run(options))
+    except IdentityInUse as exc:  # another live process holds --identity: a distinct code
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_IDENTITY_IN_USE) from exc
     except (KubeConfigError, FleetUnavailable) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -192,7 +192,10 @@ async def run(options: RunOptions) -> int:
             if stop.is_set():
                 return 0
         waits = [stop.wait()] + ([elector.lost.wait()] if elector else [])
+        waits += [member.failed.wait()] if member is not None else []
         await _first(*waits)
+        if member is not None and member.evicted is not None:
+            raise member.evicted  # another process took this identity: stop, and say so
         if elector is not None and elector.lost.is_set():
             log.error("leadership lost; exiting so a fresh instance can take over")
             exit_code = 1

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
 import random
 import time
@@ -27,7 +26,10 @@ import aiohttp
 
 from sparkfleet.kube.client import KubeClient
 from sparkfleet.kube.errors import ApiError
+from sparkfleet.kube.lease import ExpiryClock, LeaseRecord, micro_time, new_lease
 from sparkfleet.kube.resources import LEASES
+
+__all__ = ["JITTER", "LeaderElector", "LeaseTiming", "micro_time"]
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +59,6 @@ class LeaseTiming:
             raise ValueError("retry period must be positive")
 
 
-def micro_time(now: datetime.datetime | None = None) -> str:
-    """A Kubernetes MicroTime: RFC 3339 with microseconds, UTC."""
-    return (now or datetime.datetime.now(datetime.UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class LeaderElector:
     def __init__(
         self,
@@ -81,9 +78,8 @@ class LeaderElector:
         self._clock = clock
         self.leading = asyncio.Event()
         self.lost = asyncio.Event()
-        self._observed_spec: dict[str, Any] | None = None
-        self._observed_at = 0.0
-        self._lease: dict[str, Any] | None = None
+        self._expiry = ExpiryClock(clock)
+        self._lease: LeaseRecord | None = None
         self._last_renew = 0.0
 
     @property
@@ -135,63 +131,39 @@ class LeaderElector:
             return False
 
     async def _attempt(self) -> bool:
-        now_wall = micro_time()
+        now = micro_time()
         try:
-            lease = await self.client.get(LEASES, self.name, self.namespace)
+            current = LeaseRecord.parse(await self.client.get(LEASES, self.name, self.namespace))
         except ApiError as exc:
             if not exc.is_not_found:
                 raise
-            self._lease = await self.client.create(
-                LEASES,
-                {
-                    "apiVersion": "coordination.k8s.io/v1",
-                    "kind": "Lease",
-                    "metadata": {"name": self.name, "namespace": self.namespace},
-                    "spec": self._spec(now_wall, now_wall, 0),
-                },
+            body = new_lease(
+                self.name, self.namespace, holder=self.identity, duration=self.timing.duration, now=now
             )
-            self._observe(self._lease["spec"])
+            self._lease = self._observe(await self.client.create(LEASES, body))
             return True
-        spec = lease.get("spec") or {}
-        if spec != self._observed_spec:
-            self._observe(spec)
-        holder = spec.get("holderIdentity") or ""
-        duration = float(spec.get("leaseDurationSeconds") or self.timing.duration)
-        if holder and holder != self.identity and self._clock() < self._observed_at + duration:
+        self._expiry.observe(self.name, current.version)
+        if (
+            current.holder
+            and current.holder != self.identity
+            and not self._expiry.expired(self.name, current.duration)
+        ):
             return False  # someone else holds a lease that has not expired in our eyes
-        if holder == self.identity:
-            acquire, transitions = spec.get("acquireTime") or now_wall, int(spec.get("leaseTransitions") or 0)
-        else:
-            acquire, transitions = now_wall, int(spec.get("leaseTransitions") or 0) + 1
-        lease["spec"] = self._spec(acquire, now_wall, transitions)
-        self._lease = await self.client.replace(LEASES, lease)  # CAS on resourceVersion
-        self._observe(self._lease["spec"])
+        body = current.written(holder=self.identity, duration=self.timing.duration, now=now)
+        self._lease = self._observe(await self.client.replace(LEASES, body))  # CAS on resourceVersion
         return True
 
-    def _spec(self, acquire: str, renew: str, transitions: int) -> dict[str, Any]:
-        return {
-            "holderIdentity": self.identity,
-            "leaseDurationSeconds": round(self.timing.duration),
-            "acquireTime": acquire,
-            "renewTime": renew,
-            "leaseTransitions": transitions,
-        }
-
-    def _observe(self, spec: dict[str, Any]) -> None:
-        self._observed_spec = dict(spec)
-        self._observed_at = self._clock()
+    def _observe(self, obj: dict[str, Any]) -> LeaseRecord:
+        record = LeaseRecord.parse(obj)
+        self._expiry.observe(self.name, record.version)
+        return record
 
     async def release(self) -> None:
         """Gives the Lease up (empty holder, 1 s duration) so a successor need not wait it out."""
-        if self._lease is None:
+        if self._lease is None or self._lease.holder != self.identity:
             return
-        lease = dict(self._lease)
-        spec = dict(lease.get("spec") or {})
-        if spec.get("holderIdentity") != self.identity:
-            return
-        spec.update({"holderIdentity": "", "leaseDurationSeconds": 1, "renewTime": micro_time()})
-        lease["spec"] = spec
-        self._lease = await self.client.replace(LEASES, lease)
+        body = self._lease.written(holder="", duration=1, now=micro_time(), acquire=False)
+        self._lease = LeaseRecord.parse(await self.client.replace(LEASES, body))
         self.leading.clear()
         log.info(
             "released leadership", extra={"lease": f"{self.namespace}/{self.name}", "identity": self.identity}

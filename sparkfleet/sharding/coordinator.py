@@ -17,12 +17,13 @@ import copy
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from sparkfleet.api.fleet import SPARK_FLEETS, SparkFleetSpec
-from sparkfleet.kube import ApiError
+from sparkfleet.kube import ApiError, KubeClient
+from sparkfleet.kube.leaderelection import LeaseTiming
 from sparkfleet.kube.resources import LEASES
 from sparkfleet.sharding.leases import ANNOTATION_REBALANCE, MemberLease, ShardLease, micro_time
 from sparkfleet.sharding.planner import Member, Shard, plan
@@ -35,12 +36,47 @@ from sparkfleet.sharding.shards import (
     overlapping_namespaces,
 )
 
-if TYPE_CHECKING:
-    from sparkfleet.sharding.member import FleetMember
-
 log = logging.getLogger(__name__)
 
 DRIFTING = ("objects", "lastRenewTime")
+
+
+class FleetView(Protocol):
+    """What the coordinator reads of the fleet (a member's caches, read-only), and its client."""
+
+    @property
+    def fleet(self) -> str: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def identity(self) -> str: ...
+    @property
+    def timing(self) -> LeaseTiming: ...
+    @property
+    def client(self) -> KubeClient: ...
+    @property
+    def fleet_object(self) -> dict[str, Any] | None: ...
+    @property
+    def spec(self) -> SparkFleetSpec | None: ...
+    @property
+    def shard_names(self) -> list[str]: ...
+    @property
+    def problems(self) -> list[Problem]: ...
+    @property
+    def refused(self) -> dict[str, str]: ...
+    def shard_leases(self) -> dict[str, ShardLease]: ...
+    def members(self) -> list[tuple[MemberLease, bool]]:
+        """Every member Lease, each with whether it is alive on the viewer's clock."""
+        ...
+
+    def other_fleet_objects(self) -> list[dict[str, Any]]: ...
+    def lease_annotations(self, name: str) -> dict[str, str]:
+        """The annotations of the fleet's Lease ``name`` as the viewer's cache has them ({} if absent)."""
+        ...
+
+    def lease_age(self, name: str) -> float | None:
+        """Seconds since the viewer last saw Lease ``name`` change; None if never seen."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +287,7 @@ def _without_drift(status: dict[str, Any]) -> dict[str, Any]:
 
 
 class Coordinator:
-    def __init__(self, member: FleetMember, refresh_seconds: float = 30.0, reweigh_seconds: float = 60.0):
+    def __init__(self, member: FleetView, refresh_seconds: float = 30.0, reweigh_seconds: float = 60.0):
         """``reweigh_seconds``: how often the shards' weights (objects) are refreshed for planning.
 
         Membership changes are planned at once; load drifts slowly, and re-planning on every
@@ -285,21 +321,15 @@ class Coordinator:
         if obj is None:
             return None
         spec = member.spec
-        shard_leases = {}
-        for name in member.shards:
-            lease_obj = member.shard_lease(name)
-            if lease_obj is not None:
-                shard_leases[name] = ShardLease.parse(lease_obj)
+        shard_leases = member.shard_leases()
         overlaps = []
         refused: set[str] = set()  # namespaces this fleet refuses: said once, by the refusal
         for shard in spec.shards if spec is not None else []:
             if shard.name in member.refused:
                 refused |= set(shard.namespaces or ()) | ({"*"} if shard.catch_all else set())
         if spec is not None:
-            for other in member.fleets.store.list():
+            for other in member.other_fleet_objects():
                 meta = other["metadata"]
-                if meta["name"] == member.fleet and meta["namespace"] == member.namespace:
-                    continue
                 try:
                     other_spec = SparkFleetSpec.model_validate(other.get("spec") or {})
                 except ValidationError:
@@ -316,22 +346,24 @@ class Coordinator:
         catch_all = next((s.name for s in spec.shards if s.catch_all), None) if spec is not None else None
         if catch_all is not None and catch_all in shard_leases:
             holder = next(
-                (m for m in member.member_leases() if m.identity == shard_leases[catch_all].holder), None
+                (
+                    m
+                    for m, alive in member.members()
+                    if alive and m.identity == shard_leases[catch_all].holder
+                ),
+                None,
             )
-            if holder is not None and member.is_alive(holder):
-                lease_obj = member.leases.store.get(f"{member.namespace}/{holder.name}") or {}
-                catch_all_excludes = confirmed_excludes(
-                    lease_obj.get("metadata", {}).get("annotations") or {}
-                )
+            if holder is not None:
+                catch_all_excludes = confirmed_excludes(member.lease_annotations(holder.name))
         request = (obj["metadata"].get("annotations") or {}).get(ANNOTATION_REBALANCE)
         previous = obj.get("status") or {}
         return Inputs(
             coordinator=member.identity,
             generation=obj["metadata"].get("generation"),
             spec=spec,
-            shard_names=sorted(member.shards),
+            shard_names=list(member.shard_names),
             problems=list(member.problems),
-            members=[MemberView(m, member.is_alive(m)) for m in member.member_leases()],
+            members=[MemberView(lease, alive) for lease, alive in member.members()],
             shard_leases=shard_leases,
             previous=previous,
             overlaps=overlaps,
@@ -376,7 +408,7 @@ class Coordinator:
         member = self.member
         for view in inputs.members:
             lease = view.lease
-            age = member.expiry.age(lease.name)
+            age = member.lease_age(lease.name)
             if not view.alive and age is not None and age >= 3 * lease.duration:
                 try:
                     await member.client.delete(LEASES, lease.name, member.namespace)

@@ -20,14 +20,15 @@ import datetime
 import hashlib
 import math
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from sparkfleet.kube.leaderelection import micro_time as kube_micro_time
+from sparkfleet.kube.lease import ExpiryClock, LeaseRecord
+from sparkfleet.kube.lease import micro_time as kube_micro_time
+
+__all__ = ["ExpiryClock", "LeaseRecord"]  # the shared record and clock, re-exported for the fleet's users
 
 LABEL_FLEET = "sparkfleet.io/fleet"
 LABEL_ROLE = "sparkfleet.io/role"
@@ -38,6 +39,8 @@ ANNOTATION_DRAINING = "sparkfleet.io/draining"
 ANNOTATION_LOAD = "sparkfleet.io/load"
 ANNOTATION_HANDOFF_STARTED = "sparkfleet.io/handoff-started"
 ANNOTATION_HANDOFF_REASON = "sparkfleet.io/handoff-reason"
+ANNOTATION_NONCE = "sparkfleet.io/nonce"  # on a member Lease: the process that holds the identity
+ANNOTATION_DEFINITION = "sparkfleet.io/definition"  # on a shard Lease: the fingerprint its holder serves
 ANNOTATION_REBALANCE = "sparkfleet.io/rebalance"  # on the SparkFleet: a rebalance request
 
 ROLE_MEMBER = "member"
@@ -106,11 +109,12 @@ class MemberLease:
     load: dict[str, ShardLoad]
     renew_time: str | None
     duration: float
+    nonce: str = ""
 
     @classmethod
     def parse(cls, lease: dict[str, Any]) -> MemberLease:
-        meta, spec = lease["metadata"], lease.get("spec") or {}
-        annotations = meta.get("annotations") or {}
+        record = LeaseRecord.parse(lease)
+        annotations = record.annotations
         try:
             capacity = float(annotations.get(ANNOTATION_CAPACITY) or 1.0)
         except ValueError:
@@ -124,14 +128,15 @@ class MemberLease:
         except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
             load = {}
         return cls(
-            name=meta["name"],
-            identity=annotations.get(ANNOTATION_IDENTITY) or spec.get("holderIdentity") or meta["name"],
-            holder=spec.get("holderIdentity") or "",
+            name=record.name,
+            identity=annotations.get(ANNOTATION_IDENTITY) or record.holder or record.name,
+            holder=record.holder,
             capacity=capacity if math.isfinite(capacity) and capacity > 0 else 1.0,
             draining=annotations.get(ANNOTATION_DRAINING) == "true",
             load=load,
-            renew_time=spec.get("renewTime"),
-            duration=float(spec.get("leaseDurationSeconds") or 15),
+            renew_time=record.renew_time,
+            duration=record.duration,
+            nonce=annotations.get(ANNOTATION_NONCE) or "",
         )
 
 
@@ -143,61 +148,35 @@ class ShardLease:
     acquire_time: str | None
     transitions: int
     handoff_started: float | None
+    definition: str = ""
+    """The fingerprint of the shard definition its holder serves (or claimed it for)."""
 
     @classmethod
     def parse(cls, lease: dict[str, Any]) -> ShardLease:
-        meta, spec = lease["metadata"], lease.get("spec") or {}
-        annotations = meta.get("annotations") or {}
+        record = LeaseRecord.parse(lease)
+        annotations = record.annotations
         try:
             started: float | None = float(annotations.get(ANNOTATION_HANDOFF_STARTED) or "")
         except ValueError:
             started = None  # absent, or edited by hand: the hand-off is just not timed
         return cls(
-            name=meta["name"],
-            shard=(meta.get("labels") or {}).get(LABEL_SHARD) or meta["name"],
-            holder=spec.get("holderIdentity") or "",
-            acquire_time=spec.get("acquireTime"),
-            transitions=int(spec.get("leaseTransitions") or 0),
+            name=record.name,
+            shard=record.labels.get(LABEL_SHARD) or record.name,
+            holder=record.holder,
+            acquire_time=record.acquire_time,
+            transitions=record.transitions,
             handoff_started=started if started is not None and math.isfinite(started) else None,
+            definition=annotations.get(ANNOTATION_DEFINITION) or "",
         )
 
+    @property
+    def acquired(self) -> bool:
+        return bool(self.holder) and self.acquire_time is not None
 
-class ExpiryClock:
-    """When each Lease was last seen to change, on this process's monotonic clock.
 
-    :meth:`observe` is called with every version seen; :meth:`expired` says
-    whether ``duration`` has passed since the last change. A Lease seen to
-    vanish is tracked from the moment it vanished.
-    """
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self._clock = clock
-        self._seen: dict[str, tuple[str, float]] = {}  # name -> (resourceVersion, when it changed)
-
-    def observe(self, name: str, version: str) -> None:
-        current = self._seen.get(name)
-        if current is None or current[0] != version:
-            self._seen[name] = (version, self._clock())
-
-    def observe_absent(self, name: str) -> None:
-        self.observe(name, "")
-
-    def age(self, name: str) -> float | None:
-        """Seconds since ``name`` last changed; None if never seen."""
-        current = self._seen.get(name)
-        return None if current is None else self._clock() - current[1]
-
-    def version(self, name: str) -> str | None:
-        """The version last observed ("" for absent), or None if never seen."""
-        current = self._seen.get(name)
-        return None if current is None else current[0]
-
-    def expired(self, name: str, duration: float) -> bool:
-        age = self.age(name)
-        return age is not None and age >= duration
-
-    def forget(self, name: str) -> None:
-        self._seen.pop(name, None)
+def fleet_labels(fleet: str, role: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The labels of a fleet's Lease: its fleet, its role, and ``extra``."""
+    return {LABEL_FLEET: fleet, LABEL_ROLE: role, **(extra or {})}
 
 
 def lease_object(
@@ -216,7 +195,7 @@ def lease_object(
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "labels": {LABEL_FLEET: fleet, LABEL_ROLE: role, **(labels or {})},
+            "labels": fleet_labels(fleet, role, labels),
             **({"annotations": annotations} if annotations else {}),
         },
         "spec": spec,

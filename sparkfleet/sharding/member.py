@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -38,16 +39,21 @@ from sparkfleet.api.fleet import SPARK_FLEETS, SparkFleet, SparkFleetSpec
 from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
 from sparkfleet.kube.informer import EventType
 from sparkfleet.kube.leaderelection import LeaderElector, LeaseTiming
+from sparkfleet.kube.lease import LeaseRecord, new_lease
 from sparkfleet.kube.resources import LEASES
 from sparkfleet.kube.scope import Scope
 from sparkfleet.sharding import metrics
+from sparkfleet.sharding.coordinator import Coordinator
 from sparkfleet.sharding.leases import (
     ANNOTATION_CAPACITY,
+    ANNOTATION_DEFINITION,
     ANNOTATION_DRAINING,
     ANNOTATION_HANDOFF_REASON,
     ANNOTATION_HANDOFF_STARTED,
     ANNOTATION_IDENTITY,
     ANNOTATION_LOAD,
+    ANNOTATION_NONCE,
+    LABEL_ROLE,
     LABEL_SHARD,
     ROLE_MEMBER,
     ROLE_SHARD,
@@ -55,12 +61,25 @@ from sparkfleet.sharding.leases import (
     MemberLease,
     ShardLease,
     coordinator_lease_name,
+    fleet_labels,
     fleet_selector,
     is_member_lease,
-    lease_object,
     member_lease_name,
     micro_time,
     shard_lease_name,
+)
+from sparkfleet.sharding.membercore import (
+    Claim,
+    Fence,
+    HandOff,
+    Holding,
+    Rescope,
+    Stop,
+    Unwarm,
+    View,
+    Warm,
+    decide,
+    stale_holdings,
 )
 from sparkfleet.sharding.planner import Member, Shard, plan
 from sparkfleet.sharding.shards import (
@@ -84,6 +103,19 @@ REQUEST_ERRORS = (ApiError, aiohttp.ClientError, TimeoutError)
 
 class FleetUnavailable(Exception):
     """The fleet cannot be joined at all (its CRD is missing, or it cannot be read); the message says why."""
+
+
+class IdentityInUse(Exception):
+    """Another live process holds this member's identity (rule 5: one identity, one process)."""
+
+    def __init__(self, identity: str, lease: str, holder: str, nonce: str, *, running: bool = False):
+        self.identity, self.lease, self.holder, self.nonce = identity, lease, holder, nonce
+        when = "took it over while this process was running" if running else "is alive"
+        super().__init__(
+            f"identity {identity!r} is in use: member Lease {lease} is held by {holder!r} "
+            f"(process nonce {nonce or '(none)'}), and that process {when}; "
+            "give each instance its own --identity"
+        )
 
 
 class ShardHost(Protocol):
@@ -144,9 +176,16 @@ class FleetMember:
         self.refused: dict[str, str] = {}
         self._claims: dict[str, tuple[str, FleetClaim | None]] = {}
         """Shards not served because another fleet claimed their namespaces first: shard -> why."""
-        self.serving: set[str] = set()
+        self.serving: dict[str, str] = {}
+        """Shards served now: name -> the fingerprint of the definition served."""
         self.served_defs: dict[str, ShardDef] = {}  # the definition each served shard was claimed with
-        self.warming: set[str] = set()  # shards whose caches are warmed ahead of a hand-off to us
+        self.warming: dict[str, str] = {}  # shards whose caches are warmed ahead of a hand-off to us
+        self.nonce = secrets.token_hex(8)
+        """This process: a second process with the same identity carries another nonce."""
+        self.evicted: IdentityInUse | None = None
+        self.failed = asyncio.Event()
+        """Set when this member must stop the process (:attr:`evicted` says why)."""
+        self._held_off: dict[str, float] = {}  # shard -> until when a blocked claim is not retried
         self.ready = asyncio.Event()
         self.shutting_down = False
         self.fenced = False
@@ -204,6 +243,7 @@ class FleetMember:
 
         Raises :class:`FleetUnavailable` when the cluster does not serve SparkFleets at all; a
         fleet that does not exist yet is waited for (it may be applied after the Deployment).
+        Raises :class:`IdentityInUse` when another live process holds this identity.
         """
         await self._preflight()
         self.leases.start()
@@ -216,7 +256,12 @@ class FleetMember:
             self.timing = LeaseTiming(
                 lease.duration_seconds, lease.renew_deadline_seconds, lease.retry_period_seconds
             )
+        await self._claim_identity()
         await self._renew()
+        if self.evicted is not None:
+            await self.leases.stop()
+            await self.fleets.stop()
+            raise self.evicted
         self._tasks = [
             asyncio.create_task(self._renew_loop(), name="member renew"),
             asyncio.create_task(self._shard_loop(), name="member shards"),
@@ -257,6 +302,15 @@ class FleetMember:
             timeout if timeout is not None else self.handoff_timeout + 4 * self.timing.retry_period
         )
         self.shutting_down = True
+        if self.evicted is not None:  # the identity is another process's now: touch none of its Leases
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self.leases.stop()
+            await self.fleets.stop()
+            return
         log.info(
             "leaving the fleet: handing off shards", extra={"fleet": self.fleet, "member": self.identity}
         )
@@ -284,9 +338,14 @@ class FleetMember:
         if self.serving:
             await asyncio.gather(*(self.host.remove_scope(s, 0.5) for s in list(self.serving)))
             self.serving.clear()
+        version = (self._member_lease or {}).get("metadata", {}).get("resourceVersion")
         with contextlib.suppress(*REQUEST_ERRORS):
             async with asyncio.timeout(self.timing.renew_deadline):  # never hang a shutdown
-                await self.client.delete(LEASES, member_lease_name(self.fleet, self.identity), self.namespace)
+                # only the version we wrote: a Lease another process took over is not ours to delete
+                await self.client.delete(
+                    LEASES, member_lease_name(self.fleet, self.identity), self.namespace,
+                    resource_version=version,
+                )  # fmt: skip
         await self.leases.stop()
         await self.fleets.stop()
         metrics.SHARDS_HELD.labels(self.fleet, self.identity).set(0)
@@ -313,7 +372,7 @@ class FleetMember:
         if not problems:
             self.spec = fleet.spec
             refused = {
-                **waiting_shards(fleet.spec, claim_order(obj), others, self.serving),
+                **waiting_shards(fleet.spec, claim_order(obj), others, set(self.serving)),
                 **refused_shards(fleet.spec, claim_order(obj), others),
             }
             if refused != self.refused:
@@ -346,6 +405,48 @@ class FleetMember:
 
     # -- the member Lease -------------------------------------------------------------
 
+    async def _claim_identity(self) -> None:
+        """Rule 5: refuses to start while another live process holds this identity's member Lease.
+
+        A Lease with another nonce is watched (quorum reads, on this process's clock): if it
+        changes within its duration its process is alive and :class:`IdentityInUse` is raised;
+        if it does not, its process is gone (crashed) and this one takes the Lease over.
+        """
+        name = member_lease_name(self.fleet, self.identity)
+        first_seen: float | None = None
+        version = ""
+        while True:
+            try:
+                obj = await self.client.get(LEASES, name, self.namespace)
+            except ApiError as exc:
+                if exc.is_not_found:
+                    self._member_lease = None
+                    return
+                raise
+            record = LeaseRecord.parse(obj)
+            theirs = MemberLease.parse(obj)
+            if not record.holder or theirs.nonce == self.nonce:
+                self._member_lease = obj
+                return
+            if first_seen is None:
+                first_seen, version = self.clock(), record.version
+                log.warning(
+                    "another process holds this identity's member Lease; watching whether it is alive",
+                    extra={"fleet": self.fleet, "member": self.identity, "lease": f"{self.namespace}/{name}",
+                           "nonce": theirs.nonce, "duration_s": record.duration},
+                )  # fmt: skip
+            elif record.version != version:
+                raise IdentityInUse(self.identity, f"{self.namespace}/{name}", record.holder, theirs.nonce)
+            elif self.clock() - first_seen >= record.duration:
+                log.warning(
+                    "taking over the member Lease of a process that stopped renewing it",
+                    extra={"fleet": self.fleet, "member": self.identity, "lease": f"{self.namespace}/{name}",
+                           "nonce": theirs.nonce},
+                )  # fmt: skip
+                self._member_lease = obj
+                return
+            await asyncio.sleep(self.timing.retry_period)
+
     async def _renew_loop(self) -> None:
         while True:
             await asyncio.sleep(self.timing.retry_period)
@@ -356,6 +457,8 @@ class FleetMember:
             await self._renew_once()
 
     async def _renew_once(self) -> None:
+        if self.evicted is not None:
+            return
         started = self.clock()
         budget = self.timing.renew_deadline
         if self._last_renew is not None:
@@ -363,6 +466,9 @@ class FleetMember:
         try:
             async with asyncio.timeout(budget):
                 await self._write_member_lease()
+        except IdentityInUse as exc:
+            self._evict(exc)
+            return
         except REQUEST_ERRORS as exc:
             metrics.LEASE_RENEW_FAILURES.inc()
             if isinstance(exc, ApiError) and exc.is_conflict:
@@ -398,9 +504,16 @@ class FleetMember:
             except ApiError as exc:
                 if not exc.is_not_found:
                     raise
+            if self._member_lease is not None:
+                theirs = MemberLease.parse(self._member_lease)
+                if theirs.holder and theirs.nonce != self.nonce:
+                    where = f"{self.namespace}/{name}"
+                    self._member_lease = None
+                    raise IdentityInUse(self.identity, where, theirs.holder, theirs.nonce, running=True)
         now = micro_time()
         annotations = {
             ANNOTATION_IDENTITY: self.identity,
+            ANNOTATION_NONCE: self.nonce,
             ANNOTATION_CAPACITY: f"{self.capacity:g}",
             ANNOTATION_DRAINING: "true" if self.shutting_down else "false",
             ANNOTATION_LOAD: orjson.dumps(
@@ -414,33 +527,16 @@ class FleetMember:
             ),
         }
         if self._member_lease is None:
-            spec = {
-                "holderIdentity": self.identity,
-                "leaseDurationSeconds": round(self.timing.duration),
-                "acquireTime": now,
-                "renewTime": now,
-                "leaseTransitions": 0,
-            }
-            obj = lease_object(
-                name, self.namespace, fleet=self.fleet, role=ROLE_MEMBER, spec=spec, annotations=annotations
-            )
-            self._member_lease = await self.client.create(LEASES, obj)
+            body = new_lease(
+                name, self.namespace, holder=self.identity, duration=self.timing.duration, now=now,
+                labels=fleet_labels(self.fleet, ROLE_MEMBER), annotations=annotations,
+            )  # fmt: skip
+            self._member_lease = await self.client.create(LEASES, body)
             return
-        lease = dict(self._member_lease)
-        metadata = dict(lease["metadata"])
-        metadata["annotations"] = {**(metadata.get("annotations") or {}), **annotations}
-        spec = dict(lease.get("spec") or {})
-        if spec.get("holderIdentity") != self.identity:
-            spec["acquireTime"] = now
-        spec.update(
-            {
-                "holderIdentity": self.identity,
-                "leaseDurationSeconds": round(self.timing.duration),
-                "renewTime": now,
-            }
+        body = LeaseRecord.parse(self._member_lease).written(
+            holder=self.identity, duration=self.timing.duration, now=now, annotations=annotations
         )
-        lease.update({"metadata": metadata, "spec": spec})
-        self._member_lease = await self.client.replace(LEASES, lease)  # CAS on resourceVersion
+        self._member_lease = await self.client.replace(LEASES, body)  # CAS on resourceVersion
 
     def _fence(self) -> None:
         """Could not renew in time: stop every shard at once; claim them anew once renewed."""
@@ -458,6 +554,14 @@ class FleetMember:
             "could not renew the member lease within the renew deadline: stopped every shard",
             extra={"fleet": self.fleet, "member": self.identity, "shards": ",".join(lost)},
         )
+
+    def _evict(self, exc: IdentityInUse) -> None:
+        """Another process holds this identity now: stop every shard at once and never serve again."""
+        if not self.fenced:
+            self._fence()
+        self.evicted = exc
+        log.error(str(exc), extra={"fleet": self.fleet, "member": self.identity, "holder_nonce": exc.nonce})
+        self.failed.set()
 
     # -- shards ---------------------------------------------------------------------
 
@@ -485,66 +589,84 @@ class FleetMember:
                     await self._shard_wake.wait()
             self._shard_wake.clear()
             self._load_spec()
-            if self.fresh:
+            if self.evicted is None:
                 self._act()
 
-    def _act(self) -> None:
-        """Starts the claims, hand-offs and releases the caches call for (one task per shard at a time)."""
-        desired = self.desired_holders()
-        live = self.live_members()
-        for name, shard in sorted(self.shards.items()):
-            if name in self._busy:
+    def shard_holdings(self) -> dict[str, Holding]:
+        """Every shard Lease of the fleet in the cache, by shard."""
+        holdings = {}
+        for obj in self.leases.store.list():
+            if (obj["metadata"].get("labels") or {}).get(LABEL_ROLE) != ROLE_SHARD:
                 continue
-            obj = self.shard_lease(name)
-            lease = ShardLease.parse(obj) if obj is not None else None
-            holder = lease.holder if lease else ""
-            target = desired.get(name)
-            handing_to = target if target and target != self.identity and target in live else None
-            if holder == self.identity:
-                if handing_to and (self.shutting_down or not live[handing_to].draining):
-                    self._spawn(name, self._hand_off(name, handing_to, self._reason(name, handing_to)))
-                elif name not in self.serving and not self.shutting_down:
-                    self._spawn(
-                        name, self._claim(shard, obj, "resume" if lease and lease.acquire_time else "handoff")
-                    )
-            elif name in self.serving:
-                self._spawn(name, self._lost(name, holder))
-            elif target == self.identity and not self.shutting_down and self._takeable(name, lease):
-                self._spawn(name, self._claim(shard, obj, "failover" if holder else "assigned"))
-            elif target == self.identity and not self.shutting_down and name not in self.warming:
-                self.warming.add(name)  # on its way to us: warm the caches while the holder drains
-                self.host.prepare_scope(shard.scope)
-        for name in sorted(self.warming - self.serving):
-            not_coming = desired.get(name) != self.identity or self.shutting_down or name not in self.shards
-            if not_coming and name not in self._busy:
-                self.warming.discard(name)
-                self._spawn(name, self.host.unprepare_scope(name))
-        for name in sorted(self.serving - set(self.shards)):
-            if name not in self._busy:
-                self._spawn(name, self._hand_off(name, "", "removed"))
-        metrics.MEMBERS.labels(self.fleet).set(len(live))
+            lease = ShardLease.parse(obj)
+            holdings[lease.shard] = Holding(lease.holder, lease.acquired, lease.definition)
+        return holdings
 
-    def _reason(self, shard: str, target: str) -> str:
-        if self.shutting_down:
-            return "shutdown"
+    def _gone(self, holders: set[str]) -> frozenset[str]:
+        """The holders whose member Lease is released, or expired as this member judges it."""
+        gone = set()
+        for holder in holders:
+            member_name = member_lease_name(self.fleet, holder)
+            obj = self.leases.store.get(f"{self.namespace}/{member_name}")
+            if obj is None:
+                if self.expiry.age(member_name) is None:
+                    self.expiry.observe_absent(member_name)  # never seen: its absence counts from now
+                if self.expiry.expired(member_name, self.timing.duration):
+                    gone.add(holder)
+                continue
+            member = MemberLease.parse(obj)
+            if not member.holder or self.expiry.expired(member_name, member.duration):
+                gone.add(holder)
+        return frozenset(gone)
+
+    def view(self) -> View:
+        """What :func:`membercore.decide` decides from: the caches and this member's own state."""
+        leases = self.shard_holdings()
+        live = self.live_members()
+        now = self.clock()
+        held_off = {name for name, until in self._held_off.items() if until > now}
         spec = self.spec
-        if spec is not None and self.identity in (spec.drain or []):
-            return "drain"
-        if spec is not None and (spec.pins or {}).get(shard) == target:
-            return "move"
-        return "rebalance"
+        return View(
+            identity=self.identity,
+            fresh=self.fresh,
+            shards={name: shard.fingerprint for name, shard in self.shards.items()},
+            leases=leases,
+            desired=self.desired_holders(),
+            live={identity: m.draining for identity, m in live.items()},
+            gone=self._gone({h.holder for h in leases.values() if h.holder and h.holder != self.identity}),
+            serving=dict(self.serving),
+            warming=dict(self.warming),
+            busy=frozenset(self._busy) | held_off,
+            shutting_down=self.shutting_down,
+            drained=frozenset(spec.drain or []) if spec else frozenset(),
+            pins=dict(spec.pins or {}) if spec else {},
+        )
 
-    def _takeable(self, shard: str, lease: ShardLease | None) -> bool:
-        if lease is None or not lease.holder:
-            return True
-        member_name = member_lease_name(self.fleet, lease.holder)
-        obj = self.leases.store.get(f"{self.namespace}/{member_name}")
-        if obj is None:
-            if self.expiry.age(member_name) is None:
-                self.expiry.observe_absent(member_name)  # never seen: its absence counts from now
-            return self.expiry.expired(member_name, self.timing.duration)
-        member = MemberLease.parse(obj)
-        return not member.holder or self.expiry.expired(member_name, member.duration)
+    def _act(self) -> None:
+        """Carries out what the core decides (one task per shard at a time)."""
+        view = self.view()
+        for action in decide(view):
+            match action:
+                case Fence():
+                    self._fence()
+                    return
+                case Claim(shard=name, reason=why):
+                    self._spawn(name, self._claim(self.shards[name], why))
+                case HandOff(shard=name, to=target, reason=why):
+                    self._spawn(name, self._hand_off(name, target, why))
+                case Rescope(shard=name, definition=definition):
+                    self._spawn(name, self._rescope(name, definition))
+                case Stop(shard=name, holder=holder):
+                    self._spawn(name, self._lost(name, holder))
+                case Warm(shard=name, definition=definition):
+                    self.warming[name] = (
+                        definition  # on its way to us: warm the caches while the holder drains
+                    )
+                    self.host.prepare_scope(self.shards[name].scope)
+                case Unwarm(shard=name):
+                    self.warming.pop(name, None)
+                    self._spawn(name, self.host.unprepare_scope(name))
+        metrics.MEMBERS.labels(self.fleet).set(len(view.live))
 
     def _spawn(self, shard: str, work: Any) -> None:
         task = asyncio.create_task(work, name=f"shard {shard}")
@@ -560,26 +682,43 @@ class FleetMember:
 
         task.add_done_callback(finished)
 
-    async def _claim(self, shard: ShardDef, obj: dict[str, Any] | None, reason: str) -> None:
+    async def _claim(self, shard: ShardDef, reason: str) -> None:
         epoch = self._epoch
+        obj = self.shard_lease(shard.name)
         previous = ShardLease.parse(obj) if obj is not None else None
         if reason == "failover" and previous is not None and not await self._still_expired(previous.holder):
             return
+        definition = shard.fingerprint
         try:
-            await self._write_shard_lease(shard.name, obj, holder=self.identity, claim=True)
+            await self._write_shard_lease(
+                shard.name, obj, holder=self.identity, acquire=True, definition=definition
+            )
         except ApiError as exc:
             if exc.is_conflict or exc.is_not_found:
                 return  # someone acted first; the cache will show what happened
             raise
         if epoch != self._epoch or not self.fresh:
             return  # fenced meanwhile: claim again once renewed
+        # Rule 4, confirmed with a quorum read now that our claim is written: of two members
+        # claiming under different definitions, the later one sees the earlier one's Lease.
+        blockers = await self._quorum_barrier(shard.name)
+        if blockers:
+            self._held_off[shard.name] = self.clock() + self.timing.retry_period
+            log.info(
+                "waiting to serve a shard: other shards are still served under an old definition",
+                extra={"fleet": self.fleet, "member": self.identity, "shard": shard.name,
+                       "waiting_for": ",".join(blockers)},
+            )  # fmt: skip
+            return
+        if epoch != self._epoch or not self.fresh:
+            return
         await self.host.add_scope(shard.scope)
         if epoch != self._epoch or not self.fresh or self.shutting_down:
             await self.host.remove_scope(shard.name, 0)
             return
-        self.serving.add(shard.name)
+        self.serving[shard.name] = definition
         self.served_defs[shard.name] = shard
-        self.warming.discard(shard.name)
+        self.warming.pop(shard.name, None)
         metrics.SHARDS_HELD.labels(self.fleet, self.identity).set(len(self.serving))
         if reason in ("handoff", "failover"):
             metrics.HANDOFFS.labels(reason if reason == "failover" else "takeover").inc()
@@ -588,6 +727,7 @@ class FleetMember:
             "member": self.identity,
             "shard": shard.name,
             "reason": reason,
+            "definition": definition,
         }
         if previous is not None and previous.handoff_started is not None and reason == "handoff":
             took = max(
@@ -596,6 +736,20 @@ class FleetMember:
             metrics.HANDOFF_DURATION.observe(took)
             extra["handoff_s"] = round(took, 3)
         log.info("serving shard", extra=extra)
+
+    async def _quorum_barrier(self, shard: str) -> list[str]:
+        """The shards that keep ``shard`` from being served, judged on a fresh (quorum) list of the Leases."""
+        items, _ = await self.client.list_all(
+            LEASES, self.namespace, label_selector=f"{fleet_selector(self.fleet)},{LABEL_ROLE}={ROLE_SHARD}"
+        )
+        leases = {}
+        for obj in items:
+            lease = ShardLease.parse(obj)
+            leases[lease.shard] = Holding(lease.holder, lease.acquired, lease.definition)
+        shards = {name: s.fingerprint for name, s in self.shards.items()}
+        live = {identity: m.draining for identity, m in self.live_members().items()}
+        stale = stale_holdings(self.identity, shards, leases, live, dict(self.serving))
+        return [name for name in stale if name != shard]
 
     async def _still_expired(self, holder: str) -> bool:
         """Confirms with a quorum read that ``holder``'s Lease really has not changed.
@@ -616,12 +770,44 @@ class FleetMember:
             return False
         return True
 
+    async def _rescope(self, shard: str, definition: str) -> None:
+        """The shard's definition changed: stop the old scope (bounded), then record the new one on the Lease.
+
+        Serving the new scope is a claim of its own, which waits for the fleet-wide barrier.
+        """
+        if shard in self.serving:
+            cancelled = await self.host.remove_scope(shard, self.handoff_timeout)
+            self.serving.pop(shard, None)
+            metrics.SHARDS_HELD.labels(self.fleet, self.identity).set(len(self.serving))
+            if cancelled:
+                log.warning(
+                    "re-scope cancelled in-flight reconciles", extra={"shard": shard, "count": cancelled}
+                )
+        if shard in self.warming:
+            self.warming.pop(shard, None)
+            await self.host.unprepare_scope(shard)
+        obj = self.shard_lease(shard)
+        if obj is None or ShardLease.parse(obj).holder != self.identity:
+            return
+        try:
+            await self._write_shard_lease(
+                shard, obj, holder=self.identity, acquire=None, definition=definition
+            )
+        except ApiError as exc:
+            if not exc.is_conflict:
+                raise
+            return
+        log.info(
+            "shard definition changed: stopped the old scope",
+            extra={"fleet": self.fleet, "member": self.identity, "shard": shard, "definition": definition},
+        )
+
     async def _hand_off(self, shard: str, target: str, reason: str) -> None:
         """Stops serving ``shard`` (in-flight reconciles finish, bounded), then names ``target`` holder."""
         started = time.time()
         if shard in self.serving:
             cancelled = await self.host.remove_scope(shard, self.handoff_timeout)
-            self.serving.discard(shard)
+            self.serving.pop(shard, None)
             metrics.SHARDS_HELD.labels(self.fleet, self.identity).set(len(self.serving))
             if cancelled:
                 log.warning(
@@ -632,7 +818,7 @@ class FleetMember:
             return
         try:
             await self._write_shard_lease(
-                shard, obj, holder=target, claim=False, handoff={"started": started, "reason": reason}
+                shard, obj, holder=target, acquire=False, handoff={"started": started, "reason": reason}
             )
         except ApiError as exc:
             if not exc.is_conflict:
@@ -657,7 +843,7 @@ class FleetMember:
             "shard taken over while serving it; stopping at once",
             extra={"fleet": self.fleet, "member": self.identity, "shard": shard, "holder": holder},
         )
-        self.serving.discard(shard)
+        self.serving.pop(shard, None)
         await self.host.remove_scope(shard, 0)
         metrics.SHARDS_HELD.labels(self.fleet, self.identity).set(len(self.serving))
         metrics.HANDOFFS.labels("lost").inc()
@@ -672,14 +858,10 @@ class FleetMember:
         shards = [Shard(s, float(self.host.objects(s))) for s in sorted(self.shards)]
         current = {**self.desired_holders(), **{s: self.identity for s in self.serving}}
         holders = plan(members, shards, current, self.spec.pins if self.spec else None).holders
-        named_us = {
-            s
-            for s in self.shards
-            if (o := self.shard_lease(s)) and ShardLease.parse(o).holder == self.identity
-        }
+        named_us = {s for s, h in self.shard_holdings().items() if h.holder == self.identity}
         moves = [
             self._hand_off(s, holders.get(s) or "", "shutdown")
-            for s in sorted(self.serving | named_us)
+            for s in sorted(set(self.serving) | named_us)
             if s not in self._busy
         ]
         with contextlib.suppress(TimeoutError):
@@ -692,58 +874,68 @@ class FleetMember:
         obj: dict[str, Any] | None,
         *,
         holder: str,
-        claim: bool,
+        acquire: bool | None,
+        definition: str | None = None,
         handoff: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         now = micro_time()
-        name = shard_lease_name(self.fleet, shard)
-        spec: dict[str, Any]
-        if obj is None:
-            spec = {
-                "holderIdentity": holder,
-                "leaseDurationSeconds": round(self.timing.duration),
-                "acquireTime": now,
-                "renewTime": now,
-                "leaseTransitions": 0,
-            }
-            new = lease_object(
-                name,
-                self.namespace,
-                fleet=self.fleet,
-                role=ROLE_SHARD,
-                spec=spec,
-                labels={LABEL_SHARD: shard},
-            )
-            return await self.client.create(LEASES, new)
-        lease = dict(obj)
-        metadata = dict(lease["metadata"])
-        annotations = {
-            k: v
-            for k, v in (metadata.get("annotations") or {}).items()
-            if k not in (ANNOTATION_HANDOFF_STARTED, ANNOTATION_HANDOFF_REASON)
-        }
+        annotations = {}
+        if definition is not None:
+            annotations[ANNOTATION_DEFINITION] = definition
         if handoff is not None:
             annotations[ANNOTATION_HANDOFF_STARTED] = f"{handoff['started']:.6f}"
             annotations[ANNOTATION_HANDOFF_REASON] = handoff["reason"]
-        metadata["annotations"] = annotations
-        spec = dict(lease.get("spec") or {})
-        if spec.get("holderIdentity") != holder:
-            spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
-        spec.update(
-            {"holderIdentity": holder, "renewTime": now, "leaseDurationSeconds": round(self.timing.duration)}
+        if obj is None:
+            body = new_lease(
+                shard_lease_name(self.fleet, shard), self.namespace, holder=holder,
+                duration=self.timing.duration, now=now, acquired=acquire is not False,
+                labels=fleet_labels(self.fleet, ROLE_SHARD, {LABEL_SHARD: shard}), annotations=annotations,
+            )  # fmt: skip
+            return await self.client.create(LEASES, body)
+        body = LeaseRecord.parse(obj).written(
+            holder=holder,
+            duration=self.timing.duration,
+            now=now,
+            acquire=acquire,
+            annotations=annotations,
+            drop=(ANNOTATION_HANDOFF_STARTED, ANNOTATION_HANDOFF_REASON),
         )
-        if claim:
-            spec["acquireTime"] = now
-        else:
-            spec.pop("acquireTime", None)  # named, not yet claimed
-        lease.update({"metadata": metadata, "spec": spec})
-        return await self.client.replace(LEASES, lease)  # CAS on resourceVersion
+        return await self.client.replace(LEASES, body)  # CAS on resourceVersion
 
-    # -- the coordinator ----------------------------------------------------------------
+    # -- the coordinator's view -----------------------------------------------------------
+
+    @property
+    def shard_names(self) -> list[str]:
+        return sorted(self.shards)
+
+    def shard_leases(self) -> dict[str, ShardLease]:
+        leases = {}
+        for name in self.shards:
+            obj = self.shard_lease(name)
+            if obj is not None:
+                leases[name] = ShardLease.parse(obj)
+        return leases
+
+    def members(self) -> list[tuple[MemberLease, bool]]:
+        return [(m, self.is_alive(m)) for m in self.member_leases()]
+
+    def other_fleet_objects(self) -> list[dict[str, Any]]:
+        return [
+            obj
+            for obj in self.fleets.store.list()
+            if not (
+                obj["metadata"]["name"] == self.fleet and obj["metadata"].get("namespace") == self.namespace
+            )
+        ]
+
+    def lease_age(self, name: str) -> float | None:
+        return self.expiry.age(name)
+
+    def lease_annotations(self, name: str) -> dict[str, str]:
+        obj = self.leases.store.get(f"{self.namespace}/{name}") or {}
+        return dict((obj.get("metadata") or {}).get("annotations") or {})
 
     async def _coordinate_loop(self) -> None:
-        from sparkfleet.sharding.coordinator import Coordinator
-
         while True:
             elector = LeaderElector(
                 self.client, self.namespace, coordinator_lease_name(self.fleet), self.identity, self.timing

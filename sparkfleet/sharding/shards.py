@@ -23,6 +23,7 @@ plan.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,20 @@ class ShardDef:
     excludes: frozenset[str] = frozenset()
     """A catch-all's: the namespaces other fleets name that its scope leaves out."""
     catch_all: bool = False
+
+    @property
+    def fingerprint(self) -> str:
+        """What the shard covers, as a short stable hash: a changed definition is a changed shard."""
+        return scope_fingerprint(self.scope)
+
+
+def scope_fingerprint(scope: Scope) -> str:
+    """A stable hash of a scope's watches (namespace, label and field selectors), order-independent."""
+    watches = sorted(
+        (w.namespace or "", w.label_selector or "", w.field_selector or "") for w in scope.watches
+    )
+    text = "\n".join("\t".join(parts) for parts in watches)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def selector_string(selector: LabelSelector) -> str:

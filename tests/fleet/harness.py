@@ -35,6 +35,26 @@ from tests.support import spark_crds
 DRIVERS = "spark-role=driver"
 
 
+def key_overlaps(lines: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Pairs (earlier, later) of reconciles of one object key by two members at overlapping times."""
+    return overlaps([{**line, "shard": line["key"]} for line in lines])
+
+
+def key_handovers(lines: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Per object key, the members that reconciled it in time order, consecutive repeats folded."""
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        by_key.setdefault(str(line["key"]), []).append(line)
+    sequence = {}
+    for key, entries in by_key.items():
+        members: list[str] = []
+        for entry in sorted(entries, key=lambda e: float(e["t0"])):
+            if not members or members[-1] != entry["member"]:
+                members.append(str(entry["member"]))
+        sequence[key] = members
+    return sequence
+
+
 @dataclass
 class Instance:
     identity: str
@@ -161,12 +181,17 @@ class FleetUnderTest:
 
     # -- instances ------------------------------------------------------------------------
 
-    async def start(self, identity: str) -> Instance:
+    async def start(self, identity: str, *, process: str | None = None) -> Instance:
+        """Starts ``sparkfleet run --fleet --identity IDENTITY``, known as ``process`` (default: the identity).
+
+        A second process with one identity needs a ``process`` name of its own (its log and audit log).
+        """
+        key = process or identity
         instance = Instance(
             identity,
             free_port(),
-            self.workdir / f"{identity}.log",
-            self.workdir / f"{identity}.audit.jsonl",
+            self.workdir / f"{key}.log",
+            self.workdir / f"{key}.audit.jsonl",
         )
         log = instance.log_path.open("ab")
         instance.proc = await asyncio.create_subprocess_exec(
@@ -178,7 +203,7 @@ class FleetUnderTest:
             "--audit-log", str(instance.audit_path), "--log-format", "json",
             stdout=log, stderr=log, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )  # fmt: skip
-        self.instances[identity] = instance
+        self.instances[key] = instance
         return instance
 
     async def terminate(self, identity: str, timeout: float = 30.0) -> int:
@@ -249,6 +274,11 @@ class FleetUnderTest:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no reconcile on record in {timeout}s for {sorted(missing)}")
             await asyncio.sleep(0.05)
+
+    def assert_no_key_overlaps(self) -> None:
+        """No object key reconciled by two members at overlapping times, whatever shard they named."""
+        found = key_overlaps(self.audit())
+        assert not found, f"two members reconciled one object at overlapping times: {found[:3]}"
 
     def assert_no_overlaps(self) -> None:
         found = overlaps(self.audit())

@@ -8,6 +8,7 @@ reconciled (and completes) whatever happens to the members.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import Counter
@@ -16,11 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from sparkfleet.api.fleet import SPARK_FLEETS
 from sparkfleet.kube import KubeClient
 from sparkfleet.kube.resources import PODS
 from sparkfleet.sharding.planner import Member, Shard, plan
 from sparkfleet.testing import ControlPlane
-from tests.fleet.harness import FleetUnderTest
+from tests.fleet.harness import FleetUnderTest, key_handovers, key_overlaps
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -227,3 +229,138 @@ async def test_one_namespace_split_by_a_routing_label_and_steered_with_the_cli(
             "sparkfleet_is_coordinator{",
         ):
             assert name in text, name
+
+
+# -- a shard's definition is part of its identity (DESIGN rule 4) ----------------------------------
+
+
+async def _flow(fleet: FleetUnderTest, keys: list[tuple[str, str]], stop: asyncio.Event) -> None:
+    """Applications keep arriving, one per namespace every 0.3 s, until ``stop``."""
+    wave = 0
+    while not stop.is_set():
+        keys += await fleet.create_apps(prefix=f"flow-{wave}")
+        wave += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.3)
+
+
+async def _served_by(
+    fleet: FleetUnderTest, namespace: str, member: str, prefix: str
+) -> list[tuple[str, str]]:
+    """Until an application created in ``namespace`` is reconciled by ``member`` alone; the probes made.
+
+    A probe created just after a spec edit may still be reconciled by the member that served the
+    namespace until it let go (that is a hand-off, not an overlap); a later one must not be.
+    """
+    deadline = time.monotonic() + 30
+    every, probes = fleet.app_namespaces, list[tuple[str, str]]()
+    while True:
+        fleet.app_namespaces = [namespace]
+        try:
+            [key] = await fleet.create_apps(prefix=f"{prefix}-{len(probes)}")
+        finally:
+            fleet.app_namespaces = every
+        probes.append(key)
+        lines = await fleet.wait_audited([key], timeout=30)
+        members = {line["member"] for line in lines if line["key"] == f"{key[0]}/{key[1]}"}
+        if members == {member}:
+            return probes
+        assert time.monotonic() < deadline, (key, members, fleet.logs())
+        await asyncio.sleep(0.5)
+
+
+async def test_a_namespace_moved_between_shards_is_never_served_twice(
+    control_plane: ControlPlane, kube: KubeClient, tmp_path: Path
+) -> None:
+    fleet = FleetUnderTest(control_plane, kube, tmp_path, shards=3)
+    await fleet.create()
+    try:
+        ns0, ns1, ns2 = fleet.app_namespaces
+        spec = {"shards": [{"name": "a", "namespaces": [ns0, ns1]}, {"name": "b", "namespaces": [ns2]}],
+                "pins": {"a": "m1", "b": "m2"}}  # fmt: skip
+        await kube.patch(SPARK_FLEETS, fleet.name, {"spec": spec}, fleet.namespace)
+        fleet.shards = 2
+        await start_all(fleet, ["m1", "m2"])
+        status = await fleet.wait_settled(["m1", "m2"])
+        assert {s["name"]: s["holder"] for s in status["shards"]} == {"a": "m1", "b": "m2"}
+        keys: list[tuple[str, str]] = []
+        stop = asyncio.Event()
+        flow = asyncio.create_task(_flow(fleet, keys, stop))
+        await asyncio.sleep(2)
+        # ns1 moves from a (m1) to b (m2) while applications flow
+        moved = {"shards": [{"name": "a", "namespaces": [ns0]}, {"name": "b", "namespaces": [ns2, ns1]}]}
+        await kube.patch(SPARK_FLEETS, fleet.name, {"spec": moved}, fleet.namespace)
+        keys += await _served_by(fleet, ns1, "m2", "after-move")
+        await asyncio.sleep(2)
+        # then b (now with ns1) is pinned to m1
+        await kube.patch(
+            SPARK_FLEETS, fleet.name, {"spec": {"pins": {"a": "m1", "b": "m1"}}}, fleet.namespace
+        )
+        keys += await _served_by(fleet, ns1, "m1", "after-pin")
+        await asyncio.sleep(2)
+        stop.set()
+        await flow
+        await fleet.wait_states(SUBMITTED, len(keys))
+        lines = await fleet.wait_audited(keys)
+        found = key_overlaps(lines)
+        assert not found, f"{len(found)} overlapping reconciles of one object: {found[:3]}"
+        turns = {key: members for key, members in key_handovers(lines).items() if len(members) > 1}
+        back_and_forth = {key: members for key, members in turns.items() if len(members) > 3}
+        assert not back_and_forth, back_and_forth  # each key changed hands at most twice (move, pin)
+        moved_keys = [k for k in turns if k.startswith(f"{ns1}/")]
+        print(f"\nmove: {len(keys)} applications, {len(moved_keys)} of {ns1} changed hands, 0 overlaps")
+        fleet.finish_drivers = True
+        await fleet.wait_states(DONE, len(keys))
+        assert not key_overlaps(fleet.audit())
+    finally:
+        await fleet.close()
+
+
+# -- one identity, one process (DESIGN rule 5) ------------------------------------------------------
+
+
+async def test_a_second_process_with_the_same_identity_refuses_to_start(
+    control_plane: ControlPlane, kube: KubeClient, tmp_path: Path
+) -> None:
+    fleet = FleetUnderTest(control_plane, kube, tmp_path, shards=3)
+    await fleet.create()
+    try:
+        first = await fleet.start("m1")
+        await fleet.wait_settled(["m1"])
+        apps = await fleet.create_apps(prefix="before")
+        twin = await fleet.start("m1", process="m1-twin")
+        assert twin.proc is not None
+        code = await asyncio.wait_for(twin.proc.wait(), 30)
+        del fleet.instances["m1-twin"]  # its exit is the point, not a failure of the fleet
+        out = twin.log_path.read_text()
+        lease = f"{fleet.namespace}/fleet-member-m1"
+        assert code == 3, out[-3000:]
+        errors = [line for line in out.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1, out[-3000:]
+        assert f"identity 'm1' is in use: member Lease {lease} is held by 'm1'" in errors[0]
+        assert "Traceback" not in out
+        assert not twin.audit_path.exists() or not twin.audit_path.read_text().strip()  # reconciled nothing
+        # the first keeps serving
+        apps += await fleet.create_apps(prefix="after")
+        await fleet.wait_states(SUBMITTED, len(apps))
+        await fleet.wait_audited(apps)
+        assert first.running
+        await fleet.wait_settled(["m1"])
+        # a restart after kill -9 takes the identity over once the Lease expires
+        await fleet.kill("m1")
+        killed_at = time.monotonic()
+        await fleet.start("m1", process="m1-again")
+        await fleet.wait_settled(["m1"], timeout=30)
+        apps += await fleet.create_apps(prefix="restarted")
+        lines = await fleet.wait_audited(apps)
+        took = time.monotonic() - killed_at
+        again = fleet.instances["m1-again"]
+        assert again.running
+        assert "taking over the member Lease" in again.log_path.read_text()
+        assert any(line["key"].endswith("/restarted-0") for line in lines)
+        assert took >= fleet.lease[0] - 1, took  # it waited the crashed process's Lease out
+        print(f"\nduplicate identity refused (exit {code}); restart after kill -9 took over in {took:.1f}s")
+        fleet.finish_drivers = True
+        await fleet.wait_states(DONE, len(apps))
+    finally:
+        await fleet.close()

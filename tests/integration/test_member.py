@@ -18,7 +18,9 @@ import pytest
 
 from sparkfleet.api.fleet import SPARK_FLEETS
 from sparkfleet.kube import ApiError, KubeClient
+from sparkfleet.kube.resources import LEASES
 from sparkfleet.kube.scope import Scope
+from sparkfleet.sharding.leases import ANNOTATION_NONCE
 from sparkfleet.sharding.member import FleetMember
 from sparkfleet.testing import ControlPlane, TcpProxy
 from tests.support import spark_crds
@@ -277,3 +279,108 @@ async def test_the_api_server_refuses_bad_fleets_naming_the_field(
         )
     assert caught.value.status in (400, 422)
     assert expected in caught.value.message, caught.value.message
+
+
+class NamespaceHost(RecordingHost):
+    """A recording host that also fails the test when two members serve one namespace at once."""
+
+    def __init__(self, name: str, registry: Registry, namespaces: dict[str, str]):
+        super().__init__(name, registry)
+        self.namespaces = namespaces  # namespace -> member serving it, across every member
+        self.scopes: dict[str, Scope] = {}
+
+    async def add_scope(self, scope: Scope) -> None:
+        await super().add_scope(scope)
+        self.scopes[scope.name] = scope
+        for watch in scope.watches:
+            assert watch.namespace is not None
+            other = self.namespaces.get(watch.namespace)
+            if other is not None and other != self.name:
+                self.registry.violations.append(
+                    f"{self.name} started {watch.namespace} while {other} served it"
+                )
+            self.namespaces[watch.namespace] = self.name
+
+    def _stop(self, name: str) -> None:
+        scope = self.scopes.pop(name, None)
+        for watch in scope.watches if scope is not None else ():
+            if self.namespaces.get(watch.namespace or "") == self.name:
+                del self.namespaces[watch.namespace or ""]
+        super()._stop(name)
+
+    def serves(self, namespace: str) -> bool:
+        return any(w.namespace == namespace for s in self.scopes.values() for w in s.watches)
+
+
+async def test_a_changed_shard_definition_is_never_served_by_two_members(
+    fleet_crd: None, kube: KubeClient, namespace: str
+) -> None:
+    registry, namespaces = Registry(), dict[str, str]()
+    one, two = NamespaceHost("m1", registry, namespaces), NamespaceHost("m2", registry, namespaces)
+    shards = [{"name": "a", "namespaces": ["x1", "x2"]}, {"name": "b", "namespaces": ["y1"]}]
+    fleet = fleet_object(namespace, "fleet", shards)
+    fleet["spec"]["pins"] = {"a": "m1", "b": "m2"}
+    await kube.create(SPARK_FLEETS, fleet)
+    members: list[FleetMember] = []
+    try:
+        m1 = await start(FleetMember(kube, one, fleet="fleet", namespace=namespace, identity="m1"), members)
+        m2 = await start(FleetMember(kube, two, fleet="fleet", namespace=namespace, identity="m2"), members)
+        await until(lambda: one.serves("x2") and two.serves("y1"), 20, "a on m1, b on m2")
+
+        async def edit(spec: dict[str, Any]) -> None:
+            await kube.patch(SPARK_FLEETS, "fleet", {"spec": spec}, namespace)
+
+        await edit(
+            {"shards": [{"name": "a", "namespaces": ["x1"]}, {"name": "b", "namespaces": ["y1", "x2"]}]}
+        )
+        await until(
+            lambda: two.serves("x2") and one.serves("x1") and not one.serves("x2"), 20, "x2 moved to b"
+        )
+        await edit({"pins": {"a": "m1", "b": "m1"}})
+        await until(lambda: one.serves("x2") and one.serves("y1") and not two.scopes, 20, "b pinned to m1")
+        # renamed and merged: one shard "all" replaces a and b, pinned to m2 (a merge patch: None unpins)
+        await edit(
+            {
+                "shards": [{"name": "all", "namespaces": ["x1", "x2", "y1"]}],
+                "pins": {"a": None, "b": None, "all": "m2"},
+            }
+        )
+        await until(lambda: two.serves("x1") and two.serves("y1") and not one.scopes, 20, "all on m2")
+        # split again, across both
+        await edit({"shards": [{"name": "p", "namespaces": ["x1", "y1"]}, {"name": "q", "namespaces": ["x2"]}],
+                    "pins": {"all": None, "p": "m1", "q": "m2"}})  # fmt: skip
+        await until(lambda: one.serves("y1") and two.serves("x2") and not two.serves("x1"), 20, "split")
+        assert not registry.violations, registry.violations
+        assert not m1.fenced
+        assert not m2.fenced
+    finally:
+        await stop_all(members)
+
+
+async def test_a_member_whose_identity_another_process_took_fences_and_stops(
+    fleet_crd: None, kube: KubeClient, namespace: str
+) -> None:
+    registry = Registry()
+    host = RecordingHost("m", registry)
+    await kube.create(SPARK_FLEETS, fleet_object(namespace, "fleet", ns_shards(2)))
+    members: list[FleetMember] = []
+    try:
+        member = await start(
+            FleetMember(kube, host, fleet="fleet", namespace=namespace, identity="m"), members
+        )
+        await until(lambda: len(member.serving) == 2, 20, "serving 2 shards")
+        lease = await kube.get(LEASES, "fleet-member-m", namespace)
+        lease["metadata"]["annotations"][ANNOTATION_NONCE] = "another-process"
+        await kube.replace(LEASES, lease)  # another process with the same identity took it over
+        took = await until(member.failed.is_set, 10, "the member gives the identity up")
+        assert took < LEASE["durationSeconds"]
+        assert not member.serving
+        assert not host.serving  # stopped at once (fenced)
+        assert member.evicted is not None
+        assert f"member Lease {namespace}/fleet-member-m" in str(member.evicted)
+        await member.shutdown(timeout=3)
+        members.clear()
+        kept = await kube.get(LEASES, "fleet-member-m", namespace)  # the new owner's Lease is left alone
+        assert kept["metadata"]["annotations"][ANNOTATION_NONCE] == "another-process"
+    finally:
+        await stop_all(members)
