@@ -35,11 +35,6 @@ from tests.support import spark_crds
 DRIVERS = "spark-role=driver"
 
 
-def key_overlaps(lines: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Pairs (earlier, later) of reconciles of one object key by two members at overlapping times."""
-    return overlaps([{**line, "shard": line["key"]} for line in lines])
-
-
 def key_handovers(lines: list[dict[str, Any]]) -> dict[str, list[str]]:
     """Per object key, the members that reconciled it in time order, consecutive repeats folded."""
     by_key: dict[str, list[dict[str, Any]]] = {}
@@ -275,12 +270,8 @@ class FleetUnderTest:
                 raise AssertionError(f"no reconcile on record in {timeout}s for {sorted(missing)}")
             await asyncio.sleep(0.05)
 
-    def assert_no_key_overlaps(self) -> None:
-        """No object key reconciled by two members at overlapping times, whatever shard they named."""
-        found = key_overlaps(self.audit())
-        assert not found, f"two members reconciled one object at overlapping times: {found[:3]}"
-
     def assert_no_overlaps(self) -> None:
+        """No object key reconciled by two members at overlapping times, whatever shard they named."""
         found = overlaps(self.audit())
         assert not found, f"two members reconciled one object at overlapping times: {found[:3]}"
 

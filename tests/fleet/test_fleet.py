@@ -20,9 +20,10 @@ import pytest
 from sparkfleet.api.fleet import SPARK_FLEETS
 from sparkfleet.kube import KubeClient
 from sparkfleet.kube.resources import PODS
+from sparkfleet.operator.audit import overlaps
 from sparkfleet.sharding.planner import Member, Shard, plan
 from sparkfleet.testing import ControlPlane
-from tests.fleet.harness import FleetUnderTest, key_handovers, key_overlaps
+from tests.fleet.harness import FleetUnderTest, key_handovers
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -302,7 +303,7 @@ async def test_a_namespace_moved_between_shards_is_never_served_twice(
         await flow
         await fleet.wait_states(SUBMITTED, len(keys))
         lines = await fleet.wait_audited(keys)
-        found = key_overlaps(lines)
+        found = overlaps(lines)
         assert not found, f"{len(found)} overlapping reconciles of one object: {found[:3]}"
         turns = {key: members for key, members in key_handovers(lines).items() if len(members) > 1}
         back_and_forth = {key: members for key, members in turns.items() if len(members) > 3}
@@ -311,7 +312,7 @@ async def test_a_namespace_moved_between_shards_is_never_served_twice(
         print(f"\nmove: {len(keys)} applications, {len(moved_keys)} of {ns1} changed hands, 0 overlaps")
         fleet.finish_drivers = True
         await fleet.wait_states(DONE, len(keys))
-        assert not key_overlaps(fleet.audit())
+        assert not overlaps(fleet.audit())
     finally:
         await fleet.close()
 
