@@ -64,17 +64,23 @@ def test_every_alert_fires_after_its_for_and_only_on_its_series(tmp_path: Path) 
     suite["rule_files"] = ["rendered.yaml"]
     (tmp_path / "alerts_test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
 
-    # The unit tests cover every alert: a case where it fires once its `for` has passed, one before
-    # that (when it has a `for`) and one where its series must not fire it.
-    cases = [case for test in suite["tests"] for case in test["alert_rule_test"]]
-    assert {c["alertname"] for c in cases} == set(alerts)
+    # The unit tests cover every alert: a case where it fires once its `for` has passed, when it has a
+    # `for` a case earlier on the same series where it does not fire yet, and a case where its series
+    # must not fire it.
+    cases = [(i, case) for i, test in enumerate(suite["tests"]) for case in test["alert_rule_test"]]
+    assert {c["alertname"] for _, c in cases} == set(alerts)
     for name, alert in alerts.items():
         wait = minutes(alert.get("for", "0m"))
-        mine = [c for c in cases if c["alertname"] == name]
-        assert any(c["exp_alerts"] and minutes(c["eval_time"]) >= wait for c in mine), name
-        assert any(not c["exp_alerts"] for c in mine), name
+        mine = [
+            (i, minutes(c["eval_time"]), bool(c["exp_alerts"])) for i, c in cases if c["alertname"] == name
+        ]
+        fired = [(i, at) for i, at, fires in mine if fires and at >= wait]
+        assert fired, f"{name}: no case where it fires"
+        assert any(not fires for _, _, fires in mine), f"{name}: no case where it must not fire"
         if wait:
-            assert any(not c["exp_alerts"] and minutes(c["eval_time"]) < wait for c in mine), name
+            assert any(i == j and at < when for i, at, fires in mine if not fires for j, when in fired), (
+                f"{name}: no case before its `for` has passed"
+            )
 
     out = promtool("test", "rules", tmp_path / "alerts_test.yaml")
     assert "SUCCESS" in out
