@@ -193,31 +193,18 @@ def test_rbac_is_namespaced_unless_shards_watch_across_namespaces() -> None:
     ] == ["a"]
 
 
-def test_alerts_and_dashboard_cover_what_the_issue_lists() -> None:
+def test_alerts_and_dashboard_are_rendered_when_asked() -> None:
+    # What the alerts mean (each fires on its series after its `for`, and only for this release's
+    # job and namespace) and that the dashboard's PromQL parses is judged by promtool: test_promtool.py.
     docs = render("rel", "ops", values=EVERYTHING)
     (rule,) = [d for d in docs if d["kind"] == "PrometheusRule"]
-    exprs = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]]
-    used = set().union(*(metric_names(e) for e in exprs))
-    for needed in (
-        "controller_runtime_reconcile_time_seconds_bucket", "workqueue_depth", "sparkfleet_shards",
-        "sparkfleet_shards_held", "sparkfleet_lease_renew_failures_total", "rest_client_requests_total",
-        "sparkfleet_api_forbidden_total",
-    ):  # fmt: skip
-        assert needed in used
-    # a 403 in a namespace being terminated is no RBAC failure: the alert counts denials only
-    (forbidden,) = [
-        r for g in rule["spec"]["groups"] for r in g["rules"] if r.get("alert") == "SparkfleetApiForbidden"
-    ]
-    assert "sparkfleet_api_forbidden_total" in forbidden["expr"]
-    assert 'code="403"' not in forbidden["expr"]
-    assert any('code="429"' in e for e in exprs)
-    assert any("5.." in e for e in exprs)
-    assert all('job="rel-sparkfleet-metrics",namespace="ops"' in e for e in exprs)
+    assert rule["metadata"]["namespace"] == "ops"
+    assert "__SELECTOR__" not in json.dumps(rule)
     (dashboard,) = [
         d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard")
     ]
     board = json.loads(dashboard["data"]["sparkfleet.json"])
-    assert len(dashboard_exprs(board)) > 20
+    assert board == json.loads((CHART / "files" / "dashboard.json").read_text())
 
 
 def dashboard_exprs(board: dict[str, Any]) -> list[str]:
