@@ -15,9 +15,12 @@ reconcile starts, so once a scope is closed nothing new starts for it.
 An object can also move between scopes on its own (a label-routed fleet: its routing label
 was edited), and then two members' watches learn it apart by their watch lag. The member it
 leaves cancels the object's reconcile in flight when its cache drops it; the member it joins
-waits :data:`MOVE_SETTLE_SECONDS` before its first reconcile of an object that arrives already
-reconciled by someone (it has a status) in a live watch event, so the two do not overlap unless
-the old holder's watch lags the new one's by more than that.
+waits :data:`MOVE_SETTLE_SECONDS` before its first reconcile of any object that arrives in a live
+watch event of a label-routed scope, so the two do not overlap unless the old holder's watch lags
+the new one's by more than that. Whether the object has a status does not matter: one relabelled
+moments after it was created may be in its first reconcile (its submission) at the old holder. The
+price is that a new application in a label-routed fleet is first reconciled after the delay;
+namespace scopes are not delayed (an object never changes namespace: nothing moves in).
 """
 
 from __future__ import annotations
@@ -256,7 +259,7 @@ class ScopedController:
                         "object left the scope mid-reconcile; reconcile cancelled",
                         extra={"controller": self.name, "scope": scope, "key": key},
                     )
-            elif event.type is EventType.ADDED and informer.has_synced and event.obj.get("status"):
+            elif event.type is EventType.ADDED and informer.has_synced and self._routing_keys.get(scope):
                 self._not_before[key] = time.monotonic() + self.move_settle
 
         return handler
