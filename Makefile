@@ -113,7 +113,7 @@ $(PROMTOOL): Makefile
 	if $(PROMTOOL) --version 2>/dev/null | grep -q '^promtool, version $(PROMTOOL_VERSION) '; then touch $@; exit 0; fi; \
 	echo "building promtool $(PROMTOOL_VERSION) into $@ (go install; about 17 minutes the first time on a busy two-core machine, with an empty Go build cache)"; \
 	mkdir -p bin; \
-	GOBIN=$(abspath bin) go install -trimpath \
+	GOBIN=$(abspath bin) go install -trimpath -tags remove_all_sd \
 	  -ldflags "-s -w -X github.com/prometheus/common/version.Version=$(PROMTOOL_VERSION)" \
 	  $(PROMTOOL_MODULE)/cmd/promtool@$(PROMTOOL_VERSION)
 	$(PROMTOOL) --version | grep -q '^promtool, version $(PROMTOOL_VERSION) ' && touch $@

@@ -337,7 +337,9 @@ async def test_an_object_that_moves_in_waits_before_its_first_reconcile() -> Non
     # no status yet: it may still be moving in (relabelled while its old holder submits it)
     informer.apply(app_event("ADDED", "young", "3"))
     young = await scoped._gated("ns/young")
-    assert young is not None and young.requeue_after is not None and young.requeue_after > 59
+    assert young is not None
+    assert young.requeue_after is not None
+    assert young.requeue_after > 59
     assert reconciles.started == ["ns/listed"]
 
 
