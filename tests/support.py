@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,18 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout}s")
         await asyncio.sleep(0.02)
+
+
+async def wait_until(what: str, check: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> Any:
+    """Polls an async ``check`` until it returns something true, and returns that; fails naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.2)
 
 
 class FakeClock:

@@ -775,14 +775,7 @@ class FleetMember:
 
         Serving the new scope is a claim of its own, which waits for the fleet-wide barrier.
         """
-        if shard in self.serving:
-            cancelled = await self.host.remove_scope(shard, self.handoff_timeout)
-            self.serving.pop(shard, None)
-            metrics.SHARDS_HELD.labels(self.fleet, self.identity).set(len(self.serving))
-            if cancelled:
-                log.warning(
-                    "re-scope cancelled in-flight reconciles", extra={"shard": shard, "count": cancelled}
-                )
+        await self._stop_serving(shard, "re-scope")
         if shard in self.warming:
             self.warming.pop(shard, None)
             await self.host.unprepare_scope(shard)
@@ -802,17 +795,20 @@ class FleetMember:
             extra={"fleet": self.fleet, "member": self.identity, "shard": shard, "definition": definition},
         )
 
+    async def _stop_serving(self, shard: str, why: str) -> None:
+        """Closes ``shard``'s scope if served: in-flight reconciles finish (bounded), then are cancelled."""
+        if shard not in self.serving:
+            return
+        cancelled = await self.host.remove_scope(shard, self.handoff_timeout)
+        self.serving.pop(shard, None)
+        metrics.SHARDS_HELD.labels(self.fleet, self.identity).set(len(self.serving))
+        if cancelled:
+            log.warning(f"{why} cancelled in-flight reconciles", extra={"shard": shard, "count": cancelled})
+
     async def _hand_off(self, shard: str, target: str, reason: str) -> None:
         """Stops serving ``shard`` (in-flight reconciles finish, bounded), then names ``target`` holder."""
         started = time.time()
-        if shard in self.serving:
-            cancelled = await self.host.remove_scope(shard, self.handoff_timeout)
-            self.serving.pop(shard, None)
-            metrics.SHARDS_HELD.labels(self.fleet, self.identity).set(len(self.serving))
-            if cancelled:
-                log.warning(
-                    "hand-off cancelled in-flight reconciles", extra={"shard": shard, "count": cancelled}
-                )
+        await self._stop_serving(shard, "hand-off")
         obj = self.shard_lease(shard)
         if obj is None or ShardLease.parse(obj).holder != self.identity:
             return

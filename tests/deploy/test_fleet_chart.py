@@ -3,12 +3,9 @@ rebalance by themselves when the instance count changes, and metrics that the da
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +21,12 @@ from tests.deploy.chart import CHART, exported_names, metric_names
 from tests.deploy.fleet import ChartFleet
 from tests.deploy.test_chart import dashboard_exprs
 from tests.examples import manifests
+from tests.support import wait_until
 
 FORBIDDEN = re.compile(r'^rest_client_requests_total\{[^}]*code="403"[^}]*\} (\S+)$', re.MULTILINE)
 # A 403 as the logs tell it ("code": 403, or an ApiError's "403 Forbidden"); a bare "403" would
 # also match a port such as 127.0.0.1:40317.
 FORBIDDEN_IN_LOG = re.compile(r'"code":\s*"?403\b|\b403 Forbidden\b')
-
-
-async def wait_for(what: str, check: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 async def can(sa: KubeClient, verb: str, resource: str, namespace: str = "", **extra: str) -> bool:
@@ -88,13 +75,13 @@ async def test_fleet_under_the_charts_service_account(
             states = await fleet.app_states()
             return all(states.get(f"{ns}/{name}") == "COMPLETED" for ns, name in wanted)
 
-        await wait_for("the applications to complete", lambda: completed(keys))
+        await wait_until("the applications to complete", lambda: completed(keys))
 
         async def scheduled_ran() -> bool:
             obj = await kube.get(SCHEDULED_SPARK_APPLICATIONS, "every", fleet.app_namespaces[0])
             return bool((obj.get("status") or {}).get("lastRunName"))
 
-        await wait_for("a scheduled run", scheduled_ran)
+        await wait_until("a scheduled run", scheduled_ran)
 
         # Scale up: a third instance joins and gets shards without anyone asking for a rebalance.
         await fleet.start("m3")
@@ -105,7 +92,7 @@ async def test_fleet_under_the_charts_service_account(
             settled = sum(held.values()) == fleet.shards and set(held) == {"m1", "m2", "m3"}
             return held if settled and all(s.get("phase") == "Held" for s in status["shards"]) else None
 
-        held = await wait_for("m3 to take shards", rebalanced)
+        held = await wait_until("m3 to take shards", rebalanced)
         fair = fleet.shards / 3
         assert max(held.values()) <= max(1.25 * fair, fair + 1), held
 
@@ -116,7 +103,7 @@ async def test_fleet_under_the_charts_service_account(
         status = await fleet.wait_settled(["m2", "m3"])
         assert set(fleet.held(status)) == {"m2", "m3"}
         after = await fleet.create_apps(per_namespace=1, prefix="after")
-        await wait_for("the applications created after scaling down to complete", lambda: completed(after))
+        await wait_until("the applications created after scaling down to complete", lambda: completed(after))
 
         # No 403 anywhere: not in any instance's request metrics, not in any log.
         for member, text in exposition.items():
@@ -215,7 +202,7 @@ async def test_two_releases_naming_one_namespace(
             }
             return status if held == shards and condition(status, "Overlap").get("reason") == reason else None
 
-        status_b = await wait_for(
+        status_b = await wait_until(
             "the second fleet to refuse y", lambda: settled(second, {z: "b1"}, "NamespacesRefused")
         )
         overlap = condition(status_b, "Overlap")
@@ -224,7 +211,7 @@ async def test_two_releases_naming_one_namespace(
             overlap["message"]
             == f"refused shard {y}: namespaces {y} are already claimed by fleet {first.namespace}/{first.name}"
         )
-        status_a = await wait_for(
+        status_a = await wait_until(
             "the first fleet to keep y", lambda: settled(first, {x: "a1", y: "a1"}, "NamespacesClaimedTwice")
         )
         assert (
@@ -239,14 +226,16 @@ async def test_two_releases_naming_one_namespace(
         async def submitted() -> bool:
             return (await first.app_states()).get(f"{y}/{key[1]}") in ("SUBMITTED", "RUNNING", "COMPLETED")
 
-        await wait_for("the application in y to be submitted", submitted)
+        await wait_until("the application in y to be submitted", submitted)
         audit = await first.wait_audited([key]) + second.audit()
         members = {r["member"] for r in audit if r["key"].startswith(f"{y}/")}
         assert members == {"a1"}
 
         # Once the first fleet is gone, y is no longer claimed: the second fleet takes it.
         await kube.delete(SPARK_FLEETS, first.name, first.namespace)
-        await wait_for("the second fleet to take y", lambda: settled(second, {y: "b1", z: "b1"}, "NoOverlap"))
+        await wait_until(
+            "the second fleet to take y", lambda: settled(second, {y: "b1", z: "b1"}, "NoOverlap")
+        )
     finally:
         await first.close()
         await second.close()
@@ -291,7 +280,7 @@ async def test_label_routed_fleet_is_bounded_by_its_job_namespaces(
             states = await fleet.app_states()
             return all(states.get(f"{ns}/{name}") == "COMPLETED" for ns, name in gold + rest)
 
-        await wait_for("the routed applications to complete", completed)
+        await wait_until("the routed applications to complete", completed)
         shard_of = {r["key"]: r["shard"] for r in fleet.audit()}
         assert {shard_of[f"{ns}/{name}"] for ns, name in gold} == {"gold"}
         assert {shard_of[f"{ns}/{name}"] for ns, name in rest} == {"rest"}

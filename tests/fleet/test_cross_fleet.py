@@ -9,10 +9,7 @@ holder of its catch-all serves a scope without ``y``.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +19,9 @@ from sparkfleet.kube import KubeClient
 from sparkfleet.operator.audit import overlaps
 from sparkfleet.testing import ControlPlane
 from tests.fleet.harness import FleetUnderTest
+from tests.support import wait_until
 
 pytestmark = pytest.mark.timeout(300)
-
-
-async def wait_for(what: str, check: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -62,7 +49,7 @@ async def test_a_catch_all_hands_a_namespace_over_to_the_fleet_that_names_it_lat
             return (await shared.status()).get("catchAllExcludes") == wanted
 
         # its catch-all serves y, and its holder says it leaves out nothing (on its next renewal)
-        await wait_for("the shared fleet to say what its catch-all leaves out", lambda: excludes([]))
+        await wait_until("the shared fleet to say what its catch-all leaves out", lambda: excludes([]))
         shared.app_namespaces = [y]
         before = await shared.create_apps(per_namespace=2, prefix="before")
         shared.app_namespaces = [own, y]
@@ -81,7 +68,7 @@ async def test_a_catch_all_hands_a_namespace_over_to_the_fleet_that_names_it_lat
             # place (DESIGN rule 4) before the team fleet's coordinator wrote that it waits.
             return await waiting() or await excludes([y])
 
-        status = await wait_for("the team fleet to wait for the catch-all", waiting_or_released)
+        status = await wait_until("the team fleet to wait for the catch-all", waiting_or_released)
         if isinstance(status, dict):
             assert condition(status, "Overlap")["message"] == (
                 f"shard y is waiting for fleet {shared.namespace}/shared's catch-all to release {y}"
@@ -94,7 +81,7 @@ async def test_a_catch_all_hands_a_namespace_over_to_the_fleet_that_names_it_lat
         assert await shared.terminate("s1") == 0
         await shared.start("s2")
 
-        await wait_for("the shared fleet to confirm it leaves y out", lambda: excludes([y]))
+        await wait_until("the shared fleet to confirm it leaves y out", lambda: excludes([y]))
         status = await team.wait_settled(["t1"])
         assert condition(status, "Overlap")["reason"] == "NoOverlap"
 

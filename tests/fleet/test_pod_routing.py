@@ -10,8 +10,7 @@ other changes hands, and its pods must follow it.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from sparkfleet.operator.spark.submission import PROPERTIES_FILE, parse_properti
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
 from tests.fleet.harness import FleetUnderTest
+from tests.support import wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -71,17 +71,6 @@ def application(name: str, namespace: str, tier: str, pod_tier: str | None = Non
 async def pods_of(kube: KubeClient, namespace: str, app: str) -> list[dict[str, Any]]:
     items, _ = await kube.list_all(PODS, namespace, label_selector=f"{naming.LABEL_APP_NAME}={app}")
     return items
-
-
-async def until(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        await asyncio.sleep(0.2)
 
 
 async def start_executor(kube: KubeClient, namespace: str, app: str, executor_id: int) -> dict[str, Any]:
@@ -159,7 +148,7 @@ async def test_an_application_moved_to_another_shard_while_running_takes_its_pod
         found = tiers(await pods_of(kube, namespace, "moved"))
         return len(found) == 3 and set(found.values()) == {"silver"}
 
-    await until("every pod of the moved application relabelled silver", moved_pods_silver)
+    await wait_until("every pod of the moved application relabelled silver", moved_pods_silver)
     # Its driver still creates executors labelled gold: its new holder looks for them until it ends.
     latest = await start_executor(kube, namespace, "moved", 3)
     assert latest["metadata"]["labels"][TIER] == "gold"
@@ -169,7 +158,7 @@ async def test_an_application_moved_to_another_shard_while_running_takes_its_pod
             latest["metadata"]["name"]: "silver"
         }
 
-    await until("the executor created after the claim relabelled silver", latest_silver)
+    await wait_until("the executor created after the claim relabelled silver", latest_silver)
 
     # A tenant relabels a running driver: it leaves its holder's watch, and is brought back.
     edited_driver = "edited-driver"
@@ -179,7 +168,7 @@ async def test_an_application_moved_to_another_shard_while_running_takes_its_pod
         labels: dict[str, str] = (await kube.get(PODS, edited_driver, namespace))["metadata"]["labels"]
         return labels.get(TIER) == "gold"
 
-    await until("the edited driver relabelled gold by its application's holder", edited_driver_back)
+    await wait_until("the edited driver relabelled gold by its application's holder", edited_driver_back)
     # The same for an executor: it leaves the watch without being deleted, and is looked for.
     edited_executor = (await start_executor(kube, namespace, "edited", 1))["metadata"]["name"]
 
@@ -187,14 +176,14 @@ async def test_an_application_moved_to_another_shard_while_running_takes_its_pod
         status = (await kube.get(SPARK_APPLICATIONS, "edited", namespace))["status"]
         return edited_executor in (status.get("executorState") or {})
 
-    await until("the edited application's executor in its status", executor_seen)
+    await wait_until("the edited application's executor in its status", executor_seen)
     await kube.patch(PODS, edited_executor, {"metadata": {"labels": {TIER: "silver"}}}, namespace)
 
     async def edited_executor_back() -> bool:
         labels: dict[str, str] = (await kube.get(PODS, edited_executor, namespace))["metadata"]["labels"]
         return labels.get(TIER) == "gold"
 
-    await until("the edited executor relabelled gold by its application's holder", edited_executor_back)
+    await wait_until("the edited executor relabelled gold by its application's holder", edited_executor_back)
 
     fleet.finish_drivers = True
     states = await fleet.wait_states({"COMPLETED"}, 3)
