@@ -157,4 +157,13 @@ whose watches are then cluster-wide.
 - apiGroups: [sparkoperator.k8s.io]
   resources: [scheduledsparkapplications/status]
   verbs: [update]
+{{- /*
+Driver pods and UI Services block their SparkApplication's foreground deletion, and runs their
+ScheduledSparkApplication's (blockOwnerDeletion, as Kubeflow's do). Under the OwnerReferencesPermission-
+Enforcement admission plugin (OpenShift) that needs update on the owner's finalizers; CRDs serve no
+finalizers subresource, so this grant authorizes no request of its own.
+*/}}
+- apiGroups: [sparkoperator.k8s.io]
+  resources: [sparkapplications/finalizers, scheduledsparkapplications/finalizers]
+  verbs: [update]
 {{- end -}}
