@@ -8,10 +8,15 @@ this module's own enables the plugin; the operator runs under the chart's RBAC a
 fleet member under the chart's ServiceAccount), with the job permissions in both of the chart's forms
 (a Role per job namespace, and the cluster-wide ClusterRole), and under the Kubeflow chart's controller
 RBAC for a takeover.
+
+Under RBAC without those grants (a platform's own, written from an older chart), an application ends
+in SUBMISSION_FAILED and a schedule says in its status and an Event which grant it lacks, and retries
+with back-off; a grant made later starts its runs.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -22,14 +27,16 @@ import pytest
 
 from sparkfleet.api import SCHEDULED_SPARK_APPLICATIONS, SPARK_APPLICATIONS
 from sparkfleet.kube import KubeClient
-from sparkfleet.kube.resources import EVENTS, PODS, SERVICEACCOUNTS, SERVICES
+from sparkfleet.kube.resources import EVENTS, PODS, ROLEBINDINGS, ROLES, SERVICEACCOUNTS, SERVICES
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.audit import read as read_audit
+from sparkfleet.operator.ratelimiters import DEFAULT_BASE_DELAY
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.scheduled import ScheduledSparkApplicationController
 from sparkfleet.operator.spark.status_writes import REASON_REJECTED
 from sparkfleet.testing import ControlPlane
+from tests.deploy.chart import render
 from tests.deploy.fleet import ChartFleet
 from tests.examples import manifests
 from tests.integration.test_takeover import (
@@ -45,6 +52,7 @@ from tests.support import kubeflow_crds, spark_crds, wait_until
 OWNER_REFERENCES = "OwnerReferencesPermissionEnforcement"
 FORBIDDEN = re.compile(r'^rest_client_requests_total\{[^}]*code="403"[^}]*\} (\S+)$', re.MULTILINE)
 BLOCKING = {"controller": True, "blockOwnerDeletion": True}
+BASE_DELAY = DEFAULT_BASE_DELAY  # the first retry's, doubling with each failure
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +204,99 @@ async def test_a_takeover_under_kubeflows_rbac_and_owner_references_enforcement(
             pod = await admin.get(PODS, app["status"]["driverInfo"]["podName"], namespace)
             assert naming.LABEL_SUBMISSION_ID in pod["metadata"]["labels"]
             assert _blocking_owner(pod, "SparkApplication", app["metadata"]["uid"]), pod["metadata"]
+
+
+def _without_finalizers(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    kept = [r for r in rules if not any(res.endswith("/finalizers") for res in r["resources"])]
+    assert len(kept) == len(rules) - 1, rules
+    return kept
+
+
+async def test_without_the_finalizers_grants_the_refusal_is_said_not_looped(
+    enforcing: ControlPlane, admin: KubeClient, tmp_path: Path
+) -> None:
+    await enforcing.install_crds(spark_crds())
+    namespace = f"no-finalizers-{uuid.uuid4().hex[:6]}"
+    await enforcing.create_namespace(namespace)
+    await admin.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                         "metadata": {"name": SERVICE_ACCOUNT, "namespace": namespace}})  # fmt: skip
+    (jobs,) = [
+        d for d in render("t", "ops", values={"spark": {"jobNamespaces": [namespace]}})
+        if d["kind"] == "Role" and d["metadata"]["name"] == "t-sparkfleet-jobs"
+    ]  # fmt: skip
+    identity = await enforcing.mint_identity(namespace, "operator")
+    rbac = "rbac.authorization.k8s.io"
+    role = await admin.create(ROLES, {"apiVersion": f"{rbac}/v1", "kind": "Role",
+                                      "metadata": {"name": "operator", "namespace": namespace},
+                                      "rules": _without_finalizers(jobs["rules"])})  # fmt: skip
+    await admin.create(ROLEBINDINGS, {
+        "apiVersion": f"{rbac}/v1", "kind": "RoleBinding", "metadata": {"name": "operator", "namespace": namespace},
+        "roleRef": {"apiGroup": rbac, "kind": "Role", "name": "operator"},
+        "subjects": [{"kind": "ServiceAccount", "name": identity.name, "namespace": namespace}],
+    })  # fmt: skip
+    client = await enforcing.client(kubeconfig=identity.kubeconfig)
+    audit = AuditLog(tmp_path / "audit.jsonl", "single")
+    apps = SparkApplicationController(client, namespaces=[namespace], concurrent_syncs=2)
+    schedules = ScheduledSparkApplicationController(client, namespaces=[namespace], audit=audit)
+    await apps.start(sync_timeout=10)
+    await schedules.start(sync_timeout=10)
+    try:
+        await admin.create(SPARK_APPLICATIONS, manifests.spark_pi("refused", namespace))
+        every = manifests.scheduled("every", namespace)
+        every["spec"].update(schedule="@every 2s", timeZone="UTC")
+        await admin.create(SCHEDULED_SPARK_APPLICATIONS, every)
+
+        async def failed() -> dict[str, Any] | None:
+            app = await admin.get(SPARK_APPLICATIONS, "refused", namespace)
+            state = (app.get("status") or {}).get("applicationState") or {}
+            return state if state.get("state") in ("SUBMISSION_FAILED", "FAILED") else None
+
+        state = await wait_until("the application to fail its submission", failed)
+        assert "cannot set blockOwnerDeletion" in state["errorMessage"], state
+        assert "needs update on sparkapplications/finalizers in sparkoperator.k8s.io" in state["errorMessage"]
+
+        async def said() -> str:
+            obj = await admin.get(SCHEDULED_SPARK_APPLICATIONS, "every", namespace)
+            return str((obj.get("status") or {}).get("reason") or "")
+
+        reason = await wait_until("the schedule to say why it cannot run", said)
+        assert reason.startswith("cannot start a run: 403 Forbidden: "), reason
+        assert "needs update on scheduledsparkapplications/finalizers in sparkoperator.k8s.io" in reason
+
+        # Said once, in an Event; retried with back-off (5 ms, doubling), not in a loop.
+        async def refused_event() -> list[str]:
+            events, _ = await admin.list_all(
+                EVENTS, namespace, field_selector="reason=ScheduledSparkApplicationRunRefused"
+            )
+            return [e["message"] for e in events]
+
+        assert await wait_until("the Warning Event", refused_event) == [reason]
+        await wait_until("a few retries", lambda: _reconciled(audit.path, 6))
+        refused = read_audit([audit.path])
+        span = max(float(x["t1"]) for x in refused) - min(float(x["t0"]) for x in refused)
+        backed_off = math.log2(max(span, BASE_DELAY) / BASE_DELAY) + 6  # a retry per doubling, and events
+        assert len(refused) <= backed_off, f"{len(refused)} reconciles in {span:.2f}s: a loop"
+        assert await refused_event() == [reason]
+        runs, _ = await admin.list_all(SPARK_APPLICATIONS, namespace)
+        assert [r["metadata"]["name"] for r in runs] == ["refused"]
+
+        # The grant, made later, is all it takes.
+        role["rules"] = jobs["rules"]
+        await admin.replace(ROLES, role)
+        run_name = await wait_until("a run once granted", lambda: _last_run(admin, namespace))
+        assert await admin.get(SPARK_APPLICATIONS, run_name, namespace)
+        assert not await said()
+    finally:
+        await schedules.stop()
+        await apps.stop()
+        await client.close()
+        audit.close()
+
+
+async def _reconciled(path: Path, count: int) -> bool:
+    return len(read_audit([path])) >= count
+
+
+async def _last_run(kube: KubeClient, namespace: str) -> str:
+    obj = await kube.get(SCHEDULED_SPARK_APPLICATIONS, "every", namespace)
+    return str((obj.get("status") or {}).get("lastRunName") or "")
