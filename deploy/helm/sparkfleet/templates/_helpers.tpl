@@ -57,6 +57,11 @@ app.kubernetes.io/part-of: sparkfleet
 {{- default (include "sparkfleet.fullname" .) .Values.fleet.name -}}
 {{- end -}}
 
+{{/* The leader Lease without a fleet (Kubeflow's name for it unless controller.leaderElection.lockName). */}}
+{{- define "sparkfleet.leaderLockName" -}}
+{{- default (printf "%s-controller-lock" (include "sparkfleet.fullname" .)) .Values.controller.leaderElection.lockName -}}
+{{- end -}}
+
 {{- define "sparkfleet.metricsServiceName" -}}
 {{- printf "%s-metrics" (include "sparkfleet.fullname" .) -}}
 {{- end -}}
