@@ -17,7 +17,6 @@ with back-off; a grant made later starts its runs.
 from __future__ import annotations
 
 import math
-import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -38,6 +37,7 @@ from sparkfleet.operator.spark.status_writes import REASON_REJECTED
 from sparkfleet.testing import ControlPlane
 from tests.deploy.chart import render
 from tests.deploy.fleet import ChartFleet
+from tests.deploy.test_fleet_chart import FORBIDDEN
 from tests.examples import manifests
 from tests.integration.test_takeover import (
     CASES,
@@ -50,7 +50,6 @@ from tests.kubeflow import kubeflow_controller_identity, set_phase, state_of
 from tests.support import kubeflow_crds, spark_crds, wait_until
 
 OWNER_REFERENCES = "OwnerReferencesPermissionEnforcement"
-FORBIDDEN = re.compile(r'^rest_client_requests_total\{[^}]*code="403"[^}]*\} (\S+)$', re.MULTILINE)
 BLOCKING = {"controller": True, "blockOwnerDeletion": True}
 BASE_DELAY = DEFAULT_BASE_DELAY  # the first retry's, doubling with each failure
 
