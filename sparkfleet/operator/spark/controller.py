@@ -36,6 +36,7 @@ from sparkfleet.operator.scoped import ScopedController, Secondary
 from sparkfleet.operator.spark import lifecycle, naming, routing
 from sparkfleet.operator.spark import metrics as spark_metrics
 from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
+from sparkfleet.operator.spark.owner_refs import explain_refusal
 from sparkfleet.operator.spark.status import driver_of, executor_events, executor_states
 from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.submission import new_submission_id, render, spec_hash
@@ -487,7 +488,9 @@ class SparkApplicationController:
             if exc.is_namespace_terminating:
                 raise  # the application goes with its namespace: no failure to record, no Event
             if not exc.is_conflict:
-                message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
+                message = explain_refusal(
+                    f"submission failed: {exc.status} {exc.reason}: {exc.message}", SPARK_APPLICATIONS.plural
+                )
                 # An attempt: its submission ID is recorded, as the Spark Operator records one.
                 status["submissionID"] = submission_id
                 _set_state(status, AppState.SUBMISSION_FAILED, message)
@@ -513,7 +516,9 @@ class SparkApplicationController:
         except ApiError as exc:
             if exc.is_namespace_terminating:
                 raise  # as above: the driver pod goes with the namespace
-            message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
+            message = explain_refusal(
+                f"submission failed: {exc.status} {exc.reason}: {exc.message}", SPARK_APPLICATIONS.plural
+            )
             status["submissionID"] = submission_id
             _set_state(status, AppState.SUBMISSION_FAILED, message)
             events.append(lifecycle.Event(*_submission_failed(raw, message)))
