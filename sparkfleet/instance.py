@@ -107,7 +107,9 @@ async def run(options: RunOptions) -> int:
             max_tracked_executors=options.max_tracked_executors,
             driver_grace=options.driver_grace,
             ui_service=options.ui_service,
-            pod_policy=PodPolicy(options.pod_security, parse_service_accounts(options.allowed_service_accounts)),
+            pod_policy=PodPolicy(
+                options.pod_security, parse_service_accounts(options.allowed_service_accounts)
+            ),
             rate_limiter=default_controller_rate_limiter(
                 options.bucket_qps, options.bucket_size, options.max_delay
             ),

@@ -120,7 +120,9 @@ def test_pod_security_values_become_flags_the_cli_accepts() -> None:
         return list(deployment["spec"]["template"]["spec"]["containers"][0]["args"])
 
     assert not any(a.startswith(("--pod-security", "--allowed-service-accounts")) for a in args_of({}))
-    values = {"controller": {"podSecurity": {"level": "baseline", "allowedServiceAccounts": ["spark", "etl"]}}}
+    values = {
+        "controller": {"podSecurity": {"level": "baseline", "allowedServiceAccounts": ["spark", "etl"]}}
+    }
     args = args_of(values)
     assert "--pod-security=baseline" in args
     assert "--allowed-service-accounts=spark,etl" in args

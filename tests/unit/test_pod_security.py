@@ -184,7 +184,7 @@ def test_parse_applies_the_policy_and_the_flags_parse() -> None:
     parse(manifest)
     with pytest.raises(InvalidApplication, match=r"spec\.driver\.hostNetwork: host namespaces"):
         parse(manifest, BASELINE)
-    assert parse_service_accounts(["a,b", " c "]) == {"a", "b", "c"}
+    assert parse_service_accounts(["a,b", " c "]) == frozenset({"a", "b", "c"})
     assert parse_service_accounts([]) is None
     with pytest.raises(ValueError, match="--pod-security: 'strict' is not one of none, baseline"):
         PodPolicy("strict")
