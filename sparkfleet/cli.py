@@ -277,15 +277,14 @@ def run_command(
         str,
         typer.Option(
             callback=checked(_one_of("none", "baseline")),
-            help="Refuse specs asking for host paths, host namespaces or ports, privileged containers "
-            "or extra capabilities (baseline), or refuse none (none).",
+            help="none, or baseline: refuse host paths, host namespaces, privileged pods.",
         ),
     ] = "none",
     allowed_service_accounts: Annotated[
         list[str] | None,
         typer.Option(
             callback=checked(_service_accounts),
-            help="ServiceAccounts drivers and executors may run as (repeat or comma-separate; default: any).",
+            help="ServiceAccounts drivers and executors may run as (default: any).",
         ),
     ] = None,
     log_format: Annotated[
