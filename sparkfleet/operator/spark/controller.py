@@ -37,6 +37,7 @@ from sparkfleet.operator.spark import lifecycle, naming, routing
 from sparkfleet.operator.spark import metrics as spark_metrics
 from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
 from sparkfleet.operator.spark.owner_refs import explain_refusal
+from sparkfleet.operator.spark.pod_policy import NO_POLICY, PodPolicy
 from sparkfleet.operator.spark.status import driver_of, executor_events, executor_states
 from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.submission import new_submission_id, render, spec_hash
@@ -90,6 +91,7 @@ class SparkApplicationController:
         clock: Callable[[], float] = time.time,
         executor_state_batch: float = EXECUTOR_STATE_BATCH_SECONDS,
         driver_grace: float = lifecycle.DRIVER_CREATION_GRACE_SECONDS,
+        pod_policy: PodPolicy = NO_POLICY,
     ):
         """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``.
 
@@ -97,6 +99,7 @@ class SparkApplicationController:
         seconds per application; a change of the application's state is written at once.
         """
         self.client = client
+        self.pod_policy = pod_policy  # what specs may not ask of their pods (--pod-security)
         self.driver_grace = driver_grace  # a driver created this recently and not in the cache is waited for
         self.executor_state_batch = executor_state_batch
         self._executor_write_due: dict[str, float] = {}  # key -> when its held executor states are written
@@ -180,7 +183,7 @@ class SparkApplicationController:
         self._unobserved.pop(key, None)
         status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
         try:
-            app = parse(raw)
+            app = parse(raw, self.pod_policy)
         except InvalidApplication as exc:
             await self._reject(raw, status, str(exc))
             return None
