@@ -13,8 +13,8 @@ naming the field and key), never silently overridden:
 - the operator's pod labels (:func:`is_operator_label`) in ``spec.driver.labels``,
   ``spec.executor.labels``, the pod templates' ``metadata.labels`` and
   ``spark.kubernetes.{driver,executor}.label.*``;
-- the operator's own annotations (``sparkfleet.io/...``, the spec hash and routing it reads
-  back from a driver pod) in ``spec.{driver,executor}.annotations``, the templates'
+- the annotations the operator reads back from a driver pod (:data:`OPERATOR_ANNOTATIONS`:
+  the spec hash and the routing) in ``spec.{driver,executor}.annotations``, the templates'
   ``metadata.annotations`` and ``spark.kubernetes.{driver,executor}.annotation.*``.
 
 Keys are compared as Spark reads them: exactly, case and all (a key with a stray space or
@@ -34,6 +34,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sparkfleet.api.base import brief, key_path
+from sparkfleet.operator.spark.naming import ANNOTATION_SPEC_HASH
+from sparkfleet.operator.spark.routing import ANNOTATION_ROUTING
 
 _SPEC = "use the CRD's field instead"
 _AUTH = "authentication is the operator's: the driver and executors use their pods' ServiceAccounts"
@@ -72,8 +74,10 @@ OPERATOR_LABEL_PREFIX = "sparkoperator.k8s.io/"
 """The Spark Operator's label domain: app-name, submission-id, launched-by-spark-operator,
 scheduled-app-name, mutated-by-spark-operator; the operator finds an application's pods by them."""
 
-OPERATOR_ANNOTATION_PREFIX = "sparkfleet.io/"
-"""sparkfleet's annotation domain on pods (spec-hash, routing): read back from the driver pod."""
+OPERATOR_ANNOTATIONS = frozenset({ANNOTATION_SPEC_HASH, ANNOTATION_ROUTING})
+"""The annotations the operator sets on a driver pod and reads back (which spec it runs, the
+routing its executors are born with). Other ``sparkfleet.io/`` annotations are the user's (the
+simulator's ``sim-outcome``, for one)."""
 
 _ROLES = ("driver", "executor")
 
@@ -85,7 +89,7 @@ def is_operator_label(key: str) -> bool:
 
 def is_operator_annotation(key: str) -> bool:
     """Whether a pod annotation key is the operator's, which no spec may set."""
-    return key.startswith(OPERATOR_ANNOTATION_PREFIX)
+    return key in OPERATOR_ANNOTATIONS
 
 
 def denied_reason(key: str, value: str, namespace: str) -> str | None:
