@@ -121,6 +121,23 @@ async def status_of(kube: KubeClient, name: str, namespace: str, timeout: float 
         await asyncio.sleep(0.2)
 
 
+async def warned(kube: KubeClient, namespace: str, words: str, timeout: float = 20.0) -> None:
+    """Waits for the Warning Event of a failed submission whose message holds ``words`` (the
+    recorder sends Events after the status write)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = (await kube.list(EVENTS, namespace))["items"]
+        if any(
+            e["reason"] == "SparkApplicationSubmissionFailed"
+            and e["type"] == "Warning"
+            and words in e["message"]
+            for e in events
+        ):
+            return
+        assert time.monotonic() < deadline, [e["message"] for e in events]
+        await asyncio.sleep(0.2)
+
+
 async def assert_refused(
     kube: KubeClient, tenant: KubeClient, namespace: str, patch: dict[str, Any], *says: str
 ) -> str:
@@ -133,13 +150,7 @@ async def assert_refused(
     assert state["state"] == "SUBMISSION_FAILED", (state, "submitted, not refused")
     for words in says:
         assert words in message, f"{words!r} not in: {message}"
-    events = (await kube.list(EVENTS, namespace))["items"]
-    assert any(
-        e["reason"] == "SparkApplicationSubmissionFailed"
-        and e["type"] == "Warning"
-        and says[0] in e["message"]
-        for e in events
-    ), [e["message"] for e in events]
+    await warned(kube, namespace, says[0])
     assert (await kube.list(PODS, namespace))["items"] == []
     return message
 
