@@ -146,7 +146,7 @@ async def assert_refused(
     name = "attack"
     await tenant.create(SPARK_APPLICATIONS, application(name, namespace, patch))
     state = await status_of(kube, name, namespace)
-    message = state.get("errorMessage", "")
+    message = str(state.get("errorMessage", ""))
     assert state["state"] == "SUBMISSION_FAILED", (state, "submitted, not refused")
     for words in says:
         assert words in message, f"{words!r} not in: {message}"

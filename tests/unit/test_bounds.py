@@ -74,7 +74,7 @@ def test_executor_demand_names_its_fields() -> None:
         "spark.executor.cores": "3", "spark.executor.memory": "4g",
         "spark.kubernetes.executor.limit.cores": "4"}}}), "executor")  # fmt: skip
     assert demand is not None
-    assert (demand.cores.field, demand.cores.value) == ("spec.sparkConf[spark.executor.cores]", 3)
+    assert (demand.cores.field, demand.cores.value) == ("spec.sparkConf[spark.executor.cores]", Fraction(3))
     assert demand.cpu_request == demand.cores
     assert demand.cpu_limit is not None
     assert demand.cpu_limit.field == "spec.sparkConf[spark.kubernetes.executor.limit.cores]"
@@ -105,7 +105,7 @@ def test_a_setting_that_does_not_parse_bounds_nothing() -> None:
 )  # fmt: skip
 def test_executor_count(patch: dict[str, Any], start: int, field: str, unbounded: bool) -> None:
     count = executor_count(app(patch))
-    assert (count.start.value, count.start.field, count.unbounded) == (start, field, unbounded)
+    assert (count.start.value, count.start.field, count.unbounded) == (Fraction(start), field, unbounded)
 
 
 BOUNDS = Bounds(10, Fraction(4), 8 * 1024, Fraction(2), 4 * 1024)
