@@ -110,6 +110,14 @@ def checked(check: Callable[[Any], object]) -> Callable[[Any], Any]:
     return callback
 
 
+def _bound(value: str) -> None:
+    """A bound of --max-*-cores or --max-*-memory: a Kubernetes quantity (empty: none)."""
+    from sparkfleet.api.base import parse_quantity
+
+    if value:
+        parse_quantity(value)
+
+
 def _one_of(*choices: str) -> Callable[[str], None]:
     def check(value: str) -> None:
         if value.lower() not in choices:
@@ -201,6 +209,25 @@ def run_command(
     ] = "10s",
     enable_ui_service: Annotated[
         bool, typer.Option(help="Create a Service for each driver's Spark UI.")
+    ] = True,
+    max_executors: Annotated[
+        int, typer.Option(min=0, help="Most executors an application may ask for (0: no bound).")
+    ] = 0,
+    max_executor_cores: Annotated[
+        str, typer.Option(callback=checked(_bound), help="Most CPUs per executor, e.g. 8 (none: no bound).")
+    ] = "",
+    max_executor_memory: Annotated[
+        str,
+        typer.Option(callback=checked(_bound), help="Most memory per executor with overhead, e.g. 64Gi."),
+    ] = "",
+    max_driver_cores: Annotated[
+        str, typer.Option(callback=checked(_bound), help="Most CPUs per driver, e.g. 4 (none: no bound).")
+    ] = "",
+    max_driver_memory: Annotated[
+        str, typer.Option(callback=checked(_bound), help="Most memory per driver with overhead, e.g. 16Gi.")
+    ] = "",
+    resource_quota_check: Annotated[
+        bool, typer.Option(help="Refuse applications over a hard limit of their namespace's quotas.")
     ] = True,
     metrics_bind_address: Annotated[
         str,
@@ -302,6 +329,7 @@ def run_command(
     from sparkfleet.kube import KubeConfigError
     from sparkfleet.kube.leaderelection import LeaseTiming
     from sparkfleet.logs import configure_logging
+    from sparkfleet.operator.spark.bounds import Bounds
     from sparkfleet.sharding.member import FleetUnavailable, IdentityInUse
 
     configure_logging("json" if log_format.lower() == "json" else "text", log_level.lower())
@@ -329,6 +357,10 @@ def run_command(
         max_tracked_executors=max_tracked_executor_per_app,
         driver_grace=parse_duration(driver_pod_creation_grace_period),
         ui_service=enable_ui_service,
+        bounds=Bounds.from_flags(
+            max_executors, max_executor_cores, max_executor_memory, max_driver_cores, max_driver_memory
+        ),
+        resource_quota_check=resource_quota_check,
         metrics_host=host,
         metrics_port=port,
         probe_address=_split_host_port(health_probe_bind_address) if health_probe_bind_address else None,

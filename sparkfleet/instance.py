@@ -33,6 +33,7 @@ from sparkfleet.kube.scope import Scope
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.host import SparkControllers
 from sparkfleet.operator.ratelimiters import default_controller_rate_limiter
+from sparkfleet.operator.spark.bounds import Bounds
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.pod_policy import PodPolicy, parse_service_accounts
 from sparkfleet.operator.spark.scheduled import ScheduledSparkApplicationController
@@ -59,6 +60,8 @@ class RunOptions:
     max_tracked_executors: int = 1000
     driver_grace: float = 10.0  # --driver-pod-creation-grace-period
     ui_service: bool = True
+    bounds: Bounds = field(default_factory=Bounds)  # --max-executors, --max-*-cores, --max-*-memory
+    resource_quota_check: bool = True  # --resource-quota-check
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 8080
     # /healthz and /readyz here too (--health-probe-bind-address)
@@ -110,6 +113,8 @@ async def run(options: RunOptions) -> int:
             pod_policy=PodPolicy(
                 options.pod_security, parse_service_accounts(options.allowed_service_accounts)
             ),
+            bounds=options.bounds,
+            check_quotas=options.resource_quota_check,
             rate_limiter=default_controller_rate_limiter(
                 options.bucket_qps, options.bucket_size, options.max_delay
             ),
