@@ -26,7 +26,8 @@ from typing import Any
 
 import aiohttp
 
-from sparkfleet.kube import ApiError, ClientSettings, KubeClient, KubeConfigError, connect
+from sparkfleet.kube import ApiError, ClientSettings, KubeClient, KubeConfigError
+from sparkfleet.kube.config import Connection, load_connection
 from sparkfleet.kube.errors import unreachable
 from sparkfleet.kube.leaderelection import LeaderElector, LeaseTiming
 from sparkfleet.kube.scope import Scope
@@ -49,6 +50,8 @@ LEASE_CLIENT = ClientSettings(qps=0, burst=0, request_timeout=10.0)
 @dataclass(frozen=True, slots=True)
 class RunOptions:
     kubeconfig: str | None = None
+    connection: Connection | None = None
+    """The kubeconfig already read (the CLI reads it first, to refuse a bad one at once); None: read it."""
     namespaces: list[str] = field(default_factory=list)  # empty: all namespaces
     label_selector: str | None = None
     concurrent_syncs: int = 10
@@ -88,9 +91,8 @@ async def run(options: RunOptions) -> int:
         raise ValueError("--fleet and --leader-elect exclude each other: a fleet's members share the work")
     if options.fleet and (options.namespaces or options.label_selector):
         raise ValueError("--fleet takes its namespaces and selectors from the SparkFleet's shards")
-    client = await connect(
-        options.kubeconfig, settings=ClientSettings(qps=options.kube_api_qps, burst=options.kube_api_burst)
-    )
+    connection = options.connection or await load_connection(options.kubeconfig)
+    client = KubeClient(connection, ClientSettings(qps=options.kube_api_qps, burst=options.kube_api_burst))
     try:
         await check_api_server(client)
         audit = AuditLog(options.audit_log, options.identity) if options.audit_log else None
@@ -129,7 +131,7 @@ async def run(options: RunOptions) -> int:
             timestamp_precision=options.timestamp_precision,
         ),
     )
-    lease_client = await connect(options.kubeconfig, settings=LEASE_CLIENT) if options.fleet else None
+    lease_client = KubeClient(connection, LEASE_CLIENT) if options.fleet else None
     member = (
         FleetMember(
             client,
