@@ -33,7 +33,7 @@ from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.ratelimiters import RateLimiter
 from sparkfleet.operator.scoped import ScopedController, Secondary
-from sparkfleet.operator.spark import lifecycle, naming, routing
+from sparkfleet.operator.spark import app_cache, lifecycle, naming, routing
 from sparkfleet.operator.spark import metrics as spark_metrics
 from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
 from sparkfleet.operator.spark.status import driver_of, executor_events, executor_states
@@ -89,6 +89,7 @@ class SparkApplicationController:
         clock: Callable[[], float] = time.time,
         executor_state_batch: float = EXECUTOR_STATE_BATCH_SECONDS,
         driver_grace: float = lifecycle.DRIVER_CREATION_GRACE_SECONDS,
+        max_application_bytes: int = app_cache.DEFAULT_MAX_APPLICATION_BYTES,
     ):
         """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``.
 
@@ -116,6 +117,7 @@ class SparkApplicationController:
             concurrent_syncs=concurrent_syncs,
             rate_limiter=rate_limiter,
             audit=audit,
+            transform=app_cache.bounded_view(max_application_bytes),  # see app_cache
             urgent_primary=self._awaits_own_write,
         )
         self.controller = self.scoped.controller
@@ -179,7 +181,7 @@ class SparkApplicationController:
         self._unobserved.pop(key, None)
         status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
         try:
-            app = parse(raw)
+            app = parse(app_cache.unpacked(raw))  # over --max-application-bytes: refused here
         except InvalidApplication as exc:
             await self._reject(raw, status, str(exc))
             return None
