@@ -41,9 +41,10 @@ log = logging.getLogger(__name__)
 # A list is read page by page, each page trimmed (``transform``) before the next is asked for, and
 # the pages sized to about PAGE_BYTES: the first asks for FIRST_PAGE objects, the next for as many
 # as fit by the sizes seen (at most ``page_size``). A namespace of a few hundred objects of 1.5 MiB
-# each (etcd's limit) is then never held decoded at once; small objects take one more request.
+# each (etcd's limit) is then never held decoded at once; a list of more than FIRST_PAGE small
+# objects takes one request more than with pages of ``page_size`` from the start.
 PAGE_BYTES = 4 * 1024 * 1024
-FIRST_PAGE = 16
+FIRST_PAGE = 4
 
 
 class EventType(StrEnum):
