@@ -134,7 +134,16 @@ async def bench(apps_total: int, app_bytes: int, namespaces: int) -> dict[str, A
             member.sample_usage()
             after = rss_mib(member.proc.pid)
             phases.append(
-                _phase("watch: 500 arrive", workload.total, size, refused, before, member, after, started)
+                _phase(
+                    f"watch: {workload.total} arrive",
+                    workload.total,
+                    size,
+                    refused,
+                    before,
+                    member,
+                    after,
+                    started,
+                )
             )
             await member.terminate()
 
