@@ -51,11 +51,12 @@ class CachedObject(dict[str, Any]):
     in :attr:`packed` (empty when over the bound). Serialized (a status write), it has no spec:
     a write of the status subresource keeps the stored spec whatever the body says."""
 
-    __slots__ = ("bound", "packed", "size")
+    __slots__ = ("bound", "largest", "packed", "size")
 
     packed: bytes
     size: int
     bound: int
+    largest: tuple[str, int]  # of an object over the bound: its largest field and that field's bytes
 
 
 def application_bytes(obj: Mapping[str, Any]) -> int:
@@ -86,6 +87,7 @@ def bounded_view(max_bytes: int = DEFAULT_MAX_APPLICATION_BYTES) -> Callable[[Ob
         cached.packed = b"" if over or spec is None else zlib.compress(orjson.dumps(spec), COMPRESSION_LEVEL)
         cached.size = size
         cached.bound = max_bytes
+        cached.largest = largest_field(obj) if over else ("", 0)
         return cached
 
     return view
@@ -107,19 +109,33 @@ def unpacked(cached: Mapping[str, Any]) -> Object:
     if not isinstance(cached, CachedObject):
         return dict(cached)  # not from a bounded cache: as it is
     if cached.size > cached.bound:
-        raise InvalidApplication(too_large(cached.size, cached.bound))
+        raise InvalidApplication(too_large(cached.size, cached.bound, *cached.largest))
     obj = dict(cached)
     if cached.packed:
         obj["spec"] = orjson.loads(zlib.decompress(cached.packed))
     return obj
 
 
-def too_large(size: int, bound: int) -> str:
+def too_large(size: int, bound: int, field: str = "spec", field_bytes: int = 0) -> str:
+    """The refusal, naming the largest field (``spec.sparkConf``), the sizes and the bound."""
+    part = f", {field_bytes} of them in {field}" if field_bytes else ""
     return (
-        f"spec: the application is {size} bytes (its spec, labels and annotations, serialized); "
+        f"{field}: the application is {size} bytes (its spec, labels and annotations, serialized){part}; "
         f"a member accepts at most {bound} ({FLAG}): keep large inputs in files (spec.deps.files) "
         "or in a ConfigMap the application mounts"
     )
+
+
+def largest_field(obj: Mapping[str, Any]) -> tuple[str, int]:
+    """The largest of the spec's fields and of the labels and annotations, and its size."""
+    meta = obj.get("metadata") or {}
+    parts = {f"spec.{k}": v for k, v in (obj.get("spec") or {}).items()}
+    parts |= {f"metadata.{k}": meta.get(k) for k in ("labels", "annotations") if meta.get(k)}
+    sizes = [(len(orjson.dumps(v)), name) for name, v in parts.items()]
+    if not sizes:
+        return ("spec", 0)
+    size, name = max(sizes)
+    return (name, size)
 
 
 def cached_bytes(obj: Mapping[str, Any]) -> int:
