@@ -201,6 +201,12 @@ def run_command(
     max_tracked_executor_per_app: Annotated[
         int, typer.Option(min=0, help="Executors tracked in status per application.")
     ] = 1000,
+    max_application_bytes: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Refuse an application whose spec, labels and annotations exceed this (bytes)."
+        ),
+    ] = 512 * 1024,  # app_cache.DEFAULT_MAX_APPLICATION_BYTES (imported lazily)
     driver_pod_creation_grace_period: Annotated[
         str,
         typer.Option(
@@ -363,6 +369,7 @@ def run_command(
         bucket_size=workqueue_ratelimiter_bucket_size,
         max_delay=parse_duration(workqueue_ratelimiter_max_delay),
         max_tracked_executors=max_tracked_executor_per_app,
+        max_application_bytes=max_application_bytes,
         driver_grace=parse_duration(driver_pod_creation_grace_period),
         ui_service=enable_ui_service,
         bounds=Bounds.from_flags(

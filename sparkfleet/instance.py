@@ -34,6 +34,7 @@ from sparkfleet.kube.scope import Scope
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.host import SparkControllers
 from sparkfleet.operator.ratelimiters import default_controller_rate_limiter
+from sparkfleet.operator.spark.app_cache import DEFAULT_MAX_APPLICATION_BYTES
 from sparkfleet.operator.spark.bounds import Bounds
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.pod_policy import PodPolicy, parse_service_accounts
@@ -61,6 +62,7 @@ class RunOptions:
     bucket_size: int = 500
     max_delay: float = 6 * 3600.0
     max_tracked_executors: int = 1000
+    max_application_bytes: int = DEFAULT_MAX_APPLICATION_BYTES  # see operator/spark/app_cache.py
     driver_grace: float = 10.0  # --driver-pod-creation-grace-period
     ui_service: bool = True
     bounds: Bounds = field(default_factory=Bounds)  # --max-executors, --max-*-cores, --max-*-memory
@@ -110,6 +112,7 @@ async def run(options: RunOptions) -> int:
             scopes=scopes,
             concurrent_syncs=options.concurrent_syncs,
             max_tracked_executors=options.max_tracked_executors,
+            max_application_bytes=options.max_application_bytes,
             driver_grace=options.driver_grace,
             ui_service=options.ui_service,
             pod_policy=PodPolicy(
@@ -129,6 +132,7 @@ async def run(options: RunOptions) -> int:
             scopes=scopes,
             audit=audit,
             timestamp_precision=options.timestamp_precision,
+            max_application_bytes=options.max_application_bytes,
         ),
     )
     lease_client = KubeClient(connection, LEASE_CLIENT) if options.fleet else None

@@ -82,6 +82,7 @@ def test_template(values: tuple[Path, ...]) -> None:
         assert not any(a.startswith("--leader-elect") for a in container["args"])
     else:
         assert "--leader-elect" in container["args"]
+    assert "--max-application-bytes=524288" in container["args"]  # a tenant's objects are bounded
     assert "PodDisruptionBudget" in kinds
     assert "ServiceAccount" in kinds
 

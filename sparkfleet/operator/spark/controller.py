@@ -33,8 +33,8 @@ from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.ratelimiters import RateLimiter
 from sparkfleet.operator.scoped import ScopedController, Secondary
+from sparkfleet.operator.spark import app_cache, lifecycle, naming, routing
 from sparkfleet.operator.spark import bounds as resource_bounds
-from sparkfleet.operator.spark import lifecycle, naming, routing
 from sparkfleet.operator.spark import metrics as spark_metrics
 from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
 from sparkfleet.operator.spark.owner_refs import explain_refusal
@@ -95,6 +95,7 @@ class SparkApplicationController:
         pod_policy: PodPolicy = NO_POLICY,
         bounds: resource_bounds.Bounds | None = None,
         check_quotas: bool = True,
+        max_application_bytes: int = app_cache.DEFAULT_MAX_APPLICATION_BYTES,
     ):
         """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``.
 
@@ -129,6 +130,7 @@ class SparkApplicationController:
             concurrent_syncs=concurrent_syncs,
             rate_limiter=rate_limiter,
             audit=audit,
+            transform=app_cache.bounded_view(max_application_bytes),  # see app_cache
             urgent_primary=self._awaits_own_write,
         )
         self.controller = self.scoped.controller
@@ -193,6 +195,7 @@ class SparkApplicationController:
         status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
         try:
             app = parse(raw, self.pod_policy)
+            app = parse(app_cache.unpacked(raw))  # over --max-application-bytes: refused here
         except InvalidApplication as exc:
             await self._reject(raw, status, str(exc))
             return None
