@@ -6,15 +6,12 @@ and a tenant who may only create SparkApplications in its namespace."""
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import AsyncIterator
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from sparkfleet.api import SPARK_APPLICATIONS
 from sparkfleet.kube import KubeClient
@@ -23,12 +20,10 @@ from sparkfleet.operator.spark.bounds import Bounds
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.testing import ControlPlane
 from tests.corpus import merge_patch
+from tests.deploy.chart import render
 from tests.examples import manifests
 from tests.support import spark_crds
 
-HELPERS = (
-    Path(__file__).resolve().parents[2] / "deploy" / "helm" / "sparkfleet" / "templates" / "_helpers.tpl"
-)
 BOUNDS = Bounds(
     max_executors=10,
     max_executor_cores=Fraction(4),
@@ -39,11 +34,11 @@ BOUNDS = Bounds(
 
 
 def chart_job_rules() -> list[dict[str, Any]]:
-    """The rules the chart grants the operator in a job namespace (``sparkfleet.jobRules``)."""
-    text = HELPERS.read_text()
-    match = re.search(r'{{- define "sparkfleet.jobRules" -}}\n(.*?){{- end -}}', text, re.S)
-    assert match, "sparkfleet.jobRules not found in the chart's helpers"
-    rules: list[dict[str, Any]] = yaml.safe_load(match.group(1))
+    """The rules the chart grants the operator in a job namespace, as helm renders them."""
+    docs = render("rel", "ops", values={"spark": {"jobNamespaces": ["jobs"]}})
+    (role,) = [d for d in docs if d["kind"] == "Role" and d["metadata"]["namespace"] == "jobs"
+               and d["metadata"]["name"] == "rel-sparkfleet-jobs"]  # fmt: skip
+    rules: list[dict[str, Any]] = role["rules"]
     return rules
 
 
