@@ -28,7 +28,7 @@ from sparkfleet.kube.transform import strip_managed_fields
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.scoped import ScopedController, Secondary
-from sparkfleet.operator.spark import routing
+from sparkfleet.operator.spark import ownership, routing
 from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule, check_precision, run_name
 from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.validation import InvalidApplication, validate_schedule
@@ -129,11 +129,15 @@ class ScheduledSparkApplicationController:
     def has_synced(self) -> bool:
         return self.scoped.has_synced
 
-    def _runs_of(self, namespace: str, name: str) -> list[dict[str, Any]]:
+    def _runs_of(self, namespace: str, name: str, uid: str | None) -> list[dict[str, Any]]:
+        """The runs of the ScheduledSparkApplication ``name`` of ``uid``, oldest first: labelled with
+        its name (how the watch finds them) and owned by its UID (anyone can set the label: an
+        application that merely bears it is no run, counts for no concurrency and is never deleted)."""
         runs = [
             r
             for r in self.runs.list(namespace)
             if (r["metadata"].get("labels") or {}).get(LABEL_SCHEDULED_APP_NAME) == name
+            and ownership.owned_by(r, uid)
         ]
         return sorted(runs, key=lambda r: r["metadata"].get("creationTimestamp") or "")
 
@@ -156,7 +160,7 @@ class ScheduledSparkApplicationController:
             return None
         name = raw["metadata"]["name"]
         now = datetime.datetime.fromtimestamp(self.clock(), datetime.UTC)
-        runs = self._runs_of(namespace, name)
+        runs = self._runs_of(namespace, name, raw["metadata"].get("uid"))
         routing_keys = self.scoped.routing_keys(key)
         if routing_keys:
             runs = await self._claim_runs(raw, status, routing_keys, runs)
@@ -289,13 +293,17 @@ class ScheduledSparkApplicationController:
                 status.pop(field, None)
 
     async def _delete(self, run: dict[str, Any]) -> None:
+        """Deletes one of the runs (see :meth:`_runs_of`): that very object, by a UID precondition
+        (an application that took its name meanwhile is not the run)."""
+        meta = run["metadata"]
         try:
             await self.client.delete(
                 SPARK_APPLICATIONS,
-                run["metadata"]["name"],
-                run["metadata"]["namespace"],
+                meta["name"],
+                meta["namespace"],
                 propagation_policy="Background",
+                uid=meta.get("uid"),
             )
         except ApiError as exc:
-            if not exc.is_not_found:
+            if not (exc.is_not_found or exc.is_conflict):  # a conflict: the precondition failed
                 raise

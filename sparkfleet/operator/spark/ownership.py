@@ -1,0 +1,86 @@
+"""Whose an object is: the operator deletes, adopts or follows only what an application owns.
+
+Names are not proof of anything: a tenant may name its driver pod after another application's
+(``spec.driver.podName``, ``spark.kubernetes.driver.pod.name``), a plain pod may bear a driver's
+name, and labels are set by whoever creates a pod. What an application owns is told by UID:
+
+- its driver pods and its UI Service name the application's UID among their owners;
+- its ConfigMap, driver Service and executors name its driver pod's UID;
+- the runs of a ScheduledSparkApplication name the ScheduledSparkApplication's UID.
+
+An object that bears the name the operator wants but is not owned so is a *collision*
+(:func:`collision_message`): the operator leaves it alone and says so, naming the field that
+chose the name and the object. A few are not foreign but on their way out (:func:`going`): an
+object being deleted, or one a previous application of the same name owns (the garbage
+collector removes it, as its owner is gone); those are waited for, never touched.
+
+Pure functions; the controllers do the reads and writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sparkfleet.api.base import key_path
+
+Obj = dict[str, Any]
+
+DRIVER_POD_NAME_CONF = "spark.kubernetes.driver.pod.name"
+SPARK_APPLICATION_GROUP = "sparkoperator.k8s.io"
+
+
+def owners(obj: Obj) -> set[str]:
+    """The UIDs of ``obj``'s owners."""
+    return {ref.get("uid", "") for ref in obj["metadata"].get("ownerReferences") or []} - {""}
+
+
+def owned_by(obj: Obj, uid: str | None) -> bool:
+    """Whether ``obj`` names the object with ``uid`` among its owners."""
+    return bool(uid) and uid in owners(obj)
+
+
+def going(obj: Obj, kind: str, name: str, uid: str | None) -> bool:
+    """Whether ``obj``, not owned by the ``kind`` ``name`` of ``uid``, is on its way out: being
+    deleted, or owned by an earlier ``kind`` of the same name (deleted: names are unique, and the
+    one of that name now has ``uid``), which the garbage collector removes it with."""
+    meta = obj["metadata"]
+    if meta.get("deletionTimestamp"):
+        return True
+    return any(
+        ref.get("kind") == kind
+        and ref.get("name") == name
+        and ref.get("uid") not in (None, "", uid)
+        and str(ref.get("apiVersion", "")).split("/", 1)[0] == SPARK_APPLICATION_GROUP
+        for ref in meta.get("ownerReferences") or []
+    )
+
+
+def driver_name_field(pod_name: str | None, spark_conf: dict[str, str] | None) -> str | None:
+    """The field that names the driver pod (as :func:`naming.driver_pod_name` picks it), or None
+    when the pod is named after the application."""
+    if pod_name:
+        return "spec.driver.podName"
+    if (spark_conf or {}).get(DRIVER_POD_NAME_CONF):
+        return f"spec.sparkConf{key_path(DRIVER_POD_NAME_CONF)}"
+    return None
+
+
+def collision_message(
+    kind: str, namespace: str, name: str, owner: str, field: str | None, why: str = ""
+) -> str:
+    """Why a submission stops at an object it did not create: ``kind`` ``namespace/name`` exists
+    and is not ``owner``'s. ``field`` is what chose the name (it leads the message, as every
+    refusal names its field); ``why`` says, when no field chose it, what the name comes from."""
+    what = f"{kind} {namespace}/{name} exists and is not owned by {owner}"
+    text = f"{field}: {what}" if field else what
+    return f"{text} ({why})" if why else text
+
+
+__all__ = [
+    "DRIVER_POD_NAME_CONF",
+    "collision_message",
+    "driver_name_field",
+    "going",
+    "owned_by",
+    "owners",
+]
