@@ -639,7 +639,7 @@ class SparkApplicationController:
                 log.info("waiting for a pod in the driver's name to go", extra=where)
                 return GOING_RECHECK_SECONDS
             field = ownership.driver_name_field(app.spec.driver.pod_name, app.spec.spark_conf)
-            why = "" if field else DEFAULT_DRIVER_NAME
+            why = DEFAULT_DRIVER_NAME if field == ownership.NAMED_AFTER_APPLICATION else ""
             return ownership.collision_message("pod", namespace, driver_name, THIS_APPLICATION, field, why)
         submission_id = (existing["metadata"].get("labels") or {}).get(naming.LABEL_SUBMISSION_ID)
         if submission_id == (fresh.get("status") or {}).get("submissionID"):

@@ -27,6 +27,7 @@ Obj = dict[str, Any]
 
 DRIVER_POD_NAME_CONF = "spark.kubernetes.driver.pod.name"
 SPARK_APPLICATION_GROUP = "sparkoperator.k8s.io"
+NAMED_AFTER_APPLICATION = "metadata.name"
 
 
 def owners(obj: Obj) -> set[str]:
@@ -55,14 +56,14 @@ def going(obj: Obj, kind: str, name: str, uid: str | None) -> bool:
     )
 
 
-def driver_name_field(pod_name: str | None, spark_conf: dict[str, str] | None) -> str | None:
-    """The field that names the driver pod (as :func:`naming.driver_pod_name` picks it), or None
-    when the pod is named after the application."""
+def driver_name_field(pod_name: str | None, spark_conf: dict[str, str] | None) -> str:
+    """The field that names the driver pod (as :func:`naming.driver_pod_name` picks it):
+    :data:`NAMED_AFTER_APPLICATION` when neither ``spec.driver.podName`` nor the Spark property does."""
     if pod_name:
         return "spec.driver.podName"
     if (spark_conf or {}).get(DRIVER_POD_NAME_CONF):
         return f"spec.sparkConf{key_path(DRIVER_POD_NAME_CONF)}"
-    return None
+    return NAMED_AFTER_APPLICATION
 
 
 def collision_message(
@@ -78,6 +79,7 @@ def collision_message(
 
 __all__ = [
     "DRIVER_POD_NAME_CONF",
+    "NAMED_AFTER_APPLICATION",
     "collision_message",
     "driver_name_field",
     "going",
