@@ -12,12 +12,14 @@ harm, if any, is what the operator does on the tenant's behalf.
 - executors forged with the victim's labels (by the tenant's driver, or plain pods) do not enter
   the victim's executorState: executors are matched by their driver's UID;
 - applications labelled with a victim ScheduledSparkApplication's name are no runs of it: they
-  neither make it delete its real runs as history nor hold back its Forbid schedule.
+  neither make it delete its real runs as history nor hold back its Forbid schedule; and one that
+  takes a future run's name is not taken for that run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -29,6 +31,7 @@ from sparkfleet.kube import KubeClient
 from sparkfleet.kube.resources import EVENTS, PODS, ROLEBINDINGS, ROLES
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.controller import SparkApplicationController
+from sparkfleet.operator.spark.schedule import Schedule, run_name
 from sparkfleet.operator.spark.scheduled import LABEL_SCHEDULED_APP_NAME, ScheduledSparkApplicationController
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
@@ -392,3 +395,42 @@ async def test_a_spoofed_active_run_does_not_hold_back_a_forbid_schedule(
     runs = await until(lambda: _runs_owned_by(kube, namespace, scheduled), "a run despite the spoof", 10)
     assert len(runs) == 1, runs  # Forbid: its own first run stays the only one while it is active
     await kube.get(SPARK_APPLICATIONS, "nightly-spoof", namespace)  # and the spoof is left alone
+
+
+@pytest.mark.usefixtures("scheduler")
+async def test_a_run_name_taken_in_advance_is_not_taken_for_the_run(
+    kube: KubeClient, tenant: KubeClient, namespace: str
+) -> None:
+    """Run names are predictable (the schedule's name and the due time): the tenant creates
+    applications of the next runs' names. They are not the runs: the runs they block are skipped,
+    said by a Warning Event, and never recorded as the schedule's; the next free one starts."""
+    nightly = manifests.scheduled("nightly", namespace)
+    nightly["spec"].update(schedule="@every 1s", timeZone="UTC", suspend=True)
+    scheduled = await kube.create(SCHEDULED_SPARK_APPLICATIONS, nightly)
+    created = datetime.datetime.fromisoformat(
+        scheduled["metadata"]["creationTimestamp"].replace("Z", "+00:00")
+    )
+    every = Schedule.parse("@every 1s", "UTC")
+    dues = [every.next_after(created)]
+    for _ in range(2):
+        dues.append(every.next_after(dues[-1]))
+    squatters = {}
+    for due in dues:
+        name = run_name("nightly", due)
+        squatters[name] = (await tenant.create(SPARK_APPLICATIONS, manifests.spark_pi(name, namespace)))[
+            "metadata"
+        ]
+    await kube.patch(SCHEDULED_SPARK_APPLICATIONS, "nightly", {"spec": {"suspend": False}}, namespace)
+    runs = await until(lambda: _runs_owned_by(kube, namespace, scheduled), "a run of a free name")
+    assert not set(runs) & set(squatters), runs
+    status = (await kube.get(SCHEDULED_SPARK_APPLICATIONS, "nightly", namespace))["status"]
+    assert status.get("lastRunName") not in squatters, status
+    items, _ = await kube.list_all(EVENTS, namespace, field_selector="involvedObject.name=nightly")
+    taken = [e for e in items if e["reason"] == "ScheduledSparkApplicationRunNameTaken"]
+    assert taken, [e["reason"] for e in items]
+    assert taken[0]["type"] == "Warning"
+    assert "exists and is not owned by this ScheduledSparkApplication" in taken[0]["message"]
+    for name, meta in squatters.items():  # the tenant's own applications, left as they were
+        now = await kube.get(SPARK_APPLICATIONS, name, namespace)
+        assert now["metadata"]["uid"] == meta["uid"]
+        assert not now["metadata"].get("ownerReferences")

@@ -186,7 +186,9 @@ class ScheduledSparkApplicationController:
                     for run in active:
                         await self._delete(run)
                 started = await self._start_run(raw, scheduled, due)
-                new_status.update({"lastRun": _iso(due), "lastRunName": started})
+                new_status["lastRun"] = _iso(due)  # a run whose name is taken is skipped, as Forbid skips
+                if started is not None:
+                    new_status["lastRunName"] = started
             due = schedule.next_after(due if due > now - datetime.timedelta(minutes=1) else now)
         new_status["nextRun"] = _iso(due)
         await self._trim_history(scheduled, runs, new_status)
@@ -239,7 +241,10 @@ class ScheduledSparkApplicationController:
 
     async def _start_run(
         self, raw: dict[str, Any], scheduled: ScheduledSparkApplication, due: datetime.datetime
-    ) -> str:
+    ) -> str | None:
+        """Starts the run due at ``due``; returns its name, or None when an application this
+        ScheduledSparkApplication does not own has the name (the run is not started, and that
+        application is not taken for it: run names are predictable, and anyone may take one)."""
         meta = raw["metadata"]
         name = run_name(meta["name"], due, self.timestamp_precision)
         run = {
@@ -259,8 +264,18 @@ class ScheduledSparkApplicationController:
         try:
             await self.client.create(SPARK_APPLICATIONS, run)
         except ApiError as exc:
-            if not exc.is_conflict:  # 409: this run was already started (a retried reconcile)
+            if not exc.is_conflict:  # 409: this run was already started (a retried reconcile), or ...
                 raise
+            existing = await self.client.get(SPARK_APPLICATIONS, name, meta["namespace"])
+            if not ownership.owned_by(existing, meta.get("uid")):  # ... its name is taken
+                message = (
+                    f"run {name} not started: sparkapplication {meta['namespace']}/{name} exists and is not "
+                    "owned by this ScheduledSparkApplication"
+                )
+                where = {"key": f"{meta['namespace']}/{meta['name']}", "run": name}
+                log.warning("run not started: its name is taken", extra=where)
+                self.events.emit(raw, "Warning", "ScheduledSparkApplicationRunNameTaken", message)
+                return None
         else:
             self.events.emit(raw, "Normal", "ScheduledSparkApplicationRun", f"started run {name}")
         return name
