@@ -134,11 +134,17 @@ def state(app: dict[str, Any]) -> dict[str, Any]:
 
 
 async def app_in(kube: KubeClient, namespace: str, name: str, wanted: str) -> dict[str, Any]:
+    last: dict[str, Any] = {}
+
     async def check() -> dict[str, Any] | None:
         app = await kube.get(SPARK_APPLICATIONS, name, namespace)
+        last["status"] = app.get("status")
         return app if state(app).get("state") == wanted else None
 
-    found: dict[str, Any] = await until(check, f"{name} in {wanted}")
+    try:
+        found: dict[str, Any] = await until(check, f"{name} in {wanted}")
+    except pytest.fail.Exception:
+        pytest.fail(f"{name} never in {wanted}; last status: {last.get('status')}")
     return found
 
 
@@ -434,3 +440,28 @@ async def test_a_run_name_taken_in_advance_is_not_taken_for_the_run(
         now = await kube.get(SPARK_APPLICATIONS, name, namespace)
         assert now["metadata"]["uid"] == meta["uid"]
         assert not now["metadata"].get("ownerReferences")
+
+
+@pytest.mark.usefixtures("operator", "controller_manager")
+async def test_an_application_deleted_and_created_again_waits_for_its_old_driver(
+    kube: KubeClient, tenant: KubeClient, namespace: str
+) -> None:
+    """Not an attack: the old application's driver, which the garbage collector is to remove (in
+    its own time: tens of seconds when it has just learnt the kind), is in the new one's way. It
+    is no collision: its owner is gone for certain (names are unique), and the operator deletes it
+    as the garbage collector would, then submits at once."""
+    first = await tenant.create(SPARK_APPLICATIONS, manifests.spark_pi("again", namespace))
+    await app_in(kube, namespace, "again", "SUBMITTED")
+    await tenant.delete(SPARK_APPLICATIONS, "again", namespace, propagation_policy="Background")
+
+    async def gone() -> bool:
+        items, _ = await kube.list_all(SPARK_APPLICATIONS, namespace)
+        return all(i["metadata"]["name"] != "again" for i in items)
+
+    await until(gone, "the first application deleted")
+    second = await tenant.create(SPARK_APPLICATIONS, manifests.spark_pi("again", namespace))
+    app = await app_in(kube, namespace, "again", "SUBMITTED")
+    assert app["status"]["submissionAttempts"] == 1
+    driver = await kube.get(PODS, "again-driver", namespace)
+    owners = {ref["uid"] for ref in driver["metadata"]["ownerReferences"]}
+    assert owners == {second["metadata"]["uid"]} != {first["metadata"]["uid"]}

@@ -30,27 +30,41 @@ def test_owned_by_is_by_uid_only() -> None:
     assert ownership.owners(obj(app_ref("a", "u1"), {"kind": "Pod", "name": "d", "uid": ""})) == {"u1"}
 
 
-def test_an_earlier_application_of_the_same_name_is_going() -> None:
-    assert ownership.going(obj(app_ref("report", "u-old")), "SparkApplication", "report", "u-new")
+NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+GRACE = ownership.GOING_GRACE_SECONDS
 
 
-def test_an_object_being_deleted_is_going() -> None:
-    assert ownership.going(obj(deleting=True), "SparkApplication", "report", "u-new")
+def test_an_earlier_application_of_the_same_name_leaves_an_orphan() -> None:
+    assert ownership.orphan_of(obj(app_ref("report", "u-old")), "SparkApplication", "report", "u-new")
+
+
+def test_an_object_being_deleted_is_waited_for_until_well_past_its_deletion_time() -> None:
+    deleting = obj(deleting=True)  # deletionTimestamp NOW
+    assert ownership.being_deleted(deleting, NOW + GRACE - 1)
+    assert not ownership.being_deleted(deleting, NOW + GRACE)  # stuck on a finalizer: in the way
+    assert not ownership.being_deleted(obj(), NOW)
 
 
 @pytest.mark.parametrize(
     "ref",
     [
-        app_ref("victim", "u-victim"),  # another application's: not going anywhere
+        app_ref("victim", "u-victim"),  # another application's: a live one
         app_ref("report", "u-new"),  # the application's own: not foreign at all
         app_ref("report", ""),  # no UID: proves nothing
         app_ref("report", "u-old", api_version="example.com/v1"),  # another group's kind of the name
         {"apiVersion": "v1", "kind": "Pod", "name": "report", "uid": "u-old"},
     ],
 )
-def test_what_is_not_going(ref: dict[str, Any]) -> None:
-    assert not ownership.going(obj(ref), "SparkApplication", "report", "u-new")
-    assert not ownership.going(obj(), "SparkApplication", "report", "u-new")  # a plain pod
+def test_what_is_no_orphan(ref: dict[str, Any]) -> None:
+    assert not ownership.orphan_of(obj(ref), "SparkApplication", "report", "u-new")
+    assert not ownership.orphan_of(obj(), "SparkApplication", "report", "u-new")  # a plain pod
+    assert not ownership.orphan_of(obj(app_ref("report", "u-old")), "SparkApplication", "report", None)
+
+
+def test_epoch() -> None:
+    assert ownership.epoch("2026-01-01T00:00:00Z") == NOW
+    assert ownership.epoch(None) is None
+    assert ownership.epoch("") is None
 
 
 def test_the_field_that_names_the_driver_pod() -> None:

@@ -50,8 +50,8 @@ STALE_RECHECK_SECONDS = 1.0  # a fallback only: the watch event of our own write
 # How often the holder of an application whose running driver creates executors with another routing
 # than the application's (its routing label changed while it ran) looks for them, to claim them.
 STRAY_POLL_SECONDS = 5.0
-# How often a submission looks again at a pod or Service in its way that is on its way out (being
-# deleted, or owned by an earlier application of the same name; see ownership.going).
+# How often a submission looks again at a pod or Service in its way that is being deleted (see
+# ownership.being_deleted), or that it deleted as an earlier application's orphan (ownership.orphan_of).
 GOING_RECHECK_SECONDS = 1.0
 THIS_APPLICATION = "this application"
 DEFAULT_DRIVER_NAME = "the driver pod is named after the application: spec.driver.podName names it otherwise"
@@ -285,7 +285,7 @@ class SparkApplicationController:
         for action in decision.actions:
             if action is Action.SUBMIT:
                 wait = await self._submit(app, raw, new_status, events, routing_keys)
-                if wait is not None:  # something in the way is going: nothing done, nothing to write
+                if wait is not None:  # something in the way is going: nothing to write yet
                     return Result(requeue_after=wait)
             elif action is Action.DELETE_DRIVER and driver_pod is not None:
                 if not driver_pod["metadata"].get("deletionTimestamp"):  # once; its removal requeues the key
@@ -614,10 +614,11 @@ class SparkApplicationController:
         """The driver pod's name is taken; fresh reads tell by whom. Returns the pod to adopt, the
         seconds to wait, why the submission is refused, or None (the reconcile is then retried):
 
-        - a pod this application does not own (by UID) is never touched: if it is on its way out
-          (being deleted, or an earlier application's of the same name: see
-          :func:`ownership.going`) it is waited for; otherwise the name collides, and the
-          submission is refused naming the field that chose the name and the pod;
+        - a pod this application does not own (by UID) is never touched: if it is being deleted,
+          it is waited for; otherwise the name collides, and the submission is refused naming
+          the field that chose the name and the pod. The one exception is garbage: the orphan of
+          an earlier application of the same name (:func:`ownership.orphan_of`) is deleted, as
+          the garbage collector would delete it, and waited for;
         - the recorded submission's: our cache was behind; leave it;
         - a submission of this very application and spec that no status records (the process
           died between creating the driver and writing the status): adopt it, so a crash never
@@ -635,7 +636,11 @@ class SparkApplicationController:
         uid = fresh["metadata"]["uid"]
         where = {"key": f"{namespace}/{name}", "pod": driver_name}
         if not ownership.owned_by(existing, uid):
-            if ownership.going(existing, "SparkApplication", name, uid):
+            if ownership.orphan_of(existing, "SparkApplication", name, uid):
+                log.info("deleting the driver pod of an earlier application of this name", extra=where)
+                await self._delete(PODS, driver_name, namespace, uid=existing["metadata"].get("uid"))
+                return GOING_RECHECK_SECONDS
+            if ownership.being_deleted(existing, self.clock()):
                 log.info("waiting for a pod in the driver's name to go", extra=where)
                 return GOING_RECHECK_SECONDS
             field = ownership.driver_name_field(app.spec.driver.pod_name, app.spec.spark_conf)
@@ -656,12 +661,18 @@ class SparkApplicationController:
         return None
 
     async def _ensure(
-        self, resource: Any, obj: dict[str, Any], owner_uid: str | None, *, ui_of: str | None = None
+        self,
+        resource: Any,
+        obj: dict[str, Any],
+        owner_uid: str | None,
+        *,
+        ui_of: str | None = None,
     ) -> dict[str, Any]:
         """Creates ``obj``, or returns what exists of its name if ``owner_uid`` owns it (part of an
         adopted submission, or the UI Service of an earlier run; ``ui_of``: the application whose UI
-        Service ``obj`` is). Anything else of its name is
-        :class:`_InTheWay`: waited for when it is going, else a collision (which refuses the
+        Service ``obj`` is). Anything else of its name is :class:`_InTheWay`: waited for when it
+        is being deleted (an earlier application's orphan UI Service is deleted first, as the
+        garbage collector would), else a collision (which refuses the
         submission for the UI Service, named after the application, and fails it otherwise: a
         retry names the others anew)."""
         try:
@@ -679,7 +690,16 @@ class SparkApplicationController:
                 raise
             if ownership.owned_by(existing, owner_uid):
                 return existing
-            if ui_of is not None and ownership.going(existing, "SparkApplication", ui_of, owner_uid):
+            if ui_of is not None and ownership.orphan_of(existing, "SparkApplication", ui_of, owner_uid):
+                await self._delete(resource, name, namespace, uid=existing["metadata"].get("uid"))
+                try:
+                    again: dict[str, Any] = await self.client.create(resource, obj)
+                except ApiError as still:
+                    if not still.is_conflict:
+                        raise
+                    raise _InTheWay("", wait=True) from None  # its deletion takes a while
+                return again
+            if ownership.being_deleted(existing, self.clock()):
                 raise _InTheWay("", wait=True) from None
             kind = resource.kind.lower()
             if ui_of is not None:

@@ -10,15 +10,17 @@ name, and labels are set by whoever creates a pod. What an application owns is t
 
 An object that bears the name the operator wants but is not owned so is a *collision*
 (:func:`collision_message`): the operator leaves it alone and says so, naming the field that
-chose the name and the object. A few are not foreign but on their way out (:func:`going`): an
-object being deleted, or one a previous application of the same name owns (the garbage
-collector removes it, as its owner is gone); those are waited for, never touched.
+chose the name and the object. Two are not in the way for long: an object being deleted
+(:func:`being_deleted`) is waited for; one a previous application of the same name owned
+(:func:`orphan_of`: its owner is gone for certain) is garbage, which the operator deletes as the
+garbage collector would, by a UID precondition, rather than wait for it.
 
 Pure functions; the controllers do the reads and writes.
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from sparkfleet.api.base import key_path
@@ -28,6 +30,7 @@ Obj = dict[str, Any]
 DRIVER_POD_NAME_CONF = "spark.kubernetes.driver.pod.name"
 SPARK_APPLICATION_GROUP = "sparkoperator.k8s.io"
 NAMED_AFTER_APPLICATION = "metadata.name"
+GOING_GRACE_SECONDS = 60.0
 
 
 def owners(obj: Obj) -> set[str]:
@@ -40,20 +43,31 @@ def owned_by(obj: Obj, uid: str | None) -> bool:
     return bool(uid) and uid in owners(obj)
 
 
-def going(obj: Obj, kind: str, name: str, uid: str | None) -> bool:
-    """Whether ``obj``, not owned by the ``kind`` ``name`` of ``uid``, is on its way out: being
-    deleted, or owned by an earlier ``kind`` of the same name (deleted: names are unique, and the
-    one of that name now has ``uid``), which the garbage collector removes it with."""
-    meta = obj["metadata"]
-    if meta.get("deletionTimestamp"):
-        return True
-    return any(
+def being_deleted(obj: Obj, now: float) -> bool:
+    """Whether ``obj`` is on its way out: being deleted, and not long past its deletion time. One
+    stuck on a finalizer :data:`GOING_GRACE_SECONDS` past it is in the way like any other."""
+    deleted = epoch(obj["metadata"].get("deletionTimestamp"))
+    return deleted is not None and now < deleted + GOING_GRACE_SECONDS
+
+
+def orphan_of(obj: Obj, kind: str, name: str, uid: str | None) -> bool:
+    """Whether ``obj`` is owned by an earlier ``kind`` (a Spark Operator kind) of the name ``name``,
+    which now has ``uid``: names are unique, so that owner is gone, and ``obj`` is garbage the
+    garbage collector removes in its own time (tens of seconds when it has just learnt the kind)."""
+    return bool(uid) and any(
         ref.get("kind") == kind
         and ref.get("name") == name
         and ref.get("uid") not in (None, "", uid)
         and str(ref.get("apiVersion", "")).split("/", 1)[0] == SPARK_APPLICATION_GROUP
-        for ref in meta.get("ownerReferences") or []
+        for ref in obj["metadata"].get("ownerReferences") or []
     )
+
+
+def epoch(value: str | None) -> float | None:
+    """Seconds since the epoch of an API timestamp (``2026-01-01T00:00:00Z``), or None."""
+    if not value:
+        return None
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
 def driver_name_field(pod_name: str | None, spark_conf: dict[str, str] | None) -> str:
@@ -79,10 +93,13 @@ def collision_message(
 
 __all__ = [
     "DRIVER_POD_NAME_CONF",
+    "GOING_GRACE_SECONDS",
     "NAMED_AFTER_APPLICATION",
+    "being_deleted",
     "collision_message",
     "driver_name_field",
-    "going",
+    "epoch",
+    "orphan_of",
     "owned_by",
     "owners",
 ]
