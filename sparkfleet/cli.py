@@ -118,6 +118,14 @@ def _one_of(*choices: str) -> Callable[[str], None]:
     return check
 
 
+def _service_accounts(values: list[str]) -> None:
+    from sparkfleet.operator.spark.naming import is_dns_subdomain
+
+    for name in (sa.strip() for item in values for sa in item.split(",")):
+        if name and not is_dns_subdomain(name):
+            raise typer.BadParameter(f"{name!r} is not a ServiceAccount name (a DNS subdomain)")
+
+
 def _namespaces(values: list[str]) -> None:
     from sparkfleet.operator.spark.naming import is_dns_label
 
@@ -265,6 +273,20 @@ def run_command(
     audit_log: Annotated[
         str | None, typer.Option(help="Append one JSON line per reconcile (t0, t1, member, shard, key) here.")
     ] = None,
+    pod_security: Annotated[
+        str,
+        typer.Option(
+            callback=checked(_one_of("none", "baseline")),
+            help="none, or baseline: refuse host paths, host namespaces, privileged pods.",
+        ),
+    ] = "none",
+    allowed_service_accounts: Annotated[
+        list[str] | None,
+        typer.Option(
+            callback=checked(_service_accounts),
+            help="ServiceAccounts drivers and executors may run as (default: any).",
+        ),
+    ] = None,
     log_format: Annotated[
         str,
         typer.Option(callback=checked(_one_of("text", "json")), help="text (readable) or json (structured)."),
@@ -321,6 +343,10 @@ def run_command(
         shard_capacity=shard_capacity,
         handoff_timeout=parse_duration(handoff_timeout),
         audit_log=audit_log,
+        pod_security=pod_security.lower(),
+        allowed_service_accounts=tuple(
+            sa.strip() for item in allowed_service_accounts or [] for sa in item.split(",") if sa.strip()
+        ),
     )
     if identity:
         options = dataclasses.replace(options, identity=identity)

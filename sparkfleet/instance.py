@@ -34,6 +34,7 @@ from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.host import SparkControllers
 from sparkfleet.operator.ratelimiters import default_controller_rate_limiter
 from sparkfleet.operator.spark.controller import SparkApplicationController
+from sparkfleet.operator.spark.pod_policy import PodPolicy, parse_service_accounts
 from sparkfleet.operator.spark.scheduled import ScheduledSparkApplicationController
 from sparkfleet.server import StatusServer
 from sparkfleet.sharding.member import FleetMember
@@ -75,6 +76,8 @@ class RunOptions:
     shard_capacity: float = 1.0
     handoff_timeout: float = 10.0
     audit_log: str | None = None
+    pod_security: str = "none"  # --pod-security
+    allowed_service_accounts: tuple[str, ...] = ()  # --allowed-service-accounts; empty: any
 
 
 async def run(options: RunOptions) -> int:
@@ -104,6 +107,9 @@ async def run(options: RunOptions) -> int:
             max_tracked_executors=options.max_tracked_executors,
             driver_grace=options.driver_grace,
             ui_service=options.ui_service,
+            pod_policy=PodPolicy(
+                options.pod_security, parse_service_accounts(options.allowed_service_accounts)
+            ),
             rate_limiter=default_controller_rate_limiter(
                 options.bucket_qps, options.bucket_size, options.max_delay
             ),

@@ -2,8 +2,7 @@
 
 - no object key reconciled by two processes at overlapping times (the audit lines, grouped by
   ``key``; by process, not by member name, so two processes with one identity are caught too).
-  :func:`key_overlaps` stands in for ``audit.overlaps()`` until that groups by key; swapping it
-  needs the audit lines to tell processes apart (a per-process nonce), or it misses duplicates;
+  :func:`key_overlaps` is ``audit.overlaps()`` on the processes the runner tells apart;
 - no application submitted twice (more than one driver pod, more than one submission ID, or
   ``status.submissionAttempts`` other than 1);
 - nothing lost (every application COMPLETED within the bound after the last change).
@@ -18,6 +17,8 @@ import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from sparkfleet.operator import audit
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,23 +84,17 @@ def reconciles(lines_by_process: Mapping[str, Iterable[dict[str, Any]]]) -> list
 
 
 def key_overlaps(found: Iterable[Reconcile]) -> list[Overlap]:
-    """Pairs (earlier, later) of reconciles of one key by two processes at overlapping times."""
-    by_key: dict[str, list[Reconcile]] = {}
-    for reconcile in found:
-        by_key.setdefault(reconcile.key, []).append(reconcile)
-    overlaps = []
-    for key in sorted(by_key):
-        entries = sorted(by_key[key], key=lambda r: (r.t0, r.t1, r.process))
-        furthest: dict[str, Reconcile] = {}  # process -> its reconcile of the key that ends last so far
-        for entry in entries:
-            for process in sorted(furthest):
-                other = furthest[process]
-                if process != entry.process and entry.t0 < other.t1:
-                    overlaps.append(Overlap(key, other, entry))
-            mine = furthest.get(entry.process)
-            if mine is None or entry.t1 > mine.t1:
-                furthest[entry.process] = entry
-    return overlaps
+    """Pairs (earlier, later) of reconciles of one key by two processes at overlapping times:
+    :func:`sparkfleet.operator.audit.overlaps`, judged on the runner's own process tags."""
+    lines = [
+        {"key": r.key, "t0": r.t0, "t1": r.t1, "member": r.member, "process": r.process, "reconcile": r}
+        for r in found
+    ]
+    pairs = audit.overlaps(lines)
+    return sorted(
+        (Overlap(later["key"], earlier["reconcile"], later["reconcile"]) for earlier, later in pairs),
+        key=lambda o: (o.key, o.later.t0, o.earlier.t0),
+    )
 
 
 def stamp(when: float) -> str:

@@ -106,6 +106,8 @@ class Inputs:
     so); None: no catch-all, or no live holder saying it. Published as ``status.catchAllExcludes``."""
     rebalance: str | None = None
     now: float = 0.0
+    newcomers: frozenset[str] = frozenset()
+    """Members this coordinator has seen for less than a lease duration (see :func:`held_back`)."""
     plan_weights: dict[str, int] | None = None
     """Objects per shard to plan with (a snapshot refreshed now and then); None: the current counts."""
 
@@ -137,6 +139,34 @@ def _objects(inputs: Inputs) -> dict[str, int]:
     return objects
 
 
+def held_back(inputs: Inputs, current: dict[str, str | None]) -> frozenset[str]:
+    """Newcomers not to give shards to this pass: a crashed member's shards are waiting for a holder.
+
+    A member judges another's Lease expired on its own clock, from when it first saw it: one that
+    joined a moment ago (a replacement for the crashed member, typically) would wait a whole lease
+    duration from its join before taking an orphaned shard, while members that have watched the dead
+    Lease stand still take it as soon as it expires. So while some shard's Lease names a member that
+    is gone, newcomers holding nothing get nothing (as if draining), provided an established member
+    can take the orphans; the balance moves shards to them by graceful hand-off once they are
+    established.
+    """
+    alive = {m.lease.identity: m.lease for m in inputs.members if m.alive}
+    dead_holders = {
+        name: lease.holder
+        for name, lease in inputs.shard_leases.items()
+        if lease.holder and lease.holder not in alive
+    }
+    if not any(current.get(name) is None for name in dead_holders if name in inputs.shard_names):
+        return frozenset()
+    drained = set(inputs.spec.drain or []) if inputs.spec else set()
+    holding = {holder for holder in current.values() if holder}
+    waiting = frozenset(i for i in inputs.newcomers & alive.keys() if i not in holding)
+    established = [
+        i for i, lease in alive.items() if i not in waiting and not lease.draining and i not in drained
+    ]
+    return waiting if established else frozenset()
+
+
 def decide(inputs: Inputs) -> tuple[dict[str, str | None], dict[str, Any]]:
     """The desired holders and the fleet status, from what the coordinator sees."""
     spec = inputs.spec
@@ -157,8 +187,13 @@ def decide(inputs: Inputs) -> tuple[dict[str, str | None], dict[str, Any]]:
             current[name] = lease.holder
         else:
             current[name] = None
+    newcomers_held_back = held_back(inputs, current)
     members = [
-        Member(identity, lease.capacity, draining=lease.draining or identity in drained)
+        Member(
+            identity,
+            lease.capacity,
+            draining=lease.draining or identity in drained or identity in newcomers_held_back,
+        )
         for identity, lease in alive.items()
     ]
     planned = inputs.plan_weights if inputs.plan_weights is not None else objects
@@ -300,6 +335,7 @@ class Coordinator:
         self._started = time.monotonic()
         self._weights: dict[str, int] | None = None
         self._weighed_at = 0.0
+        self._first_seen: dict[str, float] = {}  # member -> when this coordinator first saw it alive
 
     def _plan_weights(self, inputs: Inputs) -> dict[str, int]:
         current = _objects(inputs)
@@ -371,7 +407,16 @@ class Coordinator:
             catch_all_excludes=catch_all_excludes,
             rebalance=request if request and request != previous.get("lastRebalance") else None,
             now=time.time(),
+            newcomers=self._newcomers(member.members()),
         )
+
+    def _newcomers(self, members: list[tuple[MemberLease, bool]]) -> frozenset[str]:
+        """The live members first seen less than a lease duration ago, on this coordinator's clock."""
+        now = time.monotonic()
+        alive = {lease.identity for lease, is_alive in members if is_alive}
+        self._first_seen = {i: self._first_seen.get(i, now) for i in alive}
+        duration = self.member.timing.duration
+        return frozenset(i for i, seen in self._first_seen.items() if now - seen < duration)
 
     async def tick(self) -> None:
         inputs = self.inputs()

@@ -9,6 +9,9 @@ non-admin identities for least-privilege and API Priority and Fairness tests.
 from etcd, so a test can force 410 Gone on a watch by compacting etcd
 (:meth:`ControlPlane.compact_etcd`); every other resource is served as in
 production.
+
+``admission_plugins`` turns on admission plugins beyond the API server's defaults (for example
+``OwnerReferencesPermissionEnforcement``, which OpenShift runs); by default none are added.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import re
 import shutil
 import ssl
 import tempfile
@@ -51,6 +55,14 @@ CONTROLLERS = ("garbage-collector-controller", "namespace-controller", "servicea
 LEGACY_CONTROLLERS = ("garbagecollector", "namespace", "serviceaccount")  # before 1.28
 
 
+def admission_args(plugins: Sequence[str]) -> list[str]:
+    """The API server flag that enables ``plugins`` besides its default ones (none: no flag)."""
+    for plugin in plugins:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", plugin):
+            raise ValueError(f"admission_plugins: {plugin!r} is not an admission plugin name")
+    return [f"--enable-admission-plugins={','.join(plugins)}"] if plugins else []
+
+
 class ControlPlaneError(Exception):
     """A component did not start; the message carries the end of its log."""
 
@@ -79,14 +91,17 @@ class ControlPlane:
         assets: Assets | None = None,
         controller_manager: bool = True,
         apiserver_args: Sequence[str] = (),
+        admission_plugins: Sequence[str] = (),
         keep_workdir: bool = False,
         start_timeout: float = 60.0,
     ):
+        self._admission_args = admission_args(admission_plugins)  # refused before anything is made
         self._owns_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="sparkfleet-cp-"))
         self.assets = assets
         self.want_controller_manager = controller_manager
         self.apiserver_args = tuple(apiserver_args)
+        self.admission_plugins = tuple(admission_plugins)
         self.keep_workdir = keep_workdir
         self.start_timeout = start_timeout
         self.processes: dict[str, Process] = {}
@@ -179,6 +194,7 @@ class ControlPlane:
             "--profiling=false",
             "--watch-cache-sizes=" + ",".join(f"{r}#0" for r in UNCACHED_RESOURCES),
             *feature_gates,
+            *self._admission_args,
             *self.apiserver_args,
         ]
         await self._spawn("kube-apiserver", args)

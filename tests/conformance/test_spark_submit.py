@@ -64,6 +64,7 @@ from sparkfleet.kube.resources import (
     SERVICES,
     Resource,
 )
+from sparkfleet.operator.spark.pod_security import SPARK_UID
 from sparkfleet.operator.spark.submission import SECRET_TYPE_ENV_NAMES, Submission, render
 from sparkfleet.testing import ControlPlane
 from sparkfleet.testing.spark import Spark, compile_java, find_spark, java_argv, java_sources
@@ -96,6 +97,23 @@ def _fallback_service_name(diff: Diff) -> bool:
         and bool(re.fullmatch(r"spark-[0-9a-f]{16}-driver-svc", theirs[0]))
         and ours[1:] == theirs[1:]
     )
+
+
+# What sparkfleet's pod_security adds to the Spark container's securityContext where the spec sets
+# nothing (spark-submit adds none): the restricted Pod Security Standard's fields, each allowed
+# only with exactly this value, and only where Spark's pod lacks the field.
+OPERATOR_SECURITY_DEFAULTS: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "capabilities.drop": ["ALL"],
+    "runAsNonRoot": True,
+    "runAsUser": SPARK_UID,
+    "seccompProfile.type": "RuntimeDefault",
+}
+
+
+def _operator_security_default(diff: Diff) -> bool:
+    field = diff.path.split(".securityContext.", 1)[-1]
+    return diff.spark is MISSING and OPERATOR_SECURITY_DEFAULTS.get(field, MISSING) == diff.sparkfleet
 
 
 def _empty_or_absent(diff: Diff) -> bool:
@@ -186,6 +204,10 @@ ALLOWED: list[Allowed] = [
             "<prefix>-driver-svc. Each side's spark.driver.host names its own Service", _fallback_service_name),
     Allowed("service.metadata.name", "as spark.driver.host: Spark's fallback name for a long application "
             "name; each side's Service is the one its spark.driver.host names", _fallback_service_name),
+    Allowed(f"{DRIVER}.securityContext.*", "sparkfleet's restricted Pod Security defaults "
+            "(sparkfleet.operator.spark.pod_security): fields the spec leaves unset, filled so that a "
+            "namespace enforcing restricted admits the driver; spark-submit sets none",
+            _operator_security_default),
     # -- the driver Service ----------------------------------------------------------------------
     Allowed("service.spec.selector*", "Spark selects by every driver label; sparkfleet by spark-app-selector "
             "and spark-role, which select the same one pod (the app id is unique per submission)", _absent),

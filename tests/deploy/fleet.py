@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sparkfleet.kube import ApiError
@@ -26,9 +27,11 @@ class ChartFleet(FleetUnderTest):
     values: dict[str, Any] = field(default_factory=dict)
     docs: list[dict[str, Any]] = field(default_factory=list)
     identity: Identity | None = None
+    crds: list[Path] = field(default_factory=lambda: sorted((CHART / "crds").glob("*.yaml")))
+    """The chart's CRDs (a test on the Kubeflow Spark Operator's gives those)."""
 
     async def create(self) -> None:
-        await self.control_plane.install_crds(sorted((CHART / "crds").glob("*.yaml")))
+        await self.control_plane.install_crds(self.crds)
         await self.control_plane.create_namespace(self.namespace)
         if not self.app_namespaces:
             self.app_namespaces = [f"{self.namespace}-ns{i:02d}" for i in range(self.shards)]

@@ -27,6 +27,7 @@ from tests.deploy.chart import (
     render,
 )
 from tests.deploy.kubeflow_values import KUBEFLOW_VALUES
+from tests.support import run_params
 
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace"}
 CASES = [pytest.param((), id="default")] + [pytest.param((p,), id=p.name) for p in example_values()]
@@ -111,6 +112,24 @@ def test_values_mirror_the_spark_operator() -> None:
         assert expected in args
     (fleet,) = [d for d in docs if d["kind"] == "SparkFleet"]
     assert fleet["spec"]["shards"] == [{"name": "a", "namespaces": ["a"]}, {"name": "b", "namespaces": ["b"]}]
+
+
+def test_pod_security_values_become_flags_the_cli_accepts() -> None:
+    def args_of(values: dict[str, Any]) -> list[str]:
+        (deployment,) = [d for d in render("rel", "ops", values=values) if d["kind"] == "Deployment"]
+        return list(deployment["spec"]["template"]["spec"]["containers"][0]["args"])
+
+    assert not any(a.startswith(("--pod-security", "--allowed-service-accounts")) for a in args_of({}))
+    values = {
+        "controller": {"podSecurity": {"level": "baseline", "allowedServiceAccounts": ["spark", "etl"]}}
+    }
+    args = args_of(values)
+    assert "--pod-security=baseline" in args
+    assert "--allowed-service-accounts=spark,etl" in args
+    params = run_params([a for a in args if a.startswith(("--pod-security", "--allowed-service-accounts"))])
+    assert (params["pod_security"], params["allowed_service_accounts"]) == ("baseline", ["spark,etl"])
+    with pytest.raises(AssertionError, match="podSecurity"):
+        render("rel", "ops", values={"controller": {"podSecurity": {"level": "restricted"}}})
 
 
 def test_releases_side_by_side_never_collide() -> None:

@@ -133,6 +133,8 @@ async def test_fleet_under_the_charts_service_account(
                 ("create", "pods", job), ("delete", "pods", job), ("watch", "pods", job),
                 ("update", "sparkoperator.k8s.io/sparkapplications/status", job),
                 ("create", "events", job), ("create", "configmaps", job),
+                ("update", "sparkoperator.k8s.io/sparkapplications/finalizers", job),
+                ("update", "sparkoperator.k8s.io/scheduledsparkapplications/finalizers", job),
                 ("create", "coordination.k8s.io/leases", ops), ("update", "coordination.k8s.io/leases", ops),
                 ("watch", "sparkfleet.io/sparkfleets", ""),
             ]  # fmt: skip
@@ -146,6 +148,7 @@ async def test_fleet_under_the_charts_service_account(
                 ("update", "sparkfleet.io/sparkfleets", ops), ("create", "sparkfleet.io/sparkfleets", ops),
                 ("delete", "namespaces", ""), ("create", "rbac.authorization.k8s.io/roles", job),
                 ("get", "configmaps", job), ("delete", "services", job), ("list", "nodes", ""),
+                ("update", "pods/finalizers", job), ("update", "sparkoperator.k8s.io/sparkapplications/finalizers", other),
             ]  # fmt: skip
             for verb, resource, namespace in allowed:
                 assert await can(sa, verb, resource, namespace), f"cannot {verb} {resource} in {namespace!r}"

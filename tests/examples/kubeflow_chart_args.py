@@ -58,6 +58,11 @@ CONTROLLER_RULES = [
     {"apiGroups": ["sparkoperator.k8s.io"],
      "resources": ["sparkapplications/status", "sparkconnects/status", "scheduledsparkapplications/status"],
      "verbs": ["update"]},
+    # What lets its objects' references block their owners' deletion (OwnerReferencesPermissionEnforcement).
+    {"apiGroups": ["sparkoperator.k8s.io"], "resources": ["sparkapplications/finalizers"], "verbs": ["update"]},
+    {"apiGroups": ["sparkoperator.k8s.io"], "resources": ["scheduledsparkapplications/finalizers"],
+     "verbs": ["update"]},
+    {"apiGroups": ["sparkoperator.k8s.io"], "resources": ["sparkconnects/finalizers"], "verbs": ["update"]},
 ]  # fmt: skip
 # And cluster-wide, whatever the job namespaces (templates/controller/rbac.yaml, its ClusterRole).
 CLUSTER_RULES = [

@@ -93,6 +93,7 @@ def inputs(
     overlaps: list[str] | None = None,
     rebalance: str | None = None,
     now: float = NOW,
+    newcomers: frozenset[str] = frozenset(),
 ) -> Inputs:
     return Inputs(
         coordinator="m0",
@@ -106,6 +107,7 @@ def inputs(
         overlaps=overlaps or [],
         rebalance=rebalance,
         now=now,
+        newcomers=newcomers,
     )
 
 
@@ -523,3 +525,32 @@ def test_the_catch_alls_confirmed_excludes_are_published() -> None:
     empty = inputs(THREE)
     empty.catch_all_excludes = frozenset()
     assert decide(empty)[1]["catchAllExcludes"] == []
+
+
+def test_a_crashed_members_shards_go_to_established_members_not_to_its_replacement() -> None:
+    """The replacement would judge the dead Lease expired a lease duration after its own join."""
+    before: dict[str, str | None] = {"s0": "m1", "s1": "m1", "s2": "m2", "s3": "m2", "s4": "m3", "s5": "m3"}
+    leases = claimed(before)
+    members = [member("m1"), member("m2"), member("m3", alive=False), member("m4")]
+    previous = {"shards": [{"name": n, "desiredHolder": h} for n, h in before.items()]}
+    holders, _ = decide(inputs(members, leases=leases, previous=previous, newcomers=frozenset({"m4"})))
+    assert {holders["s4"], holders["s5"]} <= {"m1", "m2"}
+    assert "m4" not in holders.values()
+    # once established, it is planned like anyone
+    holders, _ = decide(inputs(members, leases=leases, previous=previous))
+    assert "m4" in {holders["s4"], holders["s5"]}
+
+
+def test_newcomers_are_held_back_only_while_an_established_member_can_take_the_orphans() -> None:
+    # no orphan: a newcomer is planned at once (a join is a graceful hand-off)
+    all_on_m1 = claimed({name: "m1" for name in SHARDS})
+    joined = [member("m1"), member("m2")]
+    holders, _ = decide(inputs(joined, leases=all_on_m1, newcomers=frozenset({"m2"})))
+    assert "m2" in holders.values()
+    leases = claimed({"s0": "m1", "s1": "m1"})
+    shards = ["s0", "s1"]
+    # everyone alive is new (a coordinator just elected): plan as usual rather than stall
+    crashed = [member("m1", alive=False), member("m2"), member("m3")]
+    holders, _ = decide(inputs(crashed, shards=shards, leases=leases, newcomers=frozenset({"m2", "m3"})))
+    assert set(holders.values()) <= {"m2", "m3"}
+    assert None not in holders.values()

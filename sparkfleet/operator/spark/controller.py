@@ -36,6 +36,8 @@ from sparkfleet.operator.scoped import ScopedController, Secondary
 from sparkfleet.operator.spark import lifecycle, naming, ownership, routing
 from sparkfleet.operator.spark import metrics as spark_metrics
 from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
+from sparkfleet.operator.spark.owner_refs import explain_refusal
+from sparkfleet.operator.spark.pod_policy import NO_POLICY, PodPolicy
 from sparkfleet.operator.spark.status import driver_of, executor_events, executor_states
 from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.submission import new_submission_id, render, spec_hash
@@ -107,6 +109,7 @@ class SparkApplicationController:
         clock: Callable[[], float] = time.time,
         executor_state_batch: float = EXECUTOR_STATE_BATCH_SECONDS,
         driver_grace: float = lifecycle.DRIVER_CREATION_GRACE_SECONDS,
+        pod_policy: PodPolicy = NO_POLICY,
     ):
         """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``.
 
@@ -114,6 +117,7 @@ class SparkApplicationController:
         seconds per application; a change of the application's state is written at once.
         """
         self.client = client
+        self.pod_policy = pod_policy  # what specs may not ask of their pods (--pod-security)
         self.driver_grace = driver_grace  # a driver created this recently and not in the cache is waited for
         self.executor_state_batch = executor_state_batch
         self._executor_write_due: dict[str, float] = {}  # key -> when its held executor states are written
@@ -202,7 +206,7 @@ class SparkApplicationController:
         self._unobserved.pop(key, None)
         status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
         try:
-            app = parse(raw)
+            app = parse(raw, self.pod_policy)
         except InvalidApplication as exc:
             await self._reject(raw, status, str(exc))
             return None
@@ -522,7 +526,9 @@ class SparkApplicationController:
             if exc.is_namespace_terminating:
                 raise  # the application goes with its namespace: no failure to record, no Event
             if not exc.is_conflict:
-                message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
+                message = explain_refusal(
+                    f"submission failed: {exc.status} {exc.reason}: {exc.message}", SPARK_APPLICATIONS.plural
+                )
                 # An attempt: its submission ID is recorded, as the Spark Operator records one.
                 status["submissionID"] = submission_id
                 _set_state(status, AppState.SUBMISSION_FAILED, message)
@@ -568,7 +574,9 @@ class SparkApplicationController:
             if isinstance(exc, _InTheWay):
                 message = f"submission failed: {exc.message}"
             else:
-                message = f"submission failed: {exc.status} {exc.reason}: {exc.message}"
+                message = explain_refusal(
+                    f"submission failed: {exc.status} {exc.reason}: {exc.message}", SPARK_APPLICATIONS.plural
+                )
             status["submissionID"] = submission_id
             _set_state(status, AppState.SUBMISSION_FAILED, message)
             events.append(lifecycle.Event(*_submission_failed(raw, message)))

@@ -29,6 +29,7 @@ from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.scoped import ScopedController, Secondary
 from sparkfleet.operator.spark import ownership, routing
+from sparkfleet.operator.spark.owner_refs import explain_refusal
 from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule, check_precision, run_name
 from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.validation import InvalidApplication, validate_schedule
@@ -185,7 +186,12 @@ class ScheduledSparkApplicationController:
                 if active and policy == "Replace":
                     for run in active:
                         await self._delete(run)
-                started = await self._start_run(raw, scheduled, due)
+                try:
+                    started = await self._start_run(raw, scheduled, due)
+                except ApiError as exc:
+                    if exc.is_denied:
+                        await self._run_refused(raw, status, new_status, exc)
+                    raise
                 new_status["lastRun"] = _iso(due)  # a run whose name is taken is skipped, as Forbid skips
                 if started is not None:
                     new_status["lastRunName"] = started
@@ -279,6 +285,22 @@ class ScheduledSparkApplicationController:
         else:
             self.events.emit(raw, "Normal", "ScheduledSparkApplicationRun", f"started run {name}")
         return name
+
+    async def _run_refused(
+        self, raw: dict[str, Any], status: dict[str, Any], new_status: dict[str, Any], exc: ApiError
+    ) -> None:
+        """A run the API server refuses (403: a permission the operator lacks) is said in the status's
+        ``reason`` and a Warning Event, once; the reconcile fails and is retried with back-off, so a
+        grant made later needs nothing else."""
+        reason = explain_refusal(
+            f"cannot start a run: {exc.status} {exc.reason}: {exc.message}",
+            SCHEDULED_SPARK_APPLICATIONS.plural,
+        )
+        new_status["reason"] = reason
+        if new_status != status and await replace_status(
+            self.client, self.events, SCHEDULED_SPARK_APPLICATIONS, raw, new_status
+        ):
+            self.events.emit(raw, "Warning", "ScheduledSparkApplicationRunRefused", reason)
 
     async def _trim_history(
         self, scheduled: ScheduledSparkApplication, runs: list[dict[str, Any]], status: dict[str, Any]

@@ -36,6 +36,7 @@ from sparkfleet.api.sparkapplication import (
 )
 from sparkfleet.operator.spark import naming, routing
 from sparkfleet.operator.spark.metrics_defaults import DEFAULT_METRICS_PROPERTIES, DEFAULT_PROMETHEUS_CONFIG
+from sparkfleet.operator.spark.pod_security import harden
 from sparkfleet.operator.spark.units import (
     JVM_OVERHEAD_FACTOR,
     NON_JVM_OVERHEAD_FACTOR,
@@ -700,6 +701,7 @@ def _driver_pod(
     }  # fmt: skip
     if driver.service_account:
         pod_spec["serviceAccountName"] = driver.service_account
+    pod_spec = harden(pod_spec, DRIVER_CONTAINER)  # the restricted Pod Security Standard's defaults
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -760,6 +762,7 @@ def _executor_template(app: SparkApplication, labels: dict[str, str], config_map
     }
     if volumes or base_spec.get("volumes"):
         spec["volumes"] = [*(base_spec.get("volumes") or []), *volumes]
+    spec = harden(spec, EXECUTOR_CONTAINER)  # Spark keeps the template container's securityContext
     return {
         "apiVersion": "v1",
         "kind": "Pod",

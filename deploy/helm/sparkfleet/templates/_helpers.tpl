@@ -57,6 +57,11 @@ app.kubernetes.io/part-of: sparkfleet
 {{- default (include "sparkfleet.fullname" .) .Values.fleet.name -}}
 {{- end -}}
 
+{{/* The leader Lease without a fleet (Kubeflow's name for it unless controller.leaderElection.lockName). */}}
+{{- define "sparkfleet.leaderLockName" -}}
+{{- default (printf "%s-controller-lock" (include "sparkfleet.fullname" .)) .Values.controller.leaderElection.lockName -}}
+{{- end -}}
+
 {{- define "sparkfleet.metricsServiceName" -}}
 {{- printf "%s-metrics" (include "sparkfleet.fullname" .) -}}
 {{- end -}}
@@ -156,5 +161,14 @@ whose watches are then cluster-wide.
   verbs: [get, list, watch]
 - apiGroups: [sparkoperator.k8s.io]
   resources: [scheduledsparkapplications/status]
+  verbs: [update]
+{{- /*
+Driver pods and UI Services block their SparkApplication's foreground deletion, and runs their
+ScheduledSparkApplication's (blockOwnerDeletion, as Kubeflow's do). Under the OwnerReferencesPermission-
+Enforcement admission plugin (OpenShift) that needs update on the owner's finalizers; CRDs serve no
+finalizers subresource, so this grant authorizes no request of its own.
+*/}}
+- apiGroups: [sparkoperator.k8s.io]
+  resources: [sparkapplications/finalizers, scheduledsparkapplications/finalizers]
   verbs: [update]
 {{- end -}}
