@@ -110,6 +110,14 @@ def checked(check: Callable[[Any], object]) -> Callable[[Any], Any]:
     return callback
 
 
+def _bound(value: str) -> None:
+    """A bound of --max-*-cores or --max-*-memory: a Kubernetes quantity (empty: none)."""
+    from sparkfleet.api.base import parse_quantity
+
+    if value:
+        parse_quantity(value)
+
+
 def _one_of(*choices: str) -> Callable[[str], None]:
     def check(value: str) -> None:
         if value.lower() not in choices:
@@ -193,6 +201,12 @@ def run_command(
     max_tracked_executor_per_app: Annotated[
         int, typer.Option(min=0, help="Executors tracked in status per application.")
     ] = 1000,
+    max_application_bytes: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Refuse an application whose spec, labels and annotations exceed this (bytes)."
+        ),
+    ] = 512 * 1024,  # app_cache.DEFAULT_MAX_APPLICATION_BYTES (imported lazily)
     driver_pod_creation_grace_period: Annotated[
         str,
         typer.Option(
@@ -201,6 +215,25 @@ def run_command(
     ] = "10s",
     enable_ui_service: Annotated[
         bool, typer.Option(help="Create a Service for each driver's Spark UI.")
+    ] = True,
+    max_executors: Annotated[
+        int, typer.Option(min=0, help="Most executors an application may ask for (0: no bound).")
+    ] = 0,
+    max_executor_cores: Annotated[
+        str, typer.Option(callback=checked(_bound), help="Most CPUs per executor, e.g. 8 (none: no bound).")
+    ] = "",
+    max_executor_memory: Annotated[
+        str,
+        typer.Option(callback=checked(_bound), help="Most memory per executor with overhead, e.g. 64Gi."),
+    ] = "",
+    max_driver_cores: Annotated[
+        str, typer.Option(callback=checked(_bound), help="Most CPUs per driver, e.g. 4 (none: no bound).")
+    ] = "",
+    max_driver_memory: Annotated[
+        str, typer.Option(callback=checked(_bound), help="Most memory per driver with overhead, e.g. 16Gi.")
+    ] = "",
+    resource_quota_check: Annotated[
+        bool, typer.Option(help="Refuse applications over a hard limit of their namespace's quotas.")
     ] = True,
     metrics_bind_address: Annotated[
         str,
@@ -298,16 +331,24 @@ def run_command(
     """Run one operator instance: alone, leader-elected, or as a member of a sharded --fleet."""
     import os
 
-    from sparkfleet.instance import RunOptions, run
-    from sparkfleet.kube import KubeConfigError
-    from sparkfleet.kube.leaderelection import LeaseTiming
+    from sparkfleet.kube.config import KubeConfigError, load_connection
     from sparkfleet.logs import configure_logging
-    from sparkfleet.sharding.member import FleetUnavailable, IdentityInUse
 
     configure_logging("json" if log_format.lower() == "json" else "text", log_level.lower())
     for warning in ctx.obj or []:  # Kubeflow Spark Operator flags accepted and ignored, one line each
         logging.getLogger("sparkfleet.cli").warning(warning)
     host, port = _split_host_port(metrics_bind_address)
+    try:  # a bad kubeconfig is refused before the operator is even loaded
+        connection = uvloop.run(load_connection(kubeconfig))
+    except KubeConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+    from sparkfleet.instance import RunOptions, run
+    from sparkfleet.kube.leaderelection import LeaseTiming
+    from sparkfleet.operator.spark.bounds import Bounds
+    from sparkfleet.sharding.member import FleetUnavailable, IdentityInUse
+
     try:
         lease = LeaseTiming(
             parse_duration(leader_election_lease_duration),
@@ -318,6 +359,7 @@ def run_command(
         raise typer.BadParameter(str(exc), param_hint="--leader-election-*") from exc
     options = RunOptions(
         kubeconfig=kubeconfig,
+        connection=connection,
         namespaces=[ns.strip() for item in namespaces or [] for ns in item.split(",") if ns.strip()],
         label_selector=label_selector_filter,
         concurrent_syncs=concurrent_syncs,
@@ -327,8 +369,13 @@ def run_command(
         bucket_size=workqueue_ratelimiter_bucket_size,
         max_delay=parse_duration(workqueue_ratelimiter_max_delay),
         max_tracked_executors=max_tracked_executor_per_app,
+        max_application_bytes=max_application_bytes,
         driver_grace=parse_duration(driver_pod_creation_grace_period),
         ui_service=enable_ui_service,
+        bounds=Bounds.from_flags(
+            max_executors, max_executor_cores, max_executor_memory, max_driver_cores, max_driver_memory
+        ),
+        resource_quota_check=resource_quota_check,
         metrics_host=host,
         metrics_port=port,
         probe_address=_split_host_port(health_probe_bind_address) if health_probe_bind_address else None,

@@ -26,13 +26,16 @@ from typing import Any
 
 import aiohttp
 
-from sparkfleet.kube import ApiError, ClientSettings, KubeClient, KubeConfigError, connect
+from sparkfleet.kube import ApiError, ClientSettings, KubeClient, KubeConfigError
+from sparkfleet.kube.config import Connection, load_connection
 from sparkfleet.kube.errors import unreachable
 from sparkfleet.kube.leaderelection import LeaderElector, LeaseTiming
 from sparkfleet.kube.scope import Scope
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.host import SparkControllers
 from sparkfleet.operator.ratelimiters import default_controller_rate_limiter
+from sparkfleet.operator.spark.app_cache import DEFAULT_MAX_APPLICATION_BYTES
+from sparkfleet.operator.spark.bounds import Bounds
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.pod_policy import PodPolicy, parse_service_accounts
 from sparkfleet.operator.spark.scheduled import ScheduledSparkApplicationController
@@ -48,6 +51,8 @@ LEASE_CLIENT = ClientSettings(qps=0, burst=0, request_timeout=10.0)
 @dataclass(frozen=True, slots=True)
 class RunOptions:
     kubeconfig: str | None = None
+    connection: Connection | None = None
+    """The kubeconfig already read (the CLI reads it first, to refuse a bad one at once); None: read it."""
     namespaces: list[str] = field(default_factory=list)  # empty: all namespaces
     label_selector: str | None = None
     concurrent_syncs: int = 10
@@ -57,8 +62,11 @@ class RunOptions:
     bucket_size: int = 500
     max_delay: float = 6 * 3600.0
     max_tracked_executors: int = 1000
+    max_application_bytes: int = DEFAULT_MAX_APPLICATION_BYTES  # see operator/spark/app_cache.py
     driver_grace: float = 10.0  # --driver-pod-creation-grace-period
     ui_service: bool = True
+    bounds: Bounds = field(default_factory=Bounds)  # --max-executors, --max-*-cores, --max-*-memory
+    resource_quota_check: bool = True  # --resource-quota-check
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 8080
     # /healthz and /readyz here too (--health-probe-bind-address)
@@ -85,9 +93,8 @@ async def run(options: RunOptions) -> int:
         raise ValueError("--fleet and --leader-elect exclude each other: a fleet's members share the work")
     if options.fleet and (options.namespaces or options.label_selector):
         raise ValueError("--fleet takes its namespaces and selectors from the SparkFleet's shards")
-    client = await connect(
-        options.kubeconfig, settings=ClientSettings(qps=options.kube_api_qps, burst=options.kube_api_burst)
-    )
+    connection = options.connection or await load_connection(options.kubeconfig)
+    client = KubeClient(connection, ClientSettings(qps=options.kube_api_qps, burst=options.kube_api_burst))
     try:
         await check_api_server(client)
         audit = AuditLog(options.audit_log, options.identity) if options.audit_log else None
@@ -105,11 +112,14 @@ async def run(options: RunOptions) -> int:
             scopes=scopes,
             concurrent_syncs=options.concurrent_syncs,
             max_tracked_executors=options.max_tracked_executors,
+            max_application_bytes=options.max_application_bytes,
             driver_grace=options.driver_grace,
             ui_service=options.ui_service,
             pod_policy=PodPolicy(
                 options.pod_security, parse_service_accounts(options.allowed_service_accounts)
             ),
+            bounds=options.bounds,
+            check_quotas=options.resource_quota_check,
             rate_limiter=default_controller_rate_limiter(
                 options.bucket_qps, options.bucket_size, options.max_delay
             ),
@@ -122,9 +132,10 @@ async def run(options: RunOptions) -> int:
             scopes=scopes,
             audit=audit,
             timestamp_precision=options.timestamp_precision,
+            max_application_bytes=options.max_application_bytes,
         ),
     )
-    lease_client = await connect(options.kubeconfig, settings=LEASE_CLIENT) if options.fleet else None
+    lease_client = KubeClient(connection, LEASE_CLIENT) if options.fleet else None
     member = (
         FleetMember(
             client,

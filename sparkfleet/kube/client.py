@@ -42,6 +42,7 @@ MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
+ANSWER_CHUNK = 64 * 1024  # how an answer that is not needed is read and dropped
 
 Query = dict[str, str | int | bool | None]
 
@@ -320,6 +321,17 @@ class KubeClient:
     async def replace_status(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
         return await self.replace(resource, obj, subresource="status")
 
+    async def put_status(self, resource: Resource, obj: dict[str, Any]) -> None:
+        """:meth:`replace_status` without its answer: the whole object, which a tenant can make
+        1.5 MiB, is read in chunks and dropped, never held or decoded."""
+        meta = obj["metadata"]
+        resp = await self.open("PUT", resource.path(meta.get("namespace"), meta["name"], "status"), body=obj)
+        try:
+            async for _chunk in resp.content.iter_chunked(ANSWER_CHUNK):
+                pass
+        finally:
+            resp.release()
+
     async def patch(
         self,
         resource: Resource,
@@ -404,18 +416,21 @@ class KubeClient:
 
 
 async def _watch_events(resp: aiohttp.ClientResponse) -> AsyncGenerator[dict[str, Any], None]:
-    """Splits a watch stream into events. Lines can be larger than aiohttp's line limit."""
-    buffer = b""
+    """Splits a watch stream into events. Lines can be larger than aiohttp's line limit (an object
+    of 1.5 MiB): they grow in one buffer, searched from where the last chunk began, not copied
+    whole at each chunk."""
+    buffer = bytearray()
     try:
         async for chunk in resp.content.iter_any():
+            start = len(buffer)
             buffer += chunk
-            while True:
-                end = buffer.find(b"\n")
-                if end < 0:
-                    break
-                line, buffer = buffer[:end], buffer[end + 1 :]
+            while (end := buffer.find(b"\n", start)) >= 0:
+                line = buffer[:end]
+                del buffer[: end + 1]
+                start = 0
                 if line.strip():
                     yield orjson.loads(line)
+                del line
         if buffer.strip():
             yield orjson.loads(buffer)
     finally:

@@ -28,6 +28,7 @@ from enum import StrEnum
 from typing import Any
 
 import aiohttp
+import orjson
 
 from sparkfleet.kube.client import KubeClient
 from sparkfleet.kube.errors import ApiError
@@ -36,6 +37,14 @@ from sparkfleet.kube.resources import Resource, object_key
 from sparkfleet.kube.store import Object, Store
 
 log = logging.getLogger(__name__)
+
+# A list is read page by page, each page trimmed (``transform``) before the next is asked for, and
+# the pages sized to about PAGE_BYTES: the first asks for FIRST_PAGE objects, the next for as many
+# as fit by the sizes seen (at most ``page_size``). A namespace of a few hundred objects of 1.5 MiB
+# each (etcd's limit) is then never held decoded at once; a list of more than FIRST_PAGE small
+# objects takes one request more than with pages of ``page_size`` from the start.
+PAGE_BYTES = 4 * 1024 * 1024
+FIRST_PAGE = 4
 
 
 class EventType(StrEnum):
@@ -195,24 +204,42 @@ class Informer:
                 await self._back_off(failures)
 
     async def _list_and_replace(self) -> None:
+        items: list[Object] = []
+        token: str | None = None
+        limit = min(self.page_size, FIRST_PAGE)
         try:
-            items, resource_version = await self.client.list_all(
-                self.resource,
-                self.namespace,
-                label_selector=self.label_selector,
-                field_selector=self.field_selector,
-                page_size=self.page_size,
-            )
+            while True:
+                page = await self.client.list(
+                    self.resource,
+                    self.namespace,
+                    label_selector=self.label_selector,
+                    field_selector=self.field_selector,
+                    limit=limit,
+                    continue_token=token,
+                )
+                found: list[Object] = page.get("items") or []
+                limit = next_page_size(found, self.page_size)
+                items.extend(self._trimmed(found))
+                del found
+                meta = page.get("metadata") or {}
+                token = meta.get("continue") or None
+                if not token:
+                    break
+                del page
         except ApiError as exc:
             if exc.is_gone:  # a continue token expired mid-list
                 raise _Relist from exc
             raise
-        self.replace(items, resource_version)
+        self.replace(items, str(meta.get("resourceVersion", "")), trimmed=True)
 
-    def replace(self, items: list[Object], resource_version: str) -> None:
-        """Makes the cache equal to a fresh list, telling handlers only what differs."""
-        if self.transform is not None:
-            items = [self.transform(obj) for obj in items]
+    def _trimmed(self, items: list[Object]) -> list[Object]:
+        return items if self.transform is None else [self.transform(obj) for obj in items]
+
+    def replace(self, items: list[Object], resource_version: str, *, trimmed: bool = False) -> None:
+        """Makes the cache equal to a fresh list, telling handlers only what differs (``items``
+        already passed through the transform when ``trimmed``)."""
+        if not trimmed:
+            items = self._trimmed(items)
         fresh = {object_key(obj): obj for obj in items}
         for key in self.store.list_keys():  # a copy: removing while iterating is safe
             if key not in fresh:
@@ -287,6 +314,14 @@ class Informer:
             handler(event)
         except Exception:
             log.exception("informer handler failed", extra={"informer": self.name, "key": event.key})
+
+
+def next_page_size(page: list[Object], page_size: int, page_bytes: int = PAGE_BYTES) -> int:
+    """How many objects to ask for next: as many as fit ``page_bytes`` at the sizes of ``page``."""
+    if not page:
+        return page_size
+    size = len(orjson.dumps(page))
+    return max(1, min(page_size, page_bytes * len(page) // max(1, size)))
 
 
 def _rv(obj: Object) -> str:

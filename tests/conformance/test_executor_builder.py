@@ -135,7 +135,6 @@ APPS: list[App] = [
         "spark.kubernetes.executor.hadoopConfigMapName": "hadoop-exec",
         "spark.kubernetes.local.dirs.tmpfs": "true",
         "spark.kubernetes.container.image.pullSecrets": "one, two",
-        "spark.kubernetes.authenticate.executor.serviceAccountName": "exec-sa",
         "spark.executor.resource.gpu.amount": "2",
         "spark.executor.resource.gpu.vendor": "nvidia.com",
         "spark.memory.offHeap.enabled": "true",
@@ -152,7 +151,8 @@ APPS: list[App] = [
         "spark.ssl.keyPassword": "hidden",
         "spark.authenticate": "true",
         "spark.ui.port": "4040",
-    })),
+    # A spec may not set it (the operator manages spark.kubernetes.authenticate.*): put past validation.
+    }), properties={"spark.kubernetes.authenticate.executor.serviceAccountName": "exec-sa"}),
     App("on-demand-claim", spark_conf("on-demand-claim", {  # one volume: Spark numbers them in hash order
         "spark.kubernetes.executor.volumes.persistentVolumeClaim.spark-local-dir-1.mount.path": "/data",
         "spark.kubernetes.executor.volumes.persistentVolumeClaim.spark-local-dir-1.options.claimName": "OnDemand",
@@ -164,10 +164,9 @@ APPS: list[App] = [
         "spark.executor.pyspark.memory": "300m", "spark.kubernetes.memoryOverheadFactor": "0.4",
     }, manifests.pyspark("pyspark-memory"))),
     App("no-template-container-name", spark_conf("no-template-container-name", {
-        "spark.kubernetes.executor.podTemplateContainerName": "not-there",
         "spark.blockManager.port": "0",
         "spark.kubernetes.executor.disableConfigMap": "true",
-    })),
+    }), properties={"spark.kubernetes.executor.podTemplateContainerName": "not-there"}),  # a spec may not
 ]  # fmt: skip
 
 REFUSED: list[App] = [

@@ -82,6 +82,7 @@ def test_template(values: tuple[Path, ...]) -> None:
         assert not any(a.startswith("--leader-elect") for a in container["args"])
     else:
         assert "--leader-elect" in container["args"]
+    assert "--max-application-bytes=524288" in container["args"]  # a tenant's objects are bounded
     assert "PodDisruptionBudget" in kinds
     assert "ServiceAccount" in kinds
 
@@ -130,6 +131,25 @@ def test_pod_security_values_become_flags_the_cli_accepts() -> None:
     assert (params["pod_security"], params["allowed_service_accounts"]) == ("baseline", ["spark,etl"])
     with pytest.raises(AssertionError, match="podSecurity"):
         render("rel", "ops", values={"controller": {"podSecurity": {"level": "restricted"}}})
+
+
+def test_resource_bounds_and_the_quota_check_reach_the_flags() -> None:
+    def args(values: dict[str, object]) -> list[str]:
+        (deployment,) = [d for d in render("rel", "ops", values=values) if d["kind"] == "Deployment"]
+        found: list[str] = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        return found
+
+    default = args({})
+    assert not [a for a in default if a.startswith("--max-executor") or a.startswith("--max-driver")]
+    assert "--no-resource-quota-check" not in default
+    bounded = args({"controller": {"resourceQuotaCheck": False, "bounds": {
+        "maxExecutors": 50, "maxExecutorCores": "8", "maxExecutorMemory": "64Gi",
+        "maxDriverCores": "4", "maxDriverMemory": "16Gi"}}})  # fmt: skip
+    for expected in (
+        "--max-executors=50", "--max-executor-cores=8", "--max-executor-memory=64Gi",
+        "--max-driver-cores=4", "--max-driver-memory=16Gi", "--no-resource-quota-check",
+    ):  # fmt: skip
+        assert expected in bounded
 
 
 def test_releases_side_by_side_never_collide() -> None:

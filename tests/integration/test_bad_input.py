@@ -20,6 +20,7 @@ from sparkfleet.api import SCHEDULED_SPARK_APPLICATIONS, SPARK_APPLICATIONS
 from sparkfleet.api.fleet import SPARK_FLEETS
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.resources import EVENTS, PODS, SERVICEACCOUNTS, Resource
+from sparkfleet.operator.spark.app_cache import DEFAULT_MAX_APPLICATION_BYTES, application_bytes
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.scheduled import ScheduledSparkApplicationController
 from sparkfleet.testing import ControlPlane
@@ -132,7 +133,9 @@ async def test_invalid_applications_next_to_valid_ones(
         case = admitted[name]
         message = states[name].get("errorMessage", "")
         assert f"{case.field}: " in message, (case.id, message)
-        assert case.says in message, (case.id, message)
+        # An application over --max-application-bytes is refused for its size, naming its largest field.
+        over = application_bytes(case.manifest()) > DEFAULT_MAX_APPLICATION_BYTES
+        assert ("--max-application-bytes" if over else case.says) in message, (case.id, message)
 
     async def events() -> dict[tuple[str, str], str] | None:
         items, _ = await kube.list_all(EVENTS, namespace)

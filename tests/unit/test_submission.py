@@ -220,18 +220,20 @@ def test_everything_reaches_driver_executor_template_and_properties() -> None:
 def test_spark_conf_precedence_is_spark_submits() -> None:
     """As the Spark Operator calls spark-submit (real SparkSubmit in tests/conformance): the spec's
     fields are passed after spec.sparkConf and win; sparkConf wins over the settings passed before it
-    (the image); what Spark's client computes wins over both; sparkConf fills what the spec leaves out."""
+    (the image pull policy); what Spark's client computes wins over both; sparkConf fills what the
+    spec leaves out. (The keys the operator manages, such as the image and the application id, a
+    spec may not carry at all: see test_managed_conf.)"""
     manifest = manifests.spark_pi()
     manifest["spec"]["driver"].pop("memory")
     manifest["spec"]["sparkConf"] = {
-        "spark.executor.instances": "7", "spark.kubernetes.container.image": "mine:1",
-        "spark.app.id": "mine", "spark.driver.memory": "3g",
+        "spark.executor.instances": "7", "spark.kubernetes.container.image.pullPolicy": "Always",
+        "spark.app.name": "mine", "spark.driver.memory": "3g",
     }  # fmt: skip
     sub = rendered(manifest)
     p = props(sub)
     assert p["spark.executor.instances"] == "2"  # spec.executor.instances
-    assert p["spark.kubernetes.container.image"] == "mine:1"
-    assert p["spark.app.id"] == sub.app_id
+    assert p["spark.kubernetes.container.image.pullPolicy"] == "Always"  # over spec.imagePullPolicy
+    assert p["spark.app.name"] == "spark-pi"
     assert p["spark.driver.memory"] == "3g"
     # a 3g heap + the 384 MiB minimum overhead
     assert container(sub.driver_pod, "spark-kubernetes-driver")["resources"]["limits"]["memory"] == "3456Mi"

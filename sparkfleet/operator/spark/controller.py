@@ -26,14 +26,15 @@ from typing import Any
 from sparkfleet.api import SPARK_APPLICATIONS, SparkApplication
 from sparkfleet.kube import ApiError, InformerEvent, KubeClient
 from sparkfleet.kube.events import EventRecorder
-from sparkfleet.kube.resources import CONFIGMAPS, PODS, SERVICES
+from sparkfleet.kube.resources import CONFIGMAPS, PODS, RESOURCEQUOTAS, SERVICES
 from sparkfleet.kube.scope import Scope, unsharded_scopes
 from sparkfleet.kube.transform import pod_status_view
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.ratelimiters import RateLimiter
 from sparkfleet.operator.scoped import ScopedController, Secondary
-from sparkfleet.operator.spark import lifecycle, naming, ownership, routing
+from sparkfleet.operator.spark import app_cache, lifecycle, naming, ownership, routing
+from sparkfleet.operator.spark import bounds as resource_bounds
 from sparkfleet.operator.spark import metrics as spark_metrics
 from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
 from sparkfleet.operator.spark.owner_refs import explain_refusal
@@ -110,14 +111,23 @@ class SparkApplicationController:
         executor_state_batch: float = EXECUTOR_STATE_BATCH_SECONDS,
         driver_grace: float = lifecycle.DRIVER_CREATION_GRACE_SECONDS,
         pod_policy: PodPolicy = NO_POLICY,
+        bounds: resource_bounds.Bounds | None = None,
+        check_quotas: bool = True,
+        max_application_bytes: int = app_cache.DEFAULT_MAX_APPLICATION_BYTES,
     ):
         """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``.
 
         A status change of executors only is written at most once per ``executor_state_batch``
         seconds per application; a change of the application's state is written at once.
+
+        An application beyond ``bounds``, or (``check_quotas``) beyond a hard limit of its
+        namespace's ResourceQuotas, is refused before anything is created (see :mod:`.bounds`).
         """
         self.client = client
         self.pod_policy = pod_policy  # what specs may not ask of their pods (--pod-security)
+        self.bounds = bounds or resource_bounds.Bounds()
+        self.check_quotas = check_quotas
+        self._quotas_forbidden: set[str] = set()  # namespaces whose quotas may not be listed: said once
         self.driver_grace = driver_grace  # a driver created this recently and not in the cache is waited for
         self.executor_state_batch = executor_state_batch
         self._executor_write_due: dict[str, float] = {}  # key -> when its held executor states are written
@@ -138,6 +148,7 @@ class SparkApplicationController:
             concurrent_syncs=concurrent_syncs,
             rate_limiter=rate_limiter,
             audit=audit,
+            transform=app_cache.bounded_view(max_application_bytes),  # see app_cache
             urgent_primary=self._awaits_own_write,
         )
         self.controller = self.scoped.controller
@@ -207,6 +218,7 @@ class SparkApplicationController:
         status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
         try:
             app = parse(raw, self.pod_policy)
+            app = parse(app_cache.unpacked(raw))  # over --max-application-bytes: refused here
         except InvalidApplication as exc:
             await self._reject(raw, status, str(exc))
             return None
@@ -507,10 +519,12 @@ class SparkApplicationController:
         now = self.clock()
         submission_id = new_submission_id()
         try:
+            await self._check_resources(app)
             submission = render(app, submission_id, ui_service=self.ui_service, routing_keys=routing_keys)
         except InvalidApplication as exc:
-            # What only rendering finds (a ConfigMap over its size limit) is a spec error like any other:
-            # refused as invalid (no retry, no FAILED), said once.
+            # What only rendering finds (a ConfigMap over its size limit), or the bounds and the
+            # namespace's quotas, is a spec error like any other: refused as invalid (no retry, no
+            # FAILED), said once.
             self._refuse_submission(raw, status, events, str(exc), now)
             return None
         status["submissionAttempts"] = int(status.get("submissionAttempts") or 0) + 1
@@ -615,6 +629,31 @@ class SparkApplicationController:
                 "submission refused",
                 extra={"key": f"{meta['namespace']}/{meta['name']}", "error": message},
             )
+
+    async def _check_resources(self, app: SparkApplication) -> None:
+        """Raises :class:`InvalidApplication` naming each field beyond the bounds or a quota.
+
+        The quotas are read here, one list of the namespace's per submission (not a watch: the
+        served scopes may be selected by labels a quota does not carry, and a submission is rare
+        next to the watch events a cluster's quotas make as their usage changes)."""
+        found = resource_bounds.bound_problems(app, self.bounds)
+        namespace = app.metadata["namespace"]
+        if not found and self.check_quotas and namespace not in self._quotas_forbidden:
+            try:
+                quotas, _ = await self.client.list_all(RESOURCEQUOTAS, namespace)
+            except ApiError as exc:
+                if not exc.is_forbidden:
+                    raise
+                self._quotas_forbidden.add(namespace)
+                log.warning(
+                    "cannot list resourcequotas (not granted): applications are not checked against "
+                    "their namespace's quotas",
+                    extra={"namespace": namespace},
+                )
+                quotas = []
+            found = resource_bounds.quota_problems(app, quotas)
+        if found:
+            raise InvalidApplication("; ".join(found))
 
     async def _existing_driver(
         self, raw: dict[str, Any], app: SparkApplication, driver_name: str

@@ -24,11 +24,10 @@ from sparkfleet.api.base import format_validation_error
 from sparkfleet.kube import ApiError, InformerEvent, KubeClient
 from sparkfleet.kube.events import EventRecorder
 from sparkfleet.kube.scope import Scope, unsharded_scopes
-from sparkfleet.kube.transform import strip_managed_fields
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.scoped import ScopedController, Secondary
-from sparkfleet.operator.spark import ownership, routing
+from sparkfleet.operator.spark import app_cache, ownership, routing
 from sparkfleet.operator.spark.owner_refs import explain_refusal
 from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule, check_precision, run_name
 from sparkfleet.operator.spark.status_writes import replace_status
@@ -90,6 +89,7 @@ class ScheduledSparkApplicationController:
         audit: AuditLog | None = None,
         clock: Callable[[], float] = time.time,
         timestamp_precision: str = "nanos",
+        max_application_bytes: int = app_cache.DEFAULT_MAX_APPLICATION_BYTES,
     ):
         """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``.
 
@@ -108,10 +108,12 @@ class ScheduledSparkApplicationController:
             self.reconcile,
             SCHEDULED_SPARK_APPLICATIONS,
             secondaries=(
+                # Runs are read for their metadata and status only: no spec is cached (see app_cache).
                 Secondary(
-                    SPARK_APPLICATIONS, LABEL_SCHEDULED_APP_NAME, scheduled_key_of_run, strip_managed_fields
+                    SPARK_APPLICATIONS, LABEL_SCHEDULED_APP_NAME, scheduled_key_of_run, app_cache.status_view
                 ),
             ),
+            transform=app_cache.bounded_view(max_application_bytes),
             concurrent_syncs=concurrent_syncs,
             audit=audit,
         )
@@ -150,7 +152,7 @@ class ScheduledSparkApplicationController:
         status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
         new_status = copy.deepcopy(status)
         try:
-            scheduled, schedule = parse_scheduled(raw, self.timestamp_precision)
+            scheduled, schedule = parse_scheduled(app_cache.unpacked(raw), self.timestamp_precision)
         except InvalidApplication as exc:
             reason = str(exc)
             new_status.update({"scheduleState": "FailedValidation", "reason": reason})
@@ -226,6 +228,15 @@ class ScheduledSparkApplicationController:
             if uid not in routing.owners(run) or run_meta.get("deletionTimestamp"):
                 continue
             if routing.agrees(run_meta.get("labels"), want):
+                continue
+            try:
+                if "spec" not in run:  # the cache's view (no spec): a full update needs the run whole
+                    run = await self.client.get(SPARK_APPLICATIONS, named, namespace)
+                    run_meta = run["metadata"]
+            except ApiError as exc:
+                if not exc.is_not_found:
+                    raise
+                del by_name[named]
                 continue
             relabelled = {
                 **run,

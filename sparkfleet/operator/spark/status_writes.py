@@ -28,7 +28,7 @@ async def replace_status(
     """Writes ``status`` with a compare-and-swap on ``raw``'s resourceVersion. False when the API
     server refused it as invalid (said, counted, not raised); a conflict or any other error raises."""
     try:
-        await client.replace_status(resource, {**raw, "status": status})
+        await client.put_status(resource, {**raw, "status": status})  # its answer is not read
     except ApiError as exc:
         if exc.status != 422:
             raise

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from sparkfleet.api import SparkApplication, format_validation_error
 from sparkfleet.api.base import brief, key_path, parse_quantity
 from sparkfleet.api.sparkapplication import SparkApplicationSpec, SparkPodSpec
-from sparkfleet.operator.spark import naming, pod_policy
+from sparkfleet.operator.spark import managed_conf, naming, pod_policy
 from sparkfleet.operator.spark.schedule import run_name
 
 DRIVER_POD_NAME_CONF = "spark.kubernetes.driver.pod.name"
@@ -99,6 +99,7 @@ def problems(app: SparkApplication) -> list[str]:
         *_arguments(app),
         *_properties_size(app),
         *_spark_conf(app),
+        *_managed(app),
         *_volumes(app),
         *_containers(app),
         *_dynamic_allocation(app),
@@ -256,6 +257,16 @@ def _spark_conf(app: SparkApplication) -> Iterator[str]:
             f"spec.sparkConf{key_path(SPARK_UI_PORT)}: {brief(value)} must be a port number "
             "from 1 to 65535 (the driver's UI listens there and its Services point at it)"
         )
+
+
+def _managed(app: SparkApplication) -> Iterator[str]:
+    """What the operator manages itself (see :mod:`.managed_conf`): refused, naming the key."""
+    spec = app.spec
+    yield from managed_conf.conf_problems(spec.spark_conf, str(app.metadata.get("namespace", "")))
+    for role, pod in (("driver", spec.driver), ("executor", spec.executor)):
+        yield from managed_conf.label_problems(f"spec.{role}.labels", pod.labels)
+        yield from managed_conf.label_problems(f"spec.{role}.annotations", pod.annotations, annotations=True)
+        yield from managed_conf.template_problems(f"spec.{role}.template", pod.template)
 
 
 def config_map_too_large(field: str, size: int) -> str:

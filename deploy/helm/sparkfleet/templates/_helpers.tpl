@@ -150,6 +150,9 @@ whose watches are then cluster-wide.
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+- apiGroups: [""]  # an application over its namespace's quota is refused up front (one list per submission)
+  resources: [resourcequotas]
+  verbs: [list]
 - apiGroups: [sparkoperator.k8s.io]
   resources: [sparkapplications]
   verbs: [get, list, watch, create, delete]
