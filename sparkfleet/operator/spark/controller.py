@@ -217,8 +217,9 @@ class SparkApplicationController:
         self._unobserved.pop(key, None)
         status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
         try:
-            app = parse(raw, self.pod_policy)
-            app = parse(app_cache.unpacked(raw))  # over --max-application-bytes: refused here
+            app = parse(
+                app_cache.unpacked(raw), self.pod_policy
+            )  # over --max-application-bytes: refused here
         except InvalidApplication as exc:
             await self._reject(raw, status, str(exc))
             return None
