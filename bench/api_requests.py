@@ -80,13 +80,16 @@ async def lifecycle(kube: KubeClient, name: str, executors: int) -> None:
     await phase(kube, driver["metadata"]["name"], "Running")
     await wait_state(kube, name, "RUNNING")
     labels = {k: v for k, v in driver["metadata"]["labels"].items() if k != naming.LABEL_SPARK_ROLE}
+    owner = {"apiVersion": "v1", "kind": "Pod", "name": driver["metadata"]["name"],
+             "uid": driver["metadata"]["uid"], "controller": True}  # fmt: skip
     pods = []
     for i in range(1, executors + 1):
         pod = f"{name}-exec-{i}"
         executor_labels = {**labels, naming.LABEL_SPARK_ROLE: "executor", naming.LABEL_EXECUTOR_ID: str(i)}
         await kube.create(PODS, {
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": pod, "namespace": NAMESPACE, "labels": executor_labels},
+            "metadata": {"name": pod, "namespace": NAMESPACE, "labels": executor_labels,
+                         "ownerReferences": [owner]},  # as Spark sets it: matched by the driver's UID
             "spec": {"serviceAccountName": "spark",
                      "containers": [{"name": "spark-kubernetes-executor", "image": "spark"}]},
         })  # fmt: skip

@@ -419,21 +419,28 @@ async def test_a_burst_of_applications_is_each_submitted_exactly_once(
 
 
 async def test_an_unrecorded_driver_is_replaced_without_counting_a_failed_attempt(
-    control_plane: ControlPlane, kube: KubeClient, namespace: str, operator: SparkApplicationController
+    control_plane: ControlPlane, kube: KubeClient, namespace: str
 ) -> None:
-    # What a crash between creating the driver and writing the status leaves behind.
-    await kube.create(PODS, {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "spark-pi-driver", "namespace": namespace,
-                     "labels": {naming.LABEL_APP_NAME: "spark-pi", naming.LABEL_SUBMISSION_ID: "lost",
-                                naming.LABEL_LAUNCHED_BY_OPERATOR: "true", naming.LABEL_SPARK_ROLE: "driver"}},
-        "spec": {"containers": [{"name": "spark-kubernetes-driver", "image": "spark"}]},
-    })  # fmt: skip
-    await kube.create(SPARK_APPLICATIONS, manifests.spark_pi(namespace=namespace))
-    app = await wait_app(kube, namespace, "spark-pi", state_is("SUBMITTED"))
-    assert app["status"]["submissionAttempts"] == 1
-    driver = await kube.get(PODS, "spark-pi-driver", namespace)
-    assert driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID] == app["status"]["submissionID"] != "lost"
+    """What a crash between creating the driver and writing the status leaves behind, of an earlier
+    spec: the application's own pod (by UID), which it replaces. (A pod of that name it does not
+    own is never touched: tests/integration/test_tenant_ownership.py.)"""
+    await prepare(control_plane, kube, namespace)
+    live = await kube.create(SPARK_APPLICATIONS, manifests.spark_pi(namespace=namespace))
+    earlier = SparkApplication.model_validate({**live, "spec": {**live["spec"], "arguments": ["10"]}})
+    left = await kube.create(PODS, render(earlier, "lost").driver_pod)
+    controller = await start_controller(control_plane, namespace)
+    try:
+        app = await wait_app(kube, namespace, "spark-pi", state_is("SUBMITTED"))
+        assert app["status"]["submissionAttempts"] == 1
+        driver = await kube.get(PODS, "spark-pi-driver", namespace)
+        assert driver["metadata"]["uid"] != left["metadata"]["uid"]
+        assert (
+            driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID]
+            == app["status"]["submissionID"]
+            != "lost"
+        )
+    finally:
+        await stop_controller(controller)
 
 
 async def test_a_driver_created_just_before_a_crash_is_adopted_not_started_twice(

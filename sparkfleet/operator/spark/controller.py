@@ -33,7 +33,7 @@ from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.ratelimiters import RateLimiter
 from sparkfleet.operator.scoped import ScopedController, Secondary
-from sparkfleet.operator.spark import app_cache, lifecycle, naming, routing
+from sparkfleet.operator.spark import app_cache, lifecycle, naming, ownership, routing
 from sparkfleet.operator.spark import bounds as resource_bounds
 from sparkfleet.operator.spark import metrics as spark_metrics
 from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
@@ -53,11 +53,29 @@ STALE_RECHECK_SECONDS = 1.0  # a fallback only: the watch event of our own write
 # How often the holder of an application whose running driver creates executors with another routing
 # than the application's (its routing label changed while it ran) looks for them, to claim them.
 STRAY_POLL_SECONDS = 5.0
+# How often a submission looks again at a pod or Service in its way that is being deleted (see
+# ownership.being_deleted), or that it deleted as an earlier application's orphan (ownership.orphan_of).
+GOING_RECHECK_SECONDS = 1.0
+THIS_APPLICATION = "this application"
+DEFAULT_DRIVER_NAME = "the driver pod is named after the application: spec.driver.podName names it otherwise"
+UI_SERVICE_NAME = "the Spark UI Service is named after the application"
 OPERATOR_PODS = f"{naming.LABEL_LAUNCHED_BY_OPERATOR}=true"
 # States in which the previous run is forgotten: its executors are not tracked any more.
 RUN_FORGOTTEN = frozenset(
     {AppState.INVALIDATING, AppState.PENDING_RERUN, AppState.SUSPENDED, AppState.RESUMING}
 )
+
+
+class _InTheWay(Exception):
+    """An object of the name a submission creates, which the submission's owner does not own:
+    ``wait`` when it is on its way out, else a collision (``message``), which ``refuse``s the
+    submission when the name comes from the spec (see :mod:`.ownership`)."""
+
+    def __init__(self, message: str, *, wait: bool = False, refuse: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.wait = wait
+        self.refuse = refuse
 
 
 def _iso(ts: float) -> str:
@@ -167,15 +185,20 @@ class SparkApplicationController:
     def has_synced(self) -> bool:
         return self.scoped.has_synced
 
-    def _pods(self, namespace: str, app_name: str, submission_id: str | None) -> list[dict[str, Any]]:
+    def _pods(
+        self, namespace: str, app_name: str, submission_id: str | None, app_uid: str | None
+    ) -> list[dict[str, Any]]:
+        """The pods of the recorded submission: labelled with it, and owned by the application (a
+        driver by its UID, an executor by its driver's; labels alone are anyone's to set)."""
         if not submission_id:
             return []
-        return [
+        labelled = [
             pod
             for pod in self.pods.list(namespace)
             if (labels := pod["metadata"].get("labels") or {}).get(naming.LABEL_APP_NAME) == app_name
             and labels.get(naming.LABEL_SUBMISSION_ID) == submission_id
         ]
+        return routing.owned(labelled, app_uid)
 
     # -- reconcile -----------------------------------------------------------------
 
@@ -203,7 +226,8 @@ class SparkApplicationController:
         refused = _refused(status)
         if refused:
             state = AppState.NEW  # refused as invalid, never submitted; the spec is valid now: a fresh start
-        pods = self._pods(namespace, name, status.get("submissionID"))
+        uid = raw["metadata"].get("uid")
+        pods = self._pods(namespace, name, status.get("submissionID"), uid)
         driver_pod = next(
             (p for p in pods if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "driver"), None
         )
@@ -213,7 +237,7 @@ class SparkApplicationController:
             if submitted_at is not None and self.clock() - submitted_at < self.driver_grace:
                 # Just created: its watch event is on the way and brings this key back.
                 return Result(requeue_after=self.driver_grace)
-            driver_pod = await self._get_driver(namespace, status)  # the cache may not have it yet
+            driver_pod = await self._get_driver(namespace, status, uid)  # the cache may not have it yet
             fetched = driver_pod is not None
         routing_keys = self.scoped.routing_keys(key)
         look_again: float | None = None
@@ -275,12 +299,15 @@ class SparkApplicationController:
         events = list(decision.events)
         for action in decision.actions:
             if action is Action.SUBMIT:
-                await self._submit(app, raw, new_status, events, routing_keys)
+                wait = await self._submit(app, raw, new_status, events, routing_keys)
+                if wait is not None:  # something in the way is going: nothing to write yet
+                    return Result(requeue_after=wait)
             elif action is Action.DELETE_DRIVER and driver_pod is not None:
                 if not driver_pod["metadata"].get("deletionTimestamp"):  # once; its removal requeues the key
-                    await self._delete(PODS, driver_pod["metadata"]["name"], namespace)
+                    meta = driver_pod["metadata"]
+                    await self._delete(PODS, meta["name"], namespace, uid=meta.get("uid"))
             elif action is Action.DELETE_APP:
-                await self._delete(SPARK_APPLICATIONS, name, namespace)
+                await self._delete(SPARK_APPLICATIONS, name, namespace, uid=uid)
                 return None
         hold = self._executor_states_hold(key, status, new_status, bool(decision.actions or events))
         if hold is not None:
@@ -420,7 +447,7 @@ class SparkApplicationController:
         taken for a spec change; the hash is stamped on it so that later edits of the spec are seen.
         Only a pod the application owns (by UID) is stamped."""
         meta = driver_pod["metadata"]
-        if not _owned_by(driver_pod, raw["metadata"].get("uid")) or meta.get("deletionTimestamp"):
+        if not ownership.owned_by(driver_pod, raw["metadata"].get("uid")) or meta.get("deletionTimestamp"):
             return driver_pod
         where = {"key": f"{meta['namespace']}/{raw['metadata']['name']}", "pod": meta["name"]}
         log.info("adopting a driver pod another operator launched", extra=where)
@@ -446,7 +473,11 @@ class SparkApplicationController:
             return driver_pod  # gone meanwhile: its deletion event brings the key back
         return stamped
 
-    async def _get_driver(self, namespace: str, status: dict[str, Any]) -> dict[str, Any] | None:
+    async def _get_driver(
+        self, namespace: str, status: dict[str, Any], app_uid: str | None
+    ) -> dict[str, Any] | None:
+        """The recorded driver, read from the API server: only if it is the recorded submission's
+        and the application's own (a pod of that name made by anyone else is not followed)."""
         pod_name = (status.get("driverInfo") or {}).get("podName")
         if not pod_name:
             return None
@@ -457,7 +488,9 @@ class SparkApplicationController:
                 return None
             raise
         labels = pod["metadata"].get("labels") or {}
-        return pod if labels.get(naming.LABEL_SUBMISSION_ID) == status.get("submissionID") else None
+        if labels.get(naming.LABEL_SUBMISSION_ID) != status.get("submissionID"):
+            return None
+        return pod if ownership.owned_by(pod, app_uid) else None
 
     async def _reject(self, raw: dict[str, Any], status: dict[str, Any], message: str) -> None:
         """An invalid application: SUBMISSION_FAILED naming the field, and a Warning Event.
@@ -475,9 +508,13 @@ class SparkApplicationController:
         status: dict[str, Any],
         events: list[lifecycle.Event],
         routing_keys: frozenset[str] = frozenset(),
-    ) -> None:
+    ) -> float | None:
         """Creates the driver pod, then its ConfigMap and Services; updates ``status`` in place.
-        The pods carry the application's values of ``routing_keys`` (see :mod:`.routing`)."""
+        The pods carry the application's values of ``routing_keys`` (see :mod:`.routing`).
+
+        An object in the way that the application does not own is never deleted, adopted or
+        followed (see :mod:`.ownership`). Returns None, or the seconds after which to try again
+        when what is in the way is on its way out (``status`` is then not to be written)."""
         now = self.clock()
         submission_id = new_submission_id()
         try:
@@ -487,16 +524,14 @@ class SparkApplicationController:
             # What only rendering finds (a ConfigMap over its size limit), or the bounds and the
             # namespace's quotas, is a spec error like any other: refused as invalid (no retry, no
             # FAILED), said once.
-            message = str(exc)
-            if _refuse(status, raw.get("status") or {}, message, now):
-                events.append(lifecycle.Event(*_submission_failed(raw, message)))
-            return
+            self._refuse_submission(raw, status, events, str(exc), now)
+            return None
         status["submissionAttempts"] = int(status.get("submissionAttempts") or 0) + 1
         status["lastSubmissionAttemptTime"] = _iso(now)
         unknown = unknown_fields_warning(app)
         if unknown:  # said once per submission: the application runs without them
             events.append(lifecycle.Event("Warning", "SparkApplicationUnknownFields", unknown))
-        namespace = raw["metadata"]["namespace"]
+        namespace, name = raw["metadata"]["namespace"], raw["metadata"]["name"]
         driver_name: str = submission.driver_pod["metadata"]["name"]
         try:
             driver = await self.client.create(PODS, submission.driver_pod)
@@ -511,35 +546,54 @@ class SparkApplicationController:
                 status["submissionID"] = submission_id
                 _set_state(status, AppState.SUBMISSION_FAILED, message)
                 events.append(lifecycle.Event(*_submission_failed(raw, message)))
-                return
-            adopted = await self._existing_driver(raw, app, driver_name)
-            if adopted is None:
+                return None
+            found = await self._existing_driver(raw, app, driver_name)
+            if isinstance(found, float):
+                return found
+            if isinstance(found, str):
+                self._refuse_submission(raw, status, events, found, now)
+                return None
+            if found is None:
                 raise
-            driver = adopted
+            driver = found
             submission_id = driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID]
             submission = render(app, submission_id, ui_service=self.ui_service, routing_keys=routing_keys)
+        driver_uid = driver["metadata"]["uid"]
         try:
-            # Each create tolerates AlreadyExists: an adopted submission may have some of them.
+            # Each create tolerates AlreadyExists of an object owned as it would be: an adopted
+            # submission may have some of them, and the UI Service outlives runs.
             created = await asyncio.gather(
-                self._ensure(CONFIGMAPS, submission.owned_by_driver(submission.config_map, driver)),
-                self._ensure(SERVICES, submission.owned_by_driver(submission.driver_service, driver)),
+                self._ensure(
+                    CONFIGMAPS, submission.owned_by_driver(submission.config_map, driver), driver_uid
+                ),
+                self._ensure(
+                    SERVICES, submission.owned_by_driver(submission.driver_service, driver), driver_uid
+                ),
                 *(
-                    [self._ensure(SERVICES, submission.ui_service, read_existing=True)]
+                    [self._ensure(SERVICES, submission.ui_service, raw["metadata"].get("uid"), ui_of=name)]
                     if submission.ui_service
                     else []
                 ),
             )
-        except ApiError as exc:
-            if exc.is_namespace_terminating:
+        except (ApiError, _InTheWay) as exc:
+            if isinstance(exc, ApiError) and exc.is_namespace_terminating:
                 raise  # as above: the driver pod goes with the namespace
-            message = explain_refusal(
-                f"submission failed: {exc.status} {exc.reason}: {exc.message}", SPARK_APPLICATIONS.plural
-            )
+            await self._delete(PODS, driver_name, namespace, uid=driver_uid)
+            if isinstance(exc, _InTheWay) and exc.wait:
+                return GOING_RECHECK_SECONDS
+            if isinstance(exc, _InTheWay) and exc.refuse:
+                self._refuse_submission(raw, status, events, exc.message, now)
+                return None
+            if isinstance(exc, _InTheWay):
+                message = f"submission failed: {exc.message}"
+            else:
+                message = explain_refusal(
+                    f"submission failed: {exc.status} {exc.reason}: {exc.message}", SPARK_APPLICATIONS.plural
+                )
             status["submissionID"] = submission_id
             _set_state(status, AppState.SUBMISSION_FAILED, message)
             events.append(lifecycle.Event(*_submission_failed(raw, message)))
-            await self._delete(PODS, driver_name, namespace)
-            return
+            return None
         status.update(
             {
                 "submissionID": submission_id,
@@ -556,6 +610,24 @@ class SparkApplicationController:
         _set_state(status, AppState.SUBMITTED, "")
         message = f"SparkApplication {raw['metadata']['name']} was submitted successfully"
         events.append(lifecycle.Event("Normal", "SparkApplicationSubmitted", message))
+        return None
+
+    def _refuse_submission(
+        self,
+        raw: dict[str, Any],
+        status: dict[str, Any],
+        events: list[lifecycle.Event],
+        message: str,
+        now: float,
+    ) -> None:
+        """Refuses the submission (see :func:`_refuse`), said once by a Warning Event."""
+        if _refuse(status, raw.get("status") or {}, message, now):
+            events.append(lifecycle.Event(*_submission_failed(raw, message)))
+            meta = raw["metadata"]
+            log.warning(
+                "submission refused",
+                extra={"key": f"{meta['namespace']}/{meta['name']}", "error": message},
+            )
 
     async def _check_resources(self, app: SparkApplication) -> None:
         """Raises :class:`InvalidApplication` naming each field beyond the bounds or a quota.
@@ -584,15 +656,20 @@ class SparkApplicationController:
 
     async def _existing_driver(
         self, raw: dict[str, Any], app: SparkApplication, driver_name: str
-    ) -> dict[str, Any] | None:
-        """The driver pod exists already; fresh reads tell whose it is. Returns it to adopt, or
-        None (the reconcile is then retried):
+    ) -> dict[str, Any] | float | str | None:
+        """The driver pod's name is taken; fresh reads tell by whom. Returns the pod to adopt, the
+        seconds to wait, why the submission is refused, or None (the reconcile is then retried):
 
+        - a pod this application does not own (by UID) is never touched: if it is being deleted,
+          it is waited for; otherwise the name collides, and the submission is refused naming
+          the field that chose the name and the pod. The one exception is garbage: the orphan of
+          an earlier application of the same name (:func:`ownership.orphan_of`) is deleted, as
+          the garbage collector would delete it, and waited for;
         - the recorded submission's: our cache was behind; leave it;
         - a submission of this very application and spec that no status records (the process
           died between creating the driver and writing the status): adopt it, so a crash never
           starts a second driver;
-        - anything else (an earlier spec, an earlier application of the same name): remove it.
+        - another pod of this application (an earlier spec): remove it.
         """
         namespace, name = raw["metadata"]["namespace"], raw["metadata"]["name"]
         try:
@@ -602,50 +679,100 @@ class SparkApplicationController:
             if exc.is_not_found:
                 return None
             raise
+        uid = fresh["metadata"]["uid"]
+        where = {"key": f"{namespace}/{name}", "pod": driver_name}
+        if not ownership.owned_by(existing, uid):
+            if ownership.orphan_of(existing, "SparkApplication", name, uid):
+                log.info("deleting the driver pod of an earlier application of this name", extra=where)
+                await self._delete(PODS, driver_name, namespace, uid=existing["metadata"].get("uid"))
+                return GOING_RECHECK_SECONDS
+            if ownership.being_deleted(existing, self.clock()):
+                log.info("waiting for a pod in the driver's name to go", extra=where)
+                return GOING_RECHECK_SECONDS
+            field = ownership.driver_name_field(app.spec.driver.pod_name, app.spec.spark_conf)
+            why = DEFAULT_DRIVER_NAME if field == ownership.NAMED_AFTER_APPLICATION else ""
+            return ownership.collision_message("pod", namespace, driver_name, THIS_APPLICATION, field, why)
         submission_id = (existing["metadata"].get("labels") or {}).get(naming.LABEL_SUBMISSION_ID)
         if submission_id == (fresh.get("status") or {}).get("submissionID"):
             return None
         if (
             submission_id
-            and _owned_by(existing, fresh["metadata"]["uid"])
             and _submitted_hash(existing) == spec_hash(app)
             and not existing["metadata"].get("deletionTimestamp")
         ):
-            log.info(
-                "adopting a driver pod no status records",
-                extra={"key": f"{namespace}/{name}", "pod": driver_name, "submission": submission_id},
-            )
+            log.info("adopting a driver pod no status records", extra={**where, "submission": submission_id})
             return existing
-        log.warning(
-            "removing a driver pod no status records",
-            extra={"key": f"{namespace}/{name}", "pod": driver_name},
-        )
-        await self._delete(PODS, driver_name, namespace)
+        log.warning("removing a driver pod of this application no status records", extra=where)
+        await self._delete(PODS, driver_name, namespace, uid=existing["metadata"].get("uid"))
         return None
 
     async def _ensure(
-        self, resource: Any, obj: dict[str, Any], *, read_existing: bool = False
-    ) -> dict[str, Any] | None:
-        """Creates ``obj``; on 409 AlreadyExists (the UI Service of an earlier run, or part of an
-        adopted submission) returns what exists when ``read_existing``, else None."""
+        self,
+        resource: Any,
+        obj: dict[str, Any],
+        owner_uid: str | None,
+        *,
+        ui_of: str | None = None,
+    ) -> dict[str, Any]:
+        """Creates ``obj``, or returns what exists of its name if ``owner_uid`` owns it (part of an
+        adopted submission, or the UI Service of an earlier run; ``ui_of``: the application whose UI
+        Service ``obj`` is). Anything else of its name is :class:`_InTheWay`: waited for when it
+        is being deleted (an earlier application's orphan UI Service is deleted first, as the
+        garbage collector would), else a collision (which refuses the
+        submission for the UI Service, named after the application, and fails it otherwise: a
+        retry names the others anew)."""
         try:
             created: dict[str, Any] = await self.client.create(resource, obj)
         except ApiError as exc:
             if not exc.is_conflict:
                 raise
-            if not read_existing:
-                return None
             meta = obj["metadata"]
-            existing: dict[str, Any] = await self.client.get(resource, meta["name"], meta["namespace"])
-            return existing
+            namespace, name = meta["namespace"], meta["name"]
+            try:
+                existing: dict[str, Any] = await self.client.get(resource, name, namespace)
+            except ApiError as missing:
+                if missing.is_not_found:
+                    raise exc from None  # gone meanwhile: the retry creates it
+                raise
+            if ownership.owned_by(existing, owner_uid):
+                return existing
+            if ui_of is not None and ownership.orphan_of(existing, "SparkApplication", ui_of, owner_uid):
+                await self._delete(resource, name, namespace, uid=existing["metadata"].get("uid"))
+                try:
+                    again: dict[str, Any] = await self.client.create(resource, obj)
+                except ApiError as still:
+                    if not still.is_conflict:
+                        raise
+                    raise _InTheWay("", wait=True) from None  # its deletion takes a while
+                return again
+            if ownership.being_deleted(existing, self.clock()):
+                raise _InTheWay("", wait=True) from None
+            kind = resource.kind.lower()
+            if ui_of is not None:
+                text = ownership.collision_message(
+                    kind, namespace, name, THIS_APPLICATION, "metadata.name", UI_SERVICE_NAME
+                )
+            else:
+                owner = "this application's driver pod"
+                text = ownership.collision_message(kind, namespace, name, owner, None)
+            raise _InTheWay(text, refuse=ui_of is not None) from None
         return created
 
-    async def _delete(self, resource: Any, name: str, namespace: str) -> None:
+    async def _delete(self, resource: Any, name: str, namespace: str, *, uid: str | None = None) -> None:
+        """Deletes ``name``; with ``uid``, only the object of that UID (a precondition: one that
+        replaced it by name meanwhile is left alone)."""
         try:
-            await self.client.delete(resource, name, namespace, propagation_policy="Background")
+            await self.client.delete(resource, name, namespace, propagation_policy="Background", uid=uid)
         except ApiError as exc:
-            if not exc.is_not_found:
-                raise
+            if exc.is_not_found:
+                return
+            if uid and exc.is_conflict:
+                log.info(
+                    "not deleting an object that replaced the one meant",
+                    extra={"key": f"{namespace}/{name}", "resource": resource.plural, "uid": uid},
+                )
+                return
+            raise
 
     async def _write_status(self, raw: dict[str, Any], old: dict[str, Any], new: dict[str, Any]) -> None:
         """One compare-and-swap write, skipped when nothing changed.
@@ -706,13 +833,6 @@ def _submission_failed(raw: dict[str, Any], message: str) -> tuple[str, str, str
 
 def _without_executors(status: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in status.items() if k != "executorState"}
-
-
-def _owned_by(obj: dict[str, Any], uid: str | None) -> bool:
-    """Whether ``obj`` names the object with ``uid`` among its owners."""
-    return uid is not None and any(
-        ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or []
-    )
 
 
 def _submitted_hash(driver_pod: dict[str, Any]) -> str | None:

@@ -27,7 +27,7 @@ from sparkfleet.kube.scope import Scope, unsharded_scopes
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.scoped import ScopedController, Secondary
-from sparkfleet.operator.spark import app_cache, routing
+from sparkfleet.operator.spark import app_cache, ownership, routing
 from sparkfleet.operator.spark.owner_refs import explain_refusal
 from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule, check_precision, run_name
 from sparkfleet.operator.spark.status_writes import replace_status
@@ -132,11 +132,15 @@ class ScheduledSparkApplicationController:
     def has_synced(self) -> bool:
         return self.scoped.has_synced
 
-    def _runs_of(self, namespace: str, name: str) -> list[dict[str, Any]]:
+    def _runs_of(self, namespace: str, name: str, uid: str | None) -> list[dict[str, Any]]:
+        """The runs of the ScheduledSparkApplication ``name`` of ``uid``, oldest first: labelled with
+        its name (how the watch finds them) and owned by its UID (anyone can set the label: an
+        application that merely bears it is no run, counts for no concurrency and is never deleted)."""
         runs = [
             r
             for r in self.runs.list(namespace)
             if (r["metadata"].get("labels") or {}).get(LABEL_SCHEDULED_APP_NAME) == name
+            and ownership.owned_by(r, uid)
         ]
         return sorted(runs, key=lambda r: r["metadata"].get("creationTimestamp") or "")
 
@@ -159,7 +163,7 @@ class ScheduledSparkApplicationController:
             return None
         name = raw["metadata"]["name"]
         now = datetime.datetime.fromtimestamp(self.clock(), datetime.UTC)
-        runs = self._runs_of(namespace, name)
+        runs = self._runs_of(namespace, name, raw["metadata"].get("uid"))
         routing_keys = self.scoped.routing_keys(key)
         if routing_keys:
             runs = await self._claim_runs(raw, status, routing_keys, runs)
@@ -190,7 +194,9 @@ class ScheduledSparkApplicationController:
                     if exc.is_denied:
                         await self._run_refused(raw, status, new_status, exc)
                     raise
-                new_status.update({"lastRun": _iso(due), "lastRunName": started})
+                new_status["lastRun"] = _iso(due)  # a run whose name is taken is skipped, as Forbid skips
+                if started is not None:
+                    new_status["lastRunName"] = started
             due = schedule.next_after(due if due > now - datetime.timedelta(minutes=1) else now)
         new_status["nextRun"] = _iso(due)
         await self._trim_history(scheduled, runs, new_status)
@@ -252,7 +258,10 @@ class ScheduledSparkApplicationController:
 
     async def _start_run(
         self, raw: dict[str, Any], scheduled: ScheduledSparkApplication, due: datetime.datetime
-    ) -> str:
+    ) -> str | None:
+        """Starts the run due at ``due``; returns its name, or None when an application this
+        ScheduledSparkApplication does not own has the name (the run is not started, and that
+        application is not taken for it: run names are predictable, and anyone may take one)."""
         meta = raw["metadata"]
         name = run_name(meta["name"], due, self.timestamp_precision)
         run = {
@@ -272,8 +281,18 @@ class ScheduledSparkApplicationController:
         try:
             await self.client.create(SPARK_APPLICATIONS, run)
         except ApiError as exc:
-            if not exc.is_conflict:  # 409: this run was already started (a retried reconcile)
+            if not exc.is_conflict:  # 409: this run was already started (a retried reconcile), or ...
                 raise
+            existing = await self.client.get(SPARK_APPLICATIONS, name, meta["namespace"])
+            if not ownership.owned_by(existing, meta.get("uid")):  # ... its name is taken
+                message = (
+                    f"run {name} not started: sparkapplication {meta['namespace']}/{name} exists and is not "
+                    "owned by this ScheduledSparkApplication"
+                )
+                where = {"key": f"{meta['namespace']}/{meta['name']}", "run": name}
+                log.warning("run not started: its name is taken", extra=where)
+                self.events.emit(raw, "Warning", "ScheduledSparkApplicationRunNameTaken", message)
+                return None
         else:
             self.events.emit(raw, "Normal", "ScheduledSparkApplicationRun", f"started run {name}")
         return name
@@ -322,13 +341,17 @@ class ScheduledSparkApplicationController:
                 status.pop(field, None)
 
     async def _delete(self, run: dict[str, Any]) -> None:
+        """Deletes one of the runs (see :meth:`_runs_of`): that very object, by a UID precondition
+        (an application that took its name meanwhile is not the run)."""
+        meta = run["metadata"]
         try:
             await self.client.delete(
                 SPARK_APPLICATIONS,
-                run["metadata"]["name"],
-                run["metadata"]["namespace"],
+                meta["name"],
+                meta["namespace"],
                 propagation_policy="Background",
+                uid=meta.get("uid"),
             )
         except ApiError as exc:
-            if not exc.is_not_found:
+            if not (exc.is_not_found or exc.is_conflict):  # a conflict: the precondition failed
                 raise
