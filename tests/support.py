@@ -7,9 +7,15 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from sparkfleet.kube.resources import ROLEBINDINGS, ROLES
+
+if TYPE_CHECKING:
+    from sparkfleet.kube import KubeClient
+    from sparkfleet.testing import ControlPlane
 
 
 def configmap(name: str, namespace: str, labels: dict[str, str] | None = None, **data: str) -> dict[str, Any]:
@@ -92,3 +98,32 @@ def run_params(args: list[str]) -> dict[str, Any]:
     assert isinstance(command, typer.core.TyperGroup)
     with command.commands["run"].make_context("run", list(args), obj=[]) as ctx:
         return dict(ctx.params)
+
+
+RBAC = "rbac.authorization.k8s.io"
+
+
+def spark_application_rules(*verbs: str, scheduled: bool = False) -> list[dict[str, Any]]:
+    """RBAC rules over SparkApplications (and ScheduledSparkApplications) of a namespace."""
+    resources = ["sparkapplications", *(["scheduledsparkapplications"] if scheduled else [])]
+    return [{"apiGroups": ["sparkoperator.k8s.io"], "resources": resources, "verbs": list(verbs)}]
+
+
+async def grant(kube: KubeClient, namespace: str, who: str, rules: list[dict[str, Any]]) -> None:
+    """A Role of ``rules`` named ``who``, bound to the ServiceAccount ``who`` of ``namespace``."""
+    meta = {"name": who, "namespace": namespace}
+    await kube.create(ROLES, {"apiVersion": f"{RBAC}/v1", "kind": "Role", "metadata": meta, "rules": rules})
+    await kube.create(ROLEBINDINGS, {
+        "apiVersion": f"{RBAC}/v1", "kind": "RoleBinding", "metadata": meta,
+        "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": who},
+        "subjects": [{"kind": "ServiceAccount", "name": who, "namespace": namespace}],
+    })  # fmt: skip
+
+
+async def client_as(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str, who: str, rules: list[dict[str, Any]]
+) -> KubeClient:
+    """A client of the ServiceAccount ``who`` of ``namespace`` (made now), granted ``rules`` there only."""
+    identity = await control_plane.mint_identity(namespace, who)
+    await grant(kube, namespace, who, rules)
+    return await control_plane.client(kubeconfig=identity.kubeconfig)

@@ -15,14 +15,14 @@ import pytest
 
 from sparkfleet.api import SPARK_APPLICATIONS
 from sparkfleet.kube import KubeClient
-from sparkfleet.kube.resources import EVENTS, PODS, RESOURCEQUOTAS, ROLEBINDINGS, ROLES, SERVICEACCOUNTS
+from sparkfleet.kube.resources import EVENTS, PODS, RESOURCEQUOTAS, SERVICEACCOUNTS
 from sparkfleet.operator.spark.bounds import Bounds
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.testing import ControlPlane
 from tests.corpus import merge_patch
 from tests.deploy.chart import render
 from tests.examples import manifests
-from tests.support import spark_crds
+from tests.support import client_as, grant, spark_application_rules, spark_crds
 
 BOUNDS = Bounds(
     max_executors=10,
@@ -40,17 +40,6 @@ def chart_job_rules() -> list[dict[str, Any]]:
                and d["metadata"]["name"] == "rel-sparkfleet-jobs"]  # fmt: skip
     rules: list[dict[str, Any]] = role["rules"]
     return rules
-
-
-async def grant(kube: KubeClient, namespace: str, who: str, rules: list[dict[str, Any]]) -> None:
-    meta = {"name": who, "namespace": namespace}
-    await kube.create(ROLES, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-                              "metadata": meta, "rules": rules})  # fmt: skip
-    await kube.create(ROLEBINDINGS, {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta,
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": who},
-        "subjects": [{"kind": "ServiceAccount", "name": who, "namespace": namespace}],
-    })  # fmt: skip
 
 
 async def start_operator(
@@ -90,11 +79,8 @@ async def bounded(control_plane: ControlPlane, kube: KubeClient, namespace: str)
 @pytest.fixture
 async def tenant(control_plane: ControlPlane, kube: KubeClient, namespace: str) -> AsyncIterator[KubeClient]:
     """A tenant who may create and read SparkApplications in its namespace, nothing else."""
-    identity = await control_plane.mint_identity(namespace, "tenant")
-    await grant(kube, namespace, "tenant", [{"apiGroups": ["sparkoperator.k8s.io"],
-                                             "resources": ["sparkapplications"],
-                                             "verbs": ["create", "get", "list", "watch"]}])  # fmt: skip
-    client = await control_plane.client(kubeconfig=identity.kubeconfig)
+    rules = spark_application_rules("create", "get", "list", "watch")
+    client = await client_as(control_plane, kube, namespace, "tenant", rules)
     yield client
     await client.close()
 

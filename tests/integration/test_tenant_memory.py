@@ -20,12 +20,12 @@ import pytest
 
 from sparkfleet.api import SCHEDULED_SPARK_APPLICATIONS, SPARK_APPLICATIONS
 from sparkfleet.demo.workload import application
-from sparkfleet.kube import KubeClient, connect
-from sparkfleet.kube.resources import EVENTS, ROLEBINDINGS, ROLES, SERVICEACCOUNTS
+from sparkfleet.kube import KubeClient
+from sparkfleet.kube.resources import EVENTS, SERVICEACCOUNTS
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.scheduled import ScheduledSparkApplicationController
 from sparkfleet.testing import ControlPlane
-from tests.support import spark_crds, wait_until
+from tests.support import client_as, spark_application_rules, spark_crds, wait_until
 
 BOUND = 512 * 1024  # the default of --max-application-bytes
 REFUSED_CACHED_MAX = 8 * 1024  # what a refused application may hold in the cache, serialized
@@ -58,24 +58,12 @@ def state(obj: Mapping[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 async def tenant(control_plane: ControlPlane, namespace: str) -> AsyncIterator[KubeClient]:
     """A client of a ServiceAccount that may create and read Spark applications in ``namespace``."""
-    identity = await control_plane.mint_identity(namespace, "tenant")
     async with await control_plane.client() as admin:
         await admin.create(SERVICEACCOUNTS, {"apiVersion": "v1", "kind": "ServiceAccount",
                                              "metadata": {"name": "spark-operator-spark", "namespace": namespace}})  # fmt: skip
-        await admin.create(ROLES, {
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-            "metadata": {"name": "tenant", "namespace": namespace},
-            "rules": [{"apiGroups": ["sparkoperator.k8s.io"],
-                       "resources": ["sparkapplications", "scheduledsparkapplications"],
-                       "verbs": ["create", "get", "list", "watch", "update", "patch", "delete"]}],
-        })  # fmt: skip
-        await admin.create(ROLEBINDINGS, {
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-            "metadata": {"name": "tenant", "namespace": namespace},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tenant"},
-            "subjects": [{"kind": "ServiceAccount", "name": "tenant", "namespace": namespace}],
-        })  # fmt: skip
-    client = await connect(str(identity.kubeconfig))
+        verbs = ("create", "get", "list", "watch", "update", "patch", "delete")
+        client = await client_as(control_plane, admin, namespace, "tenant",
+                                 spark_application_rules(*verbs, scheduled=True))  # fmt: skip
     yield client
     await client.close()
 

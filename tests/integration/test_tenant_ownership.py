@@ -28,16 +28,15 @@ import pytest
 
 from sparkfleet.api import SCHEDULED_SPARK_APPLICATIONS, SPARK_APPLICATIONS
 from sparkfleet.kube import KubeClient
-from sparkfleet.kube.resources import EVENTS, PODS, ROLEBINDINGS, ROLES
+from sparkfleet.kube.resources import EVENTS, PODS
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.schedule import Schedule, run_name
 from sparkfleet.operator.spark.scheduled import LABEL_SCHEDULED_APP_NAME, ScheduledSparkApplicationController
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
-from tests.support import spark_crds
+from tests.support import client_as, spark_crds
 
-RBAC = "rbac.authorization.k8s.io"
 SPARK_SERVICE_ACCOUNT = "spark-operator-spark"  # the applications' drivers run under it
 TENANT_RULES = [
     {"apiGroups": ["sparkoperator.k8s.io"], "resources": ["sparkapplications", "scheduledsparkapplications"],
@@ -51,28 +50,11 @@ DRIVER_RULES = [  # what a Spark driver needs, as the Spark Operator's chart gra
 SETTLE_SECONDS = 3.0  # how long an unwanted effect is watched for (on main each one shows within 1 s)
 
 
-async def _grant(kube: KubeClient, namespace: str, name: str, rules: list[dict[str, Any]]) -> None:
-    await kube.create(ROLES, {"apiVersion": f"{RBAC}/v1", "kind": "Role",
-                              "metadata": {"name": name, "namespace": namespace}, "rules": rules})  # fmt: skip
-    await kube.create(ROLEBINDINGS, {
-        "apiVersion": f"{RBAC}/v1", "kind": "RoleBinding", "metadata": {"name": name, "namespace": namespace},
-        "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
-    })  # fmt: skip
-
-
-async def _client_of(control_plane: ControlPlane, kube: KubeClient, namespace: str, name: str,
-                     rules: list[dict[str, Any]]) -> KubeClient:  # fmt: skip
-    identity = await control_plane.mint_identity(namespace, name)
-    await _grant(kube, namespace, name, rules)
-    return await control_plane.client(kubeconfig=identity.kubeconfig)
-
-
 @pytest.fixture
 async def tenant(control_plane: ControlPlane, kube: KubeClient, namespace: str) -> AsyncIterator[KubeClient]:
     """The attacker: SparkApplications and ScheduledSparkApplications of its namespace, read-only pods."""
     await control_plane.install_crds(spark_crds())
-    client = await _client_of(control_plane, kube, namespace, "tenant", TENANT_RULES)
+    client = await client_as(control_plane, kube, namespace, "tenant", TENANT_RULES)
     yield client
     await client.close()
 
@@ -82,7 +64,7 @@ async def tenant_driver(
     control_plane: ControlPlane, kube: KubeClient, namespace: str
 ) -> AsyncIterator[KubeClient]:
     """What the tenant's driver code can do: the Spark ServiceAccount's rights (it creates pods)."""
-    client = await _client_of(control_plane, kube, namespace, SPARK_SERVICE_ACCOUNT, DRIVER_RULES)
+    client = await client_as(control_plane, kube, namespace, SPARK_SERVICE_ACCOUNT, DRIVER_RULES)
     yield client
     await client.close()
 

@@ -21,7 +21,7 @@ import pytest
 
 from sparkfleet.api import SPARK_APPLICATIONS
 from sparkfleet.kube import KubeClient
-from sparkfleet.kube.resources import EVENTS, NAMESPACES, PODS, ROLEBINDINGS, ROLES, SERVICEACCOUNTS
+from sparkfleet.kube.resources import EVENTS, NAMESPACES, PODS, SERVICEACCOUNTS
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.pod_policy import PodPolicy
@@ -32,7 +32,7 @@ from sparkfleet.testing.proc import Process, free_port
 from sparkfleet.testing.spark import compile_java, find_spark, java_sources
 from tests.conformance import test_spark_pi as real_spark
 from tests.examples import manifests
-from tests.support import spark_crds, wait_until
+from tests.support import client_as, spark_application_rules, spark_crds, wait_until
 
 ACCOUNT = "spark-operator-spark"
 RESTRICTED = {
@@ -145,18 +145,8 @@ async def test_real_spark_driver_and_executors_are_admitted_where_restricted_is_
 @pytest.fixture
 async def tenant(control_plane: ControlPlane, kube: KubeClient, namespace: str) -> AsyncIterator[KubeClient]:
     """A tenant who may create, read and edit SparkApplications in the namespace, nothing more."""
-    identity = await control_plane.mint_identity(namespace, "tenant")
-    rules = [{"apiGroups": ["sparkoperator.k8s.io"], "resources": ["sparkapplications"],
-              "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}]  # fmt: skip
-    await kube.create(ROLES, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-                              "metadata": {"name": "tenant", "namespace": namespace}, "rules": rules})  # fmt: skip
-    await kube.create(ROLEBINDINGS, {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-        "metadata": {"name": "tenant", "namespace": namespace},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tenant"},
-        "subjects": [{"kind": "ServiceAccount", "name": "tenant", "namespace": namespace}],
-    })  # fmt: skip
-    client = await control_plane.client(kubeconfig=identity.kubeconfig)
+    rules = spark_application_rules("get", "list", "watch", "create", "update", "patch", "delete")
+    client = await client_as(control_plane, kube, namespace, "tenant", rules)
     yield client
     await client.close()
 
