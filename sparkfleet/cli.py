@@ -331,24 +331,15 @@ def run_command(
     """Run one operator instance: alone, leader-elected, or as a member of a sharded --fleet."""
     import os
 
+    from sparkfleet import modes
     from sparkfleet.kube.config import KubeConfigError, load_connection
+    from sparkfleet.kube.lease import LeaseTiming
     from sparkfleet.logs import configure_logging
 
     configure_logging("json" if log_format.lower() == "json" else "text", log_level.lower())
     for warning in ctx.obj or []:  # Kubeflow Spark Operator flags accepted and ignored, one line each
         logging.getLogger("sparkfleet.cli").warning(warning)
     host, port = _split_host_port(metrics_bind_address)
-    try:  # a bad kubeconfig is refused before the operator is even loaded
-        connection = uvloop.run(load_connection(kubeconfig))
-    except KubeConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-
-    from sparkfleet.instance import RunOptions, run
-    from sparkfleet.kube.leaderelection import LeaseTiming
-    from sparkfleet.operator.spark.bounds import Bounds
-    from sparkfleet.sharding.member import FleetUnavailable, IdentityInUse
-
     try:
         lease = LeaseTiming(
             parse_duration(leader_election_lease_duration),
@@ -357,10 +348,30 @@ def run_command(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--leader-election-*") from exc
+    namespace_list = [ns.strip() for item in namespaces or [] for ns in item.split(",") if ns.strip()]
+    conflict = modes.conflict(
+        fleet=fleet,
+        leader_elect=leader_elect,
+        namespaces=namespace_list,
+        label_selector=label_selector_filter,
+    )
+    if conflict:
+        typer.echo(f"error: {conflict}", err=True)
+        raise typer.Exit(2)
+    try:  # flags first, then the kubeconfig, before the operator is even loaded
+        connection = uvloop.run(load_connection(kubeconfig))
+    except KubeConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+    from sparkfleet.instance import RunOptions, run
+    from sparkfleet.operator.spark.bounds import Bounds
+    from sparkfleet.sharding.member import FleetUnavailable, IdentityInUse
+
     options = RunOptions(
         kubeconfig=kubeconfig,
         connection=connection,
-        namespaces=[ns.strip() for item in namespaces or [] for ns in item.split(",") if ns.strip()],
+        namespaces=namespace_list,
         label_selector=label_selector_filter,
         concurrent_syncs=concurrent_syncs,
         kube_api_qps=kube_api_qps,

@@ -26,6 +26,7 @@ from typing import Any
 
 import aiohttp
 
+from sparkfleet import modes
 from sparkfleet.kube import ApiError, ClientSettings, KubeClient, KubeConfigError
 from sparkfleet.kube.config import Connection, load_connection
 from sparkfleet.kube.errors import unreachable
@@ -89,10 +90,14 @@ class RunOptions:
 
 
 async def run(options: RunOptions) -> int:
-    if options.fleet and options.leader_elect:
-        raise ValueError("--fleet and --leader-elect exclude each other: a fleet's members share the work")
-    if options.fleet and (options.namespaces or options.label_selector):
-        raise ValueError("--fleet takes its namespaces and selectors from the SparkFleet's shards")
+    conflict = modes.conflict(
+        fleet=options.fleet,
+        leader_elect=options.leader_elect,
+        namespaces=options.namespaces,
+        label_selector=options.label_selector,
+    )
+    if conflict:
+        raise ValueError(conflict)
     connection = options.connection or await load_connection(options.kubeconfig)
     client = KubeClient(connection, ClientSettings(qps=options.kube_api_qps, burst=options.kube_api_burst))
     try:

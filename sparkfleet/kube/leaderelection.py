@@ -19,44 +19,18 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from sparkfleet.kube.client import KubeClient
 from sparkfleet.kube.errors import ApiError
-from sparkfleet.kube.lease import ExpiryClock, LeaseRecord, micro_time, new_lease
+from sparkfleet.kube.lease import JITTER, ExpiryClock, LeaseRecord, LeaseTiming, micro_time, new_lease
 from sparkfleet.kube.resources import LEASES
 
 __all__ = ["JITTER", "LeaderElector", "LeaseTiming", "micro_time"]
 
 log = logging.getLogger(__name__)
-
-JITTER = 1.2
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseTiming:
-    """``--leader-election-lease-duration`` / ``-renew-deadline`` / ``-retry-period`` (15/10/2 s)."""
-
-    duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
-
-    def __post_init__(self) -> None:
-        if not self.duration > self.renew_deadline:
-            raise ValueError(
-                f"lease duration ({self.duration}s) must be greater than the renew deadline "
-                f"({self.renew_deadline}s)"
-            )
-        if not self.renew_deadline > JITTER * self.retry_period:
-            raise ValueError(
-                f"renew deadline ({self.renew_deadline}s) must be greater than {JITTER} x the retry period "
-                f"({self.retry_period}s)"
-            )
-        if self.retry_period <= 0:
-            raise ValueError("retry period must be positive")
 
 
 class LeaderElector:

@@ -189,3 +189,29 @@ class ExpiryClock:
 
     def forget(self, name: str) -> None:
         self._seen.pop(name, None)
+
+
+JITTER = 1.2  # a retry waits up to this many retry periods (client-go's jitter factor)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseTiming:
+    """``--leader-election-lease-duration`` / ``-renew-deadline`` / ``-retry-period`` (15/10/2 s)."""
+
+    duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not self.duration > self.renew_deadline:
+            raise ValueError(
+                f"lease duration ({self.duration}s) must be greater than the renew deadline "
+                f"({self.renew_deadline}s)"
+            )
+        if not self.renew_deadline > JITTER * self.retry_period:
+            raise ValueError(
+                f"renew deadline ({self.renew_deadline}s) must be greater than {JITTER} x the retry period "
+                f"({self.retry_period}s)"
+            )
+        if self.retry_period <= 0:
+            raise ValueError("retry period must be positive")
