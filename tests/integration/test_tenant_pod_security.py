@@ -24,7 +24,7 @@ from sparkfleet.kube import KubeClient
 from sparkfleet.kube.resources import EVENTS, NAMESPACES, PODS, SERVICEACCOUNTS
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.controller import SparkApplicationController
-from sparkfleet.operator.spark.pod_policy import PodPolicy
+from sparkfleet.operator.spark.pod_policy import NO_POLICY, PodPolicy
 from sparkfleet.sim import PodSimulator, SimConfig
 from sparkfleet.testing import ControlPlane
 from sparkfleet.testing.kubelet import Kubelet
@@ -262,3 +262,46 @@ async def test_the_policy_refuses_what_a_tenant_asks_beyond_it_naming_the_field(
     while state_of(await tenant.get(SPARK_APPLICATIONS, "privileged", namespace)).get("state") != "SUBMITTED":
         assert time.monotonic() < deadline, "the fixed application was never submitted"
         await asyncio.sleep(0.1)
+
+
+async def test_a_policy_turned_on_later_fails_no_running_application(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str
+) -> None:
+    """The platform team turns --pod-security on while an application it now refuses runs: that
+    one goes on (judged at its submission, never again); a new one asking the same is refused."""
+    await control_plane.install_crds(spark_crds())
+    await service_account(kube, namespace)
+    before = manifests.spark_pi("before", namespace)
+    _host_path(before["spec"])
+    await kube.create(SPARK_APPLICATIONS, before)
+
+    async def run(policy: PodPolicy, until: str, check: Any) -> None:
+        client = await control_plane.client()
+        controller = SparkApplicationController(
+            client, namespaces=[namespace], concurrent_syncs=2, pod_policy=policy
+        )
+        await controller.start(sync_timeout=10)
+        try:
+            await wait_until(until, check, timeout=30)
+        finally:
+            await controller.stop()
+            await client.close()
+
+    async def state(name: str) -> str:
+        return str(state_of(await kube.get(SPARK_APPLICATIONS, name, namespace)).get("state") or "")
+
+    async def submitted() -> bool:
+        return await state("before") == "SUBMITTED"
+
+    await run(NO_POLICY, "the application submitted without a policy", submitted)
+    after = manifests.spark_pi("after", namespace)
+    _host_path(after["spec"])
+    await kube.create(SPARK_APPLICATIONS, after)
+
+    async def after_refused() -> bool:
+        return await state("after") == "SUBMISSION_FAILED"
+
+    await run(PodPolicy("baseline", frozenset({ACCOUNT})), "the new application refused", after_refused)
+    assert await state("before") == "SUBMITTED"  # reconciled at start (it was listed first), not refused
+    pods, _ = await kube.list_all(PODS, namespace)
+    assert [p["metadata"]["labels"][naming.LABEL_APP_NAME] for p in pods] == ["before"]

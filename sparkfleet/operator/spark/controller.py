@@ -39,6 +39,7 @@ from sparkfleet.operator.spark import metrics as spark_metrics
 from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
 from sparkfleet.operator.spark.owner_refs import explain_refusal
 from sparkfleet.operator.spark.pod_policy import NO_POLICY, PodPolicy
+from sparkfleet.operator.spark.pod_policy import problems as refused_by_policy
 from sparkfleet.operator.spark.status import driver_of, executor_events, executor_states
 from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.submission import new_submission_id, render, spec_hash
@@ -217,7 +218,7 @@ class SparkApplicationController:
         self._unobserved.pop(key, None)
         status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
         try:
-            app = parse(app_cache.unpacked(raw), self.pod_policy)  # over --max-application-bytes: refused
+            app = parse(app_cache.unpacked(raw))  # over --max-application-bytes: refused
         except InvalidApplication as exc:
             await self._reject(raw, status, str(exc))
             return None
@@ -630,12 +631,15 @@ class SparkApplicationController:
             )
 
     async def _check_resources(self, app: SparkApplication) -> None:
-        """Raises :class:`InvalidApplication` naming each field beyond the bounds or a quota.
+        """Raises :class:`InvalidApplication` naming each field the platform refuses: what the pod
+        policy forbids, what is beyond the bounds or a quota. Judged before each submission only,
+        so a running application is never failed by a flag changed later.
 
         The quotas are read here, one list of the namespace's per submission (not a watch: the
         served scopes may be selected by labels a quota does not carry, and a submission is rare
         next to the watch events a cluster's quotas make as their usage changes)."""
-        found = resource_bounds.bound_problems(app, self.bounds)
+        found = refused_by_policy(app, self.pod_policy) if self.pod_policy.enforces else []
+        found += resource_bounds.bound_problems(app, self.bounds)
         namespace = app.metadata["namespace"]
         if not found and self.check_quotas and namespace not in self._quotas_forbidden:
             try:

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from sparkfleet.api import SparkApplication, format_validation_error
 from sparkfleet.api.base import brief, key_path, parse_quantity
 from sparkfleet.api.sparkapplication import SparkApplicationSpec, SparkPodSpec
-from sparkfleet.operator.spark import managed_conf, naming, pod_policy
+from sparkfleet.operator.spark import managed_conf, naming
 from sparkfleet.operator.spark.schedule import run_name
 
 DRIVER_POD_NAME_CONF = "spark.kubernetes.driver.pod.name"
@@ -44,17 +44,14 @@ class InvalidApplication(ValueError):
     """The application cannot be submitted; the message names the field."""
 
 
-def parse(raw: Mapping[str, Any], policy: pod_policy.PodPolicy = pod_policy.NO_POLICY) -> SparkApplication:
-    """The application as the models read it, validated, and allowed by the platform's pod
-    ``policy``; :class:`InvalidApplication` names what is wrong."""
+def parse(raw: Mapping[str, Any]) -> SparkApplication:
+    """The application as the models read it, validated; :class:`InvalidApplication` names what is
+    wrong. (What the platform refuses, the pod policy and resource bounds, is judged at submission.)"""
     try:
         app = SparkApplication.model_validate(raw)
     except ValidationError as exc:
         raise InvalidApplication(format_validation_error(exc)) from exc
     validate(app)
-    refused = pod_policy.problems(app, policy) if policy.enforces else []
-    if refused:
-        raise InvalidApplication("; ".join(refused))
     return app
 
 
