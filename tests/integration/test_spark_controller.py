@@ -20,7 +20,7 @@ from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.submission import new_submission_id, render
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
-from tests.support import spark_crds
+from tests.support import spark_crds, wait_for
 
 
 @pytest.fixture
@@ -161,9 +161,13 @@ async def test_application_runs_to_completion(kube: KubeClient, namespace: str) 
     await wait_app(
         kube, namespace, "spark-pi", lambda s: s.get("executorState") == {e: "RUNNING" for e in executors}
     )
-    await asyncio.sleep(0.2)  # the controller's informer sees the status it wrote
-    assert metric("spark_application_running_count", namespace) == 1
-    assert metric("spark_executor_running_count", namespace) == 2
+    # Counted from the caches: once the controller's informer sees the status it wrote.
+    await wait_for(
+        lambda: (
+            metric("spark_application_running_count", namespace) == 1
+            and metric("spark_executor_running_count", namespace) == 2
+        )
+    )
 
     for name in executors:
         await set_phase(kube, namespace, name, "Succeeded")
@@ -173,6 +177,8 @@ async def test_application_runs_to_completion(kube: KubeClient, namespace: str) 
     assert app["status"]["executorState"] == {e: "COMPLETED" for e in executors}
     assert app["status"]["submissionID"] == submission_id
 
+    # Counted once the status write has returned, which may be after this test read the status.
+    await wait_for(lambda: metric("spark_application_success_count", namespace) == 1)
     assert metric("spark_application_count", namespace) == 1
     assert metric("spark_application_submit_count", namespace) == 1
     assert metric("spark_application_success_count", namespace) == 1
