@@ -422,13 +422,6 @@ def run_command(
     raise typer.Exit(code)
 
 
-SUMMARY = (
-    "apps_total", "apps_completed", "apps_failed", "apps_lost", "overlaps", "submit_latency_seconds",
-    "submissions_per_minute", "status_latency_seconds", "queue_duration_seconds_p99", "makespan_seconds",
-    "failover_seconds",
-)  # fmt: skip
-
-
 @app.command("demo")
 def demo(
     instances: Annotated[int, typer.Option(min=1, help="Operator instances (separate processes).")] = 3,
@@ -456,6 +449,7 @@ def demo(
     """The seed workload on a local fleet: control plane, instances, simulator, live view, report."""
     import orjson
 
+    from sparkfleet.demo import summary
     from sparkfleet.demo.live import LiveView
     from sparkfleet.demo.runner import RunConfig, run
     from sparkfleet.demo.workload import Workload, parse_range
@@ -490,8 +484,7 @@ def demo(
     except KeyboardInterrupt:
         typer.echo("interrupted: everything the demo started is stopped", err=True)
         raise typer.Exit(130) from None
-    summary = {k: result[k] for k in SUMMARY}
-    typer.echo(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())
+    typer.echo(summary.render(result))
     if report is not None:
         report.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
         typer.echo(f"report: {report}")

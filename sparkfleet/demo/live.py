@@ -1,56 +1,98 @@
-"""The demo's terminal view: a table redrawn every second (or a line every few seconds when not a TTY)."""
+"""The demo's view: a table redrawn every second on a terminal, a plain line every 5 s through a pipe.
+
+Both show every member the run started: one that was killed stays, marked
+gone, with the shards the fleet's status still gives it; shards no member
+holds are counted as unheld.
+"""
 
 from __future__ import annotations
 
 import sys
-import time
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from sparkfleet.demo.runner import Snapshot
+from sparkfleet.demo.snapshot import Phase, Snapshot
+from sparkfleet.demo.units import duration
 
 ORDER = ("NEW", "SUBMITTED", "RUNNING", "SUCCEEDING", "FAILING", "COMPLETED", "FAILED", "SUBMISSION_FAILED")
+FINISHED_OK = ("COMPLETED",)
+FINISHED_FAILED = ("FAILED", "SUBMISSION_FAILED")
+LINE_EVERY = 5.0
+"""Seconds between two plain lines (a line with a note is printed at once)."""
 
 
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value * 1000:.0f} ms"
+def counts(snapshot: Snapshot) -> tuple[int, int, int]:
+    """Running (submitted, not finished), completed, failed."""
+    completed = sum(snapshot.states.get(s, 0) for s in FINISHED_OK)
+    failed = sum(snapshot.states.get(s, 0) for s in FINISHED_FAILED)
+    running = sum(n for s, n in snapshot.states.items() if s not in (*FINISHED_OK, *FINISHED_FAILED, "NEW"))
+    return running, completed, failed
+
+
+def member_label(snapshot: Snapshot, member: str) -> str:
+    return f"{member} (gone)" if member in snapshot.gone else member
+
+
+def status_line(snapshot: Snapshot) -> str:
+    """One plain line: elapsed, applications by progress, each member's shards, unheld shards, the note."""
+    running, completed, failed = counts(snapshot)
+    members = ", ".join(f"{member_label(snapshot, m)} {n}" for m, n in snapshot.members.items())
+    line = (
+        f"[{duration(snapshot.elapsed)}] submitted {snapshot.submitted}/{snapshot.total}, "
+        f"running {running}, completed {completed}, failed {failed}; "
+        f"shards: {members or 'no members'}, unheld {snapshot.unheld}/{snapshot.shards}"
+    )
+    return f"{line}; {snapshot.note}" if snapshot.note else line
 
 
 def render(snapshot: Snapshot) -> Group:
-    states = Table(title=f"applications ({snapshot.total}) at {snapshot.elapsed:.0f}s", expand=False)
+    states = Table(title=f"applications ({snapshot.total}) at {duration(snapshot.elapsed)}", expand=False)
     for state in ORDER:
         if snapshot.states.get(state):
             states.add_column(state, justify="right")
     states.add_row(*(str(snapshot.states[s]) for s in ORDER if snapshot.states.get(s)))
-    done = snapshot.states.get("COMPLETED", 0) + snapshot.states.get("FAILED", 0)
+    running, completed, failed = counts(snapshot)
+    done = completed + failed
     rate = done / snapshot.elapsed * 60 if snapshot.elapsed > 0 else 0.0
-    latency = Table(title="latency", expand=False)
-    for column in ("", "p50", "p99", "max"):
+    latency = Table(title="latency (observed)", expand=False)
+    for column in ("", "p50", "p90", "p99", "max"):
         latency.add_column(column, justify="right")
-    latency.add_row("create -> driver pod", *(_ms(snapshot.submit[k]) for k in ("p50", "p99", "max")))
-    latency.add_row("pod phase -> status", *(_ms(snapshot.status[k]) for k in ("p50", "p99", "max")))
+    for label, figures in (
+        ("create -> driver pod", snapshot.submit),
+        ("pod phase -> status", snapshot.status),
+    ):
+        latency.add_row(label, *(duration(_seconds(figures.get(k))) for k in ("p50", "p90", "p99", "max")))
     members = Table(title="members: shards held", expand=False)
-    for name in sorted(set(snapshot.members) | set(snapshot.alive)):
-        members.add_column(name + ("" if name in snapshot.alive else " (gone)"), justify="right")
-    members.add_row(
-        *(str(snapshot.members.get(n, 0)) for n in sorted(set(snapshot.members) | set(snapshot.alive)))
-    )
+    for member in snapshot.members:
+        members.add_column(member_label(snapshot, member), justify="right")
+    members.add_column("unheld", justify="right")
+    members.add_row(*(str(n) for n in snapshot.members.values()), f"{snapshot.unheld}/{snapshot.shards}")
     lines: list[Any] = [states, latency, members]
-    lines.append(f"submitted {snapshot.submitted}/{snapshot.total}   finished {done}   ({rate:.0f} apps/min)")
+    lines.append(
+        f"submitted {snapshot.submitted}/{snapshot.total}   running {running}   finished {done}"
+        f"   ({rate:.0f} apps/min)"
+    )
     if snapshot.note:
         lines.append(f"[bold]{snapshot.note}[/bold]")
     return Group(*lines)
 
 
+def _seconds(value: float | int | None) -> float | None:
+    return None if value is None else float(value)
+
+
 class LiveView:
-    def __init__(self) -> None:
-        self.console = Console()
-        self.tty = sys.stdout.isatty()
+    """``show`` takes the runner's snapshots and phases; a live table on a TTY, plain lines otherwise."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.tty = self.out.isatty()
+        self.console = Console(file=self.out)
         self._live: Live | None = None
-        self._last_line = 0.0
+        self._last_line: float | None = None
 
     def __enter__(self) -> LiveView:
         if self.tty:
@@ -61,16 +103,23 @@ class LiveView:
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self._live.__exit__(None, None, None)
+            self._live = None
 
-    def show(self, snapshot: Snapshot) -> None:
+    def show(self, event: Snapshot | Phase) -> None:
+        if isinstance(event, Phase):
+            self._phase(event.text)
+        elif self._live is not None:
+            self._live.update(render(event))
+        elif self._due(event):
+            self._last_line = event.elapsed
+            print(status_line(event), file=self.out, flush=True)
+
+    def _phase(self, text: str) -> None:
         if self._live is not None:
-            self._live.update(render(snapshot))
-            return
-        if snapshot.note or time.monotonic() - self._last_line >= 5:
-            self._last_line = time.monotonic()
-            done = snapshot.states.get("COMPLETED", 0) + snapshot.states.get("FAILED", 0)
-            print(
-                f"[{snapshot.elapsed:5.0f}s] submitted {snapshot.submitted}/{snapshot.total} finished {done} "
-                f"states {dict(sorted(snapshot.states.items()))} members {snapshot.members} {snapshot.note}",
-                flush=True,
-            )
+            self._live.console.print(f"{text} ...", markup=False, highlight=False)
+        else:
+            print(f"{text} ...", file=self.out, flush=True)
+
+    def _due(self, snapshot: Snapshot) -> bool:
+        last = self._last_line
+        return last is None or bool(snapshot.note) or snapshot.elapsed - last >= LINE_EVERY

@@ -1,6 +1,9 @@
 """Watches a run from outside: when each application was created, submitted, and when its status caught up.
 
 - submit latency: the workload's create call -> the driver pod appears;
+- first-status latency: the create call -> the application's status first
+  appears (the wait in the operator's queue, and the submission: what a user
+  sees as the time until ``kubectl get`` shows a state);
 - status latency: the simulator writes a driver phase (Running, Succeeded,
   Failed) -> the application's status shows the matching state.
 
@@ -29,6 +32,7 @@ class Observer:
     label_selector: str = "sparkfleet.io/workload=seed"
     created: dict[str, float] = field(default_factory=dict)
     submit_latency: dict[str, float] = field(default_factory=dict)
+    first_status_latency: dict[str, float] = field(default_factory=dict)
     status_latency: list[float] = field(default_factory=list)
     states: dict[str, str] = field(default_factory=dict)
     finished_at: dict[str, float] = field(default_factory=dict)
@@ -89,11 +93,15 @@ class Observer:
         if event.type is EventType.DELETED:
             return
         key = event.key
-        state = ((event.obj.get("status") or {}).get("applicationState") or {}).get("state") or "NEW"
+        status = event.obj.get("status") or {}
+        now = time.time()
+        created = self.created.get(key)
+        if status and created is not None and key not in self.first_status_latency:
+            self.first_status_latency[key] = max(0.0, now - created)
+        state = (status.get("applicationState") or {}).get("state") or "NEW"
         if self.states.get(key) == state:
             return
         self.states[key] = state
-        now = time.time()
         if state in TERMINAL:
             self.finished_at.setdefault(key, now)
         written = self._phase_written.pop((key, state), None)

@@ -22,7 +22,8 @@ from sparkfleet.api.fleet import SPARK_FLEETS
 from sparkfleet.demo.ceiling import write_ceiling
 from sparkfleet.demo.instances import Instance, handoff_seconds
 from sparkfleet.demo.observer import Observer
-from sparkfleet.demo.report import histogram_quantile, percentiles, ratio
+from sparkfleet.demo.report import percentiles, ratio
+from sparkfleet.demo.snapshot import Phase, Snapshot, all_held_by, held_counts, member_shards, unheld_shards
 from sparkfleet.demo.workload import Workload
 from sparkfleet.kube import ApiError, ClientSettings, KubeClient
 from sparkfleet.kube.resources import SERVICEACCOUNTS
@@ -53,37 +54,30 @@ class RunConfig:
     measure_ceiling: bool = True
 
 
-@dataclass
-class Snapshot:
-    elapsed: float
-    total: int
-    states: dict[str, int]
-    submitted: int
-    submit: dict[str, float | None]
-    status: dict[str, float | None]
-    members: dict[str, int]
-    alive: list[str]
-    note: str = ""
-
-
-Show = Callable[[Snapshot], None]
+Show = Callable[[Snapshot | Phase], None]
+"""Gets a snapshot every second while the workload runs, and a phase when a step begins before or after it."""
 
 
 async def run(config: RunConfig, show: Show | None = None) -> dict[str, Any]:
     workdir = config.workdir or Path(tempfile.mkdtemp(prefix="sparkfleet-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    show = show or (lambda _s: None)
+    show(Phase("starting the control plane (etcd, kube-apiserver)"))
     async with ControlPlane(workdir / "controlplane") as cp:
         client = await cp.client(ClientSettings(qps=0, burst=0))
         try:
-            return await _run(cp, client, config, workdir, show or (lambda _s: None))
+            report = await _run(cp, client, config, workdir, show)
         finally:
             await client.close()
+            show(Phase("stopping the control plane"))
+    return report
 
 
 async def _run(
     cp: ControlPlane, client: KubeClient, config: RunConfig, workdir: Path, show: Show
 ) -> dict[str, Any]:
     workload = config.workload
+    show(Phase(f"installing the CRDs; creating {workload.namespaces} namespaces and the SparkFleet"))
     await cp.install_crds(crd.generate().values())  # the same CRDs as deploy/crds, from the models
     await create_namespaces(cp, client, workload)
     await create_fleet(client, workload, config.lease)
@@ -91,10 +85,12 @@ async def _run(
     simulator = PodSimulator(client, config.sim, on_driver_phase=observer.driver_phase_written)
     instances = [Instance(f"member-{i + 1}", workdir) for i in range(config.instances)]
     try:
+        show(Phase(f"starting {len(instances)} operator instances, the observer and the pod simulator"))
         for instance in instances:
             await instance.start(cp.kubeconfig, FLEET, FLEET_NAMESPACE, config.concurrent_syncs)
         await observer.start()
         await simulator.start()
+        show(Phase(f"waiting for the fleet to settle (members active, {workload.namespaces} shards held)"))
         await until_settled(client, {i.identity for i in instances}, 120, instances)
         await asyncio.gather(*(i.scrape() for i in instances))
         for instance in instances:
@@ -105,6 +101,8 @@ async def _run(
         submitter = asyncio.create_task(submit(client, observer, workload, config.arrival_per_minute))
         failover: float | None = None
         killed: Instance | None = None
+        killed_at = killed_after = 0.0
+        status: dict[str, Any] = {}
         last_scrape = 0.0
         while observer.terminal < workload.total:
             await asyncio.sleep(1.0)
@@ -125,6 +123,7 @@ async def _run(
                 killed = max(instances, key=lambda i: held_counts(status).get(i.identity, 0))
                 await killed.kill()
                 killed_at = time.monotonic()
+                killed_after = round(killed_at - started, 1)
                 note = f"killed {killed.identity} (kill -9)"
             if killed is not None and failover is None:
                 alive = {i.identity for i in instances if i.running}
@@ -135,31 +134,42 @@ async def _run(
             if elapsed > config.timeout:
                 break
         makespan = time.monotonic() - started
+        end = _snapshot(makespan, workload, observer, status, instances, "")
+        show(Phase("the workload is over; waiting for the last create calls to return"))
         await submitter
         await asyncio.gather(*(i.scrape() for i in instances))
         for instance in instances:
             instance.sample_usage()
         sim_cpu = simulator.cpu_seconds()
+        show(Phase("stopping the pod simulator"))
         await simulator.stop()
         # After the workload, so its clean-up never competes with it; the objects stay (4,000
         # pods and more), as they were while the fleet worked.
+        if config.measure_ceiling:
+            show(Phase("measuring the API server's write ceiling for the report (about 6 s)"))
         ceiling = await write_ceiling(client, CEILING_NAMESPACE) if config.measure_ceiling else None
     finally:
         with contextlib.suppress(Exception):
             await simulator.stop()
         with contextlib.suppress(Exception):
             await observer.stop()
+        running = sum(1 for i in instances if i.running)
+        if running:
+            show(Phase(f"tearing down: stopping {running} instance(s) (each hands its shards off)"))
         for instance in instances:
             await instance.terminate()
+    show(Phase("reading the instances' audit logs and metrics for the report"))
+    kill = Kill(killed.identity, killed_after, failover) if killed is not None else None
     return build_report(
         config,
         workload,
         observer,
         instances,
-        Timings(makespan, failover, submitted),
+        Timings(makespan, failover, submitted, kill),
         ceiling,
         sim_cpu,
         simulator.stats.writes,
+        end,
     )
 
 
@@ -254,19 +264,6 @@ async def fleet_status(client: KubeClient) -> dict[str, Any]:
         return {}
 
 
-def held_counts(status: dict[str, Any]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for shard in status.get("shards") or []:
-        if shard.get("phase") == "Held" and shard.get("holder"):
-            counts[shard["holder"]] = counts.get(shard["holder"], 0) + 1
-    return counts
-
-
-def all_held_by(status: dict[str, Any], members: set[str]) -> bool:
-    shards = status.get("shards") or []
-    return bool(shards) and all(s.get("phase") == "Held" and s.get("holder") in members for s in shards)
-
-
 async def until_settled(
     client: KubeClient, members: set[str], timeout: float, instances: list[Instance]
 ) -> None:
@@ -306,13 +303,24 @@ def _snapshot(
         submitted=len(observer.submit_latency),
         submit=percentiles(list(observer.submit_latency.values())),
         status=percentiles(observer.status_latency),
-        members=held_counts(status),
-        alive=[i.identity for i in instances if i.running],
+        members=member_shards(status, (i.identity for i in instances)),
+        gone={i.identity for i in instances if not i.running},
+        shards=len(status.get("shards") or []),
+        unheld=unheld_shards(status),
         note=note,
     )
 
 
 # -- the report --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    member: str
+    after_seconds: float
+    """Into the workload."""
+    takeover_seconds: float | None
+    """From the kill until every shard was held by a live member; None if that never happened."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +330,7 @@ class Timings:
     submitted: tuple[float, float, float] | None
     """When every application had its driver: seconds into the run, and the writes by then of the
     fleet and of the others (the simulator, and the workload's creates)."""
+    kill: Kill | None = None
 
 
 def build_report(
@@ -333,7 +342,9 @@ def build_report(
     ceiling: float | None,
     sim_cpu: float,
     sim_writes: int,
+    end: Snapshot | None = None,
 ) -> dict[str, Any]:
+    """The run's report; ``end`` is the last snapshot of the workload (the fleet as it ended)."""
     makespan = timings.makespan
     states = observer.states
     completed = sum(1 for s in states.values() if s == "COMPLETED")
@@ -346,12 +357,6 @@ def build_report(
             by_verb[verb] = by_verb.get(verb, 0.0) + n
     requests_total = sum(by_verb.values())
     writes = sum(i.writes() for i in instances)
-    buckets: dict[float, float] = {}
-    for instance in instances:
-        for labels, value in instance.samples.get("workqueue_queue_duration_seconds_bucket", []):
-            if labels.get("name") == "spark-application-controller":
-                bound = float(labels["le"])
-                buckets[bound] = buckets.get(bound, 0) + value
     cpu_total = sum(i.usage.workload_cpu_seconds for i in instances)
     submission_phase = None
     if timings.submitted is not None:
@@ -386,11 +391,13 @@ def build_report(
         "apps_completed": completed,
         "apps_failed": failed,
         "apps_lost": workload.total - completed - failed,
+        "apps_by_state": dict(sorted(observer.count_by_state().items())),
         "overlaps": len(overlaps(audit)),
+        # Every latency from per-application observations (see observer.py), never histogram buckets.
         "submit_latency_seconds": percentiles(list(observer.submit_latency.values())),
+        "first_status_latency_seconds": percentiles(list(observer.first_status_latency.values())),
         "submissions_per_minute": throughput,
         "status_latency_seconds": percentiles(observer.status_latency),
-        "queue_duration_seconds_p99": histogram_quantile(0.99, sorted(buckets.items())),
         "makespan_seconds": round(makespan, 1),
         "api_requests_total": int(requests_total),
         "api_requests_per_app": {verb: round(n / workload.total, 2) for verb, n in sorted(by_verb.items())},
@@ -411,5 +418,25 @@ def build_report(
         "sharding_cpu_overhead": None,
         "simulator": {"cpu_seconds": round(sim_cpu, 2), "writes": sim_writes},
         "failover_seconds": timings.failover,
+        "failover": None
+        if timings.kill is None
+        else {
+            "killed": timings.kill.member,
+            "killed_after_seconds": timings.kill.after_seconds,
+            "takeover_seconds": timings.kill.takeover_seconds,
+        },
         "handoff_seconds": percentiles(handoffs) if handoffs else None,
+        "fleet_at_end": None if end is None else fleet_at_end(end),
+    }
+
+
+def fleet_at_end(end: Snapshot) -> dict[str, Any]:
+    """The fleet as the workload ended: each member's shards and whether it was gone; unheld shards."""
+    return {
+        "members": [
+            {"identity": member, "shards": shards, "gone": member in end.gone}
+            for member, shards in end.members.items()
+        ],
+        "shards": end.shards,
+        "unheld_shards": end.unheld,
     }
