@@ -66,7 +66,7 @@ LEGEND = (
     "Latencies are percentiles (nearest rank) of what the benchmark observed per application: submit = "
     "the create call -> the driver pod appears; first status = the create call -> the application's status "
     "first appears (the operator's queue and the submission); status = the simulator writes a pod phase -> "
-    "the application's status shows it."
+    "the application's status shows it. A dash is a figure the run did not measure."
 )
 
 
