@@ -104,6 +104,7 @@ class LiveView:
         if self._live is not None:
             self._live.__exit__(None, None, None)
             self._live = None
+        print(file=self.out, flush=True)  # what follows (the summary) stands apart
 
     def show(self, event: Snapshot | Phase) -> None:
         if isinstance(event, Phase):

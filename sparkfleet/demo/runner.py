@@ -24,6 +24,7 @@ from sparkfleet.demo.instances import Instance, handoff_seconds
 from sparkfleet.demo.observer import Observer
 from sparkfleet.demo.report import percentiles, ratio
 from sparkfleet.demo.snapshot import Phase, Snapshot, all_held_by, held_counts, member_shards, unheld_shards
+from sparkfleet.demo.units import duration
 from sparkfleet.demo.workload import Workload
 from sparkfleet.kube import ApiError, ClientSettings, KubeClient
 from sparkfleet.kube.resources import SERVICEACCOUNTS
@@ -129,7 +130,7 @@ async def _run(
                 alive = {i.identity for i in instances if i.running}
                 if all_held_by(status, alive):
                     failover = round(time.monotonic() - killed_at, 2)
-                    note = f"{killed.identity}'s shards taken over in {failover}s"
+                    note = f"{killed.identity}'s shards taken over in {duration(failover)}"
             show(_snapshot(elapsed, workload, observer, status, instances, note))
             if elapsed > config.timeout:
                 break

@@ -79,7 +79,7 @@ def test_through_a_pipe_the_view_prints_a_line_every_5_seconds_and_never_a_dict(
         assert not view.tty
         for second in range(1, 12):
             view.show(snapshot(elapsed=float(second)))
-    lines = out.getvalue().splitlines()
+        lines = out.getvalue().splitlines()
     assert [line.split("]")[0] for line in lines] == ["[1.0 s", "[6.0 s", "[11 s"]
     assert all("{" not in line and "'" not in line for line in lines)
 
@@ -90,7 +90,7 @@ def test_through_a_pipe_a_note_is_printed_at_once() -> None:
         view.show(snapshot(elapsed=1.0))
         view.show(snapshot(elapsed=2.0, note="killed member-2 (kill -9)"))
         view.show(snapshot(elapsed=3.0))
-    assert len(out.getvalue().splitlines()) == 2
+        assert len(out.getvalue().splitlines()) == 2
 
 
 def test_phases_are_a_line_each() -> None:
@@ -101,6 +101,7 @@ def test_phases_are_a_line_each() -> None:
     assert out.getvalue().splitlines() == [
         "measuring the API server's write ceiling ...",
         "stopping the control plane ...",
+        "",  # the summary stands apart
     ]
 
 
