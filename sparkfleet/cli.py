@@ -18,6 +18,7 @@ import uvloop
 
 from sparkfleet import __version__, kubeflow_flags
 from sparkfleet.shards_cli import shards_app
+from sparkfleet.sim_cli import sim_command
 
 app = typer.Typer(
     help="sparkfleet: a sharded fleet of Spark operators for Kubernetes.",
@@ -493,6 +494,7 @@ def demo(
 
 
 app.add_typer(shards_app, name="shards")
+app.command("sim")(sim_command)
 
 
 def main() -> None:
