@@ -10,7 +10,7 @@ many short arguments. Measured, from /proc:
 - then the member is stopped and a new one started, as when shards move: it reads all 500 by its
   first lists. Its peak RSS is measured the same way.
 
-Target (DESIGN.md, issue 16): under 150 MiB peak RSS per member. Writes
+Target (docs/benchmarks.md, issue 16): under 150 MiB peak RSS per member. Writes
 ``bench/results/large-objects.{json,md}``. Run: ``python -m bench.large_objects`` (part of ``make bench``).
 """
 

@@ -2,7 +2,7 @@
 
 Writes ``bench/results/<name>.json`` (every run's full report, plus the
 sharding CPU overhead of each fleet size against one instance) and
-``bench/results/<name>.md`` (a table with the targets of DESIGN.md). Every
+``bench/results/<name>.md`` (a table with the targets of docs/benchmarks.md). Every
 percentile is of observed samples, one per application or status change (see
 ``sparkfleet/demo/observer.py``), never of histogram buckets; the rendering
 of the table from the JSON is ``markdown``.
@@ -58,7 +58,7 @@ COLUMNS = [
 ]
 
 TARGETS = (
-    "Targets (DESIGN.md): submissions >= 1,000/min from one instance; status p99 < 1 s at seed "
+    "Targets (docs/benchmarks.md): submissions >= 1,000/min from one instance; status p99 < 1 s at seed "
     "scale; apps lost = 0 and overlaps = 0 always; CPU with 4 instances <= 1.15 x one instance; peak RSS "
     "< 150 MiB per instance; write rate >= 80% of the ceiling when write-bound."
 )

@@ -1,6 +1,6 @@
 """One member of a fleet: it renews its Lease, claims and serves shards, and hands them off.
 
-The rules (see the sharding protocol in DESIGN.md):
+The rules (see the sharding protocol in docs/architecture.md):
 
 1. It serves a shard only while the shard's Lease names it *and* its own
    member Lease is fresh. If it cannot renew within the renew deadline it

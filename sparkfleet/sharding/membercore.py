@@ -3,7 +3,7 @@
 :func:`decide` takes a :class:`View` (the member's caches and its own state,
 with every expiry already judged on the member's clock) and returns the
 :class:`Action` list the member carries out (see :mod:`sparkfleet.sharding.member`).
-The rules are the sharding protocol's (DESIGN.md):
+The rules are the sharding protocol's (docs/architecture.md):
 
 1. Serve only while fresh (the member Lease renewed within the renew
    deadline) and holding the shard's Lease; not fresh while serving
