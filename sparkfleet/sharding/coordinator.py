@@ -79,6 +79,10 @@ class FleetView(Protocol):
         ...
 
 
+SUSPECT_AFTER_RETRY_PERIODS = 2
+"""A live member whose Lease stood still this many retry periods is a suspect (see :func:`held_back`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class MemberView:
     lease: MemberLease
@@ -108,6 +112,9 @@ class Inputs:
     now: float = 0.0
     newcomers: frozenset[str] = frozenset()
     """Members this coordinator has seen for less than a lease duration (see :func:`held_back`)."""
+    suspects: frozenset[str] = frozenset()
+    """Live members whose member Lease this coordinator has not seen renewed for several retry
+    periods: crashed, most likely, but not yet expired (see :func:`held_back`)."""
     plan_weights: dict[str, int] | None = None
     """Objects per shard to plan with (a snapshot refreshed now and then); None: the current counts."""
 
@@ -146,9 +153,10 @@ def held_back(inputs: Inputs, current: dict[str, str | None]) -> frozenset[str]:
     joined a moment ago (a replacement for the crashed member, typically) would wait a whole lease
     duration from its join before taking an orphaned shard, while members that have watched the dead
     Lease stand still take it as soon as it expires. So while some shard's Lease names a member that
-    is gone, newcomers holding nothing get nothing (as if draining), provided an established member
-    can take the orphans; the balance moves shards to them by graceful hand-off once they are
-    established.
+    is gone, or a suspect (a member whose Lease stopped being renewed but has not expired yet: a
+    replacement often joins before its predecessor's Lease runs out), newcomers holding nothing get
+    nothing (as if draining), provided an established member other than a suspect can take the
+    shards; the balance moves shards to them by graceful hand-off once they are established.
     """
     alive = {m.lease.identity: m.lease for m in inputs.members if m.alive}
     dead_holders = {
@@ -156,13 +164,18 @@ def held_back(inputs: Inputs, current: dict[str, str | None]) -> frozenset[str]:
         for name, lease in inputs.shard_leases.items()
         if lease.holder and lease.holder not in alive
     }
-    if not any(current.get(name) is None for name in dead_holders if name in inputs.shard_names):
+    orphaned = any(current.get(name) is None for name in dead_holders if name in inputs.shard_names)
+    suspect_held = any(current.get(name) in inputs.suspects for name in inputs.shard_names)
+    if not orphaned and not suspect_held:
         return frozenset()
     drained = set(inputs.spec.drain or []) if inputs.spec else set()
+    # a newcomer already given shards keeps them (taking back a planned hand-off would only churn)
     holding = {holder for holder in current.values() if holder}
     waiting = frozenset(i for i in inputs.newcomers & alive.keys() if i not in holding)
     established = [
-        i for i, lease in alive.items() if i not in waiting and not lease.draining and i not in drained
+        i
+        for i, lease in alive.items()
+        if i not in waiting and i not in inputs.suspects and not lease.draining and i not in drained
     ]
     return waiting if established else frozenset()
 
@@ -408,6 +421,7 @@ class Coordinator:
             rebalance=request if request and request != previous.get("lastRebalance") else None,
             now=time.time(),
             newcomers=self._newcomers(member.members()),
+            suspects=self._suspects(member.members()),
         )
 
     def _newcomers(self, members: list[tuple[MemberLease, bool]]) -> frozenset[str]:
@@ -417,6 +431,19 @@ class Coordinator:
         self._first_seen = {i: self._first_seen.get(i, now) for i in alive}
         duration = self.member.timing.duration
         return frozenset(i for i, seen in self._first_seen.items() if now - seen < duration)
+
+    def _suspects(self, members: list[tuple[MemberLease, bool]]) -> frozenset[str]:
+        """The live members whose Lease this coordinator has not seen change for two retry periods
+        (a member renews it every retry period)."""
+        patience = SUSPECT_AFTER_RETRY_PERIODS * self.member.timing.retry_period
+        return frozenset(
+            lease.identity
+            for lease, is_alive in members
+            if is_alive
+            and lease.identity != self.member.identity
+            and (age := self.member.lease_age(lease.name)) is not None
+            and age > patience
+        )
 
     async def tick(self) -> None:
         inputs = self.inputs()

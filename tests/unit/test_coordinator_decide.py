@@ -554,3 +554,44 @@ def test_newcomers_are_held_back_only_while_an_established_member_can_take_the_o
     holders, _ = decide(inputs(crashed, shards=shards, leases=leases, newcomers=frozenset({"m2", "m3"})))
     assert set(holders.values()) <= {"m2", "m3"}
     assert None not in holders.values()
+
+
+def test_a_replacement_that_joins_before_the_crashed_members_lease_expires_gets_none_of_its_shards() -> None:
+    """The kill-storm timeline: m1 is killed; its Lease stands still (a suspect) but has not expired
+    on the coordinator's clock when the replacement m4 joins; then it expires."""
+    before: dict[str, str | None] = {"s0": "m1", "s1": "m1", "s2": "m2", "s3": "m2", "s4": "m3", "s5": "m3"}
+    weights = {"s0": 5, "s1": 5, "s2": 1, "s3": 1, "s4": 1, "s5": 1}  # m1 serves the busy namespaces
+    leases = claimed(before)
+    joined = frozenset({"m4"})
+
+    def at(members: list[MemberView], holders: dict[str, str | None], suspects: set[str]) -> Inputs:
+        previous = {"shards": [{"name": n, "desiredHolder": h} for n, h in holders.items()]}
+        planned = inputs(members, leases=leases, previous=previous, newcomers=joined)
+        planned.plan_weights = weights
+        planned.suspects = frozenset(suspects)
+        return planned
+
+    members = [member("m1"), member("m2"), member("m3"), member("m4")]
+    # a join is a hand-off: m1, over its new bound, would shed a busy shard to m4, which would wait a
+    # whole lease duration from its own join to take it from a member that can no longer let go
+    unsuspected, _ = decide(at(members, before, set()))
+    assert "m4" in {unsuspected["s0"], unsuspected["s1"]}, unsuspected
+    # m1 has not renewed for a while: m4, holding nothing, is held back
+    suspected, _ = decide(at(members, before, {"m1"}))
+    assert "m4" not in suspected.values(), suspected
+    # m1's Lease expires: its shards go to m2 and m3, who watched it stand still, not to m4
+    expired = [member("m1", alive=False), member("m2"), member("m3"), member("m4")]
+    after, _ = decide(at(expired, suspected, set()))
+    assert set(after.values()) == {"m2", "m3"}, after
+
+
+def test_a_suspect_keeps_its_shards_and_holds_back_nobody_when_no_one_is_joining() -> None:
+    """A member slow to renew (a loaded node) is not stripped of its shards; without newcomers its
+    suspicion changes nothing."""
+    before: dict[str, str | None] = {"s0": "m1", "s1": "m1", "s2": "m2", "s3": "m2", "s4": "m3", "s5": "m3"}
+    previous = {"shards": [{"name": n, "desiredHolder": h} for n, h in before.items()]}
+    three = [member("m1"), member("m2"), member("m3")]
+    plain = inputs(three, leases=claimed(before), previous=previous)
+    suspected = inputs(three, leases=claimed(before), previous=previous)
+    suspected.suspects = frozenset({"m1"})
+    assert decide(suspected)[0] == decide(plain)[0] == before
