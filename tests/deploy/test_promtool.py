@@ -182,3 +182,48 @@ def test_the_dashboard_and_the_alerts_read_the_names_the_instances_export(prefix
         assert spark, f"{source} reads no Spark application metric"
         assert all(n.startswith(prefix) for n in spark), sorted(spark)
     assert registry_names(prefix) & {f"{prefix}spark_application_failure_count"}  # the registry is read
+
+
+def test_running_by_namespace_shows_the_applications_namespace_however_it_was_stored(tmp_path: Path) -> None:
+    """The dashboard's "Running" panel, evaluated by promtool on series stored both ways: with
+    honorLabels (`namespace` is the applications') and without (`exported_namespace` is, `namespace`
+    the fleet's). Another fleet namespace's instances are not counted."""
+    board = rendered_dashboard()
+    (panel,) = [p for p in board["panels"] if p.get("title", "").startswith("Running")]
+    expr = interpolated({**board, "panels": [panel]})[0].replace("$namespace", "ops")
+    up = 'up{{job="rel-sparkfleet-metrics",namespace="{ns}",instance="{instance}"}}'
+    running = 'spark_application_running_count{{job="rel-sparkfleet-metrics",instance="{instance}",{labels}}}'
+    series = [
+        (up.format(ns="ops", instance="10.0.0.1:8080"), "1x10"),
+        (up.format(ns="ops", instance="10.0.0.2:8080"), "1x10"),
+        (up.format(ns="elsewhere", instance="10.0.9.1:8080"), "1x10"),
+        # honorLabels: namespace is the applications'
+        (running.format(instance="10.0.0.1:8080", labels='namespace="etl"'), "3x10"),
+        # without: exported_namespace is, namespace is the fleet's
+        (running.format(instance="10.0.0.2:8080", labels='namespace="ops",exported_namespace="etl"'), "1x10"),
+        (running.format(instance="10.0.0.2:8080", labels='namespace="ops",exported_namespace="ml"'), "2x10"),
+        # another fleet's instance
+        (running.format(instance="10.0.9.1:8080", labels='namespace="theirs"'), "7x10"),
+    ]
+    suite = {
+        "rule_files": [str(write_rules(tmp_path / "none.yaml", []))],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in series],
+                "promql_expr_test": [
+                    {
+                        "expr": expr,
+                        "eval_time": "5m",
+                        "exp_samples": [
+                            {"labels": '{namespace="etl"}', "value": 4},
+                            {"labels": '{namespace="ml"}', "value": 2},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    (tmp_path / "running_test.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
+    assert "SUCCESS" in promtool("test", "rules", tmp_path / "running_test.yaml")
