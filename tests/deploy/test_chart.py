@@ -356,6 +356,10 @@ def test_the_disruption_budget_is_made_only_with_more_than_one_instance() -> Non
     assert budget["spec"]["minAvailable"] == 1
     assert budget["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"] == "rel"
     assert _budgets({"controller": {"replicas": 1}}) == []
+    assert "No PodDisruptionBudget: with one instance" in notes(
+        "rel", "ops", values={"controller": {"replicas": 1}}
+    )
+    assert "PodDisruptionBudget" not in notes("rel", "ops")
     assert _budgets({"controller": {"replicas": 1}, "fleet": {"enabled": False}}) == []
     assert _budgets({"controller": {"replicas": 3, "podDisruptionBudget": {"enable": False}}}) == []
     # With the HPA on, its floor counts (replicas is the HPA's then).
