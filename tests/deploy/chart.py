@@ -7,6 +7,7 @@ helm is the pinned one `make helm` installs into .cache/tools/bin; a missing hel
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -89,6 +90,34 @@ def render(
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as extra:
         out = helm(*args, *values_args(values_files, values, extra))
     return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+# A template that renders NOTES.txt into a ConfigMap: `helm template` renders the notes but prints them
+# nowhere, and `helm install --dry-run` needs a cluster.
+_NOTES_TEMPLATE = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: notes
+data:
+  NOTES.txt: {{ include "sparkfleet/templates/NOTES.txt" . | quote }}
+"""
+
+
+def notes(
+    release: str, namespace: str, values_files: tuple[Path, ...] = (), values: dict[str, Any] | None = None
+) -> str:
+    """What ``helm install`` prints after NOTES: for ``release`` in ``namespace`` with these values."""
+    with tempfile.TemporaryDirectory() as tmp:
+        chart = Path(tmp) / "sparkfleet"
+        shutil.copytree(CHART, chart)
+        (chart / "templates" / "zz-notes-for-tests.yaml").write_text(_NOTES_TEMPLATE)
+        args = ["template", release, str(chart), "--namespace", namespace]
+        args += ["--show-only", "templates/zz-notes-for-tests.yaml"]
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as extra:
+            out = helm(*args, *values_args(values_files, values, extra))
+    text: str = yaml.safe_load(out)["data"]["NOTES.txt"]
+    return text
 
 
 def _r(group: str, version: str, plural: str, kind: str, namespaced: bool = True) -> Resource:
@@ -188,3 +217,15 @@ def exported_names(exposition: str) -> set[str]:
         elif line and not line.startswith("#"):
             names.add(re.split(r"[{ ]", line, maxsplit=1)[0])
     return names
+
+
+def registry_names(prefix: str = "") -> set[str]:
+    """Every series name an instance started with ``--metrics-prefix=prefix`` can export: the code's
+    prometheus_client registry (each module that defines metrics, imported through the instance), as
+    the /metrics handler serves it."""
+    from prometheus_client import REGISTRY, generate_latest
+
+    import sparkfleet.instance  # noqa: F401  (registers every metric the instances export)
+    from sparkfleet.server import with_prefix
+
+    return exported_names(with_prefix(generate_latest(REGISTRY), prefix).decode())

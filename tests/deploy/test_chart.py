@@ -24,6 +24,7 @@ from tests.deploy.chart import (
     merge,
     metric_names,
     namespaces_of,
+    notes,
     render,
 )
 from tests.deploy.kubeflow_values import KUBEFLOW_VALUES
@@ -343,3 +344,58 @@ def test_the_hpa_reads_the_metric_the_adapter_rule_serves() -> None:
             "verbs": ["get", "patch"],
         }
     ]
+
+
+def _budgets(values: dict[str, Any]) -> list[dict[str, Any]]:
+    return [d for d in render("rel", "ops", values=values) if d["kind"] == "PodDisruptionBudget"]
+
+
+def test_the_disruption_budget_is_made_only_with_more_than_one_instance() -> None:
+    # With one instance a budget of minAvailable 1 allows no eviction: every drain of its node blocks.
+    (budget,) = _budgets({"controller": {"replicas": 2}})
+    assert budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"] == "rel"
+    assert _budgets({"controller": {"replicas": 1}}) == []
+    assert "No PodDisruptionBudget: with one instance" in notes(
+        "rel", "ops", values={"controller": {"replicas": 1}}
+    )
+    assert "PodDisruptionBudget" not in notes("rel", "ops")
+    assert _budgets({"controller": {"replicas": 1}, "fleet": {"enabled": False}}) == []
+    assert _budgets({"controller": {"replicas": 3, "podDisruptionBudget": {"enable": False}}}) == []
+    # With the HPA on, its floor counts (replicas is the HPA's then).
+    hpa = {"enable": True, "minReplicas": 1, "maxReplicas": 4}
+    assert _budgets({"controller": {"replicas": 3, "autoscaling": hpa}}) == []
+    (budget,) = _budgets({"controller": {"replicas": 1, "autoscaling": {**hpa, "minReplicas": 2}}})
+    assert budget["spec"]["minAvailable"] == 1
+
+
+def test_the_notes_say_the_default_image_is_published_nowhere() -> None:
+    default = notes("rel", "ops")
+    assert "ghcr.io/sparkfleet/sparkfleet:0.1.0, which is published\nnowhere" in default
+    assert "Build it from the Dockerfile" in default
+    for image in ({"registry": "registry.example.com"}, {"repository": "platform/sparkfleet"}):
+        own = notes("rel", "ops", values={"image": image})
+        assert "published" not in own, own
+        assert "Dockerfile" not in own, own
+
+
+def test_the_monitors_keep_the_spark_metrics_namespace_label_and_the_notes_say_so() -> None:
+    both = {"prometheus": {"serviceMonitor": {"create": True}, "podMonitor": {"create": True}}}
+
+    def endpoints(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        docs = render("rel", "ops", values=values)
+        service = [d["spec"]["endpoints"][0] for d in docs if d["kind"] == "ServiceMonitor"]
+        pod = [d["spec"]["podMetricsEndpoints"][0] for d in docs if d["kind"] == "PodMonitor"]
+        return {"ServiceMonitor": service[0], "PodMonitor": pod[0]}
+
+    assert {k: e["honorLabels"] for k, e in endpoints(both).items()} == {
+        "ServiceMonitor": True, "PodMonitor": True}  # fmt: skip
+    text = notes("rel", "ops", values=both)
+    assert text.count("is stored as `namespace` (honorLabels: true).") == 2
+    off = merge(both, {"prometheus": {"podMonitor": {"honorLabels": False}}})
+    assert endpoints(off)["PodMonitor"]["honorLabels"] is False
+    assert "PodMonitor (job rel-sparkfleet-metrics): the Spark application metrics' `namespace` label" in (
+        notes("rel", "ops", values=off)
+    )
+    assert "`exported_namespace` (honorLabels: false" in notes("rel", "ops", values=off)
+    assert "honorLabels" not in notes("rel", "ops")  # no monitor, nothing to say

@@ -66,6 +66,16 @@ app.kubernetes.io/part-of: sparkfleet
 {{- printf "%s-metrics" (include "sparkfleet.fullname" .) -}}
 {{- end -}}
 
+{{/* The fewest instances the release runs: controller.replicas, or the HPA's floor when it is on. */}}
+{{- define "sparkfleet.minInstances" -}}
+{{- ternary .Values.controller.autoscaling.minReplicas .Values.controller.replicas .Values.controller.autoscaling.enable | int -}}
+{{- end -}}
+
+{{/* The image left at the chart's default, which is published nowhere. */}}
+{{- define "sparkfleet.defaultImage" -}}
+{{- ternary "true" "" (and (eq .Values.image.registry "ghcr.io") (eq .Values.image.repository "sparkfleet/sparkfleet")) -}}
+{{- end -}}
+
 {{- define "sparkfleet.image" -}}
 {{- $tag := default .Chart.AppVersion .Values.image.tag -}}
 {{- if .Values.image.registry -}}
