@@ -182,7 +182,9 @@ TABLE: dict[str, Value] = {
         "the same, over sparkfleet's (read-only root, no privilege)", {"runAsUser": 1001}
     ),
     "controller.sidecars": mapped("the same (containers after sparkfleet's)", [SIDECAR]),
-    "controller.podDisruptionBudget.enable": mapped(SAME, True),
+    "controller.podDisruptionBudget.enable": mapped(
+        "the same, made only with more than one instance (Kubeflow refuses to render one)", True
+    ),
     "controller.podDisruptionBudget.minAvailable": mapped(SAME, 2),
     "controller.pprof.enable": refused("refused if true: no pprof endpoint (not a Go program)", True),
     "controller.pprof.port": accepted(NO_PPROF, 6061),
