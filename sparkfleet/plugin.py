@@ -14,7 +14,15 @@ from typing import Annotated
 import typer
 
 from sparkfleet import __version__
-from sparkfleet.shards_cli import Context, Fleet, Kubeconfig, Namespace, add_commands, target_flags
+from sparkfleet.shards_cli import (
+    Context,
+    Fleet,
+    Kubeconfig,
+    Namespace,
+    add_commands,
+    shards_app,
+    target_flags,
+)
 
 PROG = "kubectl sparkfleet"
 
@@ -27,6 +35,11 @@ app = add_commands(
         context_settings={"help_option_names": ["-h", "--help"]},
     )
 )
+
+
+# `kubectl sparkfleet shards status` (the plugin's commands before they were at its top level) still
+# works; not in the help.
+app.add_typer(shards_app, name="shards", hidden=True)
 
 
 def _version(value: bool) -> None:

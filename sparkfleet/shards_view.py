@@ -1,8 +1,8 @@
-"""``shards status`` as a table: pure functions from a :class:`FleetReport` to text.
+"""``shards status`` as tables: pure functions from a :class:`FleetReport` to text.
 
-A plain table is kept to the terminal's width where it can be: the SCOPE column (a shard's
-namespaces or selector, the only cell that grows without bound) is abbreviated to what is
-left, ``a,b +3 more``. ``-o wide`` shows every scope whole.
+A plain table is kept to the terminal's width where it can be: a shard's scope (its namespaces
+or selector, the only cell that grows without bound) has a table of its own after the shards,
+abbreviated to the width, ``a,b +3 more``. ``-o wide`` has every scope whole, in the shard table.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from sparkfleet.output import abbreviate, clip, short_age, table
 from sparkfleet.sharding.ops import FleetReport, ShardRow, ShardScope
 
 SHARD_HEADERS = ("shard", "phase", "holder", "age", "objects", "queued", "pin", "scope")
+SCOPE_HEADERS = ("shard", "scope")
 MEMBER_HEADERS = ("member", "state", "shards", "objects", "queued", "capacity", "coordinator")
 MIN_SCOPE_WIDTH = 20
 NONE = "<none>"
@@ -21,16 +22,16 @@ def _state(value: bool | None) -> str:
 
 
 def headline(report: FleetReport, width: int | None) -> list[str]:
-    """``fleet ns/name   coordinator m0   ready True`` (when not ready, the Ready condition's why), and
-    the job namespaces when the spec bounds the fleet by them."""
+    """``fleet ns/name   coordinator m0   ready True``; when not ready, the Ready condition's reason and
+    message; the job namespaces when the spec bounds the fleet by them."""
     line = (
         f"fleet {report.namespace}/{report.fleet}   coordinator {report.coordinator or NONE}   "
         f"ready {_state(report.ready)}"
     )
+    lines = [line]
     ready = report.condition("Ready")
     if report.ready is not True and ready is not None and (ready.reason or ready.message):
-        line += f" ({': '.join(p for p in (ready.reason, ready.message) if p)})"
-    lines = [line]
+        lines.append(": ".join(p for p in (ready.reason, ready.message) if p))
     if report.job_namespaces is not None:
         prefix = "job namespaces "
         shown = report.job_namespaces or ["<none>"]
@@ -77,38 +78,38 @@ def scope_text(scope: ShardScope | None, width: int | None = None, bound: list[s
 
 
 def shard_columns(report: FleetReport, wide: bool) -> tuple[str, ...]:
-    """The shard table's columns: PIN only when a shard is pinned (always with ``-o wide``)."""
-    if wide or any(s.pin for s in report.shards):
+    """The shard table's columns: PIN only when a shard is pinned; SCOPE in it only with ``-o wide``
+    (a plain table has the scopes in a table of their own, where they have the width to be read)."""
+    if wide:
         return SHARD_HEADERS
-    return tuple(h for h in SHARD_HEADERS if h != "pin")
+    pinned = any(s.pin for s in report.shards)
+    return tuple(h for h in SHARD_HEADERS if h != "scope" and (pinned or h != "pin"))
 
 
-def shard_rows(report: FleetReport, width: int | None) -> list[list[str]]:
-    """The shard table's rows (columns as :func:`shard_columns`); with ``width``, the scopes
-    abbreviated to fit in it."""
-    bound = report.job_namespaces
-    pins = "pin" in shard_columns(report, width is None)
-    rows = [
-        [
-            s.name,
-            s.phase,
-            holder_text(s),
-            short_age(s.age_seconds),
-            str(s.objects),
-            str(s.queued),
-            *([s.pin or NONE] if pins else []),
-            scope_text(s.scope, None, bound),
-        ]
-        for s in report.shards
-    ]
-    if width is None or not rows:
-        return rows
-    headers = shard_columns(report, False)
-    others = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers[:-1])]
-    room = max(MIN_SCOPE_WIDTH, width - sum(others) - 3 * len(others))
-    for row, shard in zip(rows, report.shards, strict=True):
-        row[-1] = scope_text(shard.scope, room, bound)
+def shard_rows(report: FleetReport, wide: bool) -> list[list[str]]:
+    """The shard table's rows, columns as :func:`shard_columns`."""
+    columns = shard_columns(report, wide)
+    rows = []
+    for s in report.shards:
+        cells = {
+            "shard": s.name,
+            "phase": s.phase,
+            "holder": holder_text(s),
+            "age": short_age(s.age_seconds),
+            "objects": str(s.objects),
+            "queued": str(s.queued),
+            "pin": s.pin or NONE,
+            "scope": scope_text(s.scope, None, report.job_namespaces),
+        }
+        rows.append([cells[c] for c in columns])
     return rows
+
+
+def scope_rows(report: FleetReport, width: int) -> list[list[str]]:
+    """SHARD and SCOPE, each scope abbreviated to what ``width`` leaves it (at least 20 columns)."""
+    name_width = max([len(SCOPE_HEADERS[0]), *(len(s.name) for s in report.shards)])
+    room = max(MIN_SCOPE_WIDTH, width - name_width - 3)
+    return [[s.name, scope_text(s.scope, room, report.job_namespaces)] for s in report.shards]
 
 
 def member_rows(report: FleetReport) -> list[list[str]]:
@@ -127,12 +128,12 @@ def member_rows(report: FleetReport) -> list[list[str]]:
 
 
 def status_text(report: FleetReport, width: int | None) -> str:
-    """The headline, the shards and the members; ``width`` None: every cell whole (``-o wide``)."""
-    parts = [
-        *headline(report, width),
-        "",
-        table(shard_columns(report, width is None), shard_rows(report, width)),
-    ]
+    """The headline, the shards, their scopes and the members; ``width`` None: ``-o wide``, the
+    scopes whole in the shard table."""
+    wide = width is None
+    parts = [*headline(report, width), "", table(shard_columns(report, wide), shard_rows(report, wide))]
+    if width is not None and report.shards:
+        parts += ["", table(SCOPE_HEADERS, scope_rows(report, width))]
     parts += ["", table(MEMBER_HEADERS, member_rows(report)) if report.members else "no members"]
     return "\n".join(parts)
 
