@@ -121,7 +121,7 @@ def target_flags(
     fleet: Fleet = None,
 ) -> None:
     """See who holds which shard, plan and apply a rebalance, move a shard, drain a member."""
-    ctx.meta[TARGET_KEY] = Target(kubeconfig, context, namespace, fleet)
+    ctx.meta[TARGET_KEY] = target_of(ctx, kubeconfig, context, namespace, fleet)  # over an outer group's
 
 
 def fleet_namespace(flag: str | None, connection_namespace: str) -> str:

@@ -133,6 +133,7 @@ def test_an_unknown_context_is_one_line_naming_it(tmp_path: Path, capsys: pytest
         ("status", "--kubeconfig", str(kubeconfig), "--context", "prod"),
         ("--kubeconfig", str(kubeconfig), "--context", "prod", "status"),  # before the command, as kubectl's
         ("--kubeconfig", str(kubeconfig), "drain", "m0", "--context", "prod"),
+        ("--kubeconfig", str(kubeconfig), "--context", "prod", "shards", "status"),  # through the old path
     ):
         assert run_plugin(capsys, *argv) == (2, "", message), argv
     result = run("sparkfleet", "shards", "plan", "--kubeconfig", str(kubeconfig), "--context", "prod")
