@@ -100,7 +100,12 @@ async def test_the_plugin_takes_the_namespace_of_the_current_context(
     code, out, err = await run("kubectl-sparkfleet", "status", "-o", "json", kubeconfig=kubeconfig)
     assert code == 0, err
     report = json.loads(out)
-    assert (report["namespace"], report["fleet"], report["ready"], report["coordinator"]) == (ns, "fleet", None, None)
+    assert (report["namespace"], report["fleet"], report["ready"], report["coordinator"]) == (
+        ns,
+        "fleet",
+        None,
+        None,
+    )
     gold = next(s for s in report["shards"] if s["name"] == "gold")
     assert gold == {
         "name": "gold", "phase": "Unassigned", "holder": None, "desired": None, "pin": "member-0",
