@@ -61,13 +61,16 @@ def test_sparkfleet_shards_has_the_same_commands() -> None:
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_each_command_takes_the_kubectl_target_flags(
-    capsys: pytest.CaptureFixture[str], command: str
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
     code, out, err = run_plugin(capsys, command, "-h")
     assert code == 0, err
     assert f"Usage: kubectl sparkfleet {command} [OPTIONS]" in out
     for flag in ("--kubeconfig", "--context", "--namespace", "--fleet"):
-        assert flag in out
+        assert f" {flag} " in out  # whole, at 80 columns
+    assert "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= 80
 
 
 def test_the_plugin_without_a_command_prints_its_help_and_succeeds(
