@@ -237,11 +237,14 @@ def in_cluster_connection(directory: Path = SERVICE_ACCOUNT_DIR) -> Connection:
         if not needed.is_file():
             raise KubeConfigError(f"in-cluster configuration: {needed} does not exist")
     namespace_file = directory / "namespace"
+    namespace = os.environ.get("POD_NAMESPACE") or (  # the Downward API's, as the charts set it
+        namespace_file.read_text().strip() if namespace_file.is_file() else ""
+    )
     return Connection(
         host=f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}",
         ssl=ssl.create_default_context(cafile=str(ca)),
         credentials=TokenFile(token),
-        namespace=namespace_file.read_text().strip() if namespace_file.is_file() else "default",
+        namespace=namespace or "default",
     )
 
 
@@ -315,7 +318,8 @@ def _named(document: dict[str, Any], section: str, key: str, name: str, where: s
             if not isinstance(value, dict):
                 raise KubeConfigError(f"{where}: {section}[{name!r}].{key} must be a mapping")
             return value
-    raise KubeConfigError(f"{where}: no {key} named {name!r} in {section}")
+    known = ", ".join(str(e.get("name")) for e in entries if isinstance(e, dict)) or "none"
+    raise KubeConfigError(f"{where}: no {key} named {name!r} ({section}: {known})")
 
 
 @dataclass(frozen=True, slots=True)

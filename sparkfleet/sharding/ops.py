@@ -19,9 +19,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sparkfleet.api.fleet import SPARK_FLEETS
+from pydantic import ValidationError
+
+from sparkfleet.api.fleet import SPARK_FLEETS, SparkFleetSpec
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.resources import LEASES
+from sparkfleet.kube.scope import Scope
 from sparkfleet.sharding.leases import (
     ANNOTATION_REBALANCE,
     MemberLease,
@@ -30,6 +33,7 @@ from sparkfleet.sharding.leases import (
     parse_time,
 )
 from sparkfleet.sharding.planner import Member, Move, Shard, plan
+from sparkfleet.sharding.shards import compile_shards
 
 
 class FleetError(Exception):
@@ -37,14 +41,32 @@ class FleetError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class ShardScope:
+    """What a shard serves, as its watches say: some namespaces (or all but some), and a selector."""
+
+    namespaces: list[str]
+    """The namespaces it serves (empty when ``all_namespaces``)."""
+    all_namespaces: bool
+    except_namespaces: list[str]
+    """With ``all_namespaces``: the namespaces it leaves out (other shards' and other fleets')."""
+    selector: str | None
+    """The label selector its objects match, in the API's syntax (``team in (gold)``), or none."""
+
+
+@dataclass(frozen=True, slots=True)
 class ShardRow:
     name: str
-    holder: str
-    desired: str
     phase: str
-    age: str
+    holder: str | None
+    desired: str | None
+    pin: str | None
+    """The member ``spec.pins`` names for it (``shards move``), if any."""
+    age_seconds: float | None
+    """Since its holder took it."""
     objects: int
     queued: int
+    scope: ShardScope | None
+    """None when the spec does not compile (the Invalid condition says why)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,56 +81,105 @@ class MemberRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ConditionRow:
+    type: str
+    status: bool | None
+    """``True``/``False`` as booleans; ``Unknown`` as None."""
+    reason: str
+    message: str
+    age_seconds: float | None
+    """Since the last transition."""
+
+
+@dataclass(frozen=True, slots=True)
 class FleetReport:
     fleet: str
     namespace: str
-    coordinator: str
-    ready: str
+    coordinator: str | None
+    ready: bool | None
     shards: list[ShardRow]
     members: list[MemberRow]
-    conditions: list[dict[str, Any]] = field(default_factory=list)
+    conditions: list[ConditionRow] = field(default_factory=list)
+    job_namespaces: list[str] | None = None
+    """``spec.jobNamespaces``: the namespaces the fleet may serve at all (None: the whole cluster)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def condition(self, kind: str) -> ConditionRow | None:
+        return next((c for c in self.conditions if c.type == kind), None)
 
-def age(since: str | None, now: float) -> str:
-    """kubectl's short age: 45s, 3m12s, 5h, 2d."""
+
+def age_seconds(since: str | None, now: float) -> float | None:
+    """Seconds from ``since`` (an API timestamp) to ``now``, to a tenth; None without a time."""
     started = parse_time(since)
     if started is None:
-        return "-"
-    seconds = max(0, int(now - started))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 600:
-        return f"{seconds // 60}m{seconds % 60}s"
-    if seconds < 3 * 3600:
-        return f"{seconds // 60}m"
-    if seconds < 2 * 86400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
+        return None
+    return round(max(0.0, now - started), 1)
+
+
+def _tristate(status: Any) -> bool | None:
+    return {"True": True, "False": False}.get(str(status))
+
+
+def describe_scope(scope: Scope) -> ShardScope:
+    """A scope's watches as namespaces and a selector (every watch of a shard has the same selector)."""
+    selector = next((w.label_selector for w in scope.watches if w.label_selector), None)
+    if any(w.namespace is None for w in scope.watches):
+        skipped = [
+            part.removeprefix("metadata.namespace!=")
+            for w in scope.watches
+            for part in (w.field_selector or "").split(",")
+            if part.startswith("metadata.namespace!=")
+        ]
+        return ShardScope([], True, sorted(set(skipped)), selector)
+    return ShardScope(sorted({w.namespace for w in scope.watches if w.namespace}), False, [], selector)
+
+
+def shard_scopes(spec: dict[str, Any], excludes: list[str]) -> dict[str, ShardScope]:
+    """Each shard's scope as its holder serves it (``excludes``: the status's catchAllExcludes);
+    empty when the spec does not compile."""
+    try:
+        model = SparkFleetSpec.model_validate(spec)
+    except ValidationError:
+        return {}
+    defs, problems = compile_shards(model, frozenset(excludes))
+    return {} if problems else {d.name: describe_scope(d.scope) for d in defs}
 
 
 def report(fleet_obj: dict[str, Any], leases: list[dict[str, Any]], now: float) -> FleetReport:
-    """The fleet as its status and the members' Leases describe it."""
+    """The fleet as its spec, its status and the members' Leases describe it.
+
+    Every shard of the spec is a row, with those the status does not list yet (no coordinator has
+    run, or the shard is new) as Unassigned; a shard only the status lists (removed from the spec,
+    not yet from the status) is a row too.
+    """
+    spec = fleet_obj.get("spec") or {}
     status = fleet_obj.get("status") or {}
     loads = {m.identity: m.load for m in (MemberLease.parse(obj) for obj in leases if is_member_lease(obj))}
+    listed = {e["name"]: e for e in status.get("shards") or [] if isinstance(e, dict) and "name" in e}
+    in_spec = {s["name"]: s for s in spec.get("shards") or [] if isinstance(s, dict) and "name" in s}
+    pins = spec.get("pins") or {}
+    scopes = shard_scopes(spec, list(status.get("catchAllExcludes") or []))
     shards = []
-    for entry in status.get("shards") or []:
-        holder = entry.get("holder") or ""
-        load = loads.get(holder, {}).get(entry["name"])
+    for name in sorted(listed.keys() | in_spec.keys()):
+        entry = listed.get(name, {})
+        holder = entry.get("holder") or None
+        load = loads.get(holder or "", {}).get(name)
         shards.append(
             ShardRow(
-                name=entry["name"],
-                holder=holder or "<none>",
-                desired=entry.get("desiredHolder") or "<none>",
-                phase=entry.get("phase") or "Unknown",
-                age=age(entry.get("since"), now),
+                name=name,
+                phase=entry.get("phase") or "Unassigned",
+                holder=holder,
+                desired=entry.get("desiredHolder") or None,
+                pin=pins.get(name) or None,
+                age_seconds=age_seconds(entry.get("since"), now),
                 objects=load.objects if load else int(entry.get("objects") or 0),
                 queued=load.queued if load else 0,
+                scope=scopes.get(name),
             )
         )
-    coordinator = status.get("coordinator") or ""
+    coordinator = status.get("coordinator") or None
     members = []
     for entry in status.get("members") or []:
         identity = entry["identity"]
@@ -126,16 +197,27 @@ def report(fleet_obj: dict[str, Any], leases: list[dict[str, Any]], now: float) 
                 coordinator=identity == coordinator,
             )
         )
-    conditions = list(status.get("conditions") or [])
-    ready = next((c.get("status", "Unknown") for c in conditions if c.get("type") == "Ready"), "Unknown")
+    conditions = [
+        ConditionRow(
+            type=str(c.get("type") or ""),
+            status=_tristate(c.get("status")),
+            reason=str(c.get("reason") or ""),
+            message=str(c.get("message") or ""),
+            age_seconds=age_seconds(c.get("lastTransitionTime"), now),
+        )
+        for c in status.get("conditions") or []
+        if isinstance(c, dict)
+    ]
+    ready = next((c.status for c in conditions if c.type == "Ready"), None)
     return FleetReport(
         fleet=fleet_obj["metadata"]["name"],
         namespace=fleet_obj["metadata"]["namespace"],
-        coordinator=coordinator or "<none>",
+        coordinator=coordinator,
         ready=ready,
         shards=shards,
         members=members,
         conditions=conditions,
+        job_namespaces=sorted(spec["jobNamespaces"]) if spec.get("jobNamespaces") is not None else None,
     )
 
 

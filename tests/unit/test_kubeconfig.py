@@ -191,6 +191,7 @@ async def test_exec_plugin_failure_says_what_it_printed(tmp_path: Path) -> None:
 
 def test_in_cluster(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.delenv("POD_NAMESPACE", raising=False)  # it would win over the namespace file
     with pytest.raises(KubeConfigError, match="KUBERNETES_SERVICE_HOST"):
         in_cluster_connection(tmp_path)
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "fd00::1")

@@ -8,7 +8,7 @@ import orjson
 import pytest
 import yaml
 
-from sparkfleet.output import Format, structured, table
+from sparkfleet.output import FORMATS, Format, abbreviate, clip, parse_format, structured, table
 
 
 def test_table_aligns_columns_three_spaces_apart() -> None:
@@ -85,7 +85,32 @@ def test_lists_round_trip() -> None:
     assert yaml.safe_load(structured(rows, Format.yaml)) == rows
 
 
-@pytest.mark.parametrize("name", ["table", "json", "yaml"])
+@pytest.mark.parametrize("name", ["table", "json", "yaml", "wide"])
 def test_format_values(name: str) -> None:
     assert Format(name).value == name
     assert Format(name) == name
+    assert parse_format(name) is Format(name)
+    assert Format(name).tabular == (name in ("table", "wide"))
+
+
+@pytest.mark.parametrize("value", ["wide2", "JSON", "", "name", "yml"])
+def test_a_bad_format_is_named_with_the_choices(value: str) -> None:
+    with pytest.raises(ValueError, match=r"^--output must be one of table, json, yaml, wide$"):
+        parse_format(value)
+    assert FORMATS == ("table", "json", "yaml", "wide")
+
+
+def test_abbreviate_keeps_what_fits_and_counts_the_rest() -> None:
+    items = ["alpha", "beta", "gamma", "delta"]
+    assert abbreviate(items, 100) == "alpha,beta,gamma,delta"
+    assert abbreviate(items, 22) == "alpha,beta,gamma,delta"
+    assert abbreviate(items, 21) == "alpha,beta +2 more"
+    assert abbreviate(items, 12) == "alpha +3 more"  # at least the first, even past the width
+    assert abbreviate(["only-one-long-name"], 5) == "only-one-long-name"
+    assert abbreviate([], 5) == ""
+
+
+def test_clip() -> None:
+    assert clip("short", 10) == "short"
+    assert clip("exactly-10", 10) == "exactly-10"
+    assert clip("a-longer-text", 10) == "a-longe..."

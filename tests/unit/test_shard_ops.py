@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from sparkfleet.output import Format, structured
+from sparkfleet.output import Format, short_age, structured
 from sparkfleet.sharding.leases import (
     ANNOTATION_IDENTITY,
     ANNOTATION_LOAD,
@@ -18,9 +18,11 @@ from sparkfleet.sharding.leases import (
     micro_time,
 )
 from sparkfleet.sharding.ops import (
+    ConditionRow,
     MemberRow,
     ShardRow,
-    age,
+    ShardScope,
+    age_seconds,
     all_held,
     member_empty,
     planned_moves,
@@ -67,6 +69,10 @@ def fleet_obj(
     }
 
 
+def only(*namespaces: str) -> ShardScope:
+    return ShardScope(sorted(namespaces), False, [], None)
+
+
 def held(name: str, holder: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "holder": holder, "desiredHolder": holder, "phase": "Held", **extra}
 
@@ -94,14 +100,16 @@ def held(name: str, holder: str, **extra: Any) -> dict[str, Any]:
     ],
 )
 def test_age_is_kubectl_style(seconds: int, expected: str) -> None:
-    assert age(ago(seconds), NOW) == expected
+    assert short_age(age_seconds(ago(seconds), NOW)) == expected
 
 
 def test_age_without_a_time_or_in_the_future() -> None:
-    assert age(None, NOW) == "-"
-    assert age("", NOW) == "-"
-    assert age(ago(-30), NOW) == "0s"
-    assert age(ago(45.9), NOW) == "45s"  # truncated, not rounded
+    assert age_seconds(None, NOW) is None
+    assert age_seconds("", NOW) is None
+    assert short_age(None) == "-"
+    assert age_seconds(ago(-30), NOW) == 0.0
+    assert age_seconds(ago(45.94), NOW) == 45.9  # seconds to a tenth
+    assert short_age(age_seconds(ago(45.9), NOW)) == "45s"  # truncated, not rounded
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -143,26 +151,33 @@ def test_report_from_the_status_and_the_member_leases() -> None:
         "fleet",
         "spark",
         "m1",
-        "False",
+        False,
     )
     assert result.shards == [
-        ShardRow("s0", "m0", "m0", "Held", "45s", 10, 2),  # live counts from the holder's Lease
-        ShardRow("s1", "m0", "m1", "Moving", "3m12s", 1, 0),
-        ShardRow("s2", "<none>", "<none>", "Unassigned", "-", 4, 0),  # no holder: the status's count
+        ShardRow(
+            "s0", "Held", "m0", "m0", None, 45.0, 10, 2, only("s0")
+        ),  # live counts from the holder's Lease
+        ShardRow("s1", "Moving", "m0", "m1", None, 192.0, 1, 0, only("s1")),
+        ShardRow(
+            "s2", "Unassigned", None, None, None, None, 4, 0, only("s2")
+        ),  # no holder: the status's count
     ]
     assert result.members == [
         MemberRow("m0", "Active", 2, 11, 2, 2.0, False),
         MemberRow("m1", "Draining", 0, 0, 0, 1.0, True),  # its Lease reports no shards: 0, not the status's 5
     ]
-    assert [c["type"] for c in result.conditions] == ["Invalid", "Ready"]
+    assert result.conditions == [
+        ConditionRow("Invalid", False, "", "", None),
+        ConditionRow("Ready", False, "ShardsMoving", "", None),
+    ]
 
 
 def test_report_of_a_fleet_without_status() -> None:
     obj = {"metadata": {"name": "fleet", "namespace": "spark"}, "spec": {"shards": []}}
     result = report(obj, [], NOW)
     assert (result.coordinator, result.ready, result.shards, result.members, result.conditions) == (
-        "<none>",
-        "Unknown",
+        None,
+        None,
         [],
         [],
         [],
@@ -191,12 +206,19 @@ def test_report_to_dict_is_printable() -> None:
     assert data["shards"] == [
         {
             "name": "s0",
+            "phase": "Held",
             "holder": "m0",
             "desired": "m0",
-            "phase": "Held",
-            "age": "10s",
+            "pin": None,
+            "age_seconds": 10.0,
             "objects": 1,
             "queued": 0,
+            "scope": {
+                "namespaces": ["s0"],
+                "all_namespaces": False,
+                "except_namespaces": [],
+                "selector": None,
+            },
         }
     ]
     assert data["members"][0]["coordinator"] is True
