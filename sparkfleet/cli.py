@@ -16,27 +16,67 @@ from typing import Annotated, Any
 import typer
 import uvloop
 
-from sparkfleet import __version__, kubeflow_flags
+from sparkfleet import __version__, cli_support, kubeflow_flags
 from sparkfleet.shards_cli import shards_app
 from sparkfleet.sim_cli import sim_command
 
 app = typer.Typer(
     help="sparkfleet: a sharded fleet of Spark operators for Kubernetes.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=False,  # `sparkfleet completion SHELL` instead, as kubectl and helm have it
+    context_settings=cli_support.CONTEXT_SETTINGS,
+    rich_markup_mode=None,  # click's plain help: whole flag names, wrapped text, no boxes in a pipe
 )
 
 
-@app.command()
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"sparkfleet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def top_level(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print sparkfleet's version and exit."
+        ),
+    ] = False,
+) -> None:
+    """sparkfleet: a sharded fleet of Spark operators for Kubernetes."""
+
+
+@app.command(short_help="Print the version.")
 def version() -> None:
     """Print sparkfleet's version."""
     typer.echo(f"sparkfleet {__version__}")
 
 
-@app.command("controlplane")
+@app.command(short_help="Print a shell completion script (bash, zsh or fish).")
+def completion(
+    ctx: typer.Context,
+    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.", metavar="SHELL")],
+) -> None:
+    """Print a shell completion script: source <(sparkfleet completion bash).
+
+    Add that line to ~/.bashrc (zsh: `sparkfleet completion zsh` in ~/.zshrc; fish:
+    sparkfleet completion fish > ~/.config/fish/completions/sparkfleet.fish).
+    """
+    prog = ctx.find_root().info_name or "sparkfleet"
+    try:
+        typer.echo(cli_support.completion_script(prog, shell))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="SHELL") from exc
+
+
+@app.command("controlplane", short_help="Start a local control plane until Ctrl-C.")
 def controlplane(
     workdir: Annotated[
-        Path | None, typer.Option(help="Folder for etcd data, certificates, logs (default: a temporary one).")
+        Path | None,
+        typer.Option(
+            metavar="DIR", help="Folder for etcd data, certificates, logs (default: a temporary one)."
+        ),
     ] = None,
 ) -> None:
     """Start a local control plane (etcd, kube-apiserver, kube-controller-manager) until Ctrl-C."""
@@ -76,11 +116,20 @@ def controlplane(
 def parse_duration(value: str) -> float:
     """Seconds from a Go-style duration (``15s``, ``1m30s``, ``6h``) or a plain number of seconds."""
     text = value.strip()
+    seconds = _duration_seconds(text.removeprefix("-"))
+    if seconds is None:
+        raise typer.BadParameter(f"{value!r} is not a duration like 15s, 1m30s or 6h")
+    if text.startswith("-") and seconds:
+        raise typer.BadParameter(f"{value!r} is negative: a duration must not be negative")
+    return seconds
+
+
+def _duration_seconds(text: str) -> float | None:
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return float(text)
     parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text)
     if not parts or "".join(n + u for n, u in parts) != text:
-        raise typer.BadParameter(f"{value!r} is not a duration like 15s, 1m30s or 6h")
+        return None
     scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
     return sum(float(n) * scale[u] for n, u in parts)
 
@@ -160,16 +209,20 @@ def _label_selector(value: str) -> None:
 Duration = checked(parse_duration)
 
 
-@app.command("run")
+@app.command("run", short_help="Run one operator instance (alone, leader-elected, in a fleet).")
 def run_command(
     ctx: typer.Context,
     kubeconfig: Annotated[
-        str | None, typer.Option(help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+        str | None,
+        typer.Option(
+            metavar="FILE", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"
+        ),
     ] = None,
     namespaces: Annotated[
         list[str] | None,
         typer.Option(
             "--namespaces",
+            metavar="NAMES",
             callback=checked(_namespaces),
             help="Namespaces to serve (repeat or comma-separate).",
         ),
@@ -177,74 +230,126 @@ def run_command(
     label_selector_filter: Annotated[
         str | None,
         typer.Option(
+            metavar="SELECTOR",
             callback=checked(_label_selector),
             help="Serve only SparkApplications matching this label selector.",
         ),
     ] = None,
     concurrent_syncs: Annotated[
-        int, typer.Option("--concurrent-syncs", "--controller-threads", min=1, help="Concurrent reconciles.")
+        int,
+        typer.Option(
+            "--concurrent-syncs",
+            "--controller-threads",
+            metavar="N",
+            parser=cli_support.whole(1),
+            help="Concurrent reconciles (at least 1).",
+        ),
     ] = 10,
     kube_api_qps: Annotated[
-        float, typer.Option(min=0, help="Client-side QPS limit towards the API server (0: none).")
+        float,
+        typer.Option(
+            metavar="QPS",
+            parser=cli_support.number(0),
+            help="Client-side QPS limit towards the API server (0: none).",
+        ),
     ] = 50.0,
     kube_api_burst: Annotated[
-        int, typer.Option(min=0, help="Client-side burst towards the API server.")
+        int,
+        typer.Option(
+            metavar="N", parser=cli_support.whole(0), help="Client-side burst towards the API server."
+        ),
     ] = 100,
     workqueue_ratelimiter_bucket_qps: Annotated[
-        float, typer.Option(min=0.001, help="Overall retry rate of the work queue.")
+        float,
+        typer.Option(
+            metavar="QPS", parser=cli_support.number(0.001), help="Overall retry rate of the work queue."
+        ),
     ] = 50.0,
     workqueue_ratelimiter_bucket_size: Annotated[
-        int, typer.Option(min=1, help="Retry burst of the work queue.")
+        int, typer.Option(metavar="N", parser=cli_support.whole(1), help="Retry burst of the work queue.")
     ] = 500,
     workqueue_ratelimiter_max_delay: Annotated[
-        str, typer.Option(callback=Duration, help="Cap on any one retry wait.")
+        str, typer.Option(metavar="DURATION", callback=Duration, help="Cap on any one retry wait.")
     ] = "6h",
     max_tracked_executor_per_app: Annotated[
-        int, typer.Option(min=0, help="Executors tracked in status per application.")
+        int,
+        typer.Option(
+            metavar="N", parser=cli_support.whole(0), help="Executors tracked in status per application."
+        ),
     ] = 1000,
     max_application_bytes: Annotated[
         int,
         typer.Option(
-            min=1, help="Refuse an application whose spec, labels and annotations exceed this (bytes)."
+            metavar="BYTES",
+            parser=cli_support.whole(1),
+            help="Refuse an application whose spec, labels and annotations exceed this.",
         ),
     ] = 512 * 1024,  # app_cache.DEFAULT_MAX_APPLICATION_BYTES (imported lazily)
     driver_pod_creation_grace_period: Annotated[
         str,
         typer.Option(
-            callback=Duration, help="How long a submitted driver missing from the cache is waited for."
+            metavar="DURATION",
+            callback=Duration,
+            help="How long a submitted driver missing from the cache is waited for.",
         ),
     ] = "10s",
     enable_ui_service: Annotated[
-        bool, typer.Option(help="Create a Service for each driver's Spark UI.")
+        bool, typer.Option(show_default="true", help="Create a Service for each driver's Spark UI.")
     ] = True,
     max_executors: Annotated[
-        int, typer.Option(min=0, help="Most executors an application may ask for (0: no bound).")
+        int,
+        typer.Option(
+            metavar="N",
+            parser=cli_support.whole(0),
+            help="Most executors an application may ask for (0: no bound).",
+        ),
     ] = 0,
     max_executor_cores: Annotated[
-        str, typer.Option(callback=checked(_bound), help="Most CPUs per executor, e.g. 8 (none: no bound).")
+        str,
+        typer.Option(
+            metavar="CPUS", callback=checked(_bound), help="Most CPUs per executor, e.g. 8 (none: no bound)."
+        ),
     ] = "",
     max_executor_memory: Annotated[
         str,
-        typer.Option(callback=checked(_bound), help="Most memory per executor with overhead, e.g. 64Gi."),
+        typer.Option(
+            metavar="QUANTITY",
+            callback=checked(_bound),
+            help="Most memory per executor with overhead, e.g. 64Gi.",
+        ),
     ] = "",
     max_driver_cores: Annotated[
-        str, typer.Option(callback=checked(_bound), help="Most CPUs per driver, e.g. 4 (none: no bound).")
+        str,
+        typer.Option(
+            metavar="CPUS", callback=checked(_bound), help="Most CPUs per driver, e.g. 4 (none: no bound)."
+        ),
     ] = "",
     max_driver_memory: Annotated[
-        str, typer.Option(callback=checked(_bound), help="Most memory per driver with overhead, e.g. 16Gi.")
+        str,
+        typer.Option(
+            metavar="QUANTITY",
+            callback=checked(_bound),
+            help="Most memory per driver with overhead, e.g. 16Gi.",
+        ),
     ] = "",
     resource_quota_check: Annotated[
-        bool, typer.Option(help="Refuse applications over a hard limit of their namespace's quotas.")
+        bool,
+        typer.Option(
+            show_default="true", help="Refuse applications over a hard limit of their namespace's quotas."
+        ),
     ] = True,
     metrics_bind_address: Annotated[
         str,
         typer.Option(
-            callback=checked(_split_host_port), help="Where /metrics, /healthz and /readyz are served."
+            metavar="ADDRESS",
+            callback=checked(_split_host_port),
+            help="Where /metrics, /healthz and /readyz are served.",
         ),
     ] = ":8080",
     health_probe_bind_address: Annotated[
         str,
         typer.Option(
+            metavar="ADDRESS",
             callback=checked(lambda v: _split_host_port(v) if v else None),
             help="Also serve /healthz and /readyz here (default: on --metrics-bind-address only; "
             "':8081' under 'controller start', as the Spark Operator).",
@@ -253,6 +358,7 @@ def run_command(
     scheduled_spark_application_timestamp_precision: Annotated[
         str,
         typer.Option(
+            metavar="UNIT",
             callback=checked(_timestamp_precision),
             help="Name scheduled runs <name>-<time>, the time in nanos, micros, millis, seconds or minutes.",
         ),
@@ -260,56 +366,79 @@ def run_command(
     metrics_prefix: Annotated[
         str,
         typer.Option(
-            help="Prefix for the Spark application metrics (spark_application_*, spark_executor_*)."
+            metavar="PREFIX",
+            help="Prefix for the Spark application metrics (spark_application_*, spark_executor_*).",
         ),
     ] = "",
     leader_elect: Annotated[
-        bool, typer.Option(help="Run only while holding the leader Lease (one active instance).")
+        bool,
+        typer.Option(
+            show_default="false", help="Run only while holding the leader Lease (one active instance)."
+        ),
     ] = False,
     leader_election_lock_name: Annotated[
-        str, typer.Option(help="Name of the leader Lease.")
+        str, typer.Option(metavar="NAME", help="Name of the leader Lease.")
     ] = "sparkfleet-controller-lock",
     leader_election_lock_namespace: Annotated[
-        str | None, typer.Option(help="Namespace of the leader Lease (default: $POD_NAMESPACE or default).")
+        str | None,
+        typer.Option(
+            metavar="NAMESPACE", help="Namespace of the leader Lease (default: $POD_NAMESPACE or default)."
+        ),
     ] = None,
     leader_election_lease_duration: Annotated[
-        str, typer.Option(callback=Duration, help="Leader Lease duration.")
+        str, typer.Option(metavar="DURATION", callback=Duration, help="Leader Lease duration.")
     ] = "15s",
     leader_election_renew_deadline: Annotated[
-        str, typer.Option(callback=Duration, help="Leader renew deadline.")
+        str, typer.Option(metavar="DURATION", callback=Duration, help="Leader renew deadline.")
     ] = "10s",
     leader_election_retry_period: Annotated[
-        str, typer.Option(callback=Duration, help="Leader retry period.")
+        str, typer.Option(metavar="DURATION", callback=Duration, help="Leader retry period.")
     ] = "2s",
     fleet: Annotated[
         str | None,
         typer.Option(
-            help="Join this SparkFleet: serve the shards this instance holds (not with --namespaces)."
+            metavar="NAME",
+            help="Join this SparkFleet: serve the shards this instance holds (not with --namespaces).",
         ),
     ] = None,
     fleet_namespace: Annotated[
-        str | None, typer.Option(help="Namespace of the SparkFleet (default: $POD_NAMESPACE or default).")
+        str | None,
+        typer.Option(
+            metavar="NAMESPACE", help="Namespace of the SparkFleet (default: $POD_NAMESPACE or default)."
+        ),
     ] = None,
     identity: Annotated[
         str | None,
-        typer.Option(help="This instance's name in the fleet (default: $POD_NAME or the hostname)."),
+        typer.Option(
+            metavar="NAME", help="This instance's name in the fleet (default: $POD_NAME or the hostname)."
+        ),
     ] = None,
     shard_capacity: Annotated[
-        float, typer.Option(min=0.01, help="Relative capacity: 2 takes about twice the shards of 1.")
+        float,
+        typer.Option(
+            metavar="WEIGHT",
+            parser=cli_support.number(0.01),
+            help="Relative capacity: 2 takes about twice the shards of 1.",
+        ),
     ] = 1.0,
     handoff_timeout: Annotated[
         str,
         typer.Option(
+            metavar="DURATION",
             callback=Duration,
             help="How long a hand-off waits for in-flight reconciles before cancelling them.",
         ),
     ] = "10s",
     audit_log: Annotated[
-        str | None, typer.Option(help="Append one JSON line per reconcile (t0, t1, member, shard, key) here.")
+        str | None,
+        typer.Option(
+            metavar="FILE", help="Append one JSON line per reconcile (t0, t1, member, shard, key) here."
+        ),
     ] = None,
     pod_security: Annotated[
         str,
         typer.Option(
+            metavar="LEVEL",
             callback=checked(_one_of("none", "baseline")),
             help="none, or baseline: refuse host paths, host namespaces, privileged pods.",
         ),
@@ -317,16 +446,24 @@ def run_command(
     allowed_service_accounts: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="NAMES",
             callback=checked(_service_accounts),
             help="ServiceAccounts drivers and executors may run as (default: any).",
         ),
     ] = None,
     log_format: Annotated[
         str,
-        typer.Option(callback=checked(_one_of("text", "json")), help="text (readable) or json (structured)."),
+        typer.Option(
+            metavar="FORMAT",
+            callback=checked(_one_of("text", "json")),
+            help="text (readable) or json (structured).",
+        ),
     ] = "text",
     log_level: Annotated[
-        str, typer.Option(callback=checked(_one_of(*LOG_LEVELS)), help="debug, info, warning or error.")
+        str,
+        typer.Option(
+            metavar="LEVEL", callback=checked(_one_of(*LOG_LEVELS)), help="debug, info, warning or error."
+        ),
     ] = "info",
 ) -> None:
     """Run one operator instance: alone, leader-elected, or as a member of a sharded --fleet."""
@@ -423,28 +560,55 @@ def run_command(
     raise typer.Exit(code)
 
 
-@app.command("demo")
+@app.command("demo", short_help="Run the demo workload on a local fleet, with a live view.")
 def demo(
-    instances: Annotated[int, typer.Option(min=1, help="Operator instances (separate processes).")] = 3,
-    namespaces: Annotated[int, typer.Option(min=1, help="Namespaces, one shard each.")] = 40,
-    apps_per_namespace: Annotated[int, typer.Option(min=1, help="SparkApplications per namespace.")] = 10,
-    executors: Annotated[str, typer.Option(help="Executors per application: a range like 1-10.")] = "1-10",
+    instances: Annotated[
+        int,
+        typer.Option(
+            metavar="N", parser=cli_support.whole(1), help="Operator instances (separate processes)."
+        ),
+    ] = 3,
+    namespaces: Annotated[
+        int, typer.Option(metavar="N", parser=cli_support.whole(1), help="Namespaces, one shard each.")
+    ] = 40,
+    apps_per_namespace: Annotated[
+        int, typer.Option(metavar="N", parser=cli_support.whole(1), help="SparkApplications per namespace.")
+    ] = 10,
+    executors: Annotated[
+        str, typer.Option(metavar="RANGE", help="Executors per application: a range like 1-10.")
+    ] = "1-10",
     run_time: Annotated[
-        str, typer.Option(help="Seconds each application runs: a range like 10-30.")
+        str, typer.Option(metavar="RANGE", help="Seconds each application runs: a range like 10-30.")
     ] = "10-30",
-    failures: Annotated[int, typer.Option(min=0, help="Applications told to fail.")] = 0,
+    failures: Annotated[
+        int, typer.Option(metavar="N", parser=cli_support.whole(0), help="Applications told to fail.")
+    ] = 0,
     arrival_per_minute: Annotated[
         float | None,
-        typer.Option(min=1, help="Submit at this pace (applications per minute); default: all at once."),
+        typer.Option(
+            metavar="RATE",
+            parser=cli_support.number(1),
+            help="Submit at this pace (applications per minute); default: all at once.",
+        ),
     ] = None,
     kill_one_at: Annotated[
         float | None,
-        typer.Option(help="Kill -9 the busiest instance this many seconds in, to show failover."),
+        typer.Option(
+            metavar="SECONDS",
+            parser=cli_support.number(0),
+            help="Kill -9 the busiest instance this many seconds in, to show failover.",
+        ),
     ] = None,
-    concurrent_syncs: Annotated[int, typer.Option(min=1, help="--concurrent-syncs of each instance.")] = 10,
-    report: Annotated[Path | None, typer.Option(help="Write the run's JSON report here.")] = None,
+    concurrent_syncs: Annotated[
+        int,
+        typer.Option(metavar="N", parser=cli_support.whole(1), help="--concurrent-syncs of each instance."),
+    ] = 10,
+    report: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Write the run's JSON report here.")
+    ] = None,
     workdir: Annotated[
-        Path | None, typer.Option(help="Folder for logs and the control plane (default: temporary).")
+        Path | None,
+        typer.Option(metavar="DIR", help="Folder for logs and the control plane (default: temporary)."),
     ] = None,
 ) -> None:
     """The seed workload on a local fleet: control plane, instances, simulator, live view, report."""
@@ -493,7 +657,7 @@ def demo(
         raise typer.Exit(1)
 
 
-app.add_typer(shards_app, name="shards")
+app.add_typer(shards_app, name="shards", short_help="See and steer a fleet's shards (status, move, drain).")
 app.command("sim")(sim_command)
 
 
@@ -511,16 +675,20 @@ def main() -> None:
             typer.echo(f"error: {exc}", err=True)
             sys.exit(2)
         args, warnings = ["run", *translated.argv], translated.warnings
+    cli_support.enable_completion()  # answers the requests of `sparkfleet completion SHELL`'s script
     try:
         code = app(args=args, standalone_mode=False, obj=warnings)
     except typer.Abort:
         typer.echo("error: aborted", err=True)
         code = 1
     except typer.TyperException as exc:  # click's usage errors: bad values, unknown options
-        if type(exc).__name__ != "NoArgsIsHelpError":  # that one printed the help already
-            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a command group alone: its help, as kubectl
+            typer.echo(message)
+            code = 0
+        else:
             typer.echo(f"error: {' '.join(message.split())}", err=True)
-        code = getattr(exc, "exit_code", 2)
+            code = getattr(exc, "exit_code", 2)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -208,7 +208,7 @@ def _read_yaml(path: Path, where: str) -> Any:
     try:
         text = path.read_text()
     except FileNotFoundError as exc:
-        raise KubeConfigError(f"{where}: no such file ({exc.filename})") from exc
+        raise KubeConfigError(f"{where}: no such file") from exc
     except OSError as exc:
         raise KubeConfigError(f"{where}: {exc.strerror}") from exc
     try:
