@@ -259,6 +259,15 @@ def run_command(
             metavar="N", parser=cli_support.whole(0), help="Client-side burst towards the API server."
         ),
     ] = 100,
+    startup_timeout: Annotated[
+        str,
+        typer.Option(
+            metavar="DURATION",
+            callback=Duration,
+            help="How long start-up waits for the API server to answer before it exits with an error "
+            "(0: as long as it takes).",
+        ),
+    ] = "30s",
     workqueue_ratelimiter_bucket_qps: Annotated[
         float,
         typer.Option(
@@ -505,6 +514,7 @@ def run_command(
     from sparkfleet.instance import RunOptions, run
     from sparkfleet.operator.spark.bounds import Bounds
     from sparkfleet.sharding.member import FleetUnavailable, IdentityInUse
+    from sparkfleet.startup import ApiServerUnreachable
 
     options = RunOptions(
         kubeconfig=kubeconfig,
@@ -539,6 +549,7 @@ def run_command(
         shard_capacity=shard_capacity,
         handoff_timeout=parse_duration(handoff_timeout),
         audit_log=audit_log,
+        startup_timeout=parse_duration(startup_timeout),
         pod_security=pod_security.lower(),
         allowed_service_accounts=tuple(
             sa.strip() for item in allowed_service_accounts or [] for sa in item.split(",") if sa.strip()
@@ -551,6 +562,9 @@ def run_command(
     except IdentityInUse as exc:  # another live process holds --identity: a distinct code
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_IDENTITY_IN_USE) from exc
+    except ApiServerUnreachable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
     except (KubeConfigError, FleetUnavailable) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

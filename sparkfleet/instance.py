@@ -27,9 +27,8 @@ from typing import Any
 import aiohttp
 
 from sparkfleet import modes
-from sparkfleet.kube import ApiError, ClientSettings, KubeClient, KubeConfigError
+from sparkfleet.kube import ClientSettings, KubeClient
 from sparkfleet.kube.config import Connection, load_connection
-from sparkfleet.kube.errors import unreachable
 from sparkfleet.kube.leaderelection import LeaderElector, LeaseTiming
 from sparkfleet.kube.scope import Scope
 from sparkfleet.operator.audit import AuditLog
@@ -42,6 +41,12 @@ from sparkfleet.operator.spark.pod_policy import PodPolicy, parse_service_accoun
 from sparkfleet.operator.spark.scheduled import ScheduledSparkApplicationController
 from sparkfleet.server import StatusServer
 from sparkfleet.sharding.member import FleetMember
+from sparkfleet.startup import (
+    ApiServerUnreachable,
+    wait_for_api_server,
+    warn_missing_namespaces,
+    why_unreachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +90,8 @@ class RunOptions:
     shard_capacity: float = 1.0
     handoff_timeout: float = 10.0
     audit_log: str | None = None
+    startup_timeout: float = 30.0
+    """--startup-timeout: how long start-up waits for the API server to answer (0: as long as it takes)."""
     pod_security: str = "none"  # --pod-security
     allowed_service_accounts: tuple[str, ...] = ()  # --allowed-service-accounts; empty: any
 
@@ -100,14 +107,11 @@ async def run(options: RunOptions) -> int:
         raise ValueError(conflict)
     connection = options.connection or await load_connection(options.kubeconfig)
     client = KubeClient(connection, ClientSettings(qps=options.kube_api_qps, burst=options.kube_api_burst))
-    try:
-        await check_api_server(client)
+    try:  # what this machine can refuse comes first: the API server may be waited for below
         audit = AuditLog(options.audit_log, options.identity) if options.audit_log else None
-    except (KubeConfigError, OSError) as exc:
+    except OSError as exc:
         await client.close()
-        if isinstance(exc, OSError):
-            raise ValueError(f"--audit-log {options.audit_log}: {exc.strerror or exc}") from exc
-        raise
+        raise ValueError(f"--audit-log {options.audit_log}: {exc.strerror or exc}") from exc
     scopes: list[Scope] | None = [] if options.fleet else None  # a member adds one scope per shard it holds
     controllers = SparkControllers(
         SparkApplicationController(
@@ -184,6 +188,16 @@ async def run(options: RunOptions) -> int:
             audit.close()
         where = f"{options.metrics_host}:{options.metrics_port}"
         raise ValueError(f"--metrics-bind-address {where}: {exc.strerror or exc}") from exc
+    try:
+        await _first(stop.wait(), wait_for_api_server(client, options.startup_timeout))
+    except BaseException:
+        await _close(client, lease_client, server, audit)
+        raise
+    if stop.is_set():
+        await _close(client, lease_client, server, audit)
+        log.info("sparkfleet operator stopped before the API server answered", extra={"exit_code": 0})
+        return 0
+    await warn_missing_namespaces(client, options.namespaces)
     log.info(
         "sparkfleet operator started",
         extra={
@@ -197,6 +211,7 @@ async def run(options: RunOptions) -> int:
     )
     elector_task: asyncio.Task[None] | None = None
     exit_code = 0
+    failed = False
     try:
         if options.leader_elect:
             elector = LeaderElector(
@@ -222,6 +237,12 @@ async def run(options: RunOptions) -> int:
             log.error("leadership lost; exiting so a fresh instance can take over")
             exit_code = 1
         return exit_code
+    except (aiohttp.ClientError, TimeoutError) as exc:  # the API server went away while starting
+        failed = True
+        raise ApiServerUnreachable(client.host, why_unreachable(exc)) from exc
+    except BaseException:
+        failed = True
+        raise
     finally:
         if member is not None and member.ready.is_set():
             await member.shutdown()
@@ -230,39 +251,20 @@ async def run(options: RunOptions) -> int:
             elector_task.cancel()  # releases the Lease when it still holds it
             with contextlib.suppress(asyncio.CancelledError):
                 await elector_task
-        await server.stop()
-        await client.close()
-        if lease_client is not None:
-            await lease_client.close()
-        if audit is not None:
-            audit.close()
-        log.info("sparkfleet operator stopped", extra={"exit_code": exit_code})
+        await _close(client, lease_client, server, audit)
+        if not failed:  # an error is said once, by the caller, with the exit code it decides
+            log.info("sparkfleet operator stopped", extra={"exit_code": exit_code})
 
 
-async def check_api_server(client: KubeClient) -> None:
-    """One request before anything starts: what no retry can heal stops the instance, naming the cause.
-
-    A server certificate the kubeconfig does not trust and credentials the API server refuses
-    (401) raise :class:`KubeConfigError`. An API server not answering yet is only logged: the
-    informers keep trying, as they would later.
-    """
-    try:
-        await client.request("GET", "/version")
-    except aiohttp.ClientConnectorCertificateError as exc:
-        raise KubeConfigError(
-            f"the API server at {client.host} presents a certificate the kubeconfig's certificate-authority "
-            f"does not trust ({exc.certificate_error})"
-        ) from exc
-    except ApiError as exc:
-        if exc.status == 401:
-            raise KubeConfigError(
-                f"the API server at {client.host} refused the kubeconfig's credentials (401 {exc.reason})"
-            ) from exc
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        log.warning(
-            "the API server does not answer yet; retrying",
-            extra={"host": client.host, "error": unreachable(exc)},
-        )
+async def _close(
+    client: KubeClient, lease_client: KubeClient | None, server: StatusServer, audit: AuditLog | None
+) -> None:
+    await server.stop()
+    await client.close()
+    if lease_client is not None:
+        await lease_client.close()
+    if audit is not None:
+        audit.close()
 
 
 def _shards_debug(member: FleetMember) -> dict[str, Any]:

@@ -22,8 +22,9 @@ from aiohttp import web
 from typer.testing import CliRunner
 
 from sparkfleet.cli import app
-from sparkfleet.instance import _first, check_api_server
+from sparkfleet.instance import _first
 from sparkfleet.kube import KubeConfigError, connect
+from sparkfleet.startup import check_api_server
 from sparkfleet.testing.kubeconfig import write_kubeconfig
 from sparkfleet.testing.pki import CertificateAuthority
 
@@ -175,6 +176,8 @@ def test_shards_timeouts_are_checked_before_connecting(tmp_path: Path, duration:
     )
     if duration == "3s":
         assert_short_error(code, output, "no such file")  # the flag is fine; the kubeconfig is not
+    elif duration == "-1s":
+        assert_short_error(code, output, "'--timeout': '-1s' is negative: a duration must not be negative")
     else:
         assert_short_error(code, output, f"'--timeout': '{duration}' is not a duration")
 
@@ -234,9 +237,9 @@ async def test_refused_credentials_stop_the_instance(tmp_path: Path, tls_server:
         str(write_kubeconfig(tmp_path / "k", server=host, ca_file=ca.cert_path, user="u", token="t"))
     )
     try:
-        await check_api_server(client)  # 200: fine
+        assert await check_api_server(client) is None  # 200: fine
         answer(403)
-        await check_api_server(client)  # allowed to fail later, with RBAC's own message
+        assert await check_api_server(client) is None  # allowed to fail later, with RBAC's own message
         answer(401)
         with pytest.raises(KubeConfigError, match=r"refused the kubeconfig's credentials \(401"):
             await check_api_server(client)
@@ -290,7 +293,7 @@ async def test_the_entry_point_refuses_bad_input_without_a_traceback(tmp_path: P
         sparkfleet("run", "--kubeconfig", refusing, "--log-level", "loud"),  # used to be a traceback
         sparkfleet("shards", "status", "--kubeconfig", refusing),  # used to be a traceback
         # Nothing answers: it waits for the API server, and a SIGTERM stops it (it was ignored).
-        sparkfleet("run", "--kubeconfig", refusing, "--metrics-bind-address", port, stop_after="reconnecting"),
+        sparkfleet("run", "--kubeconfig", refusing, "--metrics-bind-address", port, stop_after="waiting for it"),
     )  # fmt: skip
     (yaml_code, yaml_out), (url_code, url_out), (level_code, level_out), (shards_code, shards_out), \
         (stopped_code, stopped_out) = runs  # fmt: skip
@@ -302,7 +305,7 @@ async def test_the_entry_point_refuses_bad_input_without_a_traceback(tmp_path: P
         == "error: Invalid value for '--log-level': 'loud' is not one of debug, info, warning, error\n"
     )
     assert f"cannot reach the API server at {REFUSING}" in shards_out
-    assert "the API server does not answer yet; retrying" in stopped_out
-    assert "sparkfleet operator stopped" in stopped_out
+    assert "the API server does not answer yet; waiting for it" in stopped_out
+    assert "sparkfleet operator stopped before the API server answered" in stopped_out
     for _, output in runs:
         assert "Traceback" not in output, output
