@@ -28,7 +28,7 @@ def completion_script(prog: str, shell: str) -> str:
     """The script that makes ``shell`` complete ``prog``'s commands and flags.
 
     Raises ValueError for a shell other than bash, zsh or fish."""
-    from typer.completion import get_completion_script
+    from typer._completion_shared import get_completion_script  # typer.completion's own (not exported)
 
     if shell not in SHELLS:
         raise ValueError(f"{shell!r} is not one of {', '.join(SHELLS)}")
@@ -37,7 +37,7 @@ def completion_script(prog: str, shell: str) -> str:
 
 def enable_completion() -> None:
     """Registers typer's completion classes, which answer the scripts' requests (``complete_bash``)."""
-    from typer.completion import completion_init
+    from typer._completion_classes import completion_init  # what typer.completion calls
 
     completion_init()
 

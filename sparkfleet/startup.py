@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import aiohttp
 
@@ -63,8 +63,9 @@ async def check_api_server(client: KubeClient) -> str | None:
 def why_unreachable(error: BaseException) -> str:
     """Why a request got no answer, short: ``connection refused`` rather than aiohttp's sentence
     (``Cannot connect to host 127.0.0.1:1 ssl:default [Connect call failed ('127.0.0.1', 1)]``)."""
-    if isinstance(error, aiohttp.ClientConnectorError) and (error.os_error.errno or 0) > 0:
-        return os.strerror(error.os_error.errno).lower()
+    code = error.os_error.errno if isinstance(error, aiohttp.ClientConnectorError) else None
+    if code is not None and code > 0:
+        return os.strerror(code).lower()
     if isinstance(error, TimeoutError):
         return "no answer (timed out)"
     return unreachable(error)
@@ -72,7 +73,7 @@ def why_unreachable(error: BaseException) -> str:
 
 def retry_delays(
     first: float = FIRST_RETRY_SECONDS, longest: float = LONGEST_RETRY_SECONDS
-) -> Iterable[float]:
+) -> Iterator[float]:
     """The waits between attempts: doubling from ``first``, at most ``longest``."""
     delay = first
     while True:

@@ -1,0 +1,149 @@
+"""Every command's help, as the installed `sparkfleet` prints it at 80 columns through a pipe: each
+flag name whole (the list comes from the click commands themselves), no line over 80 columns, no
+boxes; `-h` as `--help`, `--version`, shell completion."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from sparkfleet import __version__
+from sparkfleet.cli import app
+
+BIN = Path(sys.executable).parent
+SPARKFLEET = shutil.which("sparkfleet", path=str(BIN))
+COLUMNS = 80
+
+
+def commands() -> Iterator[tuple[tuple[str, ...], typer.core.TyperCommand | typer.core.TyperGroup]]:
+    """Every command of the tree, with the words that name it (the top level: none)."""
+    root = typer.main.get_command(app)
+
+    def walk(path: tuple[str, ...], command: object) -> Iterator[tuple[tuple[str, ...], object]]:
+        yield path, command
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            yield from walk((*path, name), sub)
+
+    yield from walk((), root)  # type: ignore[misc]
+
+
+COMMANDS = dict(commands())
+
+
+def flag_names(command: object) -> list[str]:
+    """The names of a command's options, as click holds them (``--x``, ``--no-x``, ``-h``)."""
+    names: list[str] = []
+    for param in getattr(command, "params", []):
+        if param.param_type_name == "option" and not param.hidden:
+            names += [*param.opts, *param.secondary_opts]
+    return names
+
+
+def sparkfleet(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    assert SPARKFLEET is not None, f"sparkfleet is not installed next to {sys.executable}"
+    return subprocess.run(
+        [SPARKFLEET, *args], capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "COLUMNS": str(COLUMNS), **env},
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def helps() -> dict[tuple[str, ...], subprocess.CompletedProcess[str]]:
+    """``--help`` of every command, run in parallel (each is a process start)."""
+    with ThreadPoolExecutor(4) as pool:
+        runs = {path: pool.submit(sparkfleet, *path, "--help") for path in COMMANDS}
+        return {path: run.result() for path, run in runs.items()}
+
+
+def test_the_tree_has_the_commands_users_look_for() -> None:
+    assert {("run",), ("demo",), ("controlplane",), ("version",), ("completion",), ("shards",),
+            ("shards", "status"), ("shards", "drain")} <= set(COMMANDS)  # fmt: skip
+    assert len(flag_names(COMMANDS[("run",)])) > 40  # the list below is not empty by accident
+
+
+@pytest.mark.parametrize("path", list(COMMANDS), ids=[" ".join(p) or "sparkfleet" for p in COMMANDS])
+def test_help_shows_every_flag_whole_within_80_columns(
+    helps: dict[tuple[str, ...], subprocess.CompletedProcess[str]], path: tuple[str, ...]
+) -> None:
+    result = helps[path]
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    for flag in flag_names(COMMANDS[path]):
+        # whole: not followed by more of a name (an ellipsis or a cut), nor preceded by one
+        assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w…-])", text), f"{flag} not whole in:\n{text}"
+    assert "…" not in text
+    for line in text.splitlines():
+        assert len(line) <= COLUMNS, f"{len(line)} columns: {line!r}"
+        assert not set(line) & set("╭╮╰╯│─"), f"a box in a pipe: {line!r}"
+    assert "<bool>" not in text
+    assert re.search(r"^\s+-h, --help\s+Show this message and exit\.$", text, re.MULTILINE), text
+    short, long = (
+        CliRunner().invoke(app, [*path, option], prog_name="sparkfleet") for option in ("-h", "--help")
+    )
+    assert short.exit_code == 0, short.output
+    assert short.output == long.output  # -h is --help (in this process: fewer process starts)
+
+
+def test_run_help_names_its_values() -> None:
+    """Each flag that takes a value says what kind (typer's own labels were <str>, <list[str]>...)."""
+    text = sparkfleet("run", "--help").stdout
+    for shown in ("--kubeconfig FILE", "--namespaces NAMES", "--concurrent-syncs, --controller-threads N",
+                  "--leader-election-lease-duration DURATION", "--metrics-bind-address ADDRESS",
+                  "--startup-timeout DURATION"):  # fmt: skip
+        assert shown in text, text
+    for label in ("<str>", "<list", "range>"):
+        assert label not in text, text
+
+
+def test_version_is_a_flag_and_a_command() -> None:
+    flag, command = sparkfleet("--version"), sparkfleet("version")
+    assert (flag.returncode, flag.stdout) == (0, f"sparkfleet {__version__}\n")
+    assert (command.returncode, command.stdout) == (0, f"sparkfleet {__version__}\n")
+
+
+def test_no_command_is_the_help() -> None:
+    result = sparkfleet()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: sparkfleet [OPTIONS] COMMAND [ARGS]...")
+    assert "completion" in result.stdout
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_prints_a_script_for_the_shell(shell: str) -> None:
+    result = sparkfleet("completion", shell)
+    assert result.returncode == 0, result.stderr
+    assert f"_SPARKFLEET_COMPLETE=complete_{shell}" in result.stdout, result.stdout
+
+
+def test_completion_refuses_another_shell() -> None:
+    result = sparkfleet("completion", "tcsh")
+    assert result.returncode == 2
+    assert result.stderr == "error: Invalid value for SHELL: 'tcsh' is not one of bash, zsh, fish\n"
+
+
+def test_the_bash_script_completes_commands_and_flags() -> None:
+    """What the script asks (bash sets COMP_WORDS and COMP_CWORD, and the variable), answered."""
+    script = sparkfleet("completion", "bash").stdout
+    assert "complete -o default -F _sparkfleet_completion sparkfleet" in script
+    commands = sparkfleet(_SPARKFLEET_COMPLETE="complete_bash", COMP_WORDS="sparkfleet ru", COMP_CWORD="1")
+    assert commands.stdout.split() == ["run"], commands
+    flags = sparkfleet(
+        _SPARKFLEET_COMPLETE="complete_bash", COMP_WORDS="sparkfleet run --leader-election-l", COMP_CWORD="2"
+    )
+    assert flags.stdout.split() == [
+        "--leader-election-lock-name", "--leader-election-lock-namespace", "--leader-election-lease-duration",
+    ], flags  # fmt: skip
+    nested = sparkfleet(
+        _SPARKFLEET_COMPLETE="complete_bash", COMP_WORDS="sparkfleet shards dr", COMP_CWORD="2"
+    )
+    assert nested.stdout.split() == ["drain"], nested
