@@ -672,7 +672,7 @@ def demo(
 
 
 app.add_typer(shards_app, name="shards", short_help="See and steer a fleet's shards (status, move, drain).")
-app.command("sim")(sim_command)
+app.command("sim", short_help="Run the pod simulator against a cluster until Ctrl-C.")(sim_command)
 
 
 def main() -> None:
