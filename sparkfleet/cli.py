@@ -303,7 +303,10 @@ def run_command(
         ),
     ] = "10s",
     enable_ui_service: Annotated[
-        bool, typer.Option(show_default="true", help="Create a Service for each driver's Spark UI.")
+        bool,
+        typer.Option(
+            show_default=False, help="Create a Service for each driver's Spark UI.  [default: true]"
+        ),
     ] = True,
     max_executors: Annotated[
         int,
@@ -344,7 +347,8 @@ def run_command(
     resource_quota_check: Annotated[
         bool,
         typer.Option(
-            show_default="true", help="Refuse applications over a hard limit of their namespace's quotas."
+            show_default=False,
+            help="Refuse applications over a hard limit of their namespace's quotas.  [default: true]",
         ),
     ] = True,
     metrics_bind_address: Annotated[
@@ -382,7 +386,8 @@ def run_command(
     leader_elect: Annotated[
         bool,
         typer.Option(
-            show_default="false", help="Run only while holding the leader Lease (one active instance)."
+            show_default=False,
+            help="Run only while holding the leader Lease (one active instance).  [default: false]",
         ),
     ] = False,
     leader_election_lock_name: Annotated[
