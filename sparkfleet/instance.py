@@ -237,7 +237,7 @@ async def run(options: RunOptions) -> int:
             log.error("leadership lost; exiting so a fresh instance can take over")
             exit_code = 1
         return exit_code
-    except (aiohttp.ClientError, TimeoutError) as exc:  # the API server went away while starting
+    except (aiohttp.ClientError, TimeoutError) as exc:  # the API server went away (a member joining, say)
         failed = True
         raise ApiServerUnreachable(client.host, why_unreachable(exc)) from exc
     except BaseException:
