@@ -166,6 +166,10 @@ async def run(options: RunOptions) -> int:
         probe_address=options.probe_address,
     )
     elector: LeaderElector | None = None
+    answered = asyncio.Event()  # not ready while start-up waits for the API server
+    server.add_readiness_check(
+        "api-server", lambda: None if answered.is_set() else "no answer from the API server"
+    )
     if member is not None:
         server.add_readiness_check("fleet-member", lambda: None if member.fresh else "member lease not fresh")
         server.add_route("/debug/shards", lambda: _shards_debug(member))
@@ -197,6 +201,7 @@ async def run(options: RunOptions) -> int:
         await _close(client, lease_client, server, audit)
         log.info("sparkfleet operator stopped before the API server answered", extra={"exit_code": 0})
         return 0
+    answered.set()
     await warn_missing_namespaces(client, options.namespaces)
     log.info(
         "sparkfleet operator started",

@@ -10,7 +10,9 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -20,7 +22,7 @@ from sparkfleet.api import SPARK_APPLICATIONS
 from sparkfleet.kube import KubeClient
 from sparkfleet.kube.resources import CLUSTERROLEBINDINGS, CLUSTERROLES, NAMESPACES, SERVICEACCOUNTS
 from sparkfleet.startup import warn_missing_namespaces
-from sparkfleet.testing import ControlPlane
+from sparkfleet.testing import ControlPlane, TcpProxy
 from sparkfleet.testing.proc import free_port
 from tests.examples import manifests
 from tests.support import RBAC, spark_crds
@@ -67,6 +69,69 @@ async def test_an_api_server_that_does_not_answer_is_one_line_and_exit_1(tmp_pat
     assert out == ""
 
 
+async def until_ready(
+    port: int, proc: asyncio.subprocess.Process, log: Callable[[], str], timeout: float = 30
+) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            assert proc.returncode is None, log()
+            assert time.monotonic() < deadline, "never ready:\n" + log()
+            await asyncio.sleep(0.1)
+
+
+async def test_an_api_server_that_answers_within_the_bound_is_waited_for(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    """The API server unreachable at start-up, then reachable before --startup-timeout: the
+    instance waits, says so once, and serves (a pod starting before its network is ready)."""
+    await control_plane.install_crds(spark_crds())
+    target = urlsplit(control_plane.host)
+    async with TcpProxy(target.hostname or "127.0.0.1", target.port or 443) as proxy:
+        proxy.cut()
+        config = yaml.safe_load(control_plane.kubeconfig.read_text())
+        for cluster in config["clusters"]:
+            cluster["cluster"]["server"] = proxy.url
+        kubeconfig = tmp_path / "proxied.kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(config))
+        port = free_port()
+        log_path = tmp_path / "operator.log"
+        with log_path.open("wb") as log:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "sparkfleet.cli", "run", "--kubeconfig", str(kubeconfig),
+                "--namespaces", namespace, "--metrics-bind-address", f"127.0.0.1:{port}",
+                "--startup-timeout", "2m", stdout=log, stderr=log,
+            )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while "waiting for it" not in log_path.read_text():
+                assert proc.returncode is None, log_path.read_text()
+                assert time.monotonic() < deadline, log_path.read_text()
+                await asyncio.sleep(0.1)
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://127.0.0.1:{port}/readyz") as resp,
+            ):
+                assert resp.status == 503, await resp.text()  # not ready while it waits
+                assert "no answer from the API server" in await resp.text()
+            proxy.heal()
+            await until_ready(port, proc, log_path.read_text)
+            text = log_path.read_text()
+            assert "the API server answers" in text, text
+            assert text.count("does not answer yet") == 1, text
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(proc.wait(), 30)
+    assert code == 0, log_path.read_text()
+
+
 async def test_a_missing_namespace_is_one_warning_and_served_once_created(
     control_plane: ControlPlane, kube: KubeClient, namespace: str, tmp_path: Path
 ) -> None:
@@ -84,17 +149,7 @@ async def test_a_missing_namespace_is_one_warning_and_served_once_created(
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 30
-        async with aiohttp.ClientSession() as session:
-            while True:
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/readyz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                assert proc.returncode is None, log_path.read_text()
-                assert time.monotonic() < deadline, "never ready:\n" + log_path.read_text()
-                await asyncio.sleep(0.1)
+        await until_ready(port, proc, log_path.read_text)
         warnings = [line for line in log_path.read_text().splitlines() if "do not exist" in line]
         assert len(warnings) == 1, log_path.read_text()
         assert f'"namespaces":"{later},{also}"' in warnings[0], warnings
