@@ -33,6 +33,7 @@ app = add_commands(
         no_args_is_help=True,
         add_completion=False,
         context_settings={"help_option_names": ["-h", "--help"]},
+        rich_markup_mode=None,  # plain help, as sparkfleet's: whole flag names, no boxes in a pipe
     )
 )
 
@@ -71,9 +72,10 @@ def run(args: list[str], prog_name: str = PROG) -> int:
         typer.echo("error: aborted", err=True)
         return 1
     except typer.TyperException as exc:  # usage errors: bad values, unknown options or commands
-        if type(exc).__name__ == "NoArgsIsHelpError":  # the help, printed already, as kubectl's
-            return 0
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # no command: the help, as kubectl's
+            typer.echo(message)
+            return 0
         typer.echo(f"error: {' '.join(message.split())}", err=True)
         return int(getattr(exc, "exit_code", 2))
     return code if isinstance(code, int) else 0

@@ -17,24 +17,27 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sparkfleet import __version__
+from sparkfleet import __version__, plugin
 from sparkfleet.cli import app
 
 BIN = Path(sys.executable).parent
-SPARKFLEET = shutil.which("sparkfleet", path=str(BIN))
 COLUMNS = 80
 
 
-def commands() -> Iterator[tuple[tuple[str, ...], typer.core.TyperCommand | typer.core.TyperGroup]]:
-    """Every command of the tree, with the words that name it (the top level: none)."""
-    root = typer.main.get_command(app)
+PROGRAMS = {"sparkfleet": app, "kubectl-sparkfleet": plugin.app}
+
+
+def commands() -> Iterator[tuple[tuple[str, ...], object]]:
+    """Every shown command of both programs: the program, then the words that name the command."""
 
     def walk(path: tuple[str, ...], command: object) -> Iterator[tuple[tuple[str, ...], object]]:
         yield path, command
         for name, sub in sorted(getattr(command, "commands", {}).items()):
-            yield from walk((*path, name), sub)
+            if not sub.hidden:
+                yield from walk((*path, name), sub)
 
-    yield from walk((), root)  # type: ignore[misc]
+    for name, typer_app in PROGRAMS.items():
+        yield from walk((name,), typer.main.get_command(typer_app))
 
 
 COMMANDS = dict(commands())
@@ -49,29 +52,41 @@ def flag_names(command: object) -> list[str]:
     return names
 
 
-def sparkfleet(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    assert SPARKFLEET is not None, f"sparkfleet is not installed next to {sys.executable}"
+def program(name: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    path = shutil.which(name, path=str(BIN))
+    assert path is not None, f"{name} is not installed next to {sys.executable}"
     return subprocess.run(
-        [SPARKFLEET, *args], capture_output=True, text=True, timeout=60, check=False,
+        [path, *args], capture_output=True, text=True, timeout=60, check=False,
         env={**os.environ, "COLUMNS": str(COLUMNS), **env},
     )  # fmt: skip
+
+
+def sparkfleet(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return program("sparkfleet", *args, **env)
 
 
 @pytest.fixture(scope="module")
 def helps() -> dict[tuple[str, ...], subprocess.CompletedProcess[str]]:
     """``--help`` of every command, run in parallel (each is a process start)."""
     with ThreadPoolExecutor(4) as pool:
-        runs = {path: pool.submit(sparkfleet, *path, "--help") for path in COMMANDS}
+        runs = {path: pool.submit(program, *path, "--help") for path in COMMANDS}
         return {path: run.result() for path, run in runs.items()}
 
 
 def test_the_tree_has_the_commands_users_look_for() -> None:
-    assert {("run",), ("demo",), ("controlplane",), ("version",), ("completion",), ("shards",),
-            ("shards", "status"), ("shards", "drain")} <= set(COMMANDS)  # fmt: skip
-    assert len(flag_names(COMMANDS[("run",)])) > 40  # the list below is not empty by accident
+    ours = {
+        ("sparkfleet", c) for c in ("run", "demo", "controlplane", "version", "completion", "shards", "sim")
+    }
+    more = {
+        ("sparkfleet", "shards", "status"),
+        ("sparkfleet", "shards", "drain"),
+        ("kubectl-sparkfleet", "status"),
+    }
+    assert ours | more <= set(COMMANDS)
+    assert len(flag_names(COMMANDS[("sparkfleet", "run")])) > 40  # the list below is not empty by accident
 
 
-@pytest.mark.parametrize("path", list(COMMANDS), ids=[" ".join(p) or "sparkfleet" for p in COMMANDS])
+@pytest.mark.parametrize("path", list(COMMANDS), ids=[" ".join(p) for p in COMMANDS])
 def test_help_shows_every_flag_whole_within_80_columns(
     helps: dict[tuple[str, ...], subprocess.CompletedProcess[str]], path: tuple[str, ...]
 ) -> None:
@@ -87,8 +102,9 @@ def test_help_shows_every_flag_whole_within_80_columns(
         assert not set(line) & set("╭╮╰╯│─"), f"a box in a pipe: {line!r}"
     assert "<bool>" not in text
     assert re.search(r"^\s+-h, --help\s+Show this message and exit\.$", text, re.MULTILINE), text
+    name, *words = path
     short, long = (
-        CliRunner().invoke(app, [*path, option], prog_name="sparkfleet") for option in ("-h", "--help")
+        CliRunner().invoke(PROGRAMS[name], [*words, option], prog_name=name) for option in ("-h", "--help")
     )
     assert short.exit_code == 0, short.output
     assert short.output == long.output  # -h is --help (in this process: fewer process starts)

@@ -31,14 +31,9 @@ def run_plugin(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str
 
 
 def listed_commands(help_text: str) -> list[str]:
-    """The command names of a help's Commands panel (the first word of each row)."""
-    panel = help_text.split("Commands", 1)[1]
-    names = []
-    for line in panel.splitlines()[1:]:
-        cells = line.strip("│ ").split()
-        if line.startswith("│ ") and not line.startswith("│  ") and cells:
-            names.append(cells[0])
-    return names
+    """The command names of a help's Commands section (the first word of each entry)."""
+    section = help_text.split("\nCommands:\n", 1)[1]
+    return [line.split()[0] for line in section.splitlines() if line.startswith("  ") and line[2] != " "]
 
 
 def test_the_plugin_offers_only_the_fleet_commands_at_its_top_level() -> None:
