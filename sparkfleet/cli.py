@@ -1,4 +1,4 @@
-"""`sparkfleet` (also installed as the kubectl plugin `kubectl-sparkfleet`)."""
+"""`sparkfleet`: every command (the kubectl plugin, ``sparkfleet.plugin``, has the fleet commands only)."""
 
 from __future__ import annotations
 

@@ -36,7 +36,8 @@ DROPPED = {
     "--pprof-bind-address": "no pprof endpoint (Go only)",
     "--secure-metrics": "metrics are served over plain HTTP",
     "--enable-http2": "metrics are served over plain HTTP/1.1",
-    "--cache-sync-timeout": "caches are waited for as long as the API server answers",
+    "--cache-sync-timeout": "caches are waited for as long as the API server answers (--startup-timeout "
+    "bounds the wait for an API server that does not)",
     "--namespace-selector": "not supported yet: list the namespaces with --namespaces or use a SparkFleet",
     "--enable-batch-scheduler": "not supported yet: batch schedulers are ignored",
     "--kube-scheduler-names": "not supported yet: batch schedulers are ignored",

@@ -15,6 +15,8 @@ from typing import Annotated, Any
 import typer
 import uvloop
 
+from sparkfleet import cli_support
+
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -80,7 +82,12 @@ def sim_command(
             help="Namespaces whose pods to simulate (repeat or comma-separate; default: all).",
         ),
     ] = None,
-    nodes: Annotated[int, typer.Option(min=1, help="Fake Nodes to register and bind pods to.")] = 8,
+    nodes: Annotated[
+        int,
+        typer.Option(
+            metavar="N", parser=cli_support.whole(1), help="Fake Nodes to register and bind pods to."
+        ),
+    ] = 8,
     start_delay: Annotated[
         str, typer.Option(callback=_range("--start-delay"), help="Pod created -> Running, seconds: a range.")
     ] = "0.1-0.3",
@@ -106,7 +113,9 @@ def sim_command(
             help="Share of drivers that end Failed (annotation sparkfleet.io/sim-outcome: Failed wins).",
         ),
     ] = 0.0,
-    concurrency: Annotated[int, typer.Option(min=1, help="Writes in flight at once.")] = 32,
+    concurrency: Annotated[
+        int, typer.Option(metavar="N", parser=cli_support.whole(1), help="Writes in flight at once.")
+    ] = 32,
     seed: Annotated[int | None, typer.Option(help="Seed of the random delays and outcomes.")] = None,
     stats_every: Annotated[
         str,

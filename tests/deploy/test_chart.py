@@ -399,3 +399,33 @@ def test_the_monitors_keep_the_spark_metrics_namespace_label_and_the_notes_say_s
     )
     assert "`exported_namespace` (honorLabels: false" in notes("rel", "ops", values=off)
     assert "honorLabels" not in notes("rel", "ops")  # no monitor, nothing to say
+
+
+def test_one_instance_may_read_the_namespaces_it_serves_by_name_and_nothing_else() -> None:
+    """``run --namespaces`` warns at start-up about a listed namespace that does not exist: the chart
+    lets it GET exactly those namespaces; a fleet (no --namespaces) and every-namespace get none."""
+    classic = {"fleet": {"enabled": False}, "spark": {"jobNamespaces": ["team-a", "team-b"]}}
+    docs = render("one", "ops", values=classic)
+    (role,) = [
+        d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "one-sparkfleet-namespaces"
+    ]
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["namespaces"],
+            "resourceNames": ["team-a", "team-b"],
+            "verbs": ["get"],
+        }
+    ]
+    (binding,) = [
+        d
+        for d in docs
+        if d["kind"] == "ClusterRoleBinding" and d["metadata"]["name"] == "one-sparkfleet-namespaces"
+    ]
+    assert binding["roleRef"]["name"] == "one-sparkfleet-namespaces"
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    assert "--namespaces=team-a,team-b" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    everywhere = render("one", "ops", values={**classic, "spark": {"jobNamespaces": []}})
+    fleet = render("one", "ops", values={"spark": {"jobNamespaces": ["team-a"]}})
+    for other in (everywhere, fleet):
+        assert not [d for d in other if d["metadata"]["name"] == "one-sparkfleet-namespaces"]

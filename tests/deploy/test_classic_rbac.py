@@ -65,7 +65,12 @@ async def test_classic_mode_holds_its_leader_lease_and_no_other(
         for doc in docs:
             if doc["kind"] not in NOT_APPLIED:
                 await apply(kube, doc)
-        assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+        # cluster-wide: only a GET of the namespaces it serves, by name (the start-up check)
+        cluster_wide = {(d["kind"], d["metadata"]["name"]) for d in docs if d["kind"].startswith("Cluster")}
+        assert cluster_wide == {
+            ("ClusterRole", f"{release}-sparkfleet-namespaces"),
+            ("ClusterRoleBinding", f"{release}-sparkfleet-namespaces"),
+        }
         (account,) = [d for d in docs if d["kind"] == "ServiceAccount" and d["metadata"]["namespace"] == ops]
         identity = await control_plane.mint_identity(ops, account["metadata"]["name"])
         await kube.create(LEASES, _lease("other-controller-lock", ops, "other-controller-0"))
@@ -79,6 +84,9 @@ async def test_classic_mode_holds_its_leader_lease_and_no_other(
             for verb in ("list", "watch", "deletecollection"):
                 assert not await can(sa, verb, LEASE_API, ops), verb
             assert not await can(sa, "delete", LEASE_API, ops, name=lock)
+            assert await can(sa, "get", "namespaces", "", name=jobs)
+            assert not await can(sa, "get", "namespaces", "", name=ops)
+            assert not await can(sa, "list", "namespaces", "")
             with pytest.raises(ApiError) as refused:  # and the API server really refuses it
                 await sa.delete(LEASES, "other-controller-lock", ops)
             assert refused.value.is_denied, refused.value

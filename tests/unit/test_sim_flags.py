@@ -108,3 +108,17 @@ def test_an_unreachable_api_server_is_one_line_and_exit_1(tmp_path: Path) -> Non
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith(f"error: cannot reach the API server at https://127.0.0.1:{port}: ")
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--nodes", "0"], "error: Invalid value for '--nodes': must be at least 1 (not '0')"),
+        (["--concurrency", "x"], "error: Invalid value for '--concurrency': 'x' is not a whole number"),
+    ],
+)
+def test_a_bad_number_from_the_command_line_names_the_flag_and_the_value(args: list[str], said: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sparkfleet.cli", "sim", *args], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout, done.stderr.strip()) == (2, "", said)
