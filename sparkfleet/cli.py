@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import uvloop
@@ -146,18 +146,7 @@ EXIT_IDENTITY_IN_USE = 3
 """`sparkfleet run` exit code: another live process holds the member identity (--identity)."""
 
 
-def checked(check: Callable[[Any], object]) -> Callable[[Any], Any]:
-    """A flag callback: ``check(value)`` refuses a bad value, and the error names the flag."""
-
-    def callback(value: Any) -> Any:
-        if value is not None:
-            try:
-                check(value)
-            except ValueError as exc:
-                raise typer.BadParameter(str(exc)) from exc
-        return value
-
-    return callback
+checked = cli_support.checked
 
 
 def _bound(value: str) -> None:

@@ -76,3 +76,20 @@ def number(minimum: float) -> Callable[[Any], float]:
         return result
 
     return parse
+
+
+def checked(check: Callable[[Any], object]) -> Callable[[Any], Any]:
+    """A flag callback: ``check(value)`` refuses a bad value with a ValueError, said as click's usage
+    error, which names the flag (a message's own leading ``--flag: `` is dropped, not said twice)."""
+
+    def callback(value: Any) -> Any:
+        if value is not None:
+            try:
+                check(value)
+            except ValueError as exc:
+                message = str(exc)
+                head, sep, rest = message.partition(": ")
+                raise typer.BadParameter(rest if sep and head.startswith("--") else message) from exc
+        return value
+
+    return callback

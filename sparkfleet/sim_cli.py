@@ -20,18 +20,7 @@ from sparkfleet import cli_support
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def _checked(check: Callable[[Any], object]) -> Callable[[Any], Any]:
-    """A flag callback: ``check(value)`` raises ValueError naming the flag; said as a usage error."""
-
-    def callback(value: Any) -> Any:
-        if value is not None:
-            try:
-                check(value)
-            except ValueError as exc:
-                raise typer.BadParameter(str(exc).partition(": ")[2] or str(exc)) from exc
-        return value
-
-    return callback
+_checked = cli_support.checked
 
 
 def _range(flag: str) -> Callable[[Any], Any]:
@@ -46,7 +35,7 @@ def _range(flag: str) -> Callable[[Any], Any]:
 def _one_of(*choices: str) -> Callable[[Any], Any]:
     def check(value: str) -> None:
         if value.lower() not in choices:
-            raise ValueError(f"flag: {value!r} is not one of {', '.join(choices)}")
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
 
     return _checked(check)
 
