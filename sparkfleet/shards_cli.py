@@ -401,10 +401,22 @@ COMMANDS: dict[str, Callable[..., None]] = {
 }
 
 
+# One line each in a command list at 80 columns (click would cut the docstrings' first sentences).
+SUMMARIES = {
+    "status": "Every shard (holder, pin, scope) and every member.",
+    "plan": "The moves the coordinator would make now.",
+    "move": "Pin SHARD to a member and hand it over.",
+    "unpin": "Remove SHARD's pin.",
+    "drain": "Move every shard off MEMBER.",
+    "undrain": "Let MEMBER take shards again.",
+    "rebalance": "Show, apply and follow a full rebalance.",
+}
+
+
 def add_commands(app: typer.Typer) -> typer.Typer:
     """Registers the fleet commands on ``app`` (the `shards` group, or the kubectl plugin)."""
     for name, command in COMMANDS.items():
-        app.command(name)(command)
+        app.command(name, short_help=SUMMARIES[name])(command)
     return app
 
 

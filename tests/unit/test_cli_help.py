@@ -97,6 +97,7 @@ def test_help_shows_every_flag_whole_within_80_columns(
         # whole: not followed by more of a name (an ellipsis or a cut), nor preceded by one
         assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w…-])", text), f"{flag} not whole in:\n{text}"
     assert "…" not in text
+    assert not re.search(r"^  \S+ +.*\.\.\.$", text, re.MULTILINE), f"a command summary cut:\n{text}"
     for line in text.splitlines():
         assert len(line) <= COLUMNS, f"{len(line)} columns: {line!r}"
         assert not set(line) & set("╭╮╰╯│─"), f"a box in a pipe: {line!r}"
