@@ -128,10 +128,10 @@ promtool: $(PROMTOOL) ## build the pinned promtool into bin/ (the judge of the c
 # test_randomized runs on a control plane of its own with sparkfleet's CRDs: once is enough.
 KUBEFLOW_CRD_PASS := SPARKFLEET_TEST_CRDS=kubeflow $(PY) -m pytest tests/integration tests/fleet \
   --deselect tests/integration/test_api_crds.py --deselect tests/integration/test_takeover.py \
-  --deselect tests/integration/test_handback.py --deselect tests/fleet/test_randomized.py
+  --deselect tests/integration/test_handback.py --deselect tests/fleet/test_randomized.py --durations=15
 
 test: $(TEST_DEPS) ## unit and integration tests, then integration and fleet on Kubeflow's CRDs
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 	$(KUBEFLOW_CRD_PASS)
 
 unit: install ## unit tests only (no control plane)
