@@ -166,7 +166,7 @@ async def run(options: RunOptions) -> int:
         probe_address=options.probe_address,
     )
     elector: LeaderElector | None = None
-    answered = asyncio.Event()  # not ready while start-up waits for the API server
+    answered = asyncio.Event()  # not ready while start-up waits for the API server and checks
     server.add_readiness_check(
         "api-server", lambda: None if answered.is_set() else "no answer from the API server"
     )
@@ -201,8 +201,8 @@ async def run(options: RunOptions) -> int:
         await _close(client, lease_client, server, audit)
         log.info("sparkfleet operator stopped before the API server answered", extra={"exit_code": 0})
         return 0
-    answered.set()
     await warn_missing_namespaces(client, options.namespaces)
+    answered.set()  # ready only once start-up's checks are done (and said)
     log.info(
         "sparkfleet operator started",
         extra={
