@@ -29,18 +29,15 @@ app = typer.Typer(
 )
 
 
-def _print_version(value: bool) -> None:
-    if value:
-        typer.echo(f"sparkfleet {__version__}")
-        raise typer.Exit()
-
-
 @app.callback()
 def top_level(
     show_version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_print_version, is_eager=True, help="Print sparkfleet's version and exit."
+            "--version",
+            callback=cli_support.print_version(f"sparkfleet {__version__}"),
+            is_eager=True,
+            help="Print sparkfleet's version and exit.",
         ),
     ] = False,
 ) -> None:

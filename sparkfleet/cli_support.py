@@ -93,3 +93,14 @@ def checked(check: Callable[[Any], object]) -> Callable[[Any], Any]:
         return value
 
     return callback
+
+
+def print_version(line: str) -> Callable[[bool], None]:
+    """An eager ``--version`` flag's callback: prints ``line`` and exits."""
+
+    def callback(value: bool) -> None:
+        if value:
+            typer.echo(line)
+            raise typer.Exit()
+
+    return callback

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from sparkfleet import __version__
+from sparkfleet import __version__, cli_support
 from sparkfleet.shards_cli import (
     Context,
     Fleet,
@@ -43,12 +43,6 @@ app = add_commands(
 app.add_typer(shards_app, name="shards", hidden=True)
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"{PROG} (sparkfleet) {__version__}")
-        raise typer.Exit()
-
-
 @app.callback()
 def plugin_flags(
     ctx: typer.Context,
@@ -57,7 +51,13 @@ def plugin_flags(
     namespace: Namespace = None,
     fleet: Fleet = None,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version",
+            callback=cli_support.print_version(f"{PROG} (sparkfleet) {__version__}"),
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
     ] = False,
 ) -> None:
     """The target flags, for every command (a command's own flags win)."""
