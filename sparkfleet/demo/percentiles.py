@@ -23,7 +23,10 @@ def percentile(samples: Sequence[float], q: float) -> float:
         raise ValueError("percentile: no samples")
     if not 0.0 <= q <= 1.0:
         raise ValueError(f"percentile: q must be between 0 and 1, not {q}")
-    ordered = sorted(samples)
+    return _nearest_rank(sorted(samples), q)
+
+
+def _nearest_rank(ordered: Sequence[float], q: float) -> float:
     rank = math.ceil(q * len(ordered) - _EPSILON)
     return ordered[min(len(ordered), max(1, rank)) - 1]
 
@@ -33,8 +36,9 @@ def summarize(samples: Sequence[float], digits: int = 3) -> dict[str, float | in
     (and count 0) when there are none."""
     if not samples:
         return {"count": 0, **{name: None for name, _ in QUANTILES}, "max": None}
-    summary: dict[str, float | int | None] = {"count": len(samples)}
+    ordered = sorted(samples)  # once, for every quantile
+    summary: dict[str, float | int | None] = {"count": len(ordered)}
     for name, q in QUANTILES:
-        summary[name] = round(percentile(samples, q), digits)
-    summary["max"] = round(max(samples), digits)
+        summary[name] = round(_nearest_rank(ordered, q), digits)
+    summary["max"] = round(ordered[-1], digits)
     return summary
