@@ -21,7 +21,7 @@ from pydantic.alias_generators import to_snake
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from sparkfleet.api.base import KubeModel, KubeObject
-from sparkfleet.kube.resources import Resource
+from sparkfleet.api.resource import Resource
 
 FLEET_GROUP = "sparkfleet.io"
 FLEET_VERSION = "v1alpha1"

@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import Field
 
 from sparkfleet.api.base import KubeModel, KubeObject
+from sparkfleet.api.resource import Resource
 from sparkfleet.api.sparkapplication import API_VERSION, GROUP, VERSION, SparkApplicationSpec
-from sparkfleet.kube.resources import Resource
 
 SCHEDULED_SPARK_APPLICATIONS = Resource(
     GROUP, VERSION, "scheduledsparkapplications", "ScheduledSparkApplication"

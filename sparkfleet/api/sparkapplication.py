@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from sparkfleet.api.base import KubeModel, KubeObject, Quantity, SparkSize
-from sparkfleet.kube.resources import Resource
+from sparkfleet.api.resource import Resource
 
 GROUP = "sparkoperator.k8s.io"
 VERSION = "v1beta2"

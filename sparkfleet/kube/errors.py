@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -76,3 +78,23 @@ NAMESPACE_TERMINATING = "NamespaceTerminating"
 def unreachable(error: BaseException) -> str:
     """Why a request got no answer, on one line (a timeout's own message is empty)."""
     return " ".join(str(error).split()) or type(error).__name__
+
+
+@contextlib.contextmanager
+def ignore_not_found() -> Iterator[None]:
+    """Swallows a 404 (the object is gone already: what a delete or a get-if-there wanted)."""
+    try:
+        yield
+    except ApiError as exc:
+        if not exc.is_not_found:
+            raise
+
+
+@contextlib.contextmanager
+def ignore_conflict() -> Iterator[None]:
+    """Swallows a 409 (someone else wrote first: the next reconcile starts from their write)."""
+    try:
+        yield
+    except ApiError as exc:
+        if not exc.is_conflict:
+            raise
