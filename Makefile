@@ -125,10 +125,17 @@ promtool: $(PROMTOOL) ## build the pinned promtool into bin/ (the judge of the c
 # that ran Kubeflow has). Left out: test_api_crds judges sparkfleet's generated CRDs themselves, and
 # test_takeover and test_handback run on Kubeflow's CRDs in the first pass already. On these CRDs the
 # bad-input corpus accepts a refusal by the API server or by the operator, as long as it names the field.
-# test_randomized runs on a control plane of its own with sparkfleet's CRDs: once is enough.
+# test_randomized and test_demo run on control planes of their own with sparkfleet's CRDs: once is enough.
+# CRD_INDEPENDENT never reads or writes a SparkApplication or ScheduledSparkApplication (the client,
+# informers, Leases, members, the control plane, start-up, the simulator and CLI processes, the README's
+# walkthrough): the schema cannot change what they see, so they run once.
+CRD_INDEPENDENT := test_assets test_client test_controller test_controlplane test_informer \
+  test_leaderelection test_lifecycle test_member test_namespace_terminating test_shards_cli test_sim_cli \
+  test_startup test_readme_walkthrough test_demo
 KUBEFLOW_CRD_PASS := SPARKFLEET_TEST_CRDS=kubeflow $(PY) -m pytest tests/integration tests/fleet \
   --deselect tests/integration/test_api_crds.py --deselect tests/integration/test_takeover.py \
-  --deselect tests/integration/test_handback.py --deselect tests/fleet/test_randomized.py --durations=15
+  --deselect tests/integration/test_handback.py --deselect tests/fleet/test_randomized.py \
+  $(foreach t,$(CRD_INDEPENDENT),--deselect tests/integration/$(t).py) --durations=15
 
 test: $(TEST_DEPS) ## unit and integration tests, then integration and fleet on Kubeflow's CRDs
 	$(PY) -m pytest --durations=15
