@@ -6,17 +6,17 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import re
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvloop
 
-from sparkfleet import __version__, cli_support, kubeflow_flags
+from sparkfleet import __version__, cli_support, flags, kubeflow_flags
+from sparkfleet.flags import checked, split_host_port
+from sparkfleet.flags import parse_duration as parse_duration  # sparkfleet.cli.parse_duration, as before
 from sparkfleet.shards_cli import shards_app
 from sparkfleet.sim_cli import sim_command
 
@@ -110,86 +110,9 @@ def controlplane(
         raise typer.Exit(1) from exc
 
 
-def parse_duration(value: str) -> float:
-    """Seconds from a Go-style duration (``15s``, ``1m30s``, ``6h``) or a plain number of seconds."""
-    text = value.strip()
-    seconds = _duration_seconds(text.removeprefix("-"))
-    if seconds is None:
-        raise typer.BadParameter(f"{value!r} is not a duration like 15s, 1m30s or 6h")
-    if text.startswith("-") and seconds:
-        raise typer.BadParameter(f"{value!r} is negative: a duration must not be negative")
-    return seconds
-
-
-def _duration_seconds(text: str) -> float | None:
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        return None
-    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    return sum(float(n) * scale[u] for n, u in parts)
-
-
-def _split_host_port(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    if not port.isdigit() or int(port) > 65535 or any(c.isspace() for c in host):
-        raise typer.BadParameter(f"{value!r} is not an address like :8080 or 127.0.0.1:8080 (port 0-65535)")
-    return host.strip("[]") or "0.0.0.0", int(port)
-
-
 LOG_LEVELS = ("debug", "info", "warning", "error")
 EXIT_IDENTITY_IN_USE = 3
 """`sparkfleet run` exit code: another live process holds the member identity (--identity)."""
-
-
-checked = cli_support.checked
-
-
-def _bound(value: str) -> None:
-    """A bound of --max-*-cores or --max-*-memory: a Kubernetes quantity (empty: none)."""
-    from sparkfleet.api.base import parse_quantity
-
-    if value:
-        parse_quantity(value)
-
-
-def _one_of(*choices: str) -> Callable[[str], None]:
-    def check(value: str) -> None:
-        if value.lower() not in choices:
-            raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
-
-    return check
-
-
-def _service_accounts(values: list[str]) -> None:
-    from sparkfleet.operator.spark.naming import is_dns_subdomain
-
-    for name in (sa.strip() for item in values for sa in item.split(",")):
-        if name and not is_dns_subdomain(name):
-            raise typer.BadParameter(f"{name!r} is not a ServiceAccount name (a DNS subdomain)")
-
-
-def _namespaces(values: list[str]) -> None:
-    from sparkfleet.operator.spark.naming import is_dns_label
-
-    for name in (ns.strip() for item in values for ns in item.split(",")):
-        if name and not is_dns_label(name):
-            raise typer.BadParameter(f"{name!r} is not a namespace name (a DNS label)")
-
-
-def _timestamp_precision(value: str) -> None:
-    from sparkfleet.operator.spark.schedule import TIMESTAMP_PRECISIONS
-
-    _one_of(*TIMESTAMP_PRECISIONS)(value)
-
-
-def _label_selector(value: str) -> None:
-    from sparkfleet.kube.scope import label_selector_problem
-
-    problem = label_selector_problem(value)
-    if problem:
-        raise typer.BadParameter(problem)
 
 
 Duration = checked(parse_duration)
@@ -209,7 +132,7 @@ def run_command(
         typer.Option(
             "--namespaces",
             metavar="NAMES",
-            callback=checked(_namespaces),
+            callback=checked(flags.namespaces),
             help="Namespaces to serve (repeat or comma-separate).",
         ),
     ] = None,
@@ -217,7 +140,7 @@ def run_command(
         str | None,
         typer.Option(
             metavar="SELECTOR",
-            callback=checked(_label_selector),
+            callback=checked(flags.label_selector),
             help="Serve only SparkApplications matching this label selector.",
         ),
     ] = None,
@@ -305,28 +228,32 @@ def run_command(
     max_executor_cores: Annotated[
         str,
         typer.Option(
-            metavar="CPUS", callback=checked(_bound), help="Most CPUs per executor, e.g. 8 (none: no bound)."
+            metavar="CPUS",
+            callback=checked(flags.quantity_bound),
+            help="Most CPUs per executor, e.g. 8 (none: no bound).",
         ),
     ] = "",
     max_executor_memory: Annotated[
         str,
         typer.Option(
             metavar="QUANTITY",
-            callback=checked(_bound),
+            callback=checked(flags.quantity_bound),
             help="Most memory per executor with overhead, e.g. 64Gi.",
         ),
     ] = "",
     max_driver_cores: Annotated[
         str,
         typer.Option(
-            metavar="CPUS", callback=checked(_bound), help="Most CPUs per driver, e.g. 4 (none: no bound)."
+            metavar="CPUS",
+            callback=checked(flags.quantity_bound),
+            help="Most CPUs per driver, e.g. 4 (none: no bound).",
         ),
     ] = "",
     max_driver_memory: Annotated[
         str,
         typer.Option(
             metavar="QUANTITY",
-            callback=checked(_bound),
+            callback=checked(flags.quantity_bound),
             help="Most memory per driver with overhead, e.g. 16Gi.",
         ),
     ] = "",
@@ -341,7 +268,7 @@ def run_command(
         str,
         typer.Option(
             metavar="ADDRESS",
-            callback=checked(_split_host_port),
+            callback=checked(split_host_port),
             help="Where /metrics, /healthz and /readyz are served.",
         ),
     ] = ":8080",
@@ -349,7 +276,7 @@ def run_command(
         str,
         typer.Option(
             metavar="ADDRESS",
-            callback=checked(lambda v: _split_host_port(v) if v else None),
+            callback=checked(flags.optional_host_port),
             help="Also serve /healthz and /readyz here (default: on --metrics-bind-address only; "
             "':8081' under 'controller start', as the Spark Operator).",
         ),
@@ -358,7 +285,7 @@ def run_command(
         str,
         typer.Option(
             metavar="UNIT",
-            callback=checked(_timestamp_precision),
+            callback=checked(flags.timestamp_precision),
             help="Name scheduled runs <name>-<time>, the time in nanos, micros, millis, seconds or minutes.",
         ),
     ] = "nanos",
@@ -439,7 +366,7 @@ def run_command(
         str,
         typer.Option(
             metavar="LEVEL",
-            callback=checked(_one_of("none", "baseline")),
+            callback=checked(flags.one_of("none", "baseline")),
             help="none, or baseline: refuse host paths, host namespaces, privileged pods.",
         ),
     ] = "none",
@@ -447,7 +374,7 @@ def run_command(
         list[str] | None,
         typer.Option(
             metavar="NAMES",
-            callback=checked(_service_accounts),
+            callback=checked(flags.service_accounts),
             help="ServiceAccounts drivers and executors may run as (default: any).",
         ),
     ] = None,
@@ -455,14 +382,16 @@ def run_command(
         str,
         typer.Option(
             metavar="FORMAT",
-            callback=checked(_one_of("text", "json")),
+            callback=checked(flags.one_of("text", "json")),
             help="text (readable) or json (structured).",
         ),
     ] = "text",
     log_level: Annotated[
         str,
         typer.Option(
-            metavar="LEVEL", callback=checked(_one_of(*LOG_LEVELS)), help="debug, info, warning or error."
+            metavar="LEVEL",
+            callback=checked(flags.one_of(*LOG_LEVELS)),
+            help="debug, info, warning or error.",
         ),
     ] = "info",
 ) -> None:
@@ -477,7 +406,7 @@ def run_command(
     configure_logging("json" if log_format.lower() == "json" else "text", log_level.lower())
     for warning in ctx.obj or []:  # Kubeflow Spark Operator flags accepted and ignored, one line each
         logging.getLogger("sparkfleet.cli").warning(warning)
-    host, port = _split_host_port(metrics_bind_address)
+    host, port = split_host_port(metrics_bind_address)
     try:
         lease = LeaseTiming(
             parse_duration(leader_election_lease_duration),
@@ -528,7 +457,7 @@ def run_command(
         resource_quota_check=resource_quota_check,
         metrics_host=host,
         metrics_port=port,
-        probe_address=_split_host_port(health_probe_bind_address) if health_probe_bind_address else None,
+        probe_address=flags.optional_host_port(health_probe_bind_address),
         timestamp_precision=scheduled_spark_application_timestamp_precision.lower(),
         metrics_prefix=metrics_prefix,
         leader_elect=leader_elect,

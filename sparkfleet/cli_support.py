@@ -1,4 +1,5 @@
-"""What every `sparkfleet` command shares: help settings, shell completion, number flags.
+"""What every `sparkfleet` command shares: help settings, shell completion, number flags (read in
+:mod:`sparkfleet.flags`, re-exported here).
 
 Help is click's plain formatter (see ``rich_markup_mode=None`` in cli.py): flag names whole, text
 wrapped at the terminal's width (at most 80 columns), no boxes to break in a pipe or a CI log.
@@ -12,6 +13,20 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
+
+from sparkfleet.flags import checked, number, whole
+
+__all__ = [
+    "CONTEXT_SETTINGS",
+    "SHELLS",
+    "checked",
+    "complete_var",
+    "completion_script",
+    "enable_completion",
+    "number",
+    "print_version",
+    "whole",
+]
 
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 """Every command's: ``-h`` is ``--help``, as kubectl has it (subcommands inherit it)."""
@@ -40,59 +55,6 @@ def enable_completion() -> None:
     from typer._completion_classes import completion_init  # what typer.completion calls
 
     completion_init()
-
-
-def whole(minimum: int) -> Callable[[Any], int]:
-    """A ``parser=`` for a whole-number flag of at least ``minimum``."""
-
-    def parse(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise typer.BadParameter(f"{value!r} is not a whole number")
-        try:
-            number = int(value)
-        except ValueError:
-            raise typer.BadParameter(f"{value!r} is not a whole number") from None
-        if number < minimum:
-            raise typer.BadParameter(f"must be at least {minimum} (not {value!r})")
-        return number
-
-    return parse
-
-
-def number(minimum: float) -> Callable[[Any], float]:
-    """A ``parser=`` for a number flag (``0.5``, ``50``) of at least ``minimum``."""
-
-    def parse(value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise typer.BadParameter(f"{value!r} is not a number")
-        try:
-            result = float(value)
-        except ValueError:
-            raise typer.BadParameter(f"{value!r} is not a number") from None
-        if result != result or result in (float("inf"), float("-inf")):
-            raise typer.BadParameter(f"{value!r} is not a finite number")
-        if result < minimum:
-            raise typer.BadParameter(f"must be at least {minimum:g} (not {value!r})")
-        return result
-
-    return parse
-
-
-def checked(check: Callable[[Any], object]) -> Callable[[Any], Any]:
-    """A flag callback: ``check(value)`` refuses a bad value with a ValueError, said as click's usage
-    error, which names the flag (a message's own leading ``--flag: `` is dropped, not said twice)."""
-
-    def callback(value: Any) -> Any:
-        if value is not None:
-            try:
-                check(value)
-            except ValueError as exc:
-                message = str(exc)
-                head, sep, rest = message.partition(": ")
-                raise typer.BadParameter(rest if sep and head.startswith("--") else message) from exc
-        return value
-
-    return callback
 
 
 def print_version(line: str) -> Callable[[bool], None]:
