@@ -9,12 +9,18 @@ Number flags are read here rather than by typer's own coercion, whose messages a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import inspect
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from sparkfleet.flags import checked, number, whole
+
+if TYPE_CHECKING:
+    from sparkfleet.options import Flag
+
+R = TypeVar("R")
 
 __all__ = [
     "CONTEXT_SETTINGS",
@@ -26,6 +32,7 @@ __all__ = [
     "number",
     "print_version",
     "whole",
+    "with_flags",
 ]
 
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
@@ -66,3 +73,37 @@ def print_version(line: str) -> Callable[[bool], None]:
             raise typer.Exit()
 
     return callback
+
+
+def with_flags(declared: Sequence[Flag]) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """A command's flags from their declarations: the decorated ``command(ctx, **values)`` is given
+    one typer option per :class:`~sparkfleet.options.Flag`, in order, after its ``ctx``; typer reads
+    them from its signature, and passes each value by the flag's parameter name."""
+
+    def decorate(command: Callable[..., R]) -> Callable[..., R]:
+        context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+        parameters = [context, *(_parameter(f) for f in declared)]
+        command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in parameters}
+        return command
+
+    return decorate
+
+
+def _parameter(declared: Flag) -> inspect.Parameter:
+    settings: dict[str, Any] = {"help": declared.help}
+    if declared.metavar is not None:
+        settings["metavar"] = declared.metavar
+    if declared.parser is not None:
+        settings["parser"] = declared.parser
+    if declared.callback is not None:
+        settings["callback"] = declared.callback
+    if not declared.show_default:
+        settings["show_default"] = False
+    option = typer.Option(*declared.names, **settings)
+    return inspect.Parameter(
+        declared.param,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=declared.default,
+        annotation=Annotated[declared.annotation, option],
+    )

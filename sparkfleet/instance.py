@@ -17,28 +17,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
-import socket
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
 from sparkfleet import modes
 from sparkfleet.kube import ClientSettings, KubeClient
-from sparkfleet.kube.config import Connection, load_connection
-from sparkfleet.kube.leaderelection import LeaderElector, LeaseTiming
+from sparkfleet.kube.config import load_connection
+from sparkfleet.kube.leaderelection import LeaderElector
 from sparkfleet.kube.scope import Scope
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.host import SparkControllers
 from sparkfleet.operator.ratelimiters import default_controller_rate_limiter
-from sparkfleet.operator.spark.app_cache import DEFAULT_MAX_APPLICATION_BYTES
-from sparkfleet.operator.spark.bounds import Bounds
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.pod_policy import PodPolicy, parse_service_accounts
 from sparkfleet.operator.spark.scheduled import ScheduledSparkApplicationController
+from sparkfleet.options import RunOptions
 from sparkfleet.server import StatusServer
 from sparkfleet.sharding.member import FleetMember
 from sparkfleet.startup import (
@@ -54,116 +50,77 @@ log = logging.getLogger(__name__)
 LEASE_CLIENT = ClientSettings(qps=0, burst=0, request_timeout=10.0)
 
 
-@dataclass(frozen=True, slots=True)
-class RunOptions:
-    kubeconfig: str | None = None
-    connection: Connection | None = None
-    """The kubeconfig already read (the CLI reads it first, to refuse a bad one at once); None: read it."""
-    namespaces: list[str] = field(default_factory=list)  # empty: all namespaces
-    label_selector: str | None = None
-    concurrent_syncs: int = 10
-    kube_api_qps: float = 50.0
-    kube_api_burst: int = 100
-    bucket_qps: float = 50.0
-    bucket_size: int = 500
-    max_delay: float = 6 * 3600.0
-    max_tracked_executors: int = 1000
-    max_application_bytes: int = DEFAULT_MAX_APPLICATION_BYTES  # see operator/spark/app_cache.py
-    driver_grace: float = 10.0  # --driver-pod-creation-grace-period
-    ui_service: bool = True
-    bounds: Bounds = field(default_factory=Bounds)  # --max-executors, --max-*-cores, --max-*-memory
-    resource_quota_check: bool = True  # --resource-quota-check
-    metrics_host: str = "0.0.0.0"
-    metrics_port: int = 8080
-    # /healthz and /readyz here too (--health-probe-bind-address)
-    probe_address: tuple[str, int] | None = None
-    timestamp_precision: str = "nanos"  # of scheduled runs' names
-    metrics_prefix: str = ""
-    leader_elect: bool = False
-    lease_name: str = "sparkfleet-controller-lock"
-    lease_namespace: str = "default"
-    lease: LeaseTiming = field(default_factory=LeaseTiming)
-    identity: str = field(default_factory=lambda: os.environ.get("POD_NAME") or socket.gethostname())
-    shutdown_timeout: float = 30.0
-    fleet: str | None = None
-    fleet_namespace: str = "default"
-    shard_capacity: float = 1.0
-    handoff_timeout: float = 10.0
-    audit_log: str | None = None
-    startup_timeout: float = 30.0
-    """--startup-timeout: how long start-up waits for the API server to answer (0: as long as it takes)."""
-    pod_security: str = "none"  # --pod-security
-    allowed_service_accounts: tuple[str, ...] = ()  # --allowed-service-accounts; empty: any
-
-
 async def run(options: RunOptions) -> int:
+    client_options, controller_options = options.client, options.controller
+    election, observability = options.election, options.observability
     conflict = modes.conflict(
-        fleet=options.fleet,
-        leader_elect=options.leader_elect,
-        namespaces=options.namespaces,
-        label_selector=options.label_selector,
+        fleet=election.fleet,
+        leader_elect=election.leader_elect,
+        namespaces=controller_options.namespaces,
+        label_selector=controller_options.label_selector,
     )
     if conflict:
         raise ValueError(conflict)
-    connection = options.connection or await load_connection(options.kubeconfig)
-    client = KubeClient(connection, ClientSettings(qps=options.kube_api_qps, burst=options.kube_api_burst))
+    connection = client_options.connection or await load_connection(client_options.kubeconfig)
+    client = KubeClient(connection, ClientSettings(qps=client_options.qps, burst=client_options.burst))
     try:  # what this machine can refuse comes first: the API server may be waited for below
-        audit = AuditLog(options.audit_log, options.identity) if options.audit_log else None
+        audit = AuditLog(observability.audit_log, election.identity) if observability.audit_log else None
     except OSError as exc:
         await client.close()
-        raise ValueError(f"--audit-log {options.audit_log}: {exc.strerror or exc}") from exc
-    scopes: list[Scope] | None = [] if options.fleet else None  # a member adds one scope per shard it holds
+        raise ValueError(f"--audit-log {observability.audit_log}: {exc.strerror or exc}") from exc
+    scopes: list[Scope] | None = [] if election.fleet else None  # a member adds one scope per shard it holds
     controllers = SparkControllers(
         SparkApplicationController(
             client,
-            namespaces=options.namespaces or None,
-            label_selector=options.label_selector,
+            namespaces=list(controller_options.namespaces) or None,
+            label_selector=controller_options.label_selector,
             scopes=scopes,
-            concurrent_syncs=options.concurrent_syncs,
-            max_tracked_executors=options.max_tracked_executors,
-            max_application_bytes=options.max_application_bytes,
-            driver_grace=options.driver_grace,
-            ui_service=options.ui_service,
+            concurrent_syncs=controller_options.concurrent_syncs,
+            max_tracked_executors=controller_options.max_tracked_executors,
+            max_application_bytes=controller_options.max_application_bytes,
+            driver_grace=controller_options.driver_grace,
+            ui_service=controller_options.ui_service,
             pod_policy=PodPolicy(
-                options.pod_security, parse_service_accounts(options.allowed_service_accounts)
+                controller_options.pod_security,
+                parse_service_accounts(controller_options.allowed_service_accounts),
             ),
-            bounds=options.bounds,
-            check_quotas=options.resource_quota_check,
+            bounds=controller_options.bounds,
+            check_quotas=controller_options.resource_quota_check,
             rate_limiter=default_controller_rate_limiter(
-                options.bucket_qps, options.bucket_size, options.max_delay
+                controller_options.bucket_qps, controller_options.bucket_size, controller_options.max_delay
             ),
             audit=audit,
         ),
         ScheduledSparkApplicationController(
             client,
-            namespaces=options.namespaces or None,
-            label_selector=options.label_selector,
+            namespaces=list(controller_options.namespaces) or None,
+            label_selector=controller_options.label_selector,
             scopes=scopes,
             audit=audit,
-            timestamp_precision=options.timestamp_precision,
-            max_application_bytes=options.max_application_bytes,
+            timestamp_precision=controller_options.timestamp_precision,
+            max_application_bytes=controller_options.max_application_bytes,
         ),
     )
-    lease_client = KubeClient(connection, LEASE_CLIENT) if options.fleet else None
+    lease_client = KubeClient(connection, LEASE_CLIENT) if election.fleet else None
     member = (
         FleetMember(
             client,
             controllers,
             lease_client=lease_client,
-            fleet=options.fleet,
-            namespace=options.fleet_namespace,
-            identity=options.identity,
-            capacity=options.shard_capacity,
-            handoff_timeout=options.handoff_timeout,
+            fleet=election.fleet,
+            namespace=election.fleet_namespace,
+            identity=election.identity,
+            capacity=election.shard_capacity,
+            handoff_timeout=election.handoff_timeout,
         )
-        if options.fleet
+        if election.fleet
         else None
     )
     server = StatusServer(
-        options.metrics_host,
-        options.metrics_port,
-        metrics_prefix=options.metrics_prefix,
-        probe_address=options.probe_address,
+        observability.metrics_host,
+        observability.metrics_port,
+        metrics_prefix=observability.metrics_prefix,
+        probe_address=observability.probe_address,
     )
     elector: LeaderElector | None = None
     answered = asyncio.Event()  # not ready while start-up waits for the API server and checks
@@ -190,10 +147,10 @@ async def run(options: RunOptions) -> int:
                 await opened.close()
         if audit is not None:
             audit.close()
-        where = f"{options.metrics_host}:{options.metrics_port}"
+        where = f"{observability.metrics_host}:{observability.metrics_port}"
         raise ValueError(f"--metrics-bind-address {where}: {exc.strerror or exc}") from exc
     try:
-        await _first(stop.wait(), wait_for_api_server(client, options.startup_timeout))
+        await _first(stop.wait(), wait_for_api_server(client, client_options.startup_timeout))
     except BaseException:
         await _close(client, lease_client, server, audit)
         raise
@@ -201,26 +158,26 @@ async def run(options: RunOptions) -> int:
         await _close(client, lease_client, server, audit)
         log.info("sparkfleet operator stopped before the API server answered", extra={"exit_code": 0})
         return 0
-    await warn_missing_namespaces(client, options.namespaces)
+    await warn_missing_namespaces(client, controller_options.namespaces)
     answered.set()  # ready only once start-up's checks are done (and said)
     log.info(
         "sparkfleet operator started",
         extra={
             "metrics": server.url,
-            "namespaces": ",".join(options.namespaces) or "*",
-            "concurrent_syncs": options.concurrent_syncs,
-            "leader_elect": options.leader_elect,
-            "fleet": options.fleet or "",
-            "identity": options.identity,
+            "namespaces": ",".join(controller_options.namespaces) or "*",
+            "concurrent_syncs": controller_options.concurrent_syncs,
+            "leader_elect": election.leader_elect,
+            "fleet": election.fleet or "",
+            "identity": election.identity,
         },
     )
     elector_task: asyncio.Task[None] | None = None
     exit_code = 0
     failed = False
     try:
-        if options.leader_elect:
+        if election.leader_elect:
             elector = LeaderElector(
-                client, options.lease_namespace, options.lease_name, options.identity, options.lease
+                client, election.lease_namespace, election.lease_name, election.identity, election.lease
             )
             elector_task = asyncio.create_task(elector.run())
             await _first(stop.wait(), elector.leading.wait())
@@ -251,7 +208,7 @@ async def run(options: RunOptions) -> int:
     finally:
         if member is not None and member.ready.is_set():
             await member.shutdown()
-        await controllers.stop(options.shutdown_timeout)
+        await controllers.stop(controller_options.shutdown_timeout)
         if elector_task is not None:
             elector_task.cancel()  # releases the Lease when it still holds it
             with contextlib.suppress(asyncio.CancelledError):
