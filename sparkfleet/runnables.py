@@ -61,8 +61,13 @@ class HoldsLeaderLease:
         return self._task is not None and not self.elector.is_leader
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self.elector.run())
-        await first_of(self.elector.leading.wait(), asyncio.shield(self._task))
+        task = self._task = asyncio.create_task(self.elector.run())
+        try:
+            await first_of(self.elector.leading.wait(), asyncio.shield(task))
+        except BaseException:
+            if task.done():  # the elector's own failure, raised here: not again by stop
+                self._task = None
+            raise
 
     async def stop(self) -> None:
         if self._task is not None:
