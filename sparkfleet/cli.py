@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 import uvloop
 
-from sparkfleet import __version__, cli_support, kubeflow_flags, options
+from sparkfleet import __version__, cli_support, flags, kubeflow_flags, options
 from sparkfleet.flags import parse_duration as parse_duration  # sparkfleet.cli.parse_duration, as before
 from sparkfleet.shards_cli import shards_app
 from sparkfleet.sim_cli import sim_command
@@ -109,7 +109,7 @@ def controlplane(
         raise typer.Exit(1) from exc
 
 
-LOG_LEVELS = options.LOG_LEVELS
+LOG_LEVELS = flags.LOG_LEVELS
 EXIT_IDENTITY_IN_USE = 3
 """`sparkfleet run` exit code: another live process holds the member identity (--identity)."""
 

@@ -15,6 +15,9 @@ from typing import Any
 
 import typer
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+"""--log-level's choices, for every command that logs."""
+
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 

@@ -77,7 +77,7 @@ def _names(values: list[str] | None) -> tuple[str, ...]:
 _duration = flags.checked(flags.parse_duration)
 DEFAULT_MAX_APPLICATION_BYTES = 512 * 1024
 """operator.spark.app_cache's default (not imported here: it loads the operator); a test keeps them equal."""
-LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_LEVELS = flags.LOG_LEVELS
 
 
 @dataclass(frozen=True, slots=True)
