@@ -6,17 +6,16 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import re
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvloop
 
-from sparkfleet import __version__, cli_support, kubeflow_flags
+from sparkfleet import __version__, cli_support, flags, kubeflow_flags, options
+from sparkfleet.flags import parse_duration as parse_duration  # sparkfleet.cli.parse_duration, as before
 from sparkfleet.shards_cli import shards_app
 from sparkfleet.sim_cli import sim_command
 
@@ -110,446 +109,50 @@ def controlplane(
         raise typer.Exit(1) from exc
 
 
-def parse_duration(value: str) -> float:
-    """Seconds from a Go-style duration (``15s``, ``1m30s``, ``6h``) or a plain number of seconds."""
-    text = value.strip()
-    seconds = _duration_seconds(text.removeprefix("-"))
-    if seconds is None:
-        raise typer.BadParameter(f"{value!r} is not a duration like 15s, 1m30s or 6h")
-    if text.startswith("-") and seconds:
-        raise typer.BadParameter(f"{value!r} is negative: a duration must not be negative")
-    return seconds
-
-
-def _duration_seconds(text: str) -> float | None:
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        return None
-    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    return sum(float(n) * scale[u] for n, u in parts)
-
-
-def _split_host_port(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    if not port.isdigit() or int(port) > 65535 or any(c.isspace() for c in host):
-        raise typer.BadParameter(f"{value!r} is not an address like :8080 or 127.0.0.1:8080 (port 0-65535)")
-    return host.strip("[]") or "0.0.0.0", int(port)
-
-
-LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_LEVELS = flags.LOG_LEVELS
 EXIT_IDENTITY_IN_USE = 3
 """`sparkfleet run` exit code: another live process holds the member identity (--identity)."""
 
 
-checked = cli_support.checked
-
-
-def _bound(value: str) -> None:
-    """A bound of --max-*-cores or --max-*-memory: a Kubernetes quantity (empty: none)."""
-    from sparkfleet.api.base import parse_quantity
-
-    if value:
-        parse_quantity(value)
-
-
-def _one_of(*choices: str) -> Callable[[str], None]:
-    def check(value: str) -> None:
-        if value.lower() not in choices:
-            raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
-
-    return check
-
-
-def _service_accounts(values: list[str]) -> None:
-    from sparkfleet.operator.spark.naming import is_dns_subdomain
-
-    for name in (sa.strip() for item in values for sa in item.split(",")):
-        if name and not is_dns_subdomain(name):
-            raise typer.BadParameter(f"{name!r} is not a ServiceAccount name (a DNS subdomain)")
-
-
-def _namespaces(values: list[str]) -> None:
-    from sparkfleet.operator.spark.naming import is_dns_label
-
-    for name in (ns.strip() for item in values for ns in item.split(",")):
-        if name and not is_dns_label(name):
-            raise typer.BadParameter(f"{name!r} is not a namespace name (a DNS label)")
-
-
-def _timestamp_precision(value: str) -> None:
-    from sparkfleet.operator.spark.schedule import TIMESTAMP_PRECISIONS
-
-    _one_of(*TIMESTAMP_PRECISIONS)(value)
-
-
-def _label_selector(value: str) -> None:
-    from sparkfleet.kube.scope import label_selector_problem
-
-    problem = label_selector_problem(value)
-    if problem:
-        raise typer.BadParameter(problem)
-
-
-Duration = checked(parse_duration)
-
-
 @app.command("run", short_help="Run one operator instance (alone, leader-elected, in a fleet).")
-def run_command(
-    ctx: typer.Context,
-    kubeconfig: Annotated[
-        str | None,
-        typer.Option(
-            metavar="FILE", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)"
-        ),
-    ] = None,
-    namespaces: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--namespaces",
-            metavar="NAMES",
-            callback=checked(_namespaces),
-            help="Namespaces to serve (repeat or comma-separate).",
-        ),
-    ] = None,
-    label_selector_filter: Annotated[
-        str | None,
-        typer.Option(
-            metavar="SELECTOR",
-            callback=checked(_label_selector),
-            help="Serve only SparkApplications matching this label selector.",
-        ),
-    ] = None,
-    concurrent_syncs: Annotated[
-        int,
-        typer.Option(
-            "--concurrent-syncs",
-            "--controller-threads",
-            metavar="N",
-            parser=cli_support.whole(1),
-            help="Concurrent reconciles (at least 1).",
-        ),
-    ] = 10,
-    kube_api_qps: Annotated[
-        float,
-        typer.Option(
-            metavar="QPS",
-            parser=cli_support.number(0),
-            help="Client-side QPS limit towards the API server (0: none).",
-        ),
-    ] = 50.0,
-    kube_api_burst: Annotated[
-        int,
-        typer.Option(
-            metavar="N", parser=cli_support.whole(0), help="Client-side burst towards the API server."
-        ),
-    ] = 100,
-    startup_timeout: Annotated[
-        str,
-        typer.Option(
-            metavar="DURATION",
-            callback=Duration,
-            help="How long start-up waits for the API server to answer before it exits with an error "
-            "(0: as long as it takes).",
-        ),
-    ] = "30s",
-    workqueue_ratelimiter_bucket_qps: Annotated[
-        float,
-        typer.Option(
-            metavar="QPS", parser=cli_support.number(0.001), help="Overall retry rate of the work queue."
-        ),
-    ] = 50.0,
-    workqueue_ratelimiter_bucket_size: Annotated[
-        int, typer.Option(metavar="N", parser=cli_support.whole(1), help="Retry burst of the work queue.")
-    ] = 500,
-    workqueue_ratelimiter_max_delay: Annotated[
-        str, typer.Option(metavar="DURATION", callback=Duration, help="Cap on any one retry wait.")
-    ] = "6h",
-    max_tracked_executor_per_app: Annotated[
-        int,
-        typer.Option(
-            metavar="N", parser=cli_support.whole(0), help="Executors tracked in status per application."
-        ),
-    ] = 1000,
-    max_application_bytes: Annotated[
-        int,
-        typer.Option(
-            metavar="BYTES",
-            parser=cli_support.whole(1),
-            help="Refuse an application whose spec, labels and annotations exceed this.",
-        ),
-    ] = 512 * 1024,  # app_cache.DEFAULT_MAX_APPLICATION_BYTES (imported lazily)
-    driver_pod_creation_grace_period: Annotated[
-        str,
-        typer.Option(
-            metavar="DURATION",
-            callback=Duration,
-            help="How long a submitted driver missing from the cache is waited for.",
-        ),
-    ] = "10s",
-    enable_ui_service: Annotated[
-        bool,
-        typer.Option(
-            show_default=False, help="Create a Service for each driver's Spark UI.  [default: true]"
-        ),
-    ] = True,
-    max_executors: Annotated[
-        int,
-        typer.Option(
-            metavar="N",
-            parser=cli_support.whole(0),
-            help="Most executors an application may ask for (0: no bound).",
-        ),
-    ] = 0,
-    max_executor_cores: Annotated[
-        str,
-        typer.Option(
-            metavar="CPUS", callback=checked(_bound), help="Most CPUs per executor, e.g. 8 (none: no bound)."
-        ),
-    ] = "",
-    max_executor_memory: Annotated[
-        str,
-        typer.Option(
-            metavar="QUANTITY",
-            callback=checked(_bound),
-            help="Most memory per executor with overhead, e.g. 64Gi.",
-        ),
-    ] = "",
-    max_driver_cores: Annotated[
-        str,
-        typer.Option(
-            metavar="CPUS", callback=checked(_bound), help="Most CPUs per driver, e.g. 4 (none: no bound)."
-        ),
-    ] = "",
-    max_driver_memory: Annotated[
-        str,
-        typer.Option(
-            metavar="QUANTITY",
-            callback=checked(_bound),
-            help="Most memory per driver with overhead, e.g. 16Gi.",
-        ),
-    ] = "",
-    resource_quota_check: Annotated[
-        bool,
-        typer.Option(
-            show_default=False,
-            help="Refuse applications over a hard limit of their namespace's quotas.  [default: true]",
-        ),
-    ] = True,
-    metrics_bind_address: Annotated[
-        str,
-        typer.Option(
-            metavar="ADDRESS",
-            callback=checked(_split_host_port),
-            help="Where /metrics, /healthz and /readyz are served.",
-        ),
-    ] = ":8080",
-    health_probe_bind_address: Annotated[
-        str,
-        typer.Option(
-            metavar="ADDRESS",
-            callback=checked(lambda v: _split_host_port(v) if v else None),
-            help="Also serve /healthz and /readyz here (default: on --metrics-bind-address only; "
-            "':8081' under 'controller start', as the Spark Operator).",
-        ),
-    ] = "",
-    scheduled_spark_application_timestamp_precision: Annotated[
-        str,
-        typer.Option(
-            metavar="UNIT",
-            callback=checked(_timestamp_precision),
-            help="Name scheduled runs <name>-<time>, the time in nanos, micros, millis, seconds or minutes.",
-        ),
-    ] = "nanos",
-    metrics_prefix: Annotated[
-        str,
-        typer.Option(
-            metavar="PREFIX",
-            help="Prefix for the Spark application metrics (spark_application_*, spark_executor_*).",
-        ),
-    ] = "",
-    leader_elect: Annotated[
-        bool,
-        typer.Option(
-            show_default=False,
-            help="Run only while holding the leader Lease (one active instance).  [default: false]",
-        ),
-    ] = False,
-    leader_election_lock_name: Annotated[
-        str, typer.Option(metavar="NAME", help="Name of the leader Lease.")
-    ] = "sparkfleet-controller-lock",
-    leader_election_lock_namespace: Annotated[
-        str | None,
-        typer.Option(
-            metavar="NAMESPACE", help="Namespace of the leader Lease (default: $POD_NAMESPACE or default)."
-        ),
-    ] = None,
-    leader_election_lease_duration: Annotated[
-        str, typer.Option(metavar="DURATION", callback=Duration, help="Leader Lease duration.")
-    ] = "15s",
-    leader_election_renew_deadline: Annotated[
-        str, typer.Option(metavar="DURATION", callback=Duration, help="Leader renew deadline.")
-    ] = "10s",
-    leader_election_retry_period: Annotated[
-        str, typer.Option(metavar="DURATION", callback=Duration, help="Leader retry period.")
-    ] = "2s",
-    fleet: Annotated[
-        str | None,
-        typer.Option(
-            metavar="NAME",
-            help="Join this SparkFleet: serve the shards this instance holds (not with --namespaces).",
-        ),
-    ] = None,
-    fleet_namespace: Annotated[
-        str | None,
-        typer.Option(
-            metavar="NAMESPACE", help="Namespace of the SparkFleet (default: $POD_NAMESPACE or default)."
-        ),
-    ] = None,
-    identity: Annotated[
-        str | None,
-        typer.Option(
-            metavar="NAME", help="This instance's name in the fleet (default: $POD_NAME or the hostname)."
-        ),
-    ] = None,
-    shard_capacity: Annotated[
-        float,
-        typer.Option(
-            metavar="WEIGHT",
-            parser=cli_support.number(0.01),
-            help="Relative capacity: 2 takes about twice the shards of 1.",
-        ),
-    ] = 1.0,
-    handoff_timeout: Annotated[
-        str,
-        typer.Option(
-            metavar="DURATION",
-            callback=Duration,
-            help="How long a hand-off waits for in-flight reconciles before cancelling them.",
-        ),
-    ] = "10s",
-    audit_log: Annotated[
-        str | None,
-        typer.Option(
-            metavar="FILE", help="Append one JSON line per reconcile (t0, t1, member, shard, key) here."
-        ),
-    ] = None,
-    pod_security: Annotated[
-        str,
-        typer.Option(
-            metavar="LEVEL",
-            callback=checked(_one_of("none", "baseline")),
-            help="none, or baseline: refuse host paths, host namespaces, privileged pods.",
-        ),
-    ] = "none",
-    allowed_service_accounts: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="NAMES",
-            callback=checked(_service_accounts),
-            help="ServiceAccounts drivers and executors may run as (default: any).",
-        ),
-    ] = None,
-    log_format: Annotated[
-        str,
-        typer.Option(
-            metavar="FORMAT",
-            callback=checked(_one_of("text", "json")),
-            help="text (readable) or json (structured).",
-        ),
-    ] = "text",
-    log_level: Annotated[
-        str,
-        typer.Option(
-            metavar="LEVEL", callback=checked(_one_of(*LOG_LEVELS)), help="debug, info, warning or error."
-        ),
-    ] = "info",
-) -> None:
+@cli_support.with_flags(options.run_flags())
+def run_command(ctx: typer.Context, **values: object) -> None:
     """Run one operator instance: alone, leader-elected, or as a member of a sharded --fleet."""
-    import os
-
     from sparkfleet import modes
     from sparkfleet.kube.config import KubeConfigError, load_connection
-    from sparkfleet.kube.lease import LeaseTiming
     from sparkfleet.logs import configure_logging
 
-    configure_logging("json" if log_format.lower() == "json" else "text", log_level.lower())
+    given = options.RunOptions.from_flags(values)
+    observability = given.observability
+    configure_logging("json" if observability.log_format == "json" else "text", observability.log_level)
     for warning in ctx.obj or []:  # Kubeflow Spark Operator flags accepted and ignored, one line each
         logging.getLogger("sparkfleet.cli").warning(warning)
-    host, port = _split_host_port(metrics_bind_address)
     try:
-        lease = LeaseTiming(
-            parse_duration(leader_election_lease_duration),
-            parse_duration(leader_election_renew_deadline),
-            parse_duration(leader_election_retry_period),
-        )
+        given.election.lease  # noqa: B018  (read: refuses timings that do not fit together)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--leader-election-*") from exc
-    namespace_list = [ns.strip() for item in namespaces or [] for ns in item.split(",") if ns.strip()]
     conflict = modes.conflict(
-        fleet=fleet,
-        leader_elect=leader_elect,
-        namespaces=namespace_list,
-        label_selector=label_selector_filter,
+        fleet=given.election.fleet,
+        leader_elect=given.election.leader_elect,
+        namespaces=given.controller.namespaces,
+        label_selector=given.controller.label_selector,
     )
     if conflict:
         typer.echo(f"error: {conflict}", err=True)
         raise typer.Exit(2)
     try:  # flags first, then the kubeconfig, before the operator is even loaded
-        connection = uvloop.run(load_connection(kubeconfig))
+        connection = uvloop.run(load_connection(given.client.kubeconfig))
     except KubeConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
 
-    from sparkfleet.instance import RunOptions, run
-    from sparkfleet.operator.spark.bounds import Bounds
+    from sparkfleet.instance import run
     from sparkfleet.sharding.member import FleetUnavailable, IdentityInUse
     from sparkfleet.startup import ApiServerUnreachable
 
-    options = RunOptions(
-        kubeconfig=kubeconfig,
-        connection=connection,
-        namespaces=namespace_list,
-        label_selector=label_selector_filter,
-        concurrent_syncs=concurrent_syncs,
-        kube_api_qps=kube_api_qps,
-        kube_api_burst=kube_api_burst,
-        bucket_qps=workqueue_ratelimiter_bucket_qps,
-        bucket_size=workqueue_ratelimiter_bucket_size,
-        max_delay=parse_duration(workqueue_ratelimiter_max_delay),
-        max_tracked_executors=max_tracked_executor_per_app,
-        max_application_bytes=max_application_bytes,
-        driver_grace=parse_duration(driver_pod_creation_grace_period),
-        ui_service=enable_ui_service,
-        bounds=Bounds.from_flags(
-            max_executors, max_executor_cores, max_executor_memory, max_driver_cores, max_driver_memory
-        ),
-        resource_quota_check=resource_quota_check,
-        metrics_host=host,
-        metrics_port=port,
-        probe_address=_split_host_port(health_probe_bind_address) if health_probe_bind_address else None,
-        timestamp_precision=scheduled_spark_application_timestamp_precision.lower(),
-        metrics_prefix=metrics_prefix,
-        leader_elect=leader_elect,
-        lease_name=leader_election_lock_name,
-        lease_namespace=leader_election_lock_namespace or os.environ.get("POD_NAMESPACE") or "default",
-        lease=lease,
-        fleet=fleet,
-        fleet_namespace=fleet_namespace or os.environ.get("POD_NAMESPACE") or "default",
-        shard_capacity=shard_capacity,
-        handoff_timeout=parse_duration(handoff_timeout),
-        audit_log=audit_log,
-        startup_timeout=parse_duration(startup_timeout),
-        pod_security=pod_security.lower(),
-        allowed_service_accounts=tuple(
-            sa.strip() for item in allowed_service_accounts or [] for sa in item.split(",") if sa.strip()
-        ),
-    )
-    if identity:
-        options = dataclasses.replace(options, identity=identity)
+    run_options = dataclasses.replace(given, client=dataclasses.replace(given.client, connection=connection))
     try:
-        code = uvloop.run(run(options))
+        code = uvloop.run(run(run_options))
     except IdentityInUse as exc:  # another live process holds --identity: a distinct code
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_IDENTITY_IN_USE) from exc

@@ -1,4 +1,5 @@
-"""What every `sparkfleet` command shares: help settings, shell completion, number flags.
+"""What every `sparkfleet` command shares: help settings, shell completion, number flags (read in
+:mod:`sparkfleet.flags`, re-exported here).
 
 Help is click's plain formatter (see ``rich_markup_mode=None`` in cli.py): flag names whole, text
 wrapped at the terminal's width (at most 80 columns), no boxes to break in a pipe or a CI log.
@@ -8,10 +9,31 @@ Number flags are read here rather than by typer's own coercion, whose messages a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import inspect
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+
+from sparkfleet.flags import checked, number, whole
+
+if TYPE_CHECKING:
+    from sparkfleet.options import Flag
+
+R = TypeVar("R")
+
+__all__ = [
+    "CONTEXT_SETTINGS",
+    "SHELLS",
+    "checked",
+    "complete_var",
+    "completion_script",
+    "enable_completion",
+    "number",
+    "print_version",
+    "whole",
+    "with_flags",
+]
 
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 """Every command's: ``-h`` is ``--help``, as kubectl has it (subcommands inherit it)."""
@@ -42,59 +64,6 @@ def enable_completion() -> None:
     completion_init()
 
 
-def whole(minimum: int) -> Callable[[Any], int]:
-    """A ``parser=`` for a whole-number flag of at least ``minimum``."""
-
-    def parse(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise typer.BadParameter(f"{value!r} is not a whole number")
-        try:
-            number = int(value)
-        except ValueError:
-            raise typer.BadParameter(f"{value!r} is not a whole number") from None
-        if number < minimum:
-            raise typer.BadParameter(f"must be at least {minimum} (not {value!r})")
-        return number
-
-    return parse
-
-
-def number(minimum: float) -> Callable[[Any], float]:
-    """A ``parser=`` for a number flag (``0.5``, ``50``) of at least ``minimum``."""
-
-    def parse(value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise typer.BadParameter(f"{value!r} is not a number")
-        try:
-            result = float(value)
-        except ValueError:
-            raise typer.BadParameter(f"{value!r} is not a number") from None
-        if result != result or result in (float("inf"), float("-inf")):
-            raise typer.BadParameter(f"{value!r} is not a finite number")
-        if result < minimum:
-            raise typer.BadParameter(f"must be at least {minimum:g} (not {value!r})")
-        return result
-
-    return parse
-
-
-def checked(check: Callable[[Any], object]) -> Callable[[Any], Any]:
-    """A flag callback: ``check(value)`` refuses a bad value with a ValueError, said as click's usage
-    error, which names the flag (a message's own leading ``--flag: `` is dropped, not said twice)."""
-
-    def callback(value: Any) -> Any:
-        if value is not None:
-            try:
-                check(value)
-            except ValueError as exc:
-                message = str(exc)
-                head, sep, rest = message.partition(": ")
-                raise typer.BadParameter(rest if sep and head.startswith("--") else message) from exc
-        return value
-
-    return callback
-
-
 def print_version(line: str) -> Callable[[bool], None]:
     """An eager ``--version`` flag's callback: prints ``line`` and exits."""
 
@@ -104,3 +73,37 @@ def print_version(line: str) -> Callable[[bool], None]:
             raise typer.Exit()
 
     return callback
+
+
+def with_flags(declared: Sequence[Flag]) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """A command's flags from their declarations: the decorated ``command(ctx, **values)`` is given
+    one typer option per :class:`~sparkfleet.options.Flag`, in order, after its ``ctx``; typer reads
+    them from its signature, and passes each value by the flag's parameter name."""
+
+    def decorate(command: Callable[..., R]) -> Callable[..., R]:
+        context = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+        parameters = [context, *(_parameter(f) for f in declared)]
+        command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in parameters}
+        return command
+
+    return decorate
+
+
+def _parameter(declared: Flag) -> inspect.Parameter:
+    settings: dict[str, Any] = {"help": declared.help}
+    if declared.metavar is not None:
+        settings["metavar"] = declared.metavar
+    if declared.parser is not None:
+        settings["parser"] = declared.parser
+    if declared.callback is not None:
+        settings["callback"] = declared.callback
+    if not declared.show_default:
+        settings["show_default"] = False
+    option = typer.Option(*declared.names, **settings)
+    return inspect.Parameter(
+        declared.param,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=declared.default,
+        annotation=Annotated[declared.annotation, option],
+    )

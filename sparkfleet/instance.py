@@ -10,43 +10,46 @@ Three ways to run:
 :func:`run`, which returns the process exit code: 0 after a clean SIGTERM or
 SIGINT (in-flight reconciles finished, shards handed off, Leases released),
 1 when leadership was lost (the supervisor restarts the pod, as with client-go).
+
+The three ways are three wirings of one :class:`~sparkfleet.manager.Manager`: its "always" group
+is the status server and the wait for the API server; its "needs a Lease" group is the
+controllers, after the leader elector (``--leader-elect``) or before the fleet member
+(``--fleet``, which gives the controllers their scopes, one per shard it holds).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import signal
-import socket
-from collections.abc import Coroutine
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeAlias
 
 import aiohttp
 
 from sparkfleet import modes
 from sparkfleet.kube import ClientSettings, KubeClient
-from sparkfleet.kube.config import Connection, load_connection
-from sparkfleet.kube.leaderelection import LeaderElector, LeaseTiming
+from sparkfleet.kube.config import load_connection
+from sparkfleet.kube.leaderelection import LeaderElector
 from sparkfleet.kube.scope import Scope
+from sparkfleet.manager import Group, Manager, Phase
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.host import SparkControllers
 from sparkfleet.operator.ratelimiters import default_controller_rate_limiter
-from sparkfleet.operator.spark.app_cache import DEFAULT_MAX_APPLICATION_BYTES
-from sparkfleet.operator.spark.bounds import Bounds
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.pod_policy import PodPolicy, parse_service_accounts
 from sparkfleet.operator.spark.scheduled import ScheduledSparkApplicationController
+from sparkfleet.options import ControllerOptions, RunOptions
+from sparkfleet.runnables import (
+    HoldsLeaderLease,
+    RunsControllers,
+    ServesShards,
+    ServesStatus,
+    WaitsForApiServer,
+)
 from sparkfleet.server import StatusServer
 from sparkfleet.sharding.member import FleetMember
-from sparkfleet.startup import (
-    ApiServerUnreachable,
-    wait_for_api_server,
-    warn_missing_namespaces,
-    why_unreachable,
-)
+from sparkfleet.startup import ApiServerUnreachable, warn_missing_namespaces, why_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -54,69 +57,79 @@ log = logging.getLogger(__name__)
 LEASE_CLIENT = ClientSettings(qps=0, burst=0, request_timeout=10.0)
 
 
-@dataclass(frozen=True, slots=True)
-class RunOptions:
-    kubeconfig: str | None = None
-    connection: Connection | None = None
-    """The kubeconfig already read (the CLI reads it first, to refuse a bad one at once); None: read it."""
-    namespaces: list[str] = field(default_factory=list)  # empty: all namespaces
-    label_selector: str | None = None
-    concurrent_syncs: int = 10
-    kube_api_qps: float = 50.0
-    kube_api_burst: int = 100
-    bucket_qps: float = 50.0
-    bucket_size: int = 500
-    max_delay: float = 6 * 3600.0
-    max_tracked_executors: int = 1000
-    max_application_bytes: int = DEFAULT_MAX_APPLICATION_BYTES  # see operator/spark/app_cache.py
-    driver_grace: float = 10.0  # --driver-pod-creation-grace-period
-    ui_service: bool = True
-    bounds: Bounds = field(default_factory=Bounds)  # --max-executors, --max-*-cores, --max-*-memory
-    resource_quota_check: bool = True  # --resource-quota-check
-    metrics_host: str = "0.0.0.0"
-    metrics_port: int = 8080
-    # /healthz and /readyz here too (--health-probe-bind-address)
-    probe_address: tuple[str, int] | None = None
-    timestamp_precision: str = "nanos"  # of scheduled runs' names
-    metrics_prefix: str = ""
-    leader_elect: bool = False
-    lease_name: str = "sparkfleet-controller-lock"
-    lease_namespace: str = "default"
-    lease: LeaseTiming = field(default_factory=LeaseTiming)
-    identity: str = field(default_factory=lambda: os.environ.get("POD_NAME") or socket.gethostname())
-    shutdown_timeout: float = 30.0
-    fleet: str | None = None
-    fleet_namespace: str = "default"
-    shard_capacity: float = 1.0
-    handoff_timeout: float = 10.0
-    audit_log: str | None = None
-    startup_timeout: float = 30.0
-    """--startup-timeout: how long start-up waits for the API server to answer (0: as long as it takes)."""
-    pod_security: str = "none"  # --pod-security
-    allowed_service_accounts: tuple[str, ...] = ()  # --allowed-service-accounts; empty: any
-
-
 async def run(options: RunOptions) -> int:
+    election = options.election
     conflict = modes.conflict(
-        fleet=options.fleet,
-        leader_elect=options.leader_elect,
-        namespaces=options.namespaces,
-        label_selector=options.label_selector,
+        fleet=election.fleet,
+        leader_elect=election.leader_elect,
+        namespaces=options.controller.namespaces,
+        label_selector=options.controller.label_selector,
     )
     if conflict:
         raise ValueError(conflict)
-    connection = options.connection or await load_connection(options.kubeconfig)
-    client = KubeClient(connection, ClientSettings(qps=options.kube_api_qps, burst=options.kube_api_burst))
-    try:  # what this machine can refuse comes first: the API server may be waited for below
-        audit = AuditLog(options.audit_log, options.identity) if options.audit_log else None
+    connection = options.client.connection or await load_connection(options.client.kubeconfig)
+    async with Manager(_stop_on_signals()) as manager:
+        # what this machine can refuse comes first: the API server may be waited for below
+        audit = _open_audit_log(options)
+        if audit is not None:
+            manager.closing(audit.close)
+        lease_client = KubeClient(connection, LEASE_CLIENT) if election.fleet else None
+        if lease_client is not None:
+            manager.closing(lease_client.close)
+        client = KubeClient(connection, ClientSettings(qps=options.client.qps, burst=options.client.burst))
+        manager.closing(client.close)
+        controllers = SparkControllers(
+            *_controllers(client, options.controller, audit, fleet=bool(election.fleet))
+        )
+        base = _Base(options, client, controllers)
+        base.wire(manager)
+        if election.fleet:
+            serve = _fleet_member(manager, base, lease_client)
+        elif election.leader_elect:
+            serve = _leader_elected(manager, base)
+        else:
+            serve = _alone(manager, base)
+        try:
+            ended = await manager.run(serve, when_up=base.up)
+        except (aiohttp.ClientError, TimeoutError) as exc:  # the API server went away (a member joining, say)
+            raise ApiServerUnreachable(client.host, why_unreachable(exc)) from exc
+    # not reached on an error: that is said once, by the caller, with the exit code it decides
+    if ended.phase is Phase.STARTING_ALWAYS:
+        log.info("sparkfleet operator stopped before the API server answered", extra={"exit_code": 0})
+    else:
+        log.info("sparkfleet operator stopped", extra={"exit_code": ended.exit_code})
+    return ended.exit_code
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def _open_audit_log(options: RunOptions) -> AuditLog | None:
+    path = options.observability.audit_log
+    if not path:
+        return None
+    try:
+        return AuditLog(path, options.election.identity)
     except OSError as exc:
-        await client.close()
-        raise ValueError(f"--audit-log {options.audit_log}: {exc.strerror or exc}") from exc
-    scopes: list[Scope] | None = [] if options.fleet else None  # a member adds one scope per shard it holds
-    controllers = SparkControllers(
+        raise ValueError(f"--audit-log {path}: {exc.strerror or exc}") from exc
+
+
+def _controllers(
+    client: KubeClient, options: ControllerOptions, audit: AuditLog | None, *, fleet: bool
+) -> tuple[SparkApplicationController, ScheduledSparkApplicationController]:
+    """The two Spark controllers; in a fleet, serving the scopes its member adds (one per shard)."""
+    scopes: list[Scope] | None = [] if fleet else None
+    namespaces = list(options.namespaces) or None
+    return (
         SparkApplicationController(
             client,
-            namespaces=options.namespaces or None,
+            namespaces=namespaces,
             label_selector=options.label_selector,
             scopes=scopes,
             concurrent_syncs=options.concurrent_syncs,
@@ -136,7 +149,7 @@ async def run(options: RunOptions) -> int:
         ),
         ScheduledSparkApplicationController(
             client,
-            namespaces=options.namespaces or None,
+            namespaces=namespaces,
             label_selector=options.label_selector,
             scopes=scopes,
             audit=audit,
@@ -144,132 +157,123 @@ async def run(options: RunOptions) -> int:
             max_application_bytes=options.max_application_bytes,
         ),
     )
-    lease_client = KubeClient(connection, LEASE_CLIENT) if options.fleet else None
-    member = (
-        FleetMember(
-            client,
-            controllers,
-            lease_client=lease_client,
-            fleet=options.fleet,
-            namespace=options.fleet_namespace,
-            identity=options.identity,
-            capacity=options.shard_capacity,
-            handoff_timeout=options.handoff_timeout,
+
+
+class _Base:
+    """What every mode runs: the status server and start-up's wait for the API server ("always"),
+    and the controllers, which each mode adds to the "needs a Lease" group where it needs them."""
+
+    def __init__(self, options: RunOptions, client: KubeClient, controllers: SparkControllers):
+        seen = options.observability
+        self.options = options
+        self.client = client
+        self.controllers = controllers
+        self.runs_controllers = RunsControllers(controllers, options.controller.shutdown_timeout)
+        self.server = StatusServer(
+            seen.metrics_host,
+            seen.metrics_port,
+            metrics_prefix=seen.metrics_prefix,
+            probe_address=seen.probe_address,
         )
-        if options.fleet
-        else None
-    )
-    server = StatusServer(
-        options.metrics_host,
-        options.metrics_port,
-        metrics_prefix=options.metrics_prefix,
-        probe_address=options.probe_address,
-    )
-    elector: LeaderElector | None = None
-    answered = asyncio.Event()  # not ready while start-up waits for the API server and checks
-    server.add_readiness_check(
-        "api-server", lambda: None if answered.is_set() else "no answer from the API server"
-    )
-    if member is not None:
-        server.add_readiness_check("fleet-member", lambda: None if member.fresh else "member lease not fresh")
-        server.add_route("/debug/shards", lambda: _shards_debug(member))
-    else:
-        server.add_readiness_check(
+        self.answered = asyncio.Event()  # not ready while start-up waits for the API server and checks
+
+    def wire(self, manager: Manager) -> None:
+        answered = self.answered
+        self.server.add_readiness_check(
+            "api-server", lambda: None if answered.is_set() else "no answer from the API server"
+        )
+        manager.add(ServesStatus(self.server), Group.ALWAYS)
+        manager.add(WaitsForApiServer(self.client, self.options.client.startup_timeout), Group.ALWAYS)
+
+    def check_synced(self, standing_by: Callable[[], bool] = lambda: False) -> None:
+        """Ready once the caches have synced, or while standing by for the leader Lease."""
+        controllers = self.controllers
+        self.server.add_readiness_check(
             "informers-synced",
-            lambda: None if controllers.has_synced or not _leading(elector) else "caches not synced",
+            lambda: None if controllers.has_synced or standing_by() else "caches not synced",
         )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await server.start()
-    except OSError as exc:
-        for opened in (client, lease_client):
-            if opened is not None:
-                await opened.close()
-        if audit is not None:
-            audit.close()
-        where = f"{options.metrics_host}:{options.metrics_port}"
-        raise ValueError(f"--metrics-bind-address {where}: {exc.strerror or exc}") from exc
-    try:
-        await _first(stop.wait(), wait_for_api_server(client, options.startup_timeout))
-    except BaseException:
-        await _close(client, lease_client, server, audit)
-        raise
-    if stop.is_set():
-        await _close(client, lease_client, server, audit)
-        log.info("sparkfleet operator stopped before the API server answered", extra={"exit_code": 0})
+
+    async def up(self) -> None:
+        """Start-up's checks done: the namespaces' check said, ready, and the line that says so."""
+        options = self.options
+        await warn_missing_namespaces(self.client, options.controller.namespaces)
+        self.answered.set()  # ready only once start-up's checks are done (and said)
+        log.info(
+            "sparkfleet operator started",
+            extra={
+                "metrics": self.server.url,
+                "namespaces": ",".join(options.controller.namespaces) or "*",
+                "concurrent_syncs": options.controller.concurrent_syncs,
+                "leader_elect": options.election.leader_elect,
+                "fleet": options.election.fleet or "",
+                "identity": options.election.identity,
+            },
+        )
+
+
+Serve: TypeAlias = Callable[[], Awaitable[int]]
+"""A mode's run once everything has started: its exit code when it ends before the stop signal."""
+
+
+def _alone(manager: Manager, base: _Base) -> Serve:
+    """Every namespace given (or all), no Lease: the controllers run until the stop signal."""
+    base.check_synced()
+    manager.add(base.runs_controllers, Group.NEEDS_LEASE)
+
+    async def serve() -> int:
+        await asyncio.Event().wait()
         return 0
-    await warn_missing_namespaces(client, options.namespaces)
-    answered.set()  # ready only once start-up's checks are done (and said)
-    log.info(
-        "sparkfleet operator started",
-        extra={
-            "metrics": server.url,
-            "namespaces": ",".join(options.namespaces) or "*",
-            "concurrent_syncs": options.concurrent_syncs,
-            "leader_elect": options.leader_elect,
-            "fleet": options.fleet or "",
-            "identity": options.identity,
-        },
+
+    return serve
+
+
+def _leader_elected(manager: Manager, base: _Base) -> Serve:
+    """The controllers start once this instance holds the leader Lease; losing it ends the run (1)."""
+    election = base.options.election
+    elector = LeaderElector(
+        base.client, election.lease_namespace, election.lease_name, election.identity, election.lease
     )
-    elector_task: asyncio.Task[None] | None = None
-    exit_code = 0
-    failed = False
-    try:
-        if options.leader_elect:
-            elector = LeaderElector(
-                client, options.lease_namespace, options.lease_name, options.identity, options.lease
-            )
-            elector_task = asyncio.create_task(elector.run())
-            await _first(stop.wait(), elector.leading.wait())
-            if stop.is_set():
-                return 0
-        await _first(stop.wait(), controllers.start())  # a signal while the caches sync stops it too
-        if stop.is_set():
-            return 0
-        if member is not None:
-            await _first(stop.wait(), member.start())
-            if stop.is_set():
-                return 0
-        waits = [stop.wait()] + ([elector.lost.wait()] if elector else [])
-        waits += [member.failed.wait()] if member is not None else []
-        await _first(*waits)
-        if member is not None and member.evicted is not None:
+    lease = HoldsLeaderLease(elector)
+    base.check_synced(lambda: lease.standing_by)
+    manager.add(lease, Group.NEEDS_LEASE)
+    manager.add(base.runs_controllers, Group.NEEDS_LEASE)
+
+    async def serve() -> int:
+        await elector.lost.wait()
+        log.error("leadership lost; exiting so a fresh instance can take over")
+        return 1
+
+    return serve
+
+
+def _fleet_member(manager: Manager, base: _Base, lease_client: KubeClient | None) -> Serve:
+    """The controllers' workers start at once; the member joins after them and gives them their
+    scopes (one per shard it holds). Another process taking this identity ends the run."""
+    election = base.options.election
+    member = FleetMember(
+        base.client,
+        base.controllers,
+        lease_client=lease_client,
+        fleet=election.fleet or "",
+        namespace=election.fleet_namespace,
+        identity=election.identity,
+        capacity=election.shard_capacity,
+        handoff_timeout=election.handoff_timeout,
+    )
+    base.server.add_readiness_check(
+        "fleet-member", lambda: None if member.fresh else "member lease not fresh"
+    )
+    base.server.add_route("/debug/shards", lambda: _shards_debug(member))
+    manager.add(base.runs_controllers, Group.NEEDS_LEASE)
+    manager.add(ServesShards(member), Group.NEEDS_LEASE)
+
+    async def serve() -> int:
+        await member.failed.wait()
+        if member.evicted is not None:
             raise member.evicted  # another process took this identity: stop, and say so
-        if elector is not None and elector.lost.is_set():
-            log.error("leadership lost; exiting so a fresh instance can take over")
-            exit_code = 1
-        return exit_code
-    except (aiohttp.ClientError, TimeoutError) as exc:  # the API server went away (a member joining, say)
-        failed = True
-        raise ApiServerUnreachable(client.host, why_unreachable(exc)) from exc
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        if member is not None and member.ready.is_set():
-            await member.shutdown()
-        await controllers.stop(options.shutdown_timeout)
-        if elector_task is not None:
-            elector_task.cancel()  # releases the Lease when it still holds it
-            with contextlib.suppress(asyncio.CancelledError):
-                await elector_task
-        await _close(client, lease_client, server, audit)
-        if not failed:  # an error is said once, by the caller, with the exit code it decides
-            log.info("sparkfleet operator stopped", extra={"exit_code": exit_code})
+        return 0
 
-
-async def _close(
-    client: KubeClient, lease_client: KubeClient | None, server: StatusServer, audit: AuditLog | None
-) -> None:
-    await server.stop()
-    await client.close()
-    if lease_client is not None:
-        await lease_client.close()
-    if audit is not None:
-        audit.close()
+    return serve
 
 
 def _shards_debug(member: FleetMember) -> dict[str, Any]:
@@ -286,18 +290,3 @@ def _shards_debug(member: FleetMember) -> dict[str, Any]:
         },
         "problems": [str(p) for p in member.problems],
     }
-
-
-def _leading(elector: LeaderElector | None) -> bool:
-    return elector is None or elector.is_leader
-
-
-async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
-    """Waits until the first of the coroutines finishes; cancels the rest, and raises what the
-    first one raised (a member that cannot join must stop the process, not leave it idle)."""
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    for task in pending:
-        task.cancel()
-    for task in done:
-        task.result()

@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 import uvloop
 
+from sparkfleet.flags import parse_duration
 from sparkfleet.output import Format, parse_format, structured, table
 
 T = TypeVar("T")
@@ -78,8 +79,6 @@ Output = Annotated[
 
 def _duration(value: str) -> str:
     """A ``--timeout`` callback: a bad duration is refused, naming the flag, before anything changes."""
-    from sparkfleet.cli import parse_duration
-
     parse_duration(value)
     return value
 
@@ -183,8 +182,6 @@ def _run(target: Target, work: Callable[[Any], Awaitable[T]]) -> T:
 
 
 def _seconds(value: str) -> float:
-    from sparkfleet.cli import parse_duration
-
     return parse_duration(value)
 
 

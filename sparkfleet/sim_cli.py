@@ -15,9 +15,9 @@ from typing import Annotated, Any
 import typer
 import uvloop
 
-from sparkfleet import cli_support
+from sparkfleet import cli_support, flags
 
-LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_LEVELS = flags.LOG_LEVELS
 
 
 _checked = cli_support.checked
@@ -33,11 +33,7 @@ def _range(flag: str) -> Callable[[Any], Any]:
 
 
 def _one_of(*choices: str) -> Callable[[Any], Any]:
-    def check(value: str) -> None:
-        if value.lower() not in choices:
-            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
-
-    return _checked(check)
+    return _checked(flags.one_of(*choices))
 
 
 def _namespaces(values: list[str]) -> None:

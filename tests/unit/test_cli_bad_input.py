@@ -22,8 +22,8 @@ from aiohttp import web
 from typer.testing import CliRunner
 
 from sparkfleet.cli import app
-from sparkfleet.instance import _first
 from sparkfleet.kube import KubeConfigError, connect
+from sparkfleet.manager import first_of as _first
 from sparkfleet.startup import check_api_server
 from sparkfleet.testing.kubeconfig import write_kubeconfig
 from sparkfleet.testing.pki import CertificateAuthority
