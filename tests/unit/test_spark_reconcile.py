@@ -363,3 +363,39 @@ async def test_executor_states_only_are_batched(harness: Harness) -> None:
     await h.reconcile()
     assert h.status()["executorState"] == {"spark-pi-exec-1": "RUNNING"}
     assert h.status_writes() == 1
+
+
+class _RoutedBy:
+    def __init__(self, *keys: str):
+        self.keys = frozenset(keys)
+
+    def routing_keys(self, key: str) -> frozenset[str]:
+        return self.keys
+
+
+async def test_a_pod_relabelled_away_from_its_applications_routing_is_claimed_back(harness: Harness) -> None:
+    h = harness
+    h.controller.scoped = _RoutedBy("tier")  # type: ignore[assignment]
+    app = manifests.spark_pi(namespace=NS)
+    app["metadata"]["labels"] = {"tier": "gold"}
+    h.client.add(SPARK_APPLICATIONS, app)
+    await h.reconcile()
+    driver = h.driver()
+    assert driver["metadata"]["labels"]["tier"] == "gold"  # submitted with the application's routing
+    driver["metadata"]["labels"]["tier"] = "silver"
+    driver["status"] = {"phase": "Running"}
+    h.client.add(PODS, driver)
+    await h.reconcile()
+    assert h.driver()["metadata"]["labels"]["tier"] == "gold"
+    assert ("update", "pods") in h.requests()
+    assert h.status()["applicationState"] == {"state": "RUNNING"}
+
+
+async def test_a_status_the_api_server_refuses_is_said_not_retried(harness: Harness) -> None:
+    h = harness
+    _add_app(h)
+    invalid = ApiError(422, "Invalid", "status.driverInfo: Required value", {"details": {"causes": []}})
+    h.client.fail(*STATUS_WRITE, error=invalid)
+    assert await h.reconcile() is None
+    assert "status" not in h.app()
+    assert h.reasons() == ["StatusUpdateRejected", "SparkApplicationSubmitted"]
