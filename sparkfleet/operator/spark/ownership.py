@@ -20,10 +20,10 @@ Pure functions; the controllers do the reads and writes.
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from sparkfleet.api.base import key_path
+from sparkfleet.kube.timestamps import parse_time
 
 Obj = dict[str, Any]
 
@@ -63,11 +63,9 @@ def orphan_of(obj: Obj, kind: str, name: str, uid: str | None) -> bool:
     )
 
 
-def epoch(value: str | None) -> float | None:
-    """Seconds since the epoch of an API timestamp (``2026-01-01T00:00:00Z``), or None."""
-    if not value:
-        return None
-    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+epoch = parse_time
+"""Seconds since the epoch of an API timestamp (``2026-01-01T00:00:00Z``), or None: Kubernetes time
+is read in one place, :mod:`sparkfleet.kube.timestamps`."""
 
 
 def driver_name_field(pod_name: str | None, spark_conf: dict[str, str] | None) -> str:
