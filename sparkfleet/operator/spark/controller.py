@@ -40,6 +40,14 @@ from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
 from sparkfleet.operator.spark.owner_refs import explain_refusal
 from sparkfleet.operator.spark.pod_policy import NO_POLICY, PodPolicy
 from sparkfleet.operator.spark.pod_policy import problems as refused_by_policy
+from sparkfleet.operator.spark.policies import (
+    EXECUTOR_STATE_BATCH_SECONDS,
+    STALE_RECHECK_SECONDS,
+    DriverGrace,
+    EchoWait,
+    ExecutorBatching,
+    executors_only_change,
+)
 from sparkfleet.operator.spark.status import driver_of, executor_events, executor_states
 from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.submission import new_submission_id, render, spec_hash
@@ -49,8 +57,6 @@ log = logging.getLogger(__name__)
 
 CONTROLLER_NAME = "spark-application-controller"
 COMPONENT = "sparkfleet"
-EXECUTOR_STATE_BATCH_SECONDS = 1.0
-STALE_RECHECK_SECONDS = 1.0  # a fallback only: the watch event of our own write normally comes first
 # How often the holder of an application whose running driver creates executors with another routing
 # than the application's (its routing label changed while it ran) looks for them, to claim them.
 STRAY_POLL_SECONDS = 5.0
@@ -211,10 +217,11 @@ class SparkApplicationController:
             self._pods_left.discard(key)
             self._next_pod_list.pop(key, None)
             return None  # deleted: its pods follow by garbage collection
-        if self._unobserved.get(key) == raw["metadata"].get("resourceVersion"):
-            # Our last status write has not reached the cache yet: deciding from this older copy
-            # could submit twice. The watch event of that write brings the key back.
-            return Result(requeue_after=STALE_RECHECK_SECONDS)
+        echo = EchoWait(STALE_RECHECK_SECONDS).wait(
+            self._unobserved.get(key), raw["metadata"].get("resourceVersion")
+        )
+        if echo is not None:
+            return Result(requeue_after=echo)
         self._unobserved.pop(key, None)
         status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
         try:
@@ -234,10 +241,11 @@ class SparkApplicationController:
         )
         fetched = False
         if driver_pod is None and state in lifecycle.ACTIVE:
-            submitted_at = _epoch(status.get("lastSubmissionAttemptTime"))
-            if submitted_at is not None and self.clock() - submitted_at < self.driver_grace:
-                # Just created: its watch event is on the way and brings this key back.
-                return Result(requeue_after=self.driver_grace)
+            grace = DriverGrace(self.driver_grace).wait(
+                _epoch(status.get("lastSubmissionAttemptTime")), self.clock()
+            )
+            if grace is not None:
+                return Result(requeue_after=grace)
             driver_pod = await self._get_driver(namespace, status, uid)  # the cache may not have it yet
             fetched = driver_pod is not None
         routing_keys = self.scoped.routing_keys(key)
@@ -425,20 +433,16 @@ class SparkApplicationController:
     def _executor_states_hold(
         self, key: str, old: dict[str, Any], new: dict[str, Any], acted: bool
     ) -> float | None:
-        """Seconds to hold back a status write that changes executor states only; None: write now.
-
-        Executors start and finish one after another; folding their changes into one write a
-        batch window saves the API server most status writes of a large application.
-        """
-        if acted or new == old or _without_executors(new) != _without_executors(old):
+        """Seconds to hold back a status write that changes executor states only; None: write now
+        (see :class:`.policies.ExecutorBatching`)."""
+        batch = ExecutorBatching(self.executor_state_batch).verdict(
+            executors_only_change(old, new, acted), self._executor_write_due.get(key), time.monotonic()
+        )
+        if batch.due is None:
             self._executor_write_due.pop(key, None)
-            return None
-        now = time.monotonic()
-        due = self._executor_write_due.setdefault(key, now + self.executor_state_batch)
-        if now >= due:
-            del self._executor_write_due[key]
-            return None
-        return due - now
+        else:
+            self._executor_write_due[key] = batch.due
+        return batch.hold
 
     async def _adopt_foreign_driver(
         self, raw: dict[str, Any], driver_pod: dict[str, Any], current_hash: str
@@ -833,10 +837,6 @@ def _submission_failed(raw: dict[str, Any], message: str) -> tuple[str, str, str
         "SparkApplicationSubmissionFailed",
         f"failed to submit SparkApplication {name}: {message}",
     )
-
-
-def _without_executors(status: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in status.items() if k != "executorState"}
 
 
 def _submitted_hash(driver_pod: dict[str, Any]) -> str | None:
