@@ -29,8 +29,8 @@ class ScheduledSparkApplicationSpec(KubeModel):
 
 
 class ScheduledSparkApplicationStatus(KubeModel):
-    """The status as stored: its fields the wire's strings, unknown fields kept (see :class:`KubeModel`)."""
-
+    # The status as stored: the wire's strings, unknown fields kept. (A comment, not a docstring:
+    # a docstring would become the CRD's description.)
     last_run: str | None = None
     next_run: str | None = None
     last_run_name: str | None = None
