@@ -25,7 +25,8 @@ from sparkfleet.api.fleet import SPARK_FLEETS, SparkFleetSpec
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.leaderelection import LeaseTiming
 from sparkfleet.kube.resources import LEASES
-from sparkfleet.sharding.leases import ANNOTATION_REBALANCE, MemberLease, ShardLease, micro_time
+from sparkfleet.kube.timestamps import format_micro_time
+from sparkfleet.sharding.leases import ANNOTATION_REBALANCE, MemberLease, ShardLease
 from sparkfleet.sharding.planner import Member, Shard, plan
 from sparkfleet.sharding.shards import (
     Problem,
@@ -219,7 +220,7 @@ def decide(inputs: Inputs) -> tuple[dict[str, str | None], dict[str, Any]]:
     )
     holders = result.holders
 
-    now = micro_time(inputs.now)
+    now = format_micro_time(inputs.now)
     shard_status = []
     held: dict[str, int] = {}
     for name in inputs.shard_names:

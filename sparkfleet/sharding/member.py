@@ -42,6 +42,7 @@ from sparkfleet.kube.leaderelection import LeaderElector, LeaseTiming
 from sparkfleet.kube.lease import LeaseRecord, new_lease
 from sparkfleet.kube.resources import LEASES
 from sparkfleet.kube.scope import Scope
+from sparkfleet.kube.timestamps import format_micro_time
 from sparkfleet.sharding import metrics
 from sparkfleet.sharding.coordinator import Coordinator
 from sparkfleet.sharding.leases import (
@@ -65,7 +66,6 @@ from sparkfleet.sharding.leases import (
     fleet_selector,
     is_member_lease,
     member_lease_name,
-    micro_time,
     shard_lease_name,
 )
 from sparkfleet.sharding.membercore import (
@@ -510,7 +510,7 @@ class FleetMember:
                     where = f"{self.namespace}/{name}"
                     self._member_lease = None
                     raise IdentityInUse(self.identity, where, theirs.holder, theirs.nonce, running=True)
-        now = micro_time()
+        now = format_micro_time()
         annotations = {
             ANNOTATION_IDENTITY: self.identity,
             ANNOTATION_NONCE: self.nonce,
@@ -874,7 +874,7 @@ class FleetMember:
         definition: str | None = None,
         handoff: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        now = micro_time()
+        now = format_micro_time()
         annotations = {}
         if definition is not None:
             annotations[ANNOTATION_DEFINITION] = definition

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
 import random
 import time
@@ -44,6 +43,7 @@ from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
 from sparkfleet.kube.informer import EventType
 from sparkfleet.kube.resources import CONFIGMAPS, NODES, PODS, Resource, object_key
 from sparkfleet.kube.retry import unavailable, while_unavailable
+from sparkfleet.kube.timestamps import format_time
 from sparkfleet.operator.spark import naming
 from sparkfleet.sim import sparkconf
 from sparkfleet.sim.driver import (
@@ -120,7 +120,7 @@ def _conf_map_name(pod: dict[str, Any]) -> str | None:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time()
 
 
 @dataclass
