@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from sparkfleet.api.fleet import SPARK_FLEETS, SparkFleetSpec
 from sparkfleet.kube import ApiError, KubeClient
+from sparkfleet.kube.errors import ignore_not_found
 from sparkfleet.kube.leaderelection import LeaseTiming
 from sparkfleet.kube.resources import LEASES
 from sparkfleet.kube.timestamps import format_micro_time
@@ -483,9 +484,6 @@ class Coordinator:
             lease = view.lease
             age = member.lease_age(lease.name)
             if not view.alive and age is not None and age >= 3 * lease.duration:
-                try:
+                with ignore_not_found():
                     await member.client.delete(LEASES, lease.name, member.namespace)
-                except ApiError as exc:
-                    if not exc.is_not_found:
-                        raise
                 log.info("removed an expired member", extra={"fleet": member.fleet, "member": lease.identity})

@@ -37,6 +37,7 @@ from pydantic import ValidationError
 from sparkfleet.api.base import format_validation_error
 from sparkfleet.api.fleet import SPARK_FLEETS, SparkFleet, SparkFleetSpec
 from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
+from sparkfleet.kube.errors import ignore_not_found
 from sparkfleet.kube.informer import EventType
 from sparkfleet.kube.leaderelection import LeaderElector, LeaseTiming
 from sparkfleet.kube.lease import LeaseRecord, new_lease
@@ -499,11 +500,8 @@ class FleetMember:
     async def _write_member_lease(self) -> None:
         name = member_lease_name(self.fleet, self.identity)
         if self._member_lease is None:
-            try:
+            with ignore_not_found():
                 self._member_lease = await self.client.get(LEASES, name, self.namespace)
-            except ApiError as exc:
-                if not exc.is_not_found:
-                    raise
             if self._member_lease is not None:
                 theirs = MemberLease.parse(self._member_lease)
                 if theirs.holder and theirs.nonce != self.nonce:

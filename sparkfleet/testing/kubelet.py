@@ -81,6 +81,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
+from sparkfleet.kube.errors import ignore_conflict
 from sparkfleet.kube.informer import EventType
 from sparkfleet.kube.resources import CONFIGMAPS, NODES, PODS, SECRETS, SERVICEACCOUNTS, SERVICES
 from sparkfleet.kube.timestamps import format_time
@@ -243,11 +244,8 @@ class Kubelet:
             "kind": "Node",
             "metadata": {"name": self.node_name, "labels": {"kubernetes.io/hostname": self.node_name}},
         }
-        try:
+        with ignore_conflict():
             await self.client.create(NODES, node)
-        except ApiError as exc:
-            if not exc.is_conflict:
-                raise
         resources = {"cpu": "64", "memory": "256Gi", "pods": "110"}
         status = {
             "capacity": resources,
