@@ -147,10 +147,11 @@ unit: install ## unit tests only (no control plane)
 integration: $(TEST_DEPS) ## integration tests only
 	$(PY) -m pytest tests/integration tests/fleet tests/deploy tests/chaos tests/conformance
 
-lint: install ## ruff and mypy
+lint: install ## ruff, mypy and the import layering (lint-imports: the contracts in pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 fmt: install ## format and fix what ruff can
 	$(VENV)/bin/ruff format .

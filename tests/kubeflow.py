@@ -3,9 +3,6 @@ binary and identity, and reading and moving the objects both operators work on."
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +37,6 @@ def kubeflow_binary() -> Path:
 
 def state_of(app: dict[str, Any]) -> str:
     return str(((app.get("status") or {}).get("applicationState") or {}).get("state") or "")
-
-
-async def until(
-    check: Callable[[], Awaitable[bool]], seen: Callable[[], object], timeout: float = 30.0
-) -> None:
-    """Polls ``check`` until it holds; fails after ``timeout`` seconds with what ``seen`` says."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, f"not settled in {timeout}s: {seen()}"
-        await asyncio.sleep(0.2)
 
 
 async def pods_of(kube: KubeClient, namespace: str, app: str) -> dict[str, dict[str, Any]]:

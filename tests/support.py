@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import pytest
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from sparkfleet.kube.resources import ROLEBINDINGS, ROLES
 
 if TYPE_CHECKING:
     from sparkfleet.kube import KubeClient
     from sparkfleet.testing import ControlPlane
+
+T = TypeVar("T")
 
 
 def configmap(name: str, namespace: str, labels: dict[str, str] | None = None, **data: str) -> dict[str, Any]:
@@ -27,25 +28,64 @@ def configmap(name: str, namespace: str, labels: dict[str, str] | None = None, *
     }
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Polls a synchronous predicate (a cache, a list the test fills) until it holds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.02)
+@overload
+async def eventually(
+    check: Callable[[], Awaitable[T | None]],
+    *,
+    what: str,
+    timeout: float = ...,
+    interval: float = ...,
+    seen: Callable[[], object] | None = ...,
+    retrying: tuple[type[Exception], ...] = ...,
+) -> T: ...
 
 
-async def wait_until(what: str, check: Callable[[], Awaitable[Any]], timeout: float = 60.0) -> Any:
-    """Polls an async ``check`` until it returns something true, and returns that; fails naming ``what``."""
+@overload
+async def eventually(
+    check: Callable[[], T | None],
+    *,
+    what: str,
+    timeout: float = ...,
+    interval: float = ...,
+    seen: Callable[[], object] | None = ...,
+    retrying: tuple[type[Exception], ...] = ...,
+) -> T: ...
+
+
+async def eventually(
+    check: Callable[[], Any],
+    *,
+    what: str,
+    timeout: float = 20.0,
+    interval: float = 0.2,
+    seen: Callable[[], object] | None = None,
+    retrying: tuple[type[Exception], ...] = (),
+) -> Any:
+    """Polls ``check`` (sync or async) every ``interval`` seconds until it returns something true,
+    and returns that; after ``timeout`` seconds fails saying ``what`` was awaited and the last value
+    (or what ``seen`` says, when the check's value is a bare bool).
+
+    An exception from the check fails at once, unless it is one of ``retrying``: then it counts as a
+    miss, and the last one is in the failure (a 404 for an object not created yet, say).
+    """
     deadline = time.monotonic() + timeout
     while True:
-        found = await check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.2)
+        error: Exception | None = None
+        try:
+            result = check()
+            value = await result if inspect.isawaitable(result) else result
+        except retrying as exc:
+            error = exc
+        else:
+            if value:
+                return value
+        if time.monotonic() >= deadline:
+            last = f"raised {error!r}" if error is not None else f"was {value!r}"
+            detail = f"; saw {seen()}" if seen is not None else ""
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what}: the check last {last}{detail}"
+            ) from error
+        await asyncio.sleep(interval)
 
 
 class FakeClock:

@@ -60,6 +60,7 @@ from sparkfleet.chaos.random_checks import (
 )
 from sparkfleet.demo.workload import application
 from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
+from sparkfleet.kube.errors import ignore_conflict
 from sparkfleet.kube.informer import EventType
 from sparkfleet.kube.resources import NAMESPACES, PODS, SERVICEACCOUNTS
 from sparkfleet.operator.spark import naming
@@ -446,12 +447,9 @@ class RandomRun:
         for _ in range(20):
             obj = await self.client.get(SPARK_FLEETS, fleet, self.fleet_namespace)
             obj["spec"] = self._fleet_spec(fleet, definition)
-            try:
+            with ignore_conflict():
                 await self.client.replace(SPARK_FLEETS, obj)
                 return
-            except ApiError as exc:
-                if not exc.is_conflict:
-                    raise
         raise RuntimeError(f"could not write fleet {fleet}'s spec: 20 conflicts in a row")
 
     # -- the run -----------------------------------------------------------------------------

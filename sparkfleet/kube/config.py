@@ -25,7 +25,6 @@ import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -33,6 +32,8 @@ from urllib.parse import urlsplit
 import orjson
 import yaml
 from multidict import CIMultiDict
+
+from sparkfleet.kube.timestamps import parse_time
 
 
 class KubeConfigError(Exception):
@@ -152,7 +153,7 @@ def _expiry(value: Any, where: str) -> float | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+        return parse_time(str(value))
     except ValueError as exc:
         raise KubeConfigError(f"{where}: expirationTimestamp {value!r} is not a timestamp") from exc
 

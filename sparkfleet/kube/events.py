@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 import time
 import uuid
@@ -16,6 +15,7 @@ import aiohttp
 from sparkfleet.kube.client import KubeClient
 from sparkfleet.kube.errors import ApiError
 from sparkfleet.kube.resources import EVENTS
+from sparkfleet.kube.timestamps import format_time
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def event_about(
 ) -> dict[str, Any]:
     """A core/v1 Event about ``obj``, as `kubectl describe` shows it."""
     meta = obj["metadata"]
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = format_time()
     return {
         "apiVersion": "v1",
         "kind": "Event",

@@ -25,10 +25,11 @@ import aiohttp
 
 from sparkfleet.kube.client import KubeClient
 from sparkfleet.kube.errors import ApiError
-from sparkfleet.kube.lease import JITTER, ExpiryClock, LeaseRecord, LeaseTiming, micro_time, new_lease
+from sparkfleet.kube.lease import JITTER, ExpiryClock, LeaseRecord, LeaseTiming, new_lease
 from sparkfleet.kube.resources import LEASES
+from sparkfleet.kube.timestamps import format_micro_time
 
-__all__ = ["JITTER", "LeaderElector", "LeaseTiming", "micro_time"]
+__all__ = ["JITTER", "LeaderElector", "LeaseTiming"]
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class LeaderElector:
             return False
 
     async def _attempt(self) -> bool:
-        now = micro_time()
+        now = format_micro_time()
         try:
             current = LeaseRecord.parse(await self.client.get(LEASES, self.name, self.namespace))
         except ApiError as exc:
@@ -136,7 +137,7 @@ class LeaderElector:
         """Gives the Lease up (empty holder, 1 s duration) so a successor need not wait it out."""
         if self._lease is None or self._lease.holder != self.identity:
             return
-        body = self._lease.written(holder="", duration=1, now=micro_time(), acquire=False)
+        body = self._lease.written(holder="", duration=1, now=format_micro_time(), acquire=False)
         self._lease = LeaseRecord.parse(await self.client.replace(LEASES, body))
         self.leading.clear()
         log.info(

@@ -17,18 +17,12 @@ Pure (no I/O); the clock is injected.
 from __future__ import annotations
 
 import copy
-import datetime
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_DURATION = 15.0
-
-
-def micro_time(now: datetime.datetime | None = None) -> str:
-    """A Kubernetes MicroTime: RFC 3339 with microseconds, UTC."""
-    return (now or datetime.datetime.now(datetime.UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def lease_spec(

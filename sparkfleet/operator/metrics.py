@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-
-if TYPE_CHECKING:
-    from sparkfleet.operator.workqueue import WorkQueue
 
 # client-go's workqueue buckets: 10 ns .. 1000 s, by factors of 10.
 QUEUE_BUCKETS = tuple(1e-8 * 10**i for i in range(12))
@@ -68,11 +65,25 @@ ACTIVE_WORKERS = Gauge(
 )
 
 
+class WorkInProgress(Protocol):
+    """A queue as the in-progress gauges see it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def controller(self) -> str: ...
+
+    def processing_ages(self) -> list[float]:
+        """Seconds each item being processed has been processed for."""
+        ...
+
+
 class _InProgressCollector(Collector):
     """``workqueue_unfinished_work_seconds`` and ``workqueue_longest_running_processor_seconds``."""
 
     def __init__(self) -> None:
-        self.queues: weakref.WeakSet[WorkQueue[object]] = weakref.WeakSet()
+        self.queues: weakref.WeakSet[WorkInProgress] = weakref.WeakSet()
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         unfinished = GaugeMetricFamily(
@@ -97,3 +108,83 @@ class _InProgressCollector(Collector):
 
 IN_PROGRESS = _InProgressCollector()
 REGISTRY.register(IN_PROGRESS)
+
+
+class QueueMetrics(Protocol):
+    """What a work queue reports about itself.
+
+    :class:`PrometheusQueueMetrics` for the operator's queues, :data:`NO_QUEUE_METRICS` for none.
+    """
+
+    def watch(self, queue: WorkInProgress) -> None:
+        """Reports ``queue``'s work in progress when scraped (it is held weakly)."""
+        ...
+
+    def added(self) -> None: ...
+
+    def depth(self, depth: int) -> None: ...
+
+    def waited(self, seconds: float) -> None:
+        """An item waited ``seconds`` in the queue before a worker took it."""
+        ...
+
+    def worked(self, seconds: float) -> None:
+        """A worker spent ``seconds`` on an item."""
+        ...
+
+    def retried(self) -> None: ...
+
+
+class PrometheusQueueMetrics:
+    """The ``workqueue_*`` series of one queue, labelled ``name`` and ``controller``."""
+
+    def __init__(self, name: str, controller: str) -> None:
+        labels = (name, controller)
+        self._depth = DEPTH.labels(*labels)
+        self._adds = ADDS.labels(*labels)
+        self._queue_duration = QUEUE_DURATION.labels(*labels)
+        self._work_duration = WORK_DURATION.labels(*labels)
+        self._retries = RETRIES.labels(*labels)
+
+    def watch(self, queue: WorkInProgress) -> None:
+        IN_PROGRESS.queues.add(queue)
+
+    def added(self) -> None:
+        self._adds.inc()
+
+    def depth(self, depth: int) -> None:
+        self._depth.set(depth)
+
+    def waited(self, seconds: float) -> None:
+        self._queue_duration.observe(seconds)
+
+    def worked(self, seconds: float) -> None:
+        self._work_duration.observe(seconds)
+
+    def retried(self) -> None:
+        self._retries.inc()
+
+
+class NoQueueMetrics:
+    """Reports nothing: for queues that are not the operator's (and tests)."""
+
+    def watch(self, queue: WorkInProgress) -> None:
+        pass
+
+    def added(self) -> None:
+        pass
+
+    def depth(self, depth: int) -> None:
+        pass
+
+    def waited(self, seconds: float) -> None:
+        pass
+
+    def worked(self, seconds: float) -> None:
+        pass
+
+    def retried(self) -> None:
+        pass
+
+
+NO_QUEUE_METRICS = NoQueueMetrics()

@@ -8,7 +8,10 @@
   a submitted application changed), which should not wait behind a burst of
   new objects; an urgent add of an item already queued moves it up.
 - :meth:`add_after` holds an item back until a deadline (the earliest one
-  asked for wins) on the event loop's timers, without polling.
+  asked for wins) on the queue's clock's timers, without polling. That clock
+  (:class:`sparkfleet.clock.Clock`; the event loop's by default) drives every
+  wait of the queue: delays, rate-limited re-adds, the drain timeout, and the
+  durations it reports.
 - :meth:`shutdown` stops taking work: nothing new is accepted, queued and
   delayed items are dropped (their objects are listed again by whoever runs
   next), workers get :class:`ShutDown`, and :meth:`drain` waits for the items
@@ -18,12 +21,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-from sparkfleet.operator import metrics
+from sparkfleet.clock import LOOP_CLOCK, Clock, Timer
+from sparkfleet.operator.metrics import PrometheusQueueMetrics, QueueMetrics
 from sparkfleet.operator.ratelimiters import RateLimiter, default_controller_rate_limiter
 
 T = TypeVar("T", bound=Hashable)
@@ -40,9 +43,12 @@ class WorkQueue(Generic[T]):
         rate_limiter: RateLimiter[T] | None = None,
         *,
         controller: str | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        metrics_enabled: bool = True,
+        clock: Clock = LOOP_CLOCK,
+        metrics: QueueMetrics | None = None,
     ):
+        """``metrics``: where the queue reports; by default the ``workqueue_*`` series labelled
+        with ``name`` and ``controller`` (pass :data:`~sparkfleet.operator.metrics.NO_QUEUE_METRICS`
+        for none)."""
         self.name = name
         self.controller = controller or name
         self.rate_limiter: RateLimiter[T] = rate_limiter or default_controller_rate_limiter()
@@ -53,20 +59,15 @@ class WorkQueue(Generic[T]):
         self._dirty: set[T] = set()
         self._processing: dict[T, float] = {}  # item -> when its processing started
         self._queued_at: dict[T, float] = {}
-        self._delayed: dict[T, tuple[float, asyncio.TimerHandle]] = {}  # item -> (deadline, timer)
+        self._delayed: dict[T, tuple[float, Timer]] = {}  # item -> (deadline, timer)
         self._getters: deque[asyncio.Future[None]] = deque()
         self._idle = asyncio.Event()
         self._idle.set()
         self._shutting_down = False
-        self._metrics = metrics_enabled
-        if metrics_enabled:
-            labels = (name, self.controller)
-            self._depth = metrics.DEPTH.labels(*labels)
-            self._adds = metrics.ADDS.labels(*labels)
-            self._queue_duration = metrics.QUEUE_DURATION.labels(*labels)
-            self._work_duration = metrics.WORK_DURATION.labels(*labels)
-            self._retries = metrics.RETRIES.labels(*labels)
-            metrics.IN_PROGRESS.queues.add(self)  # type: ignore[arg-type]
+        self._metrics: QueueMetrics = (
+            PrometheusQueueMetrics(name, self.controller) if metrics is None else metrics
+        )
+        self._metrics.watch(self)
 
     # -- adding --------------------------------------------------------------------
 
@@ -80,8 +81,7 @@ class WorkQueue(Generic[T]):
                     self._queue.remove(item)
                     self._urgent.append(item)
             return
-        if self._metrics:
-            self._adds.inc()
+        self._metrics.added()
         self._dirty.add(item)
         if urgent:
             self._urgent_items.add(item)
@@ -91,9 +91,8 @@ class WorkQueue(Generic[T]):
 
     def _enqueue(self, item: T) -> None:
         (self._urgent if item in self._urgent_items else self._queue).append(item)
-        self._queued_at[item] = self._clock()
-        if self._metrics:
-            self._depth.set(len(self))
+        self._queued_at[item] = self._clock.now()
+        self._metrics.depth(len(self))
         while self._getters:
             getter = self._getters.popleft()
             if not getter.done():
@@ -107,14 +106,13 @@ class WorkQueue(Generic[T]):
         if delay <= 0:
             self.add(item)
             return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + delay
+        deadline = self._clock.now() + delay
         pending = self._delayed.get(item)
         if pending is not None:
             if pending[0] <= deadline:
                 return
             pending[1].cancel()
-        self._delayed[item] = (deadline, loop.call_at(deadline, self._fire, item))
+        self._delayed[item] = (deadline, self._clock.call_later(delay, lambda: self._fire(item)))
 
     def _fire(self, item: T) -> None:
         self._delayed.pop(item, None)
@@ -124,8 +122,7 @@ class WorkQueue(Generic[T]):
         """Adds ``item`` after the rate limiter's backoff for it; counts a retry."""
         if self._shutting_down:
             return
-        if self._metrics:
-            self._retries.inc()
+        self._metrics.retried()
         self.add_after(item, self.rate_limiter.when(item))
 
     def forget(self, item: T) -> None:
@@ -150,16 +147,13 @@ class WorkQueue(Generic[T]):
                     self._wake_one()  # pass the wake-up on to another worker
                 raise
         item = self._urgent.popleft() if self._urgent else self._queue.popleft()
-        now = self._clock()
+        now = self._clock.now()
         self._dirty.discard(item)
         self._urgent_items.discard(item)
         self._processing[item] = now
         self._idle.clear()
-        if self._metrics:
-            self._depth.set(len(self))
-            self._queue_duration.observe(now - self._queued_at.pop(item, now))
-        else:
-            self._queued_at.pop(item, None)
+        self._metrics.depth(len(self))
+        self._metrics.waited(now - self._queued_at.pop(item, now))
         return item
 
     def _wake_one(self) -> None:
@@ -171,8 +165,8 @@ class WorkQueue(Generic[T]):
 
     def done(self, item: T) -> None:
         started = self._processing.pop(item, None)
-        if started is not None and self._metrics:
-            self._work_duration.observe(self._clock() - started)
+        if started is not None:
+            self._metrics.worked(self._clock.now() - started)
         if item in self._dirty and not self._shutting_down:
             self._enqueue(item)
         if not self._processing:
@@ -203,8 +197,7 @@ class WorkQueue(Generic[T]):
             if item in self._dirty and predicate(item):
                 self._dirty.discard(item)
                 self._urgent_items.discard(item)
-        if self._metrics:
-            self._depth.set(len(self))
+        self._metrics.depth(len(self))
         return removed
 
     def count(self, predicate: Callable[[T], bool]) -> int:
@@ -221,8 +214,7 @@ class WorkQueue(Generic[T]):
         self._urgent_items.clear()
         self._queued_at.clear()
         self._dirty.clear()
-        if self._metrics:
-            self._depth.set(0)
+        self._metrics.depth(0)
         for _, timer in self._delayed.values():
             timer.cancel()
         self._delayed.clear()
@@ -232,13 +224,28 @@ class WorkQueue(Generic[T]):
                 getter.set_result(None)
 
     async def drain(self, timeout: float | None = None) -> bool:
-        """Waits until no item is being processed; ``False`` if ``timeout`` passed first."""
+        """Waits until no item is being processed; ``False`` if ``timeout`` (on the queue's clock)
+        passed first."""
+        if self._idle.is_set():
+            return True
+        if timeout is None:
+            await self._idle.wait()
+            return True
+        expired: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def expire() -> None:
+            if not expired.done():
+                expired.set_result(None)
+
+        timer = self._clock.call_later(timeout, expire)
+        idle = asyncio.ensure_future(self._idle.wait())
         try:
-            async with asyncio.timeout(timeout):
-                await self._idle.wait()
-        except TimeoutError:
-            return False
-        return True
+            await asyncio.wait((idle, expired), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            idle.cancel()
+            expired.cancel()
+        return self._idle.is_set()
 
     @property
     def shutting_down(self) -> bool:
@@ -256,5 +263,5 @@ class WorkQueue(Generic[T]):
         return len(self._queue) + len(self._urgent)
 
     def processing_ages(self) -> list[float]:
-        now = self._clock()
+        now = self._clock.now()
         return [now - started for started in self._processing.values()]

@@ -23,9 +23,11 @@ from pydantic import ValidationError
 
 from sparkfleet.api.fleet import SPARK_FLEETS, SparkFleetSpec
 from sparkfleet.kube import ApiError, KubeClient
+from sparkfleet.kube.errors import ignore_not_found
 from sparkfleet.kube.leaderelection import LeaseTiming
 from sparkfleet.kube.resources import LEASES
-from sparkfleet.sharding.leases import ANNOTATION_REBALANCE, MemberLease, ShardLease, micro_time
+from sparkfleet.kube.timestamps import format_micro_time
+from sparkfleet.sharding.leases import ANNOTATION_REBALANCE, MemberLease, ShardLease
 from sparkfleet.sharding.planner import Member, Shard, plan
 from sparkfleet.sharding.shards import (
     Problem,
@@ -219,7 +221,7 @@ def decide(inputs: Inputs) -> tuple[dict[str, str | None], dict[str, Any]]:
     )
     holders = result.holders
 
-    now = micro_time(inputs.now)
+    now = format_micro_time(inputs.now)
     shard_status = []
     held: dict[str, int] = {}
     for name in inputs.shard_names:
@@ -482,9 +484,6 @@ class Coordinator:
             lease = view.lease
             age = member.lease_age(lease.name)
             if not view.alive and age is not None and age >= 3 * lease.duration:
-                try:
+                with ignore_not_found():
                     await member.client.delete(LEASES, lease.name, member.namespace)
-                except ApiError as exc:
-                    if not exc.is_not_found:
-                        raise
                 log.info("removed an expired member", extra={"fleet": member.fleet, "member": lease.identity})

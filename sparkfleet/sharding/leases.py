@@ -16,7 +16,6 @@ the Lease, so clocks of different machines never need to agree.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import math
 import re
@@ -26,7 +25,6 @@ from typing import Any
 import orjson
 
 from sparkfleet.kube.lease import ExpiryClock, LeaseRecord
-from sparkfleet.kube.lease import micro_time as kube_micro_time
 
 __all__ = ["ExpiryClock", "LeaseRecord"]  # the shared record and clock, re-exported for the fleet's users
 
@@ -78,17 +76,6 @@ def coordinator_lease_name(fleet: str) -> str:
 
 def fleet_selector(fleet: str) -> str:
     return f"{LABEL_FLEET}={fleet}"
-
-
-def micro_time(now: float | None = None) -> str:
-    """A Kubernetes MicroTime of ``now`` (epoch seconds; default: this moment)."""
-    return kube_micro_time(None if now is None else datetime.datetime.fromtimestamp(now, datetime.UTC))
-
-
-def parse_time(value: str | None) -> float | None:
-    if not value:
-        return None
-    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
 @dataclass(frozen=True, slots=True)

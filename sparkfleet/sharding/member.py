@@ -37,11 +37,13 @@ from pydantic import ValidationError
 from sparkfleet.api.base import format_validation_error
 from sparkfleet.api.fleet import SPARK_FLEETS, SparkFleet, SparkFleetSpec
 from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
+from sparkfleet.kube.errors import ignore_not_found
 from sparkfleet.kube.informer import EventType
 from sparkfleet.kube.leaderelection import LeaderElector, LeaseTiming
 from sparkfleet.kube.lease import LeaseRecord, new_lease
 from sparkfleet.kube.resources import LEASES
 from sparkfleet.kube.scope import Scope
+from sparkfleet.kube.timestamps import format_micro_time
 from sparkfleet.sharding import metrics
 from sparkfleet.sharding.coordinator import Coordinator
 from sparkfleet.sharding.leases import (
@@ -65,7 +67,6 @@ from sparkfleet.sharding.leases import (
     fleet_selector,
     is_member_lease,
     member_lease_name,
-    micro_time,
     shard_lease_name,
 )
 from sparkfleet.sharding.membercore import (
@@ -499,18 +500,15 @@ class FleetMember:
     async def _write_member_lease(self) -> None:
         name = member_lease_name(self.fleet, self.identity)
         if self._member_lease is None:
-            try:
+            with ignore_not_found():
                 self._member_lease = await self.client.get(LEASES, name, self.namespace)
-            except ApiError as exc:
-                if not exc.is_not_found:
-                    raise
             if self._member_lease is not None:
                 theirs = MemberLease.parse(self._member_lease)
                 if theirs.holder and theirs.nonce != self.nonce:
                     where = f"{self.namespace}/{name}"
                     self._member_lease = None
                     raise IdentityInUse(self.identity, where, theirs.holder, theirs.nonce, running=True)
-        now = micro_time()
+        now = format_micro_time()
         annotations = {
             ANNOTATION_IDENTITY: self.identity,
             ANNOTATION_NONCE: self.nonce,
@@ -874,7 +872,7 @@ class FleetMember:
         definition: str | None = None,
         handoff: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        now = micro_time()
+        now = format_micro_time()
         annotations = {}
         if definition is not None:
             annotations[ANNOTATION_DEFINITION] = definition

@@ -13,7 +13,6 @@ same whatever prints them (table, JSON, YAML).
 from __future__ import annotations
 
 import asyncio
-import datetime
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,12 +24,12 @@ from sparkfleet.api.fleet import SPARK_FLEETS, SparkFleetSpec
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.resources import LEASES
 from sparkfleet.kube.scope import Scope
+from sparkfleet.kube.timestamps import format_micro_time, parse_time
 from sparkfleet.sharding.leases import (
     ANNOTATION_REBALANCE,
     MemberLease,
     fleet_selector,
     is_member_lease,
-    parse_time,
 )
 from sparkfleet.sharding.planner import Member, Move, Shard, plan
 from sparkfleet.sharding.shards import compile_shards
@@ -311,7 +310,7 @@ class FleetOps:
                     raise
 
     async def request_rebalance(self) -> str:
-        token = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        token = format_micro_time()
         await self._patch({"metadata": {"annotations": {ANNOTATION_REBALANCE: token}}})
         return token
 

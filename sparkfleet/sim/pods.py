@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
 import random
 import time
@@ -41,9 +40,11 @@ from typing import Any
 import aiohttp
 
 from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
+from sparkfleet.kube.errors import ignore_conflict, ignore_not_found
 from sparkfleet.kube.informer import EventType
 from sparkfleet.kube.resources import CONFIGMAPS, NODES, PODS, Resource, object_key
 from sparkfleet.kube.retry import unavailable, while_unavailable
+from sparkfleet.kube.timestamps import format_time
 from sparkfleet.operator.spark import naming
 from sparkfleet.sim import sparkconf
 from sparkfleet.sim.driver import (
@@ -120,7 +121,7 @@ def _conf_map_name(pod: dict[str, Any]) -> str | None:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time()
 
 
 @dataclass
@@ -194,11 +195,8 @@ class PodSimulator:
                 "labels": {"kubernetes.io/hostname": name, "sparkfleet.io/simulated": "true"},
             },
         }
-        try:
+        with ignore_conflict():
             await self.client.create(NODES, node)
-        except ApiError as exc:
-            if not exc.is_conflict:
-                raise
         status = {
             "capacity": {"cpu": "1000", "memory": "4000Gi", "pods": "10000"},
             "allocatable": {"cpu": "1000", "memory": "4000Gi", "pods": "10000"},
@@ -276,15 +274,12 @@ class PodSimulator:
                 "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
                 "target": {"apiVersion": "v1", "kind": "Node", "name": node},
             }
-            try:
+            with ignore_conflict():  # already bound: an earlier try got through
                 await self._write(
                     self.client.request(
                         "POST", PODS.path(meta["namespace"], meta["name"], "binding"), body=binding
                     )
                 )
-            except ApiError as exc:
-                if not exc.is_conflict:  # already bound: an earlier try got through
-                    raise
             pod = {**pod, "spec": {**(pod.get("spec") or {}), "nodeName": node}}
         if is_driver and not await self._volumes_ready(pod):
             # As a kubelet does, wait for the ConfigMap volume for as long as the pod exists
@@ -385,11 +380,8 @@ class PodSimulator:
         namespace = driver["metadata"]["namespace"]
         found: dict[str, dict[str, str]] = {}
         for name in mounted_config_maps(driver):
-            try:
+            with ignore_not_found():
                 found[name] = (await self.client.get(CONFIGMAPS, name, namespace)).get("data") or {}
-            except ApiError as exc:
-                if not exc.is_not_found:
-                    raise
         return found
 
     async def _refused(self, driver: dict[str, Any], run: _Driver, error: sparkconf.SparkError) -> None:
@@ -482,15 +474,12 @@ class PodSimulator:
             container = DRIVER_CONTAINER if role == "driver" else EXECUTOR_CONTAINER
             await self._terminate(meta["namespace"], meta["name"], container, failed=True, message=None,
                                   code=SIGTERM_EXIT_CODE)  # fmt: skip
-        try:
+        with ignore_not_found(), ignore_conflict():  # gone, or a new pod of the same name
             await self._write(
                 self.client.delete(
                     PODS, meta["name"], meta["namespace"], uid=meta["uid"], grace_period_seconds=0
                 )
             )
-        except ApiError as exc:
-            if not (exc.is_not_found or exc.is_conflict):  # gone, or a new pod of the same name
-                raise
         self.stats.pods_stopped += 1
 
     def _heard(self, driver: dict[str, Any], phase: str) -> None:

@@ -70,7 +70,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import datetime
 import logging
 import shutil
 import signal
@@ -82,8 +81,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from sparkfleet.kube import ApiError, Informer, InformerEvent, KubeClient
+from sparkfleet.kube.errors import ignore_conflict
 from sparkfleet.kube.informer import EventType
 from sparkfleet.kube.resources import CONFIGMAPS, NODES, PODS, SECRETS, SERVICEACCOUNTS, SERVICES
+from sparkfleet.kube.timestamps import format_time
 from sparkfleet.operator.spark.submission import parse_properties
 from sparkfleet.testing import entrypoint
 from sparkfleet.testing.entrypoint import Host, Launch, PodUnsupported, VolumeSources
@@ -104,7 +105,7 @@ SOURCE_POLL_SECONDS = (0.1, 1.0)
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time()
 
 
 @dataclass(eq=False)
@@ -243,11 +244,8 @@ class Kubelet:
             "kind": "Node",
             "metadata": {"name": self.node_name, "labels": {"kubernetes.io/hostname": self.node_name}},
         }
-        try:
+        with ignore_conflict():
             await self.client.create(NODES, node)
-        except ApiError as exc:
-            if not exc.is_conflict:
-                raise
         resources = {"cpu": "64", "memory": "256Gi", "pods": "110"}
         status = {
             "capacity": resources,

@@ -25,7 +25,7 @@ from tests.deploy.chart import CHART, EXAMPLES, apply, render
 from tests.deploy.fleet import NOT_APPLIED
 from tests.deploy.test_fleet_chart import FORBIDDEN_IN_LOG, can
 from tests.examples import manifests
-from tests.support import wait_until
+from tests.support import eventually
 
 LEASE_API = "coordination.k8s.io/leases"
 
@@ -111,7 +111,7 @@ async def test_classic_mode_holds_its_leader_lease_and_no_other(
                 raise
             return bool(lease["spec"].get("holderIdentity") == "operator-0")
 
-        await wait_until("the operator to take its leader Lease", leading)
+        await eventually(leading, what="the operator to take its leader Lease", timeout=60.0)
         await kube.create(SPARK_APPLICATIONS, manifests.spark_pi("classic", jobs))
         every = manifests.scheduled("every", jobs)
         every["spec"].update(schedule="@every 2s", timeZone="UTC")
@@ -124,7 +124,7 @@ async def test_classic_mode_holds_its_leader_lease_and_no_other(
             scheduled = await kube.get(SCHEDULED_SPARK_APPLICATIONS, "every", jobs)
             return state == "SUBMITTED" and bool((scheduled.get("status") or {}).get("lastRunName"))
 
-        await wait_until("the application submitted and a scheduled run", served)
+        await eventually(served, what="the application submitted and a scheduled run", timeout=60.0)
         other = await kube.get(LEASES, "other-controller-lock", ops)
         assert other["spec"]["holderIdentity"] == "other-controller-0"
         assert not FORBIDDEN_IN_LOG.search(log_path.read_text()), log_path.read_text()[-3000:]

@@ -21,7 +21,7 @@ from tests.deploy.chart import CHART, exported_names, metric_names
 from tests.deploy.fleet import ChartFleet
 from tests.deploy.test_chart import dashboard_exprs
 from tests.examples import manifests
-from tests.support import wait_until
+from tests.support import eventually
 
 FORBIDDEN = re.compile(r'^rest_client_requests_total\{[^}]*code="403"[^}]*\} (\S+)$', re.MULTILINE)
 # A 403 as the logs tell it ("code": 403, or an ApiError's "403 Forbidden"); a bare "403" would
@@ -75,13 +75,13 @@ async def test_fleet_under_the_charts_service_account(
             states = await fleet.app_states()
             return all(states.get(f"{ns}/{name}") == "COMPLETED" for ns, name in wanted)
 
-        await wait_until("the applications to complete", lambda: completed(keys))
+        await eventually(lambda: completed(keys), what="the applications to complete", timeout=60.0)
 
         async def scheduled_ran() -> bool:
             obj = await kube.get(SCHEDULED_SPARK_APPLICATIONS, "every", fleet.app_namespaces[0])
             return bool((obj.get("status") or {}).get("lastRunName"))
 
-        await wait_until("a scheduled run", scheduled_ran)
+        await eventually(scheduled_ran, what="a scheduled run", timeout=60.0)
 
         # Scale up: a third instance joins and gets shards without anyone asking for a rebalance.
         await fleet.start("m3")
@@ -92,7 +92,7 @@ async def test_fleet_under_the_charts_service_account(
             settled = sum(held.values()) == fleet.shards and set(held) == {"m1", "m2", "m3"}
             return held if settled and all(s.get("phase") == "Held" for s in status["shards"]) else None
 
-        held = await wait_until("m3 to take shards", rebalanced)
+        held = await eventually(rebalanced, what="m3 to take shards", timeout=60.0)
         fair = fleet.shards / 3
         assert max(held.values()) <= max(1.25 * fair, fair + 1), held
 
@@ -103,7 +103,11 @@ async def test_fleet_under_the_charts_service_account(
         status = await fleet.wait_settled(["m2", "m3"])
         assert set(fleet.held(status)) == {"m2", "m3"}
         after = await fleet.create_apps(per_namespace=1, prefix="after")
-        await wait_until("the applications created after scaling down to complete", lambda: completed(after))
+        await eventually(
+            lambda: completed(after),
+            what="the applications created after scaling down to complete",
+            timeout=60.0,
+        )
 
         # No 403 anywhere: not in any instance's request metrics, not in any log.
         for member, text in exposition.items():
@@ -207,8 +211,10 @@ async def test_two_releases_naming_one_namespace(
             }
             return status if held == shards and condition(status, "Overlap").get("reason") == reason else None
 
-        status_b = await wait_until(
-            "the second fleet to refuse y", lambda: settled(second, {z: "b1"}, "NamespacesRefused")
+        status_b = await eventually(
+            lambda: settled(second, {z: "b1"}, "NamespacesRefused"),
+            what="the second fleet to refuse y",
+            timeout=60.0,
         )
         overlap = condition(status_b, "Overlap")
         assert overlap["status"] == "True"
@@ -216,8 +222,10 @@ async def test_two_releases_naming_one_namespace(
             overlap["message"]
             == f"refused shard {y}: namespaces {y} are already claimed by fleet {first.namespace}/{first.name}"
         )
-        status_a = await wait_until(
-            "the first fleet to keep y", lambda: settled(first, {x: "a1", y: "a1"}, "NamespacesClaimedTwice")
+        status_a = await eventually(
+            lambda: settled(first, {x: "a1", y: "a1"}, "NamespacesClaimedTwice"),
+            what="the first fleet to keep y",
+            timeout=60.0,
         )
         assert (
             f"{second.namespace}/{second.name} also names namespaces {y} (this fleet claimed them first)"
@@ -231,15 +239,17 @@ async def test_two_releases_naming_one_namespace(
         async def submitted() -> bool:
             return (await first.app_states()).get(f"{y}/{key[1]}") in ("SUBMITTED", "RUNNING", "COMPLETED")
 
-        await wait_until("the application in y to be submitted", submitted)
+        await eventually(submitted, what="the application in y to be submitted", timeout=60.0)
         audit = await first.wait_audited([key]) + second.audit()
         members = {r["member"] for r in audit if r["key"].startswith(f"{y}/")}
         assert members == {"a1"}
 
         # Once the first fleet is gone, y is no longer claimed: the second fleet takes it.
         await kube.delete(SPARK_FLEETS, first.name, first.namespace)
-        await wait_until(
-            "the second fleet to take y", lambda: settled(second, {y: "b1", z: "b1"}, "NoOverlap")
+        await eventually(
+            lambda: settled(second, {y: "b1", z: "b1"}, "NoOverlap"),
+            what="the second fleet to take y",
+            timeout=60.0,
         )
     finally:
         await first.close()
@@ -285,7 +295,7 @@ async def test_label_routed_fleet_is_bounded_by_its_job_namespaces(
             states = await fleet.app_states()
             return all(states.get(f"{ns}/{name}") == "COMPLETED" for ns, name in gold + rest)
 
-        await wait_until("the routed applications to complete", completed)
+        await eventually(completed, what="the routed applications to complete", timeout=60.0)
         shard_of = {r["key"]: r["shard"] for r in fleet.audit()}
         assert {shard_of[f"{ns}/{name}"] for ns, name in gold} == {"gold"}
         assert {shard_of[f"{ns}/{name}"] for ns, name in rest} == {"rest"}

@@ -12,7 +12,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from sparkfleet.operator.audit import read as read_audit
 from sparkfleet.testing import ControlPlane
 from sparkfleet.testing.proc import free_port
 from tests.examples import manifests
-from tests.support import spark_crds
+from tests.support import eventually, spark_crds
 
 DRIVERS = "spark-role=driver"
 
@@ -227,14 +226,15 @@ class FleetUnderTest:
 
     async def wait_settled(self, members: list[str], timeout: float = 60.0) -> dict[str, Any]:
         """Until every shard is Held by one of ``members`` (and the status lists exactly them as alive)."""
-        deadline = time.monotonic() + timeout
-        while True:
+        last: dict[str, Any] = {}
+
+        async def settled() -> dict[str, Any] | None:
             for instance in self.instances.values():
                 if instance.proc is not None and instance.proc.returncode not in (None, 0, -9):
                     raise AssertionError(
                         f"{instance.identity} exited {instance.proc.returncode}\n{self.logs()}"
                     )
-            status = await self.status()
+            last["status"] = status = await self.status()
             shards = status.get("shards") or []
             alive = sorted(m["identity"] for m in status.get("members") or [] if m.get("state") == "Active")
             if (
@@ -243,9 +243,15 @@ class FleetUnderTest:
                 and alive == sorted(members)
             ):
                 return status
-            if time.monotonic() > deadline:
-                raise AssertionError(f"fleet not settled on {members} in {timeout}s: {status}\n{self.logs()}")
-            await asyncio.sleep(0.1)
+            return None
+
+        return await eventually(
+            settled,
+            what=f"the fleet settled on {members}",
+            seen=lambda: f"{last.get('status')}\n{self.logs()}",
+            timeout=timeout,
+            interval=0.1,
+        )
 
     def handoff_seconds(self) -> list[float]:
         return handoff_seconds(i.log_path for i in self.instances.values())
@@ -260,15 +266,17 @@ class FleetUnderTest:
         status it wrote is visible: a test that saw the status must wait for the line.
         """
         wanted = {f"{ns}/{name}" for ns, name in keys}
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def missing() -> list[str]:
+            return sorted(wanted - {line["key"] for line in self.audit()})
+
+        def audited() -> list[dict[str, Any]] | None:
             lines = self.audit()
-            missing = wanted - {line["key"] for line in lines}
-            if not missing:
-                return lines
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no reconcile on record in {timeout}s for {sorted(missing)}")
-            await asyncio.sleep(0.05)
+            return lines if wanted <= {line["key"] for line in lines} else None
+
+        return await eventually(
+            audited, what="a reconcile on record for every key", seen=missing, timeout=timeout, interval=0.05
+        )
 
     def assert_no_overlaps(self) -> None:
         """No object key reconciled by two members at overlapping times, whatever shard they named."""
@@ -311,17 +319,22 @@ class FleetUnderTest:
         return states
 
     async def wait_states(self, wanted: set[str], count: int, timeout: float = 60.0) -> dict[str, str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            states = await self.app_states()
-            if len(states) == count and all(s in wanted for s in states.values()):
-                return states
-            if time.monotonic() > deadline:
-                stuck = {k: v for k, v in states.items() if v not in wanted}
-                raise AssertionError(
-                    f"{len(stuck)} applications not in {wanted}: {dict(list(stuck.items())[:5])}"
-                )
-            await asyncio.sleep(0.2)
+        last: dict[str, str] = {}
+
+        def stuck() -> str:
+            others = {k: v for k, v in last.items() if v not in wanted}
+            return (
+                f"{len(last)} applications, {len(others)} not in {wanted}: {dict(list(others.items())[:5])}"
+            )
+
+        async def in_wanted() -> dict[str, str] | None:
+            last.clear()
+            last.update(await self.app_states())
+            return dict(last) if len(last) == count and all(s in wanted for s in last.values()) else None
+
+        return await eventually(
+            in_wanted, what=f"{count} applications in {wanted}", seen=stuck, timeout=timeout, interval=0.2
+        )
 
     async def _run_kubelet(self) -> None:
         """Driver pods go Running once created, and Succeeded once :attr:`finish_drivers` is set."""

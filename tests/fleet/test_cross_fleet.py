@@ -19,7 +19,7 @@ from sparkfleet.kube import KubeClient
 from sparkfleet.operator.audit import overlaps
 from sparkfleet.testing import ControlPlane
 from tests.fleet.harness import FleetUnderTest
-from tests.support import wait_until
+from tests.support import eventually
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -49,7 +49,9 @@ async def test_a_catch_all_hands_a_namespace_over_to_the_fleet_that_names_it_lat
             return (await shared.status()).get("catchAllExcludes") == wanted
 
         # its catch-all serves y, and its holder says it leaves out nothing (on its next renewal)
-        await wait_until("the shared fleet to say what its catch-all leaves out", lambda: excludes([]))
+        await eventually(
+            lambda: excludes([]), what="the shared fleet to say what its catch-all leaves out", timeout=60.0
+        )
         shared.app_namespaces = [y]
         before = await shared.create_apps(per_namespace=2, prefix="before")
         shared.app_namespaces = [own, y]
@@ -68,7 +70,9 @@ async def test_a_catch_all_hands_a_namespace_over_to_the_fleet_that_names_it_lat
             # place (DESIGN rule 4) before the team fleet's coordinator wrote that it waits.
             return await waiting() or await excludes([y])
 
-        status = await wait_until("the team fleet to wait for the catch-all", waiting_or_released)
+        status = await eventually(
+            waiting_or_released, what="the team fleet to wait for the catch-all", timeout=60.0
+        )
         if isinstance(status, dict):
             assert condition(status, "Overlap")["message"] == (
                 f"shard y is waiting for fleet {shared.namespace}/shared's catch-all to release {y}"
@@ -81,7 +85,9 @@ async def test_a_catch_all_hands_a_namespace_over_to_the_fleet_that_names_it_lat
         assert await shared.terminate("s1") == 0
         await shared.start("s2")
 
-        await wait_until("the shared fleet to confirm it leaves y out", lambda: excludes([y]))
+        await eventually(
+            lambda: excludes([y]), what="the shared fleet to confirm it leaves y out", timeout=60.0
+        )
         status = await team.wait_settled(["t1"])
         assert condition(status, "Overlap")["reason"] == "NoOverlap"
 

@@ -25,7 +25,7 @@ from sparkfleet.operator.spark.submission import PROPERTIES_FILE, parse_properti
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
 from tests.fleet.harness import FleetUnderTest
-from tests.support import wait_until
+from tests.support import eventually
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -148,7 +148,9 @@ async def test_an_application_moved_to_another_shard_while_running_takes_its_pod
         found = tiers(await pods_of(kube, namespace, "moved"))
         return len(found) == 3 and set(found.values()) == {"silver"}
 
-    await wait_until("every pod of the moved application relabelled silver", moved_pods_silver)
+    await eventually(
+        moved_pods_silver, what="every pod of the moved application relabelled silver", timeout=60.0
+    )
     # Its driver still creates executors labelled gold: its new holder looks for them until it ends.
     latest = await start_executor(kube, namespace, "moved", 3)
     assert latest["metadata"]["labels"][TIER] == "gold"
@@ -158,7 +160,9 @@ async def test_an_application_moved_to_another_shard_while_running_takes_its_pod
             latest["metadata"]["name"]: "silver"
         }
 
-    await wait_until("the executor created after the claim relabelled silver", latest_silver)
+    await eventually(
+        latest_silver, what="the executor created after the claim relabelled silver", timeout=60.0
+    )
 
     # A tenant relabels a running driver: it leaves its holder's watch, and is brought back.
     edited_driver = "edited-driver"
@@ -168,7 +172,9 @@ async def test_an_application_moved_to_another_shard_while_running_takes_its_pod
         labels: dict[str, str] = (await kube.get(PODS, edited_driver, namespace))["metadata"]["labels"]
         return labels.get(TIER) == "gold"
 
-    await wait_until("the edited driver relabelled gold by its application's holder", edited_driver_back)
+    await eventually(
+        edited_driver_back, what="the edited driver relabelled gold by its application's holder", timeout=60.0
+    )
     # The same for an executor: it leaves the watch without being deleted, and is looked for.
     edited_executor = (await start_executor(kube, namespace, "edited", 1))["metadata"]["name"]
 
@@ -176,14 +182,18 @@ async def test_an_application_moved_to_another_shard_while_running_takes_its_pod
         status = (await kube.get(SPARK_APPLICATIONS, "edited", namespace))["status"]
         return edited_executor in (status.get("executorState") or {})
 
-    await wait_until("the edited application's executor in its status", executor_seen)
+    await eventually(executor_seen, what="the edited application's executor in its status", timeout=60.0)
     await kube.patch(PODS, edited_executor, {"metadata": {"labels": {TIER: "silver"}}}, namespace)
 
     async def edited_executor_back() -> bool:
         labels: dict[str, str] = (await kube.get(PODS, edited_executor, namespace))["metadata"]["labels"]
         return labels.get(TIER) == "gold"
 
-    await wait_until("the edited executor relabelled gold by its application's holder", edited_executor_back)
+    await eventually(
+        edited_executor_back,
+        what="the edited executor relabelled gold by its application's holder",
+        timeout=60.0,
+    )
 
     fleet.finish_drivers = True
     states = await fleet.wait_states({"COMPLETED"}, 3)

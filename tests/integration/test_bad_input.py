@@ -8,8 +8,7 @@ import asyncio
 import logging
 import signal
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from sparkfleet.operator.spark.scheduled import ScheduledSparkApplicationControl
 from sparkfleet.testing import ControlPlane
 from sparkfleet.testing.proc import free_port
 from tests.corpus import applications, fleets
-from tests.support import on_kubeflow_crds, spark_crds
+from tests.support import eventually, on_kubeflow_crds, spark_crds
 
 STRICT: dict[str, str | int | bool | None] = {"fieldValidation": "Strict"}  # as kubectl sends it
 
@@ -55,17 +54,6 @@ async def create(
     except ApiError as exc:
         return exc
     return None
-
-
-async def until(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    """Polls the async ``check`` until it returns something true; returns it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
-        await asyncio.sleep(0.2)
 
 
 def state(app: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +114,7 @@ async def test_invalid_applications_next_to_valid_ones(
         return last if all(last.get(n, {}).get("state") == s for n, s in expected.items()) else None
 
     try:
-        states = await until(settled, "every application submitted or refused")
+        states = await eventually(settled, what="every application submitted or refused")
     except AssertionError:
         pytest.fail(f"not settled: { ({n: s for n, s in last.items() if n in failed | running}) }")
     for name in failed:
@@ -147,7 +135,7 @@ async def test_invalid_applications_next_to_valid_ones(
         }
         return seen if wanted <= set(seen) else None
 
-    warnings = await until(events, "a Warning Event for each")
+    warnings = await eventually(events, what="a Warning Event for each")
     for name, case in admitted.items():
         reason = (
             "SparkApplicationSubmissionFailed"
@@ -168,7 +156,7 @@ async def test_invalid_applications_next_to_valid_ones(
         apps, _ = await kube.list_all(SPARK_APPLICATIONS, namespace)
         return all(state(a).get("state") == "COMPLETED" for a in apps if a["metadata"]["name"] in running)
 
-    await until(completed, "the valid applications completed")
+    await eventually(completed, what="the valid applications completed")
     assert "Traceback" not in caplog.text
     assert not [r for r in caplog.records if r.exc_info or r.getMessage() == "reconcile failed"]
 
@@ -199,7 +187,7 @@ async def test_invalid_schedules_fail_validation_and_start_no_run(
             }
             return reasons if set(reasons) == set(stored) else None
 
-        reasons = await until(failed, "every stored schedule failed validation")
+        reasons = await eventually(failed, what="every stored schedule failed validation")
         for name, case in stored.items():
             assert f"{case.field}: " in reasons[name], (case.id, reasons[name])
             assert case.says in reasons[name], (case.id, reasons[name])
@@ -255,7 +243,7 @@ async def test_an_instance_on_an_invalid_fleet_says_why_and_keeps_running(
                 invalid = conditions.get("Invalid") or {}
                 return conditions if invalid.get("status") == "True" else None
 
-            conditions = await until(reported, f"{case.id} reported", timeout=15)
+            conditions = await eventually(reported, what=f"{case.id} reported", timeout=15)
             assert_names(conditions["Invalid"]["message"], case.field)
             assert case.says in conditions["Invalid"]["message"]
             assert (conditions["Ready"]["status"], conditions["Ready"]["reason"]) == ("False", "InvalidSpec")

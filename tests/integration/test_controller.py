@@ -14,7 +14,7 @@ from sparkfleet.kube import Informer, InformerEvent, KubeClient
 from sparkfleet.kube.resources import CONFIGMAPS
 from sparkfleet.operator.controller import Controller, Result
 from sparkfleet.operator.ratelimiters import ItemExponentialFailureRateLimiter
-from tests.support import configmap, wait_for
+from tests.support import configmap, eventually
 
 
 def sample(name: str, labels: dict[str, str]) -> float:
@@ -43,12 +43,14 @@ async def test_reconciles_every_object_with_bounded_concurrency(kube: KubeClient
     await controller.start(sync_timeout=10)
     try:
         assert controller.has_synced
-        await wait_for(lambda: len(seen) >= 40)
+        await eventually(lambda: len(seen) >= 40, what="40 reconciles", interval=0.02)
         assert set(seen) >= {f"{namespace}/cm-{i:02d}" for i in range(40)}
         assert peak <= 4
         # An update reaches reconcile again through the watch.
         await kube.patch(CONFIGMAPS, "cm-07", {"data": {"v": "2"}}, namespace)
-        await wait_for(lambda: seen[f"{namespace}/cm-07"] >= 2)
+        await eventually(
+            lambda: seen[f"{namespace}/cm-07"] >= 2, what="cm-07 reconciled again", interval=0.02
+        )
         assert sample("controller_runtime_max_concurrent_reconciles", {"controller": name}) == 4
         assert sample("controller_runtime_reconcile_total", {"controller": name, "result": "success"}) >= 41
     finally:
@@ -72,7 +74,7 @@ async def test_errors_back_off_and_retry_until_success(kube: KubeClient, namespa
     controller.watch(Informer(kube, CONFIGMAPS, namespace=namespace))
     await controller.start(sync_timeout=10)
     try:
-        await wait_for(lambda: len(attempts) >= 4)
+        await eventually(lambda: len(attempts) >= 4, what="4 attempts", interval=0.02)
         gaps = [b - a for a, b in itertools.pairwise(attempts)]
         # 0.05, 0.1, 0.2 s: each retry waits at least the backoff it was given.
         assert all(gap >= expected * 0.9 for gap, expected in zip(gaps, (0.05, 0.1, 0.2), strict=True))
@@ -96,7 +98,7 @@ async def test_requeue_after_looks_again_later(kube: KubeClient, namespace: str)
     controller.watch(Informer(kube, CONFIGMAPS, namespace=namespace))
     await controller.start(sync_timeout=10)
     try:
-        await wait_for(lambda: len(calls) >= 3)
+        await eventually(lambda: len(calls) >= 3, what="3 calls", interval=0.02)
         assert calls[1] - calls[0] >= 0.18
         assert calls[2] - calls[1] >= 0.18
     finally:
@@ -117,7 +119,7 @@ async def test_stop_lets_in_flight_reconciles_finish(kube: KubeClient, namespace
     controller = Controller(f"ctl-{namespace}", reconcile, concurrent_syncs=3)
     controller.watch(Informer(kube, CONFIGMAPS, namespace=namespace))
     await controller.start(sync_timeout=10)
-    await wait_for(lambda: len(started) == 3)
+    await eventually(lambda: len(started) == 3, what="3 reconciles started", interval=0.02)
     await controller.stop(timeout=5)
     assert finished == started
 
@@ -142,7 +144,11 @@ async def test_a_mapper_routes_events_to_the_owner_key(kube: KubeClient, namespa
         child["metadata"]["labels"] = {"owner": "parent-app"}
         await kube.create(CONFIGMAPS, child)
         await kube.create(CONFIGMAPS, configmap("orphan", namespace))
-        await wait_for(lambda: f"{namespace}/parent-app" in reconciled)
+        await eventually(
+            lambda: f"{namespace}/parent-app" in reconciled,
+            what="parent-app reconciled",
+            interval=0.02,
+        )
         await asyncio.sleep(0.2)
         assert reconciled == {f"{namespace}/parent-app"}
     finally:

@@ -3,10 +3,6 @@ collection, RBAC, feature gates and CRD discovery behave as in a cluster."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from typing import Any
-
 import pytest
 
 from sparkfleet.kube import ApiError, KubeClient
@@ -21,17 +17,7 @@ from sparkfleet.kube.resources import (
     Resource,
 )
 from sparkfleet.testing import ControlPlane
-
-
-async def eventually(check: Any, timeout: float = 60.0, interval: float = 0.25) -> None:
-    """Polls an async predicate until it is true; fails with the last value otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if await check():
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
-        await asyncio.sleep(interval)
+from tests.support import eventually
 
 
 async def test_serves_on_loopback_with_the_pinned_version(
@@ -84,7 +70,12 @@ async def test_garbage_collector_deletes_a_pod_whose_owner_is_deleted(
     )
     # Pod admission needs the namespace's default ServiceAccount, which the
     # serviceaccount controller of kube-controller-manager creates.
-    await eventually(lambda: _exists(kube, SERVICEACCOUNTS, "default", namespace))
+    await eventually(
+        lambda: _exists(kube, SERVICEACCOUNTS, "default", namespace),
+        what="the default ServiceAccount",
+        timeout=60.0,
+        interval=0.25,
+    )
     await kube.create(
         PODS,
         {
@@ -110,7 +101,7 @@ async def test_garbage_collector_deletes_a_pod_whose_owner_is_deleted(
     async def pod_gone() -> bool:
         return not await _exists(kube, PODS, "dependent", namespace)
 
-    await eventually(pod_gone, timeout=60)
+    await eventually(pod_gone, what="the pod gone", timeout=60, interval=0.25)
 
 
 async def test_non_admin_identity_is_forbidden_until_rbac_allows(
@@ -157,7 +148,7 @@ async def test_non_admin_identity_is_forbidden_until_rbac_allows(
                 return False
             return True
 
-        await eventually(can_list, timeout=10)
+        await eventually(can_list, what="the grant to allow a list", timeout=10, interval=0.25)
         # The grant is exactly what the Role says: no writes, no Secrets.
         with pytest.raises(ApiError) as still_forbidden:
             await limited.create(

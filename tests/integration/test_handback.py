@@ -41,8 +41,8 @@ from tests.kubeflow import (
     pods_of,
     set_phase,
     state_of,
-    until,
 )
+from tests.support import eventually
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -223,7 +223,12 @@ async def until_running(kube: KubeClient, namespace: str, app: str) -> dict[str,
         seen.update(await kube.get(SPARK_APPLICATIONS, app, namespace))
         return state_of(seen) == "RUNNING" and executor_ids(seen) == TWO_RUNNING
 
-    await until(both_executors, lambda: seen.get("status"), timeout=60)
+    await eventually(
+        both_executors,
+        what=f"{app} running with both its executors",
+        seen=lambda: seen.get("status"),
+        timeout=60,
+    )
     return seen
 
 
@@ -321,7 +326,7 @@ async def test_kubeflow_picks_up_what_sparkfleet_leaves(
                     "runs": {n: state_of(r) for n, r in runs.items()},
                 }
 
-            await until(left_as_wanted, left, timeout=60)
+            await eventually(left_as_wanted, what="the applications left as wanted", seen=left, timeout=60)
             assert await metric(port, "sparkfleet_status_writes_rejected_total") == 0, (
                 "refused by Kubeflow's CRD"
             )
@@ -358,7 +363,12 @@ async def test_kubeflow_picks_up_what_sparkfleet_leaves(
             }
             return {(where[n], n) for n in where} <= done and scheduled_reconciled(lines, live, "hb-nightly")
 
-        await until(reconciled_all, kubeflow.log_tail)
+        await eventually(
+            reconciled_all,
+            what="Kubeflow to reconcile every application",
+            seen=kubeflow.log_tail,
+            timeout=30.0,
+        )
         # (4) Kubeflow read every status sparkfleet wrote: the state it saw first is the one written.
         written = {(where[n], n): state_of({"status": status}) for n, status in handed.items()}
         read = first_states(kubeflow_log(kubeflow.log_path))
@@ -369,7 +379,12 @@ async def test_kubeflow_picks_up_what_sparkfleet_leaves(
                 apps[case.name] = await kube.get(SPARK_APPLICATIONS, case.name, where[case.name])
             return all(state_of(apps[c.name]) == c.kubeflow for c in CASES)
 
-        await until(kubeflows_states, lambda: {n: a.get("status") for n, a in apps.items()})
+        await eventually(
+            kubeflows_states,
+            what="Kubeflow's states",
+            seen=lambda: {n: a.get("status") for n, a in apps.items()},
+            timeout=30.0,
+        )
         invalid = apps["hb-invalid"]["status"]["applicationState"]
         assert invalid["errorMessage"] == handed["hb-invalid"]["applicationState"]["errorMessage"]
 
@@ -410,8 +425,11 @@ async def test_kubeflow_picks_up_what_sparkfleet_leaves(
                     executors is None or executor_ids(seen[name]) == executors
                 )
 
-            await until(
-                reached, lambda: (seen[name].get("status"), kubeflow.log_tail()) if name in seen else None
+            await eventually(
+                reached,
+                what=f"{name} to be {wanted}",
+                seen=lambda: (seen[name].get("status"), kubeflow.log_tail()) if name in seen else None,
+                timeout=30.0,
             )
 
         await set_phase(kube, idle, "hb-submitted-driver", "Running")
@@ -444,9 +462,14 @@ async def test_kubeflow_picks_up_what_sparkfleet_leaves(
             started = [r for n, r in later["runs"].items() if n != first_run and state_of(r) == "FAILED"]
             return bool(started) and later["status"].get("pastSuccessfulRunNames") == [first_run]
 
-        await until(
+        await eventually(
             next_run_started,
-            lambda: ({n: r.get("status") for n, r in later.get("runs", {}).items()}, later.get("status")),
+            what="next run started",
+            seen=lambda: (
+                {n: r.get("status") for n, r in later.get("runs", {}).items()},
+                later.get("status"),
+            ),
+            timeout=30.0,
         )
         kubeflows = next(r for n, r in later["runs"].items() if n != first_run and state_of(r) == "FAILED")
         assert re.fullmatch(

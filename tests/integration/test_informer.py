@@ -10,7 +10,7 @@ from sparkfleet.kube import ApiError, EventType, Informer, InformerEvent, KubeCl
 from sparkfleet.kube.informer import Backoff
 from sparkfleet.kube.resources import CONFIGMAPS, PODTEMPLATES, Resource
 from sparkfleet.testing import ControlPlane, TcpProxy
-from tests.support import configmap, wait_for
+from tests.support import configmap, eventually
 
 FAST_BACKOFF = Backoff(initial=0.05, maximum=0.5)
 
@@ -46,8 +46,16 @@ async def test_lists_then_watches_into_the_cache(kube: KubeClient, namespace: st
         await kube.create(CONFIGMAPS, configmap("after", namespace, v="1"))
         await kube.patch(CONFIGMAPS, "after", {"data": {"v": "2"}}, namespace)
         await kube.delete(CONFIGMAPS, "before", namespace)
-        await wait_for(lambda: names_in(informer) >= {"after"} and "before" not in names_in(informer))
-        await wait_for(lambda: (informer.store.get(f"{namespace}/after") or {}).get("data") == {"v": "2"})
+        await eventually(
+            lambda: names_in(informer) >= {"after"} and "before" not in names_in(informer),
+            what="the cache to hold after and not before",
+            interval=0.02,
+        )
+        await eventually(
+            lambda: (informer.store.get(f"{namespace}/after") or {}).get("data") == {"v": "2"},
+            what="the cache to hold after's update",
+            interval=0.02,
+        )
         kinds = [(e.type, e.obj["metadata"]["name"]) for e in events]
         assert (EventType.ADDED, "before") in kinds
         assert (EventType.ADDED, "after") in kinds
@@ -74,11 +82,19 @@ async def test_scoped_by_label_and_field_selector(
         await asyncio.gather(by_label.wait_synced(10), by_field.wait_synced(10))
         await kube.create(CONFIGMAPS, configmap("gold-2", namespace, {"tier": "gold"}))
         await kube.create(CONFIGMAPS, configmap("silver-2", namespace, {"tier": "silver"}))
-        await wait_for(lambda: names_in(by_label) == {"gold-1", "gold-2"})
+        await eventually(
+            lambda: names_in(by_label) == {"gold-1", "gold-2"},
+            what="the label-selected cache to hold gold-1 and gold-2",
+            interval=0.02,
+        )
         assert names_in(by_field) == {"gold-elsewhere"}
         # A label change moves an object out of the selector: the watch reports it deleted.
         await kube.patch(CONFIGMAPS, "gold-1", {"metadata": {"labels": {"tier": "silver"}}}, namespace)
-        await wait_for(lambda: names_in(by_label) == {"gold-2"})
+        await eventually(
+            lambda: names_in(by_label) == {"gold-2"},
+            what="gold-1 to leave the label-selected cache",
+            interval=0.02,
+        )
     finally:
         await by_label.stop()
         await by_field.stop()
@@ -117,7 +133,11 @@ async def test_reconnects_after_the_stream_drops_without_relisting(
         await kube.create(CONFIGMAPS, configmap("while-cut", namespace))
         await asyncio.sleep(0.3)
         proxy.heal()
-        await wait_for(lambda: "while-cut" in names_in(informer))
+        await eventually(
+            lambda: "while-cut" in names_in(informer),
+            what="the object created while the watch was cut",
+            interval=0.02,
+        )
         assert informer.relists == 0  # resumed from its resourceVersion: nothing was missed
         assert proxy.connections_accepted >= 2
     finally:
@@ -151,7 +171,12 @@ async def test_relists_after_410_and_misses_nothing(
         proxy.heal()
 
         expected = await names_on_server(kube, PODTEMPLATES, namespace)
-        await wait_for(lambda: names_in(informer) == expected, timeout=20)
+        await eventually(
+            lambda: names_in(informer) == expected,
+            what="the relisted cache to hold what the server has",
+            timeout=20,
+            interval=0.02,
+        )
         assert informer.relists >= 1
         changed = informer.store.get(f"{namespace}/change")
         assert changed is not None
@@ -164,7 +189,11 @@ async def test_relists_after_410_and_misses_nothing(
 
         # And it keeps watching afterwards.
         await kube.create(PODTEMPLATES, podtemplate("after-recovery", namespace))
-        await wait_for(lambda: "after-recovery" in names_in(informer))
+        await eventually(
+            lambda: "after-recovery" in names_in(informer),
+            what="the object created after recovery",
+            interval=0.02,
+        )
     finally:
         await informer.stop()
 
@@ -184,6 +213,11 @@ async def test_retry_now_cuts_a_backoff_short(
         proxy.heal()
         await kube.create(CONFIGMAPS, configmap("after-heal", namespace))
         informer.retry_now()
-        await wait_for(lambda: "after-heal" in names_in(informer), timeout=5)
+        await eventually(
+            lambda: "after-heal" in names_in(informer),
+            what="the object created after the cut healed",
+            timeout=5,
+            interval=0.02,
+        )
     finally:
         await informer.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from sparkfleet.kube.scope import Scope
 from sparkfleet.sharding.leases import ANNOTATION_NONCE
 from sparkfleet.sharding.member import FleetMember
 from sparkfleet.testing import ControlPlane, TcpProxy
-from tests.support import spark_crds
+from tests.support import eventually, spark_crds
 
 LEASE = {"durationSeconds": 4, "renewDeadlineSeconds": 3, "retryPeriodSeconds": 1}
 
@@ -107,13 +107,10 @@ async def _remove_fleets(kube: KubeClient, namespace: str) -> AsyncIterator[None
                 await kube.delete(SPARK_FLEETS, fleet["metadata"]["name"], namespace)
 
 
-async def until(predicate: Any, timeout: float, what: str) -> float:
+async def until(predicate: Callable[[], object], timeout: float, what: str) -> float:
     """Waits for ``predicate()``; returns the seconds it took."""
     started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > timeout:
-            pytest.fail(f"{what}: not within {timeout}s")
-        await asyncio.sleep(0.05)
+    await eventually(predicate, what=what, timeout=timeout, interval=0.05)
     return time.monotonic() - started
 
 

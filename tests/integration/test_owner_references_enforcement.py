@@ -47,7 +47,7 @@ from tests.integration.test_takeover import (
     leave_all,
 )
 from tests.kubeflow import kubeflow_controller_identity, set_phase, state_of
-from tests.support import kubeflow_crds, spark_crds, wait_until
+from tests.support import eventually, kubeflow_crds, spark_crds
 
 OWNER_REFERENCES = "OwnerReferencesPermissionEnforcement"
 # 403s that deny a permission; not a create refused in a namespace being deleted (the cluster-wide
@@ -120,15 +120,17 @@ async def test_the_charts_rbac_under_owner_references_enforcement(
         scheduled = await admin.create(SCHEDULED_SPARK_APPLICATIONS, every)
         fleet.finish_drivers = True
 
-        await wait_until("the applications to complete", lambda: _completed(admin, keys))
+        await eventually(lambda: _completed(admin, keys), what="the applications to complete", timeout=60.0)
 
         async def run_started() -> str:
             obj = await admin.get(SCHEDULED_SPARK_APPLICATIONS, "every", fleet.app_namespaces[0])
             return str((obj.get("status") or {}).get("lastRunName") or "")
 
-        run_name = await wait_until("a scheduled run", run_started)
-        await wait_until(
-            "the scheduled run to complete", lambda: _completed(admin, [(fleet.app_namespaces[0], run_name)])
+        run_name = await eventually(run_started, what="a scheduled run", timeout=60.0)
+        await eventually(
+            lambda: _completed(admin, [(fleet.app_namespaces[0], run_name)]),
+            what="the scheduled run to complete",
+            timeout=60.0,
         )
 
         # The references still block their owners' foreground deletion, as Kubeflow's do.
@@ -182,10 +184,12 @@ async def test_a_takeover_under_kubeflows_rbac_and_owner_references_enforcement(
             run = await admin.get(SPARK_APPLICATIONS, name, namespace) if name else {}
             return run if state_of(run) == "SUBMITTED" else None
 
-        run = await wait_until("a scheduled run to be submitted", run_submitted)
+        run = await eventually(run_submitted, what="a scheduled run to be submitted", timeout=60.0)
         await set_phase(admin, namespace, run["status"]["driverInfo"]["podName"], "Succeeded")
-        await wait_until(
-            "the run to complete", lambda: _completed(admin, [(namespace, run["metadata"]["name"])])
+        await eventually(
+            lambda: _completed(admin, [(namespace, run["metadata"]["name"])]),
+            what="the run to complete",
+            timeout=60.0,
         )
     finally:
         await schedules.stop()
@@ -253,7 +257,7 @@ async def test_without_the_finalizers_grants_the_refusal_is_said_not_looped(
             state = (app.get("status") or {}).get("applicationState") or {}
             return state if state.get("state") in ("SUBMISSION_FAILED", "FAILED") else None
 
-        state = await wait_until("the application to fail its submission", failed)
+        state = await eventually(failed, what="the application to fail its submission", timeout=60.0)
         assert "cannot set blockOwnerDeletion" in state["errorMessage"], state
         assert "needs update on sparkapplications/finalizers in sparkoperator.k8s.io" in state["errorMessage"]
 
@@ -261,7 +265,7 @@ async def test_without_the_finalizers_grants_the_refusal_is_said_not_looped(
             obj = await admin.get(SCHEDULED_SPARK_APPLICATIONS, "every", namespace)
             return str((obj.get("status") or {}).get("reason") or "")
 
-        reason = await wait_until("the schedule to say why it cannot run", said)
+        reason = await eventually(said, what="the schedule to say why it cannot run", timeout=60.0)
         assert reason.startswith("cannot start a run: 403 Forbidden: "), reason
         assert "needs update on scheduledsparkapplications/finalizers in sparkoperator.k8s.io" in reason
 
@@ -272,8 +276,8 @@ async def test_without_the_finalizers_grants_the_refusal_is_said_not_looped(
             )
             return [e["message"] for e in events]
 
-        assert await wait_until("the Warning Event", refused_event) == [reason]
-        await wait_until("a few retries", lambda: _reconciled(audit.path, 6))
+        assert await eventually(refused_event, what="the Warning Event", timeout=60.0) == [reason]
+        await eventually(lambda: _reconciled(audit.path, 6), what="a few retries", timeout=60.0)
         refused = read_audit([audit.path])
         span = max(float(x["t1"]) for x in refused) - min(float(x["t0"]) for x in refused)
         backed_off = math.log2(max(span, BASE_DELAY) / BASE_DELAY) + 6  # a retry per doubling, and events
@@ -285,7 +289,9 @@ async def test_without_the_finalizers_grants_the_refusal_is_said_not_looped(
         # The grant, made later, is all it takes.
         role["rules"] = jobs["rules"]
         await admin.replace(ROLES, role)
-        run_name = await wait_until("a run once granted", lambda: _last_run(admin, namespace))
+        run_name = await eventually(
+            lambda: _last_run(admin, namespace), what="a run once granted", timeout=60.0
+        )
         assert await admin.get(SPARK_APPLICATIONS, run_name, namespace)
         assert not await said()
     finally:

@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from sparkfleet.kube import KubeClient
 from sparkfleet.kube.resources import LEASES, NAMESPACES, SERVICEACCOUNTS, Resource
 from sparkfleet.testing import ControlPlane
 from sparkfleet.testing.proc import free_port
-from tests.support import spark_crds
+from tests.support import eventually, spark_crds
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 RESOURCES = {"Namespace": NAMESPACES, "ServiceAccount": SERVICEACCOUNTS, "SparkFleet": SPARK_FLEETS,
@@ -42,12 +41,14 @@ async def apply(kube: KubeClient, docs: list[dict[str, Any]]) -> None:
 
 
 async def until(what: str, check: Any, procs: list[asyncio.subprocess.Process], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := await check()):
-        assert all(p.returncode is None for p in procs), f"a process exited while waiting for {what}"
-        assert time.monotonic() < deadline, f"never {what}"
-        await asyncio.sleep(0.2)
-    return found
+    """``eventually``, failing at once if one of ``procs`` exits meanwhile."""
+
+    async def while_running() -> Any:
+        found = await check()
+        assert found or all(p.returncode is None for p in procs), f"a process exited while waiting for {what}"
+        return found
+
+    return await eventually(while_running, what=what, timeout=timeout)
 
 
 async def test_the_readme_walkthrough(control_plane: ControlPlane, kube: KubeClient, tmp_path: Path) -> None:

@@ -13,13 +13,14 @@ import aiohttp
 import pytest
 
 from sparkfleet.api import SPARK_APPLICATIONS
-from sparkfleet.kube import ApiError, KubeClient
+from sparkfleet.kube import KubeClient
+from sparkfleet.kube.errors import ignore_not_found
 from sparkfleet.kube.resources import LEASES, SERVICEACCOUNTS
 from sparkfleet.testing import ControlPlane
 from sparkfleet.testing.proc import free_port
 from tests.examples import manifests
 from tests.examples.kubeflow_chart_args import DEFAULT
-from tests.support import spark_crds
+from tests.support import eventually, spark_crds
 
 
 async def get(url: str) -> tuple[int, str]:
@@ -36,17 +37,21 @@ async def until_leading(
     deadline: float,
 ) -> None:
     """Until ``holder`` holds the leader Lease (the process must stay up meanwhile)."""
-    while True:
-        try:
+
+    async def leading() -> bool:
+        with ignore_not_found():
             lease = await kube.get(LEASES, lease_name, namespace)
             if lease["spec"].get("holderIdentity") == holder:
-                return
-        except ApiError as exc:
-            if not exc.is_not_found:
-                raise
+                return True
         assert proc.returncode is None, f"the operator exited with {proc.returncode}"
-        assert time.monotonic() < deadline, f"{holder} never took the leader Lease {lease_name}"
-        await asyncio.sleep(0.1)
+        return False
+
+    await eventually(
+        leading,
+        what=f"{holder} to take the leader Lease {lease_name}",
+        timeout=deadline - time.monotonic(),
+        interval=0.1,
+    )
 
 
 async def test_run_serves_reconciles_and_stops_cleanly(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from sparkfleet.kube.scope import Scope, Watch
 from sparkfleet.operator.spark.scheduled import LABEL_SCHEDULED_APP_NAME, ScheduledSparkApplicationController
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
-from tests.support import spark_crds
+from tests.support import eventually, spark_crds
 
 
 @pytest.fixture
@@ -36,15 +36,6 @@ async def runs(kube: KubeClient, namespace: str, name: str) -> list[str]:
         SPARK_APPLICATIONS, namespace, label_selector=f"{LABEL_SCHEDULED_APP_NAME}={name}"
     )
     return sorted(i["metadata"]["name"] for i in items)
-
-
-async def until(check: Callable[[], Any], timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := await check():
-            return value
-        await asyncio.sleep(0.1)
-    pytest.fail("condition not met in time")
 
 
 async def scheduled_status_with(
@@ -75,15 +66,19 @@ async def test_runs_on_schedule_forbid_and_history(kube: KubeClient, namespace: 
     )
     await kube.create(SCHEDULED_SPARK_APPLICATIONS, scheduled)
 
-    first = (await until(lambda: runs(kube, namespace, "every2s")))[0]
+    first = (
+        await eventually(lambda: runs(kube, namespace, "every2s"), what="a run of every2s", interval=0.1)
+    )[0]
     nanos = int(first.removeprefix("every2s-"))  # named as the Spark Operator names runs by default
     assert nanos % 10**9 == 0  # the due time's, not the clock's: a retried reconcile makes the same run
     assert abs(nanos / 10**9 - time.time()) < 60
     run = await kube.get(SPARK_APPLICATIONS, first, namespace)
     assert run["spec"] == scheduled["spec"]["template"]
     assert run["metadata"]["ownerReferences"][0]["kind"] == "ScheduledSparkApplication"
-    status = await until(
-        lambda: scheduled_status_with(kube, namespace, "every2s", "lastRunName")
+    status = await eventually(
+        lambda: scheduled_status_with(kube, namespace, "every2s", "lastRunName"),
+        what="every2s's lastRunName",
+        interval=0.1,
     )  # written after the run
     assert status["scheduleState"] == "Scheduled"
     assert status["lastRunName"] == first
@@ -93,7 +88,7 @@ async def test_runs_on_schedule_forbid_and_history(kube: KubeClient, namespace: 
     assert await runs(kube, namespace, "every2s") == [first]
 
     await finish(kube, namespace, first)
-    second = await until(lambda: _newer(kube, namespace, first))
+    second = await eventually(lambda: _newer(kube, namespace, first), what="a newer run", interval=0.1)
     await finish(kube, namespace, second)
 
     async def trimmed() -> bool:
@@ -101,7 +96,7 @@ async def test_runs_on_schedule_forbid_and_history(kube: KubeClient, namespace: 
         status = (await kube.get(SCHEDULED_SPARK_APPLICATIONS, "every2s", namespace))["status"]
         return first not in names and status.get("pastSuccessfulRunNames") == [second]
 
-    await until(trimmed)
+    await eventually(trimmed, what="the history trimmed", interval=0.1)
 
 
 async def _newer(kube: KubeClient, namespace: str, first: str) -> str | None:
@@ -119,7 +114,7 @@ async def test_an_invalid_schedule_is_reported(kube: KubeClient, namespace: str)
         status = (await kube.get(SCHEDULED_SPARK_APPLICATIONS, "broken", namespace)).get("status") or {}
         return status if status.get("scheduleState") == "FailedValidation" else None
 
-    status = await until(failed)
+    status = await eventually(failed, what="the schedule failed", interval=0.1)
     assert status["reason"].startswith("spec.schedule: ")
     assert await runs(kube, namespace, "broken") == []
 
@@ -131,13 +126,17 @@ async def test_replace_deletes_the_active_run_and_suspend_stops_new_ones(
     scheduled = manifests.scheduled("replacer", namespace)
     scheduled["spec"].update(schedule="@every 2s", concurrencyPolicy="Replace")
     await kube.create(SCHEDULED_SPARK_APPLICATIONS, scheduled)
-    first = (await until(lambda: runs(kube, namespace, "replacer")))[0]
+    first = (
+        await eventually(lambda: runs(kube, namespace, "replacer"), what="a run of replacer", interval=0.1)
+    )[0]
 
     async def replaced() -> list[str] | None:
         names = await runs(kube, namespace, "replacer")
         return names if names and first not in names else None
 
-    later = await until(replaced)  # the active first run was deleted for the next one
+    later = await eventually(
+        replaced, what="the first run replaced", interval=0.1
+    )  # the active first run was deleted for the next one
     await kube.patch(SCHEDULED_SPARK_APPLICATIONS, "replacer", {"spec": {"suspend": True}}, namespace)
     await asyncio.sleep(0.5)
     suspended = await runs(kube, namespace, "replacer")
@@ -165,9 +164,15 @@ async def test_runs_move_with_their_schedule_when_its_routing_label_changes(
         scheduled["metadata"]["labels"] = {key: "gold"}
         scheduled["spec"].update(schedule="@every 2s", timeZone="UTC", concurrencyPolicy="Forbid")
         await kube.create(SCHEDULED_SPARK_APPLICATIONS, scheduled)
-        first = (await until(lambda: runs(kube, namespace, "moving")))[0]
+        first = (
+            await eventually(lambda: runs(kube, namespace, "moving"), what="a run of moving", interval=0.1)
+        )[0]
         assert (await kube.get(SPARK_APPLICATIONS, first, namespace))["metadata"]["labels"][key] == "gold"
-        await until(lambda: scheduled_status_with(kube, namespace, "moving", "lastRunName"))
+        await eventually(
+            lambda: scheduled_status_with(kube, namespace, "moving", "lastRunName"),
+            what="moving's lastRunName",
+            interval=0.1,
+        )
 
         await kube.patch(
             SCHEDULED_SPARK_APPLICATIONS, "moving", {"metadata": {"labels": {key: "silver"}}}, namespace
@@ -177,11 +182,15 @@ async def test_runs_move_with_their_schedule_when_its_routing_label_changes(
             labels = (await kube.get(SPARK_APPLICATIONS, first, namespace))["metadata"]["labels"]
             return bool(labels.get(key) == "silver")
 
-        await until(run_moved)
+        await eventually(run_moved, what="the run moved", interval=0.1)
         await asyncio.sleep(3)  # runs are due, but the first is still active, and its new holder sees it
         assert await runs(kube, namespace, "moving") == [first]
         await finish(kube, namespace, first)
-        second = await until(lambda: _newer_of(kube, namespace, "moving", first))
+        second = await eventually(
+            lambda: _newer_of(kube, namespace, "moving", first),
+            what="a newer run of moving",
+            interval=0.1,
+        )
         assert (await kube.get(SPARK_APPLICATIONS, second, namespace))["metadata"]["labels"][key] == "silver"
     finally:
         for member in members:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.sim import ANNOTATION_OUTCOME, ANNOTATION_RUN_SECONDS, PodSimulator, SimConfig
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
-from tests.support import spark_crds
+from tests.support import eventually, spark_crds
 
 
 @pytest.fixture
@@ -125,15 +125,6 @@ def test_bad_simulator_settings_are_refused() -> None:
         SimConfig(failure_rate=2)
 
 
-async def wait_for(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        if result := await check():
-            return result
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.2)
-
-
 async def app_state(kube: KubeClient, namespace: str, name: str) -> dict[str, Any]:
     status: dict[str, Any] = (await kube.get(SPARK_APPLICATIONS, name, namespace)).get("status") or {}
     return status
@@ -154,7 +145,9 @@ async def test_what_spark_refuses_ends_the_driver_or_leaves_it_without_executors
     [failed] = (await final_states(kube, namespace, ["bad-port"])).values()
     assert failed["status"]["applicationState"]["state"] == "FAILED"
     assert "ExitCode: 1" in failed["status"]["applicationState"]["errorMessage"]
-    await wait_for(lambda: _refused(simulated, 2), "the simulator never refused the second driver")
+    await eventually(
+        lambda: _refused(simulated, 2), what="the simulator to refuse the second driver", timeout=60
+    )
     status = await app_state(kube, namespace, "no-gpu-vendor")
     assert status["applicationState"]["state"] == "RUNNING", status
     pods, _ = await kube.list_all(PODS, namespace)
@@ -179,7 +172,7 @@ async def test_a_deleted_running_driver_stops_as_a_kubelet_stops_it(
         status = await app_state(kube, namespace, "edited")
         return status if (status.get("applicationState") or {}).get("state") == "RUNNING" else None
 
-    first = (await wait_for(running, "never RUNNING"))["submissionID"]
+    first = (await eventually(running, what="RUNNING", timeout=60))["submissionID"]
     seen: dict[str, Any] = {}
     watcher = Informer(kube, PODS, namespace=namespace)
     watcher.add_handler(lambda event: _record_stops(event, seen))
@@ -193,9 +186,11 @@ async def test_a_deleted_running_driver_stops_as_a_kubelet_stops_it(
             status = await app_state(kube, namespace, "edited")
             return status if status.get("submissionID") not in (None, first) else None
 
-        await wait_for(resubmitted, "the spec change never resubmitted", timeout=25)
+        await eventually(resubmitted, what="the spec change to resubmit", timeout=25)
         assert time.monotonic() - started < 25  # well inside the driver's 30 s grace period
-        await wait_for(lambda: _stopped(seen, "edited-driver"), "no stop seen", timeout=10)
+        await eventually(
+            lambda: _stopped(seen, "edited-driver"), what="the edited driver to stop", timeout=10
+        )
     finally:
         await watcher.stop()
     assert seen["edited-driver"]["exitCode"] == 143

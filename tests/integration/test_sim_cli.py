@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.sim import ANNOTATION_OUTCOME
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
-from tests.support import spark_crds
+from tests.support import eventually, spark_crds
 
 
 def read(log: Path) -> str:
@@ -26,21 +25,31 @@ def read(log: Path) -> str:
 
 
 async def until_logged(log: Path, text: str, proc: asyncio.subprocess.Process, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in (seen := read(log)):
-        assert proc.returncode is None, f"sparkfleet sim exited with {proc.returncode}:\n{seen}"
-        assert time.monotonic() < deadline, f"never logged {text!r}:\n{seen}"
-        await asyncio.sleep(0.1)
+    """``eventually`` the log has ``text``, failing at once if the simulator exits meanwhile."""
+
+    def logged() -> bool:
+        seen = read(log)
+        assert text in seen or proc.returncode is None, (
+            f"sparkfleet sim exited with {proc.returncode}:\n{seen}"
+        )
+        return text in seen
+
+    await eventually(
+        logged, what=f"the log to say {text!r}", seen=lambda: read(log), timeout=timeout, interval=0.1
+    )
 
 
 async def final_state(kube: KubeClient, name: str, namespace: str, timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = (await kube.get(SPARK_APPLICATIONS, name, namespace)).get("status") or {}
-        if (status.get("applicationState") or {}).get("state") in ("COMPLETED", "FAILED"):
-            return status
-        assert time.monotonic() < deadline, status
-        await asyncio.sleep(0.2)
+    last: dict[str, Any] = {}
+
+    async def ended() -> dict[str, Any] | None:
+        last["status"] = status = (await kube.get(SPARK_APPLICATIONS, name, namespace)).get("status") or {}
+        done = (status.get("applicationState") or {}).get("state") in ("COMPLETED", "FAILED")
+        return status if done else None
+
+    return await eventually(
+        ended, what=f"{name} COMPLETED or FAILED", seen=lambda: last.get("status"), timeout=timeout
+    )
 
 
 async def test_sim_command_drives_an_operators_pods_and_stops_on_sigterm(

@@ -20,7 +20,7 @@ from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.submission import new_submission_id, render
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
-from tests.support import spark_crds, wait_for
+from tests.support import eventually, spark_crds
 
 
 @pytest.fixture
@@ -162,11 +162,13 @@ async def test_application_runs_to_completion(kube: KubeClient, namespace: str) 
         kube, namespace, "spark-pi", lambda s: s.get("executorState") == {e: "RUNNING" for e in executors}
     )
     # Counted from the caches: once the controller's informer sees the status it wrote.
-    await wait_for(
+    await eventually(
         lambda: (
             metric("spark_application_running_count", namespace) == 1
             and metric("spark_executor_running_count", namespace) == 2
-        )
+        ),
+        what="one running application with two running executors in the metrics",
+        interval=0.02,
     )
 
     for name in executors:
@@ -178,7 +180,11 @@ async def test_application_runs_to_completion(kube: KubeClient, namespace: str) 
     assert app["status"]["submissionID"] == submission_id
 
     # Counted once the status write has returned, which may be after this test read the status.
-    await wait_for(lambda: metric("spark_application_success_count", namespace) == 1)
+    await eventually(
+        lambda: metric("spark_application_success_count", namespace) == 1,
+        what="one successful application in the metrics",
+        interval=0.02,
+    )
     assert metric("spark_application_count", namespace) == 1
     assert metric("spark_application_submit_count", namespace) == 1
     assert metric("spark_application_success_count", namespace) == 1

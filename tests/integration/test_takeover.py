@@ -34,8 +34,8 @@ from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
 from tests.examples.kubeflow_chart_args import CONTROLLER_RULES
 from tests.fleet.harness import FleetUnderTest
-from tests.kubeflow import DRIVER_CONTAINER, EXECUTOR_CONTAINER, pods_of, set_phase, state_of, until
-from tests.support import kubeflow_crds
+from tests.kubeflow import DRIVER_CONTAINER, EXECUTOR_CONTAINER, pods_of, set_phase, state_of
+from tests.support import eventually, kubeflow_crds
 
 SERVICE_ACCOUNT = "spark-operator-spark"
 RECHECK = "sparkfleet.io/test-recheck"  # touched to have every application reconciled once more
@@ -251,7 +251,12 @@ async def assert_taken_over(
             apps[case.name] = await kf.get(SPARK_APPLICATIONS, case.name, left.namespace[case.name])
         return all(state_of(apps[c.name]) == c.then for c in CASES)
 
-    await until(settled, lambda: {c.name: state_of(apps[c.name]) for c in CASES if c.name in apps})
+    await eventually(
+        settled,
+        what="every case settled",
+        seen=lambda: {c.name: state_of(apps[c.name]) for c in CASES if c.name in apps},
+        timeout=30.0,
+    )
     # Anything wrong would act in a later reconcile too: each application gets one more, in its
     # settled state.
     touched = time.time()
@@ -263,8 +268,11 @@ async def assert_taken_over(
     async def reconciled_again() -> bool:
         return keys <= {line["key"] for line in audit() if float(line["t0"]) >= touched}
 
-    await until(
-        reconciled_again, lambda: keys - {line["key"] for line in audit() if float(line["t0"]) >= touched}
+    await eventually(
+        reconciled_again,
+        what="reconciled again",
+        seen=lambda: keys - {line["key"] for line in audit() if float(line["t0"]) >= touched},
+        timeout=30.0,
     )
     for case in CASES:
         namespace = left.namespace[case.name]
@@ -313,7 +321,9 @@ async def follow_to_completion(kf: KubeClient, left: Left, running: dict[str, An
         executors = set((app.get("status") or {}).get("executorState", {}).values())
         return state_of(app) == "COMPLETED" and executors == {"COMPLETED"}
 
-    await until(completed, lambda: app.get("status"))
+    await eventually(
+        completed, what="the application completed", seen=lambda: app.get("status"), timeout=30.0
+    )
     assert app["status"]["submissionAttempts"] == 1
     assert set(await pods_of(kf, namespace, "kf-running")) == set(left.pods["kf-running"])
 
@@ -418,7 +428,7 @@ async def test_a_failed_submission_is_visible_under_kubeflows_crd(kf: KubeClient
         ]
         return states == ["FAILED", "SUBMISSION_FAILED"]
 
-    await until(both_failed, lambda: states)
+    await eventually(both_failed, what="both applications failed", seen=lambda: states, timeout=30.0)
     refused = await kf.get(SPARK_APPLICATIONS, "no-account", kf_namespace)
     assert 'serviceaccount "missing" not found' in refused["status"]["applicationState"]["errorMessage"]
     assert refused["status"]["submissionAttempts"] == 1

@@ -25,7 +25,7 @@ from sparkfleet.kube.resources import EVENTS, SERVICEACCOUNTS
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.scheduled import ScheduledSparkApplicationController
 from sparkfleet.testing import ControlPlane
-from tests.support import client_as, spark_application_rules, spark_crds, wait_until
+from tests.support import client_as, eventually, spark_application_rules, spark_crds
 
 BOUND = 512 * 1024  # the default of --max-application-bytes
 REFUSED_CACHED_MAX = 8 * 1024  # what a refused application may hold in the cache, serialized
@@ -88,7 +88,8 @@ async def test_large_applications_are_refused_and_cost_a_bounded_cache(
             return listed if all(state(app).get("state") for app in listed) else None
 
         apps = {
-            app["metadata"]["name"]: app for app in await wait_until("every application decided", all_decided)
+            app["metadata"]["name"]: app
+            for app in await eventually(all_decided, what="every application decided", timeout=60.0)
         }
         for name in names:
             app = apps[name]
@@ -116,7 +117,7 @@ async def test_large_applications_are_refused_and_cost_a_bounded_cache(
             )
             return events if len({e["involvedObject"]["name"] for e in events}) == len(names) else None
 
-        for event in await wait_until("an Event for each refusal", refusal_events):
+        for event in await eventually(refusal_events, what="an Event for each refusal", timeout=60.0):
             assert event["type"] == "Warning"
             assert "--max-application-bytes" in event["message"], event["message"]
             assert SECRET not in event["message"]
@@ -145,7 +146,7 @@ async def test_a_large_schedule_is_refused_and_its_cache_is_bounded(
             obj = await tenant.get(SCHEDULED_SPARK_APPLICATIONS, "nightly", namespace)
             return obj if (obj.get("status") or {}).get("scheduleState") else None
 
-        scheduled = await wait_until("the schedule decided", refused)
+        scheduled = await eventually(refused, what="the schedule decided", timeout=60.0)
         assert scheduled["status"]["scheduleState"] == "FailedValidation"
         reason = scheduled["status"]["reason"]
         assert "--max-application-bytes" in reason, reason

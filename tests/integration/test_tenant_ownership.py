@@ -35,7 +35,7 @@ from sparkfleet.operator.spark.schedule import Schedule, run_name
 from sparkfleet.operator.spark.scheduled import LABEL_SCHEDULED_APP_NAME, ScheduledSparkApplicationController
 from sparkfleet.testing import ControlPlane
 from tests.examples import manifests
-from tests.support import client_as, spark_crds
+from tests.support import client_as, eventually, spark_crds
 
 SPARK_SERVICE_ACCOUNT = "spark-operator-spark"  # the applications' drivers run under it
 TENANT_RULES = [
@@ -91,18 +91,6 @@ async def scheduler(control_plane: ControlPlane, tenant: KubeClient, namespace: 
     await client.close()
 
 
-async def until(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    """Polls the async ``check`` until it returns something true; returns it."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    pytest.fail(f"{what}: not within {timeout}s")
-
-
 async def holds(check: Callable[[], Any], what: str, seconds: float = SETTLE_SECONDS) -> None:
     """Asserts the async ``check`` stays true for ``seconds``."""
     deadline = time.monotonic() + seconds
@@ -124,7 +112,7 @@ async def app_in(kube: KubeClient, namespace: str, name: str, wanted: str) -> di
         return app if state(app).get("state") == wanted else None
 
     try:
-        found: dict[str, Any] = await until(check, f"{name} in {wanted}")
+        found: dict[str, Any] = await eventually(check, what=f"{name} in {wanted}", interval=0.1)
     except pytest.fail.Exception:
         pytest.fail(f"{name} never in {wanted}; last status: {last.get('status')}")
     return found
@@ -164,7 +152,9 @@ async def refused_once(kube: KubeClient, namespace: str, name: str, says: str) -
         items, _ = await kube.list_all(EVENTS, namespace, field_selector=f"involvedObject.name={name}")
         return [e for e in items if e["reason"] == "SparkApplicationSubmissionFailed"]
 
-    events = await until(warned, f"a SparkApplicationSubmissionFailed Event about {name}")
+    events = await eventually(
+        warned, what=f"a SparkApplicationSubmissionFailed Event about {name}", interval=0.1
+    )
     assert events[0]["type"] == "Warning"
     assert says in events[0]["message"], events[0]["message"]
 
@@ -284,7 +274,7 @@ async def test_forged_executor_labels_do_not_enter_another_applications_status(
         executors: dict[str, str] = (app.get("status") or {}).get("executorState") or {}
         return executors
 
-    await until(victim_executors, "the victim's own executor tracked")
+    await eventually(victim_executors, what="the victim's own executor tracked", interval=0.1)
     await tenant.create(SPARK_APPLICATIONS, manifests.spark_pi("attacker", namespace))
     await app_in(kube, namespace, "attacker", "SUBMITTED")
     attacker_driver = await kube.get(PODS, "attacker-driver", namespace)
@@ -300,7 +290,11 @@ async def test_forged_executor_labels_do_not_enter_another_applications_status(
     # The victim's next executor is tracked: the forged ones were seen by then.
     await _executor(kube, namespace, "victim-exec-2", _executor_labels(victim_driver, 2), victim_driver)
     await set_phase(kube, namespace, "victim-exec-2", "Running")
-    await until(lambda: _has(victim_executors, "victim-exec-2"), "the victim's second executor tracked")
+    await eventually(
+        lambda: _has(victim_executors, "victim-exec-2"),
+        what="the victim's second executor tracked",
+        interval=0.1,
+    )
 
     async def only_its_own() -> bool:
         return set(await victim_executors()) == {"victim-exec-1", "victim-exec-2"}
@@ -347,7 +341,7 @@ async def test_spoofed_runs_do_not_make_a_schedule_delete_its_real_runs(
     nightly = manifests.scheduled("nightly", namespace)
     nightly["spec"].update(schedule="@every 1s", timeZone="UTC", successfulRunHistoryLimit=3)
     scheduled = await kube.create(SCHEDULED_SPARK_APPLICATIONS, nightly)
-    await until(lambda: _runs_owned_by(kube, namespace, scheduled), "a first run")
+    await eventually(lambda: _runs_owned_by(kube, namespace, scheduled), what="a first run", interval=0.1)
     await kube.patch(SCHEDULED_SPARK_APPLICATIONS, "nightly", {"spec": {"suspend": True}}, namespace)
     await asyncio.sleep(0.5)  # a run started just before the suspension shows up
     real = await _runs_owned_by(kube, namespace, scheduled)
@@ -358,7 +352,7 @@ async def test_spoofed_runs_do_not_make_a_schedule_delete_its_real_runs(
         status = (await kube.get(SCHEDULED_SPARK_APPLICATIONS, "nightly", namespace)).get("status") or {}
         return sorted(status.get("pastSuccessfulRunNames") or []) == real
 
-    await until(recorded, "the real runs recorded as the successful ones")
+    await eventually(recorded, what="the real runs recorded as the successful ones", interval=0.1)
     # Newer "completed runs" of the tenant's, labelled with the schedule's name.
     for i in range(3):
         await _spoof(tenant, namespace, f"nightly-spoof-{i}", "nightly")
@@ -380,7 +374,12 @@ async def test_a_spoofed_active_run_does_not_hold_back_a_forbid_schedule(
     nightly = manifests.scheduled("nightly", namespace)
     nightly["spec"].update(schedule="@every 1s", timeZone="UTC", concurrencyPolicy="Forbid")
     scheduled = await kube.create(SCHEDULED_SPARK_APPLICATIONS, nightly)
-    runs = await until(lambda: _runs_owned_by(kube, namespace, scheduled), "a run despite the spoof", 10)
+    runs = await eventually(
+        lambda: _runs_owned_by(kube, namespace, scheduled),
+        what="a run despite the spoof",
+        timeout=10,
+        interval=0.1,
+    )
     assert len(runs) == 1, runs  # Forbid: its own first run stays the only one while it is active
     await kube.get(SPARK_APPLICATIONS, "nightly-spoof", namespace)  # and the spoof is left alone
 
@@ -409,7 +408,9 @@ async def test_a_run_name_taken_in_advance_is_not_taken_for_the_run(
             "metadata"
         ]
     await kube.patch(SCHEDULED_SPARK_APPLICATIONS, "nightly", {"spec": {"suspend": False}}, namespace)
-    runs = await until(lambda: _runs_owned_by(kube, namespace, scheduled), "a run of a free name")
+    runs = await eventually(
+        lambda: _runs_owned_by(kube, namespace, scheduled), what="a run of a free name", interval=0.1
+    )
     assert not set(runs) & set(squatters), runs
     status = (await kube.get(SCHEDULED_SPARK_APPLICATIONS, "nightly", namespace))["status"]
     assert status.get("lastRunName") not in squatters, status
@@ -440,7 +441,7 @@ async def test_an_application_deleted_and_created_again_waits_for_its_old_driver
         items, _ = await kube.list_all(SPARK_APPLICATIONS, namespace)
         return all(i["metadata"]["name"] != "again" for i in items)
 
-    await until(gone, "the first application deleted")
+    await eventually(gone, what="the first application deleted", interval=0.1)
     second = await tenant.create(SPARK_APPLICATIONS, manifests.spark_pi("again", namespace))
     app = await app_in(kube, namespace, "again", "SUBMITTED")
     assert app["status"]["submissionAttempts"] == 1

@@ -32,7 +32,7 @@ from sparkfleet.testing.proc import Process, free_port
 from sparkfleet.testing.spark import compile_java, find_spark, java_sources
 from tests.conformance import test_spark_pi as real_spark
 from tests.examples import manifests
-from tests.support import client_as, spark_application_rules, spark_crds, wait_until
+from tests.support import client_as, eventually, spark_application_rules, spark_crds
 
 ACCOUNT = "spark-operator-spark"
 RESTRICTED = {
@@ -80,7 +80,7 @@ async def test_default_pods_are_admitted_where_restricted_is_enforced_with_the_s
             done = state == "COMPLETED" and len(executors) == 2
             return app if done and set(executors.values()) == {"COMPLETED"} else None
 
-        await wait_until("pi COMPLETED with 2 executors", finished, timeout=60)
+        await eventually(finished, what="pi COMPLETED with 2 executors", timeout=60)
         assert simulator.stats.executors_created == 2
         pods, _ = await kube.list_all(PODS, namespace)
         roles = sorted(p["metadata"]["labels"][naming.LABEL_SPARK_ROLE] for p in pods)
@@ -242,7 +242,7 @@ async def test_the_policy_refuses_what_a_tenant_asks_beyond_it_naming_the_field(
         running = state_of(await tenant.get(SPARK_APPLICATIONS, "allowed", namespace)).get("state")
         return apps if done and running == "SUBMITTED" else None
 
-    apps = await wait_until("every refused application SUBMISSION_FAILED", all_decided, timeout=30)
+    apps = await eventually(all_decided, what="every refused application SUBMISSION_FAILED", timeout=30)
     for case, _, message in REFUSED:
         assert message in state_of(apps[case])["errorMessage"], (case, state_of(apps[case]))
         events, _ = await kube.list_all(EVENTS, namespace, field_selector=f"involvedObject.name={case}")
@@ -282,7 +282,7 @@ async def test_a_policy_turned_on_later_fails_no_running_application(
         )
         await controller.start(sync_timeout=10)
         try:
-            await wait_until(until, check, timeout=30)
+            await eventually(check, what=until, timeout=30)
         finally:
             await controller.stop()
             await client.close()

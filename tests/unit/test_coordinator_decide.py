@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sparkfleet.api.fleet import SparkFleetSpec, SparkFleetStatus
+from sparkfleet.kube.timestamps import format_micro_time
 from sparkfleet.sharding.coordinator import Inputs, MemberView, decide
 from sparkfleet.sharding.leases import (
     ANNOTATION_CAPACITY,
@@ -24,7 +25,6 @@ from sparkfleet.sharding.leases import (
     ShardLease,
     lease_object,
     member_lease_name,
-    micro_time,
     shard_lease_name,
 )
 from sparkfleet.sharding.shards import Problem
@@ -176,7 +176,7 @@ def test_claimed_shards_are_held() -> None:
         "AllShardsHeld",
         "6 shards held by 3 members",
     )
-    assert ready["lastTransitionTime"] == micro_time(LATER)
+    assert ready["lastTransitionTime"] == format_micro_time(LATER)
     assert {m["identity"]: m["shards"] for m in status["members"]} == {"m0": 2, "m1": 2, "m2": 2}
     SparkFleetStatus.model_validate(status)
 
@@ -345,10 +345,10 @@ def test_last_transition_time_is_kept_while_the_status_does_not_change() -> None
     _, first = decide(inputs(THREE, now=NOW))
     _, second = decide(inputs(THREE, previous=first, now=LATER))
     for kind in ("Ready", "Invalid", "Overlap"):
-        assert condition(second, kind)["lastTransitionTime"] == micro_time(NOW)
+        assert condition(second, kind)["lastTransitionTime"] == format_micro_time(NOW)
     _, third = decide(inputs(THREE, previous=second, problems=[Problem("spec.x", "bad")], now=LATER + 1))
-    assert condition(third, "Invalid")["lastTransitionTime"] == micro_time(LATER + 1)
-    assert condition(third, "Overlap")["lastTransitionTime"] == micro_time(NOW)
+    assert condition(third, "Invalid")["lastTransitionTime"] == format_micro_time(LATER + 1)
+    assert condition(third, "Overlap")["lastTransitionTime"] == format_micro_time(NOW)
 
 
 def test_reason_change_without_status_change_keeps_the_time() -> None:
@@ -356,18 +356,18 @@ def test_reason_change_without_status_change_keeps_the_time() -> None:
     _, second = decide(inputs([], previous=first, now=LATER))  # Ready False: NoMembers
     ready = condition(second, "Ready")
     assert ready["reason"] == "NoMembers"
-    assert ready["lastTransitionTime"] == micro_time(NOW)
+    assert ready["lastTransitionTime"] == format_micro_time(NOW)
 
 
 def test_ready_goes_true_then_false_with_new_times() -> None:
     holders, first = decide(inputs(THREE, now=NOW))
     _, held = decide(inputs(THREE, leases=claimed(holders), previous=first, now=NOW + 10))
     assert condition(held, "Ready")["status"] == "True"
-    assert condition(held, "Ready")["lastTransitionTime"] == micro_time(NOW + 10)
+    assert condition(held, "Ready")["lastTransitionTime"] == format_micro_time(NOW + 10)
     dead = [member("m0"), member("m1"), member("m2", alive=False)]
     _, moving = decide(inputs(dead, leases=claimed(holders), previous=held, now=NOW + 20))
     assert condition(moving, "Ready")["status"] == "False"
-    assert condition(moving, "Ready")["lastTransitionTime"] == micro_time(NOW + 20)
+    assert condition(moving, "Ready")["lastTransitionTime"] == format_micro_time(NOW + 20)
 
 
 # -- rebalance -------------------------------------------------------------------------------

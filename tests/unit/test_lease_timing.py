@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from sparkfleet.kube.leaderelection import LeaseTiming, micro_time
+from sparkfleet.kube.leaderelection import LeaseTiming
+from sparkfleet.kube.timestamps import format_micro_time
 
 
 def test_defaults_are_client_go_and_spark_operator_defaults() -> None:
@@ -28,4 +29,4 @@ def test_inconsistent_timings_are_refused(
 
 
 def test_micro_time_format() -> None:
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", micro_time())
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", format_micro_time())

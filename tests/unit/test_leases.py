@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sparkfleet.kube.timestamps import format_micro_time, parse_time
 from sparkfleet.sharding.leases import (
     ANNOTATION_CAPACITY,
     ANNOTATION_DRAINING,
@@ -30,8 +31,6 @@ from sparkfleet.sharding.leases import (
     fleet_selector,
     lease_object,
     member_lease_name,
-    micro_time,
-    parse_time,
     shard_lease_name,
 )
 from tests.support import FakeClock
@@ -130,7 +129,7 @@ def test_lease_object_labels_and_annotations() -> None:
 
 
 def test_micro_time_and_parse_time_round_trip() -> None:
-    stamp = micro_time(1_700_000_000.25)
+    stamp = format_micro_time(1_700_000_000.25)
     assert stamp == "2023-11-14T22:13:20.250000Z"
     assert parse_time(stamp) == 1_700_000_000.25
     assert parse_time("2023-11-14T22:13:20Z") == 1_700_000_000.0

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from sparkfleet.kube.timestamps import format_micro_time
 from sparkfleet.output import Format, short_age, structured
 from sparkfleet.sharding.leases import (
     ANNOTATION_IDENTITY,
@@ -15,7 +16,6 @@ from sparkfleet.sharding.leases import (
     ROLE_MEMBER,
     ROLE_SHARD,
     lease_object,
-    micro_time,
 )
 from sparkfleet.sharding.ops import (
     ConditionRow,
@@ -36,7 +36,7 @@ NOW = 1_700_000_000.0
 
 
 def ago(seconds: float) -> str:
-    return micro_time(NOW - seconds)
+    return format_micro_time(NOW - seconds)
 
 
 def member_lease(identity: str, load: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:

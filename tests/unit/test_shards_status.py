@@ -9,8 +9,8 @@ import orjson
 import pytest
 import yaml
 
+from sparkfleet.kube.timestamps import format_micro_time
 from sparkfleet.output import Format, structured
-from sparkfleet.sharding.leases import micro_time
 from sparkfleet.sharding.ops import FleetReport, ShardScope, report
 from sparkfleet.shards_view import scope_rows, scope_text, shard_columns, shard_rows, status_text
 
@@ -18,7 +18,7 @@ NOW = 1_700_000_000.0
 
 
 def ago(seconds: float) -> str:
-    return micro_time(NOW - seconds)
+    return format_micro_time(NOW - seconds)
 
 
 def fleet(spec: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """The work queue's guarantees: dedup, one worker per key, dirty re-delivery, FIFO,
-delays without polling, shutdown and drain, discard."""
+delays without polling, shutdown and drain, discard.
+
+Time is a :class:`ManualClock` the tests move: nothing here waits on the wall clock."""
 
 from __future__ import annotations
 
@@ -9,12 +11,34 @@ import random
 import pytest
 from prometheus_client import REGISTRY
 
+from sparkfleet.operator.metrics import NO_QUEUE_METRICS
 from sparkfleet.operator.ratelimiters import ItemExponentialFailureRateLimiter
 from sparkfleet.operator.workqueue import ShutDown, WorkQueue
+from sparkfleet.testing.clock import ManualClock
+
+STEP = 0.001  # how far advance_until moves the clock at a time
 
 
-def queue(name: str = "test", **kwargs: object) -> WorkQueue[str]:
-    return WorkQueue(name, ItemExponentialFailureRateLimiter(0.01, 0.1), metrics_enabled=False, **kwargs)  # type: ignore[arg-type]
+def queue(name: str = "test", clock: ManualClock | None = None) -> WorkQueue[str]:
+    return WorkQueue(
+        name,
+        ItemExponentialFailureRateLimiter(0.01, 0.1),
+        clock=clock or ManualClock(),
+        metrics=NO_QUEUE_METRICS,
+    )
+
+
+def advance_until_queued(clock: ManualClock, q: WorkQueue[str], limit: float = 10.0) -> None:
+    """Moves the clock on in small steps until an item is queued (at most ``limit`` seconds)."""
+    start = clock.now()
+    while not len(q):
+        assert clock.now() - start < limit, "nothing was queued"
+        clock.advance(STEP)
+
+
+async def yield_to_other_tasks(times: int) -> None:
+    for _ in range(times):
+        await asyncio.sleep(0)
 
 
 async def test_adds_are_deduplicated_and_fifo() -> None:
@@ -49,26 +73,28 @@ async def test_a_waiting_getter_is_woken_by_add() -> None:
 
 
 async def test_add_after_delivers_on_time_and_keeps_the_earliest_deadline() -> None:
-    q = queue()
-    loop = asyncio.get_running_loop()
-    start = loop.time()
+    clock = ManualClock()
+    q = queue(clock=clock)
+    start = clock.now()
     q.add_after("late", 1.0)
     q.add_after("late", 0.05)  # earlier deadline wins
     q.add_after("late", 2.0)  # later one is ignored
     assert q.delayed == 1
+    advance_until_queued(clock, q)
     assert await asyncio.wait_for(q.get(), 3) == "late"
-    assert 0.04 <= loop.time() - start < 0.9
+    assert 0.04 <= clock.now() - start < 0.9
 
 
 async def test_add_rate_limited_backs_off_and_forget_resets() -> None:
-    q = queue()
-    loop = asyncio.get_running_loop()
+    clock = ManualClock()
+    q = queue(clock=clock)
     waits = []
     for _ in range(3):
-        start = loop.time()
+        start = clock.now()
         q.add_rate_limited("k")
+        advance_until_queued(clock, q)
         item = await asyncio.wait_for(q.get(), 1)
-        waits.append(loop.time() - start)
+        waits.append(clock.now() - start)
         q.done(item)
     assert q.num_requeues("k") == 3
     assert waits[0] >= 0.009
@@ -79,7 +105,8 @@ async def test_add_rate_limited_backs_off_and_forget_resets() -> None:
 
 
 async def test_shutdown_drops_queued_work_and_stops_workers() -> None:
-    q = queue()
+    clock = ManualClock()
+    q = queue(clock=clock)
     q.add("a")
     q.add("b")
     q.add_after("c", 10)
@@ -91,7 +118,10 @@ async def test_shutdown_drops_queued_work_and_stops_workers() -> None:
     with pytest.raises(ShutDown):
         await q.get()
     assert q.processing == 1
-    assert not await q.drain(timeout=0.05)
+    draining = asyncio.create_task(q.drain(timeout=0.05))
+    await yield_to_other_tasks(2)
+    clock.advance(0.05)
+    assert not await draining
     q.done(first)
     assert await q.drain(timeout=1)
 
@@ -139,7 +169,7 @@ async def test_many_workers_never_share_a_key_and_every_add_is_processed() -> No
             in_flight.add(key)
             tick += 1
             seen_at = tick
-            await asyncio.sleep(random.random() * 0.002)
+            await yield_to_other_tasks(random.randrange(4))
             last_processed_after[key] = seen_at
             in_flight.discard(key)
             q.done(key)
@@ -153,10 +183,10 @@ async def test_many_workers_never_share_a_key_and_every_add_is_processed() -> No
         q.add(key)
         if rng.random() < 0.3:
             await asyncio.sleep(0)
-    for _ in range(500):
+    for _ in range(100_000):
         if not len(q) and not q.processing:
             break
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)
     q.shutdown()
     await asyncio.gather(*workers)
     # Every key was processed by a get that happened after its last add.
@@ -165,7 +195,8 @@ async def test_many_workers_never_share_a_key_and_every_add_is_processed() -> No
 
 
 async def test_metrics_count_adds_depth_and_durations() -> None:
-    q: WorkQueue[str] = WorkQueue("metrics-q", controller="metrics-ctl")
+    clock = ManualClock(now=0.0)  # durations from 0 are exact in floating point
+    q: WorkQueue[str] = WorkQueue("metrics-q", controller="metrics-ctl", clock=clock)
     labels = {"name": "metrics-q", "controller": "metrics-ctl"}
     q.add("a")
     q.add("b")
@@ -173,7 +204,7 @@ async def test_metrics_count_adds_depth_and_durations() -> None:
     assert REGISTRY.get_sample_value("workqueue_adds_total", labels) == 2
     assert REGISTRY.get_sample_value("workqueue_depth", labels) == 2
     item = await q.get()
-    await asyncio.sleep(0.02)
+    clock.advance(0.02)
     assert (REGISTRY.get_sample_value("workqueue_unfinished_work_seconds", labels) or 0) >= 0.02
     assert (REGISTRY.get_sample_value("workqueue_longest_running_processor_seconds", labels) or 0) >= 0.02
     q.done(item)
@@ -228,3 +259,53 @@ async def test_discard_and_count_see_both_lanes() -> None:
     q.add("shard-2/z")  # being processed: comes back later, not urgent any more
     q.done("shard-2/z")
     assert await q.get() == "shard-2/z"
+
+
+async def test_add_after_waits_for_the_queue_clock_not_the_event_loop() -> None:
+    clock = ManualClock()
+    q = queue(clock=clock)
+    q.add_after("x", 0.5)
+    await yield_to_other_tasks(3)
+    assert len(q) == 0  # the event loop ran; the queue's clock did not move
+    clock.advance(0.499)
+    assert len(q) == 0
+    clock.advance(0.001)
+    assert len(q) == 1
+    assert q.delayed == 0
+
+
+async def test_discarded_and_shut_down_delays_leave_no_timer_behind() -> None:
+    clock = ManualClock()
+    q = queue(clock=clock)
+    q.add_after("a", 1.0)
+    q.add_after("b", 1.0)
+    q.add_after("a", 0.5)  # replaces the later timer
+    assert clock.pending == 2
+    q.discard(lambda key: key == "b")
+    assert clock.pending == 1
+    q.shutdown()
+    assert clock.pending == 0
+
+
+async def test_drain_returns_as_soon_as_the_last_item_is_done() -> None:
+    clock = ManualClock()
+    q = queue(clock=clock)
+    q.add("a")
+    item = await q.get()
+    draining = asyncio.create_task(q.drain(timeout=10))
+    await yield_to_other_tasks(2)
+    assert not draining.done()
+    q.done(item)
+    assert await asyncio.wait_for(draining, 1)
+    assert clock.pending == 0  # its timeout's timer was called off
+
+
+async def test_a_queue_without_metrics_reports_none() -> None:
+    labels = {"name": "quiet-q", "controller": "quiet-q"}
+    q = queue("quiet-q")
+    q.add("a")
+    await q.get()
+    q.done("a")
+    q.add_rate_limited("b")
+    assert REGISTRY.get_sample_value("workqueue_adds_total", labels) is None
+    assert REGISTRY.get_sample_value("workqueue_retries_total", labels) is None
