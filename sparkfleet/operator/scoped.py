@@ -35,11 +35,12 @@ from typing import Any
 
 from sparkfleet.kube import Informer, InformerEvent, KubeClient
 from sparkfleet.kube.informer import EventType
+from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.resources import Resource
 from sparkfleet.kube.scope import Scope
 from sparkfleet.kube.transform import strip_managed_fields
 from sparkfleet.operator.audit import AuditLog
-from sparkfleet.operator.controller import Controller, KeyMapper, Result, own_key
+from sparkfleet.operator.controller import Controller, KeyMapper, Result, own_name
 from sparkfleet.operator.ratelimiters import RateLimiter
 from sparkfleet.operator.scopes import ScopedInformers
 
@@ -55,7 +56,7 @@ class Secondary:
 
     resource: Resource
     label_selector: str | None
-    mapper: KeyMapper
+    mapper: KeyMapper[NamespacedName]
     transform: Transform | None = None
 
 
@@ -64,27 +65,28 @@ class ScopedController:
         self,
         client: KubeClient,
         name: str,
-        reconcile: Callable[[str], Coroutine[Any, Any, Result | None]],
+        reconcile: Callable[[NamespacedName], Coroutine[Any, Any, Result | None]],
         primary: Resource,
         *,
         secondaries: tuple[Secondary, ...] = (),
         concurrent_syncs: int = 10,
-        rate_limiter: RateLimiter[str] | None = None,
+        rate_limiter: RateLimiter[NamespacedName] | None = None,
         audit: AuditLog | None = None,
         transform: Transform | None = strip_managed_fields,
-        urgent_primary: Callable[[str], bool] | None = None,
+        urgent_primary: Callable[[NamespacedName], bool] | None = None,
         move_settle: float = MOVE_SETTLE_SECONDS,
     ):
         """``urgent_primary`` picks the primary objects' keys whose events go in the urgent lane;
         ``move_settle``: how long an object that moved in from another scope waits (see above)."""
         self.name = name
         self.move_settle = move_settle
-        self._not_before: dict[str, float] = {}  # key -> monotonic time its first reconcile here may start
+        # key -> the monotonic time its first reconcile here may start
+        self._not_before: dict[NamespacedName, float] = {}
         self._routing_keys: dict[str, frozenset[str]] = {}  # scope -> the label keys that route to it
         self._urgent_primary = urgent_primary
         self._reconcile = reconcile
         self.audit = audit
-        self.controller = Controller(
+        self.controller: Controller[NamespacedName] = Controller(
             name, self._gated, concurrent_syncs=concurrent_syncs, rate_limiter=rate_limiter
         )
         self.primary = ScopedInformers(client, primary, transform=transform)
@@ -96,7 +98,7 @@ class ScopedController:
             for s in secondaries
         ]
         self._open: set[str] = set()
-        self._running: dict[str, dict[str, asyncio.Task[Result | None]]] = {}
+        self._running: dict[str, dict[NamespacedName, asyncio.Task[Result | None]]] = {}
         self._started = False
 
     # -- lifecycle -----------------------------------------------------------------
@@ -209,13 +211,19 @@ class ScopedController:
         """Keys of scope ``name`` waiting in the queue."""
         return self.controller.queue.count(lambda key: self.primary.scope_of(key) == name)
 
-    def primary_keys(self, name: str) -> list[str]:
-        return [key for informer in self.primary.of_scope(name) for key in informer.store.list_keys()]
+    def primary_keys(self, name: str) -> list[NamespacedName]:
+        return [
+            NamespacedName.parse(key)
+            for informer in self.primary.of_scope(name)
+            for key in informer.store.list_keys()
+        ]
 
-    def routing_keys(self, key: str) -> frozenset[str]:
+    def routing_keys(self, key: NamespacedName | str) -> frozenset[str]:
         """The label keys that route objects to the scope holding ``key`` (none: not a label scope)."""
         if not any(self._routing_keys.values()):
             return frozenset()  # namespaces, or the whole cluster: no label routes anything
+        if isinstance(key, str):
+            key = NamespacedName.parse(key)
         return self._routing_keys.get(self.primary.scope_of(key) or "", frozenset())
 
     # -- internals -----------------------------------------------------------------
@@ -226,7 +234,7 @@ class ScopedController:
         for informer in self.primary.add(scope):
             informer.add_handler(self._arrivals(scope.name, informer))  # before the key is queued
             self.controller.watch(
-                informer, self._gate_mapper(scope.name, own_key), urgent=self._urgent_primary or False
+                informer, self._gate_mapper(scope.name, own_name), urgent=self._urgent_primary or False
             )
             informers.append(informer)
         for scoped, mapper in self._secondaries:
@@ -237,8 +245,8 @@ class ScopedController:
                 informers.append(informer)
         return informers
 
-    def _gate_mapper(self, scope: str, mapper: KeyMapper) -> KeyMapper:
-        def mapped(event: InformerEvent) -> list[str]:
+    def _gate_mapper(self, scope: str, mapper: KeyMapper[NamespacedName]) -> KeyMapper[NamespacedName]:
+        def mapped(event: InformerEvent) -> list[NamespacedName]:
             return list(mapper(event)) if scope in self._open else []
 
         return mapped
@@ -247,7 +255,7 @@ class ScopedController:
         """Objects moving in and out of ``scope`` by their labels (see the module's docstring)."""
 
         def handler(event: InformerEvent) -> None:
-            key = event.key
+            key = NamespacedName.of(event.obj)
             if event.type is EventType.DELETED:
                 self._not_before.pop(key, None)
                 task = self._running.get(scope, {}).get(key)
@@ -257,7 +265,7 @@ class ScopedController:
                     task.cancel()
                     log.info(
                         "object left the scope mid-reconcile; reconcile cancelled",
-                        extra={"controller": self.name, "scope": scope, "key": key},
+                        extra={"controller": self.name, "scope": scope, "key": str(key)},
                     )
             elif event.type is EventType.ADDED and informer.has_synced and self._routing_keys.get(scope):
                 self._not_before[key] = time.monotonic() + self.move_settle
@@ -286,7 +294,7 @@ class ScopedController:
                 self.controller.informers.remove(informer)
         return informers
 
-    async def _gated(self, key: str) -> Result | None:
+    async def _gated(self, key: NamespacedName) -> Result | None:
         scope = self.primary.scope_of(key)
         if scope is None or scope not in self._open:
             return None  # not ours (any more), or deleted: nothing to do
@@ -311,4 +319,4 @@ class ScopedController:
         finally:
             running.pop(key, None)
             if self.audit is not None:
-                self.audit.record(t0, time.time(), scope, key)
+                self.audit.record(t0, time.time(), scope, str(key))

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from sparkfleet.kube import Informer, KubeClient
+from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.resources import Resource
 from sparkfleet.kube.scope import Scope
 
@@ -61,12 +62,12 @@ class ScopedInformers:
     def of_scope(self, name: str) -> list[Informer]:
         return list(self._by_scope.get(name, ()))
 
-    def scope_of(self, key: str) -> str | None:
-        """The scope whose caches hold ``namespace/name`` (scopes are disjoint), if any."""
-        namespace = key.split("/", 1)[0]
+    def scope_of(self, key: NamespacedName) -> str | None:
+        """The scope whose caches hold ``key`` (scopes are disjoint), if any."""
+        namespace, stored = key.namespace, str(key)
         for name, informers in self._by_scope.items():
             for informer in informers:
-                if (informer.namespace is None or informer.namespace == namespace) and key in informer.store:
+                if informer.namespace in (None, namespace) and stored in informer.store:
                     return name
         return None
 
@@ -74,12 +75,14 @@ class ScopedInformers:
         """Objects cached for scope ``name``."""
         return sum(len(i.store) for i in self._by_scope.get(name, ()))
 
-    def get(self, key: str) -> dict[str, Any] | None:
-        """An object by ``namespace/name``."""
-        namespace = key.split("/", 1)[0]
+    def get(self, key: NamespacedName | str) -> dict[str, Any] | None:
+        """An object by its key (or its store key, ``namespace/name``)."""
+        if isinstance(key, str):
+            key = NamespacedName.parse(key)
+        namespace, stored = key.namespace, str(key)
         for informer in self:
             if informer.namespace is None or informer.namespace == namespace:
-                obj = informer.store.get(key)
+                obj = informer.store.get(stored)
                 if obj is not None:
                     return obj
         return None

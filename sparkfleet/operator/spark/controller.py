@@ -26,6 +26,7 @@ from typing import Any
 from sparkfleet.api import SPARK_APPLICATIONS, SparkApplication
 from sparkfleet.kube import ApiError, InformerEvent, KubeClient
 from sparkfleet.kube.events import EventRecorder
+from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.resources import CONFIGMAPS, PODS, RESOURCEQUOTAS, SERVICES
 from sparkfleet.kube.scope import Scope, unsharded_scopes
 from sparkfleet.kube.transform import pod_status_view
@@ -89,10 +90,11 @@ def _epoch(value: str | None) -> float | None:
     return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-def app_key_of_pod(event: InformerEvent) -> Iterable[str]:
-    """A pod the operator launched maps to its application: ``namespace/<app-name label>``."""
-    key = naming.app_key_of(event.obj)
-    return (key,) if key else ()
+def app_key_of_pod(event: InformerEvent) -> Iterable[NamespacedName]:
+    """A pod the operator launched maps to its application: (its namespace, its app-name label)."""
+    meta = event.obj["metadata"]
+    app = (meta.get("labels") or {}).get(naming.LABEL_APP_NAME)
+    return (NamespacedName(meta["namespace"], app),) if app else ()
 
 
 class SparkApplicationController:
@@ -106,7 +108,7 @@ class SparkApplicationController:
         concurrent_syncs: int = 10,
         max_tracked_executors: int = 1000,
         ui_service: bool = True,
-        rate_limiter: RateLimiter[str] | None = None,
+        rate_limiter: RateLimiter[NamespacedName] | None = None,
         audit: AuditLog | None = None,
         clock: Callable[[], float] = time.time,
         executor_state_batch: float = EXECUTOR_STATE_BATCH_SECONDS,
@@ -143,7 +145,7 @@ class SparkApplicationController:
         self.scoped = ScopedController(
             client,
             CONTROLLER_NAME,
-            self.reconcile,
+            self._reconcile_key,
             SPARK_APPLICATIONS,
             secondaries=(Secondary(PODS, OPERATOR_PODS, self._pod_event, pod_status_view),),
             concurrent_syncs=concurrent_syncs,
@@ -157,18 +159,21 @@ class SparkApplicationController:
         self.pods = self.scoped.secondary(0)
         spark_metrics.RUNNING.sources.append(self._cached_apps)
 
-    def _pod_event(self, event: InformerEvent) -> Iterable[str]:
+    def _pod_event(self, event: InformerEvent) -> Iterable[NamespacedName]:
         """A pod's event maps to its application; a pod that may have left the watch by a change of
         its labels (not deleted) is noted, so that the application's next reconcile looks for it."""
         keys = app_key_of_pod(event)
         if routing.left_watch(event.type, event.obj):
-            self._pods_left.update(key for key in keys if self.apps.get(key) is not None)
+            self._pods_left.update(str(key) for key in keys if self.apps.get(key) is not None)
         return keys
 
-    def _awaits_own_write(self, key: str) -> bool:
+    def _awaits_own_write(self, key: NamespacedName) -> bool:
         """An application event while our last status write has not reached the cache: most likely
         that write's own echo, which a deferred reconcile (a pod's news) is waiting for."""
-        return key in self._unobserved
+        return str(key) in self._unobserved
+
+    async def _reconcile_key(self, key: NamespacedName) -> Result | None:
+        return await self.reconcile(str(key))
 
     def _cached_apps(self) -> list[dict[str, Any]]:
         return [obj for informer in self.apps for obj in informer.store.list()]

@@ -23,6 +23,7 @@ from sparkfleet.api import SCHEDULED_SPARK_APPLICATIONS, SPARK_APPLICATIONS, Sch
 from sparkfleet.api.base import format_validation_error
 from sparkfleet.kube import ApiError, InformerEvent, KubeClient
 from sparkfleet.kube.events import EventRecorder
+from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.scope import Scope, unsharded_scopes
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.controller import Result
@@ -71,10 +72,11 @@ def parse_scheduled(
     return scheduled, schedule
 
 
-def scheduled_key_of_run(event: InformerEvent) -> Iterable[str]:
+def scheduled_key_of_run(event: InformerEvent) -> Iterable[NamespacedName]:
+    """A run maps to its ScheduledSparkApplication: (its namespace, its scheduled-app-name label)."""
     meta = event.obj["metadata"]
     owner = (meta.get("labels") or {}).get(LABEL_SCHEDULED_APP_NAME)
-    return (f"{meta['namespace']}/{owner}",) if owner else ()
+    return (NamespacedName(meta["namespace"], owner),) if owner else ()
 
 
 class ScheduledSparkApplicationController:
@@ -105,7 +107,7 @@ class ScheduledSparkApplicationController:
         self.scoped = ScopedController(
             client,
             CONTROLLER_NAME,
-            self.reconcile,
+            self._reconcile_key,
             SCHEDULED_SPARK_APPLICATIONS,
             secondaries=(
                 # Runs are read for their metadata and status only: no spec is cached (see app_cache).
@@ -131,6 +133,9 @@ class ScheduledSparkApplicationController:
     @property
     def has_synced(self) -> bool:
         return self.scoped.has_synced
+
+    async def _reconcile_key(self, key: NamespacedName) -> Result | None:
+        return await self.reconcile(str(key))
 
     def _runs_of(self, namespace: str, name: str, uid: str | None) -> list[dict[str, Any]]:
         """The runs of the ScheduledSparkApplication ``name`` of ``uid``, oldest first: labelled with
