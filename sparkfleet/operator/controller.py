@@ -87,15 +87,23 @@ class Controller(Generic[K]):
         urgent: bool | Callable[[K], bool] = False,
     ) -> None:
         """Queues the keys ``mapper`` derives from each event of ``informer``; ``urgent`` (for every
-        key, or those it says yes to) puts them ahead of the others (see :meth:`WorkQueue.add`)."""
+        key, or those it says yes to) puts them ahead of the others (see :meth:`WorkQueue.add`).
+        The informer is started and stopped with the controller."""
+        informer.add_handler(self.handler(mapper, urgent=urgent))
+        if informer not in self.informers:
+            self.informers.append(informer)
+
+    def handler(
+        self, mapper: KeyMapper[K], *, urgent: bool | Callable[[K], bool] = False
+    ) -> Callable[[InformerEvent], None]:
+        """The event handler that queues what ``mapper`` derives (as :meth:`watch`), for an informer
+        whose life the caller manages (one shared by several controllers)."""
 
         def handler(event: InformerEvent) -> None:
             for key in mapper(event):
                 self.queue.add(key, urgent=urgent(key) if callable(urgent) else urgent)
 
-        informer.add_handler(handler)
-        if informer not in self.informers:
-            self.informers.append(informer)
+        return handler
 
     @property
     def has_synced(self) -> bool:

@@ -45,6 +45,7 @@ from sparkfleet.operator.spark.status import driver_of, executor_events, executo
 from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.submission import new_submission_id, render, spec_hash
 from sparkfleet.operator.spark.validation import InvalidApplication, parse, unknown_fields_warning
+from sparkfleet.operator.spark.views import application_view
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class SparkApplicationController:
             concurrent_syncs=concurrent_syncs,
             rate_limiter=rate_limiter,
             audit=audit,
-            transform=app_cache.bounded_view(max_application_bytes),  # see app_cache
+            transform=application_view(max_application_bytes),  # see app_cache; shared with runs
             urgent_primary=self._awaits_own_write,
         )
         self.controller = self.scoped.controller

@@ -33,6 +33,7 @@ from sparkfleet.operator.spark.owner_refs import explain_refusal
 from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule, check_precision, run_name
 from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.validation import InvalidApplication, validate_schedule
+from sparkfleet.operator.spark.views import application_view
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +111,14 @@ class ScheduledSparkApplicationController:
             self._reconcile_key,
             SCHEDULED_SPARK_APPLICATIONS,
             secondaries=(
-                # Runs are read for their metadata and status only: no spec is cached (see app_cache).
+                # Runs come from the application controller's watch of each scope (one watch of
+                # SparkApplications, not two), filtered by their label here (see operator.cache).
                 Secondary(
-                    SPARK_APPLICATIONS, LABEL_SCHEDULED_APP_NAME, scheduled_key_of_run, app_cache.status_view
+                    SPARK_APPLICATIONS,
+                    LABEL_SCHEDULED_APP_NAME,
+                    scheduled_key_of_run,
+                    application_view(max_application_bytes),
+                    client_side=True,
                 ),
             ),
             transform=app_cache.bounded_view(max_application_bytes),
