@@ -31,9 +31,10 @@ from sparkfleet.kube.resources import CONFIGMAPS, PODS, RESOURCEQUOTAS, SERVICES
 from sparkfleet.kube.scope import Scope, unsharded_scopes
 from sparkfleet.kube.transform import pod_status_view
 from sparkfleet.operator.audit import AuditLog
+from sparkfleet.operator.builder import BuiltController, ControllerBuilder
+from sparkfleet.operator.cache import InformerCache
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.ratelimiters import RateLimiter
-from sparkfleet.operator.scoped import ScopedController, Secondary
 from sparkfleet.operator.spark import app_cache, lifecycle, naming, ownership, routing
 from sparkfleet.operator.spark import bounds as resource_bounds
 from sparkfleet.operator.spark import metrics as spark_metrics
@@ -98,7 +99,7 @@ def app_key_of_pod(event: InformerEvent) -> Iterable[NamespacedName]:
     return (NamespacedName(meta["namespace"], app),) if app else ()
 
 
-class SparkApplicationController:
+class SparkApplicationController(BuiltController):
     def __init__(
         self,
         client: KubeClient,
@@ -118,8 +119,10 @@ class SparkApplicationController:
         bounds: resource_bounds.Bounds | None = None,
         check_quotas: bool = True,
         max_application_bytes: int = app_cache.DEFAULT_MAX_APPLICATION_BYTES,
+        informers: InformerCache | None = None,
     ):
-        """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``.
+        """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``;
+        its watches come from ``informers`` (shared with other controllers), else its own.
 
         A status change of executors only is written at most once per ``executor_state_batch``
         seconds per application; a change of the application's state is written at once.
@@ -143,17 +146,18 @@ class SparkApplicationController:
         self._pods_left: set[str] = set()  # keys of served applications a pod of which left the pods' watch
         self._next_pod_list: dict[str, float] = {}  # key -> when its astray executors are looked for again
         self.initial_scopes = scopes if scopes is not None else unsharded_scopes(namespaces, label_selector)
-        self.scoped = ScopedController(
-            client,
-            CONTROLLER_NAME,
-            self._reconcile_key,
-            SPARK_APPLICATIONS,
-            secondaries=(Secondary(PODS, OPERATOR_PODS, self._pod_event, pod_status_view),),
-            concurrent_syncs=concurrent_syncs,
-            rate_limiter=rate_limiter,
-            audit=audit,
-            transform=application_view(max_application_bytes),  # see app_cache; shared with runs
-            urgent_primary=self._awaits_own_write,
+        self.scoped = (
+            ControllerBuilder(client, CONTROLLER_NAME)
+            # see app_cache; the same view as the scheduled controller's runs: one watch for both
+            .for_(
+                SPARK_APPLICATIONS,
+                transform=application_view(max_application_bytes),
+                urgent=self._awaits_own_write,
+            )
+            .owns(PODS, OPERATOR_PODS, self._pod_event, transform=pod_status_view)
+            .with_options(concurrent_syncs=concurrent_syncs, rate_limiter=rate_limiter, audit=audit)
+            .with_informers(informers if informers is not None else InformerCache(client))
+            .complete(self._reconcile_key)
         )
         self.controller = self.scoped.controller
         self.apps = self.scoped.primary
@@ -179,18 +183,10 @@ class SparkApplicationController:
     def _cached_apps(self) -> list[dict[str, Any]]:
         return [obj for informer in self.apps for obj in informer.store.list()]
 
-    async def start(self, sync_timeout: float | None = None) -> None:
-        await self.scoped.start(self.initial_scopes, sync_timeout)
-
     async def stop(self, timeout: float = 30.0) -> None:
-        await self.scoped.stop(timeout)
-        await self.events.flush()
+        await super().stop(timeout)
         if self._cached_apps in spark_metrics.RUNNING.sources:
             spark_metrics.RUNNING.sources.remove(self._cached_apps)
-
-    @property
-    def has_synced(self) -> bool:
-        return self.scoped.has_synced
 
     def _pods(
         self, namespace: str, app_name: str, submission_id: str | None, app_uid: str | None

@@ -26,8 +26,9 @@ from sparkfleet.kube.events import EventRecorder
 from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.scope import Scope, unsharded_scopes
 from sparkfleet.operator.audit import AuditLog
+from sparkfleet.operator.builder import BuiltController, ControllerBuilder
+from sparkfleet.operator.cache import InformerCache
 from sparkfleet.operator.controller import Result
-from sparkfleet.operator.scoped import ScopedController, Secondary
 from sparkfleet.operator.spark import app_cache, ownership, routing
 from sparkfleet.operator.spark.owner_refs import explain_refusal
 from sparkfleet.operator.spark.schedule import InvalidSchedule, Schedule, check_precision, run_name
@@ -80,7 +81,7 @@ def scheduled_key_of_run(event: InformerEvent) -> Iterable[NamespacedName]:
     return (NamespacedName(meta["namespace"], owner),) if owner else ()
 
 
-class ScheduledSparkApplicationController:
+class ScheduledSparkApplicationController(BuiltController):
     def __init__(
         self,
         client: KubeClient,
@@ -93,8 +94,10 @@ class ScheduledSparkApplicationController:
         clock: Callable[[], float] = time.time,
         timestamp_precision: str = "nanos",
         max_application_bytes: int = app_cache.DEFAULT_MAX_APPLICATION_BYTES,
+        informers: InformerCache | None = None,
     ):
-        """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``.
+        """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``;
+        its watches come from ``informers`` (shared with the application controller's), else its own.
 
         Runs carry their ScheduledSparkApplication's labels, so a label-selected
         scope sees them in the same watch.
@@ -105,40 +108,25 @@ class ScheduledSparkApplicationController:
         self.timestamp_precision = timestamp_precision
         self.events = EventRecorder(client, "sparkfleet")
         self.initial_scopes = scopes if scopes is not None else unsharded_scopes(namespaces, label_selector)
-        self.scoped = ScopedController(
-            client,
-            CONTROLLER_NAME,
-            self._reconcile_key,
-            SCHEDULED_SPARK_APPLICATIONS,
-            secondaries=(
-                # Runs come from the application controller's watch of each scope (one watch of
-                # SparkApplications, not two), filtered by their label here (see operator.cache).
-                Secondary(
-                    SPARK_APPLICATIONS,
-                    LABEL_SCHEDULED_APP_NAME,
-                    scheduled_key_of_run,
-                    application_view(max_application_bytes),
-                    client_side=True,
-                ),
-            ),
-            transform=app_cache.bounded_view(max_application_bytes),
-            concurrent_syncs=concurrent_syncs,
-            audit=audit,
+        self.scoped = (
+            ControllerBuilder(client, CONTROLLER_NAME)
+            .for_(SCHEDULED_SPARK_APPLICATIONS, transform=app_cache.bounded_view(max_application_bytes))
+            # Runs come from the application controller's watch of each scope (one watch of
+            # SparkApplications, not two), filtered by their label here (see operator.cache).
+            .owns(
+                SPARK_APPLICATIONS,
+                LABEL_SCHEDULED_APP_NAME,
+                scheduled_key_of_run,
+                transform=application_view(max_application_bytes),
+                client_side=True,
+            )
+            .with_options(concurrent_syncs=concurrent_syncs, audit=audit)
+            .with_informers(informers if informers is not None else InformerCache(client))
+            .complete(self._reconcile_key)
         )
         self.controller = self.scoped.controller
         self.scheduled = self.scoped.primary
         self.runs = self.scoped.secondary(0)
-
-    async def start(self, sync_timeout: float | None = None) -> None:
-        await self.scoped.start(self.initial_scopes, sync_timeout)
-
-    async def stop(self, timeout: float = 30.0) -> None:
-        await self.scoped.stop(timeout)
-        await self.events.flush()
-
-    @property
-    def has_synced(self) -> bool:
-        return self.scoped.has_synced
 
     async def _reconcile_key(self, key: NamespacedName) -> Result | None:
         return await self.reconcile(str(key))
