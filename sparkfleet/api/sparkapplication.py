@@ -8,9 +8,10 @@ into the pods it renders.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from sparkfleet.api.base import KubeModel, KubeObject, Quantity, SparkSize
 from sparkfleet.api.resource import Resource
@@ -260,6 +261,27 @@ class SparkApplicationStatus(KubeModel):
     executor_state: dict[str, ExecutorStateType] | None = None
     execution_attempts: int | None = Field(default=None, ge=0)
     submission_attempts: int | None = Field(default=None, ge=0)
+
+    # Round trip: a status read with :meth:`from_kube` and written with ``to_kube()`` has exactly the
+    # keys it was read with (``extra="allow"`` keeps those the model does not know, such as a later
+    # Kubeflow's), plus those assigned, minus those :meth:`unset`.
+
+    @classmethod
+    def from_kube(cls, value: Mapping[str, Any] | None) -> SparkApplicationStatus:
+        """The status as the API server stores it. A field of a type the model cannot read (written
+        by someone else) is left out, so that the rest can still be worked with and written."""
+        value = dict(value or {})
+        try:
+            return cls.model_validate(value)
+        except ValidationError as exc:
+            unreadable = {error["loc"][0] for error in exc.errors() if error["loc"]}
+            return cls.model_validate({k: v for k, v in value.items() if k not in unreadable})
+
+    def unset(self, *fields: str) -> None:
+        """Removes ``fields`` (attribute names) from the status as written: their keys go."""
+        for name in fields:
+            setattr(self, name, None)
+            self.model_fields_set.discard(name)
 
 
 class SparkApplication(KubeModel):

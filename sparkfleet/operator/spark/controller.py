@@ -16,19 +16,20 @@ Per reconcile of one application:
 from __future__ import annotations
 
 import asyncio
-import copy
-import datetime
 import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from sparkfleet.api import SPARK_APPLICATIONS, SparkApplication
+from sparkfleet.api.sparkapplication import SparkApplicationStatus
 from sparkfleet.kube import ApiError, InformerEvent, KubeClient
+from sparkfleet.kube.errors import ignore_not_found
 from sparkfleet.kube.events import EventRecorder
 from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.resources import CONFIGMAPS, PODS, RESOURCEQUOTAS, SERVICES
 from sparkfleet.kube.scope import Scope, unsharded_scopes
+from sparkfleet.kube.timestamps import parse_time
 from sparkfleet.kube.transform import pod_status_view
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.builder import BuiltController, ControllerBuilder
@@ -38,11 +39,28 @@ from sparkfleet.operator.ratelimiters import RateLimiter
 from sparkfleet.operator.spark import app_cache, lifecycle, naming, ownership, routing
 from sparkfleet.operator.spark import bounds as resource_bounds
 from sparkfleet.operator.spark import metrics as spark_metrics
-from sparkfleet.operator.spark.lifecycle import Action, AppState, Observation
+from sparkfleet.operator.spark.app_status import (
+    attempted,
+    fail_submission,
+    next_status,
+    refused,
+    state_of,
+    submitted,
+)
+from sparkfleet.operator.spark.lifecycle import Action, AppState
+from sparkfleet.operator.spark.observe import Snapshot, driver_among, observation_of, submitted_hash
 from sparkfleet.operator.spark.owner_refs import explain_refusal
 from sparkfleet.operator.spark.pod_policy import NO_POLICY, PodPolicy
 from sparkfleet.operator.spark.pod_policy import problems as refused_by_policy
-from sparkfleet.operator.spark.status import driver_of, executor_events, executor_states
+from sparkfleet.operator.spark.policies import (
+    EXECUTOR_STATE_BATCH_SECONDS,
+    STALE_RECHECK_SECONDS,
+    DriverGrace,
+    EchoWait,
+    ExecutorBatching,
+    executors_only_change,
+)
+from sparkfleet.operator.spark.status import driver_of, executor_events
 from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.submission import new_submission_id, render, spec_hash
 from sparkfleet.operator.spark.validation import InvalidApplication, parse, unknown_fields_warning
@@ -52,8 +70,6 @@ log = logging.getLogger(__name__)
 
 CONTROLLER_NAME = "spark-application-controller"
 COMPONENT = "sparkfleet"
-EXECUTOR_STATE_BATCH_SECONDS = 1.0
-STALE_RECHECK_SECONDS = 1.0  # a fallback only: the watch event of our own write normally comes first
 # How often the holder of an application whose running driver creates executors with another routing
 # than the application's (its routing label changed while it ran) looks for them, to claim them.
 STRAY_POLL_SECONDS = 5.0
@@ -64,10 +80,6 @@ THIS_APPLICATION = "this application"
 DEFAULT_DRIVER_NAME = "the driver pod is named after the application: spec.driver.podName names it otherwise"
 UI_SERVICE_NAME = "the Spark UI Service is named after the application"
 OPERATOR_PODS = f"{naming.LABEL_LAUNCHED_BY_OPERATOR}=true"
-# States in which the previous run is forgotten: its executors are not tracked any more.
-RUN_FORGOTTEN = frozenset(
-    {AppState.INVALIDATING, AppState.PENDING_RERUN, AppState.SUSPENDED, AppState.RESUMING}
-)
 
 
 class _InTheWay(Exception):
@@ -80,16 +92,6 @@ class _InTheWay(Exception):
         self.message = message
         self.wait = wait
         self.refuse = refuse
-
-
-def _iso(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _epoch(value: str | None) -> float | None:
-    if not value:
-        return None
-    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
 def app_key_of_pod(event: InformerEvent) -> Iterable[NamespacedName]:
@@ -206,6 +208,30 @@ class SparkApplicationController(BuiltController):
     # -- reconcile -----------------------------------------------------------------
 
     async def reconcile(self, key: str) -> Result | None:
+        """observe -> decide -> act -> write: the snapshot, the lifecycle's decision and the status
+        it leads to, the actions, and one status write if anything changed."""
+        seen = await self.observe(key)
+        if not isinstance(seen, Snapshot):
+            return seen
+        decision = lifecycle.decide(seen.observation)
+        status = next_status(
+            seen.status,
+            seen.observation,
+            decision,
+            was_refused=seen.was_refused,
+            executors=seen.executors,
+            max_tracked_executors=self.max_tracked_executors,
+        )
+        events = list(decision.events)
+        acted = await self.act(seen, decision, status, events)
+        if not isinstance(acted, SparkApplicationStatus):
+            return acted
+        return await self.write(seen, decision, acted, events)
+
+    async def observe(self, key: str) -> Snapshot | Result | None:
+        """The application as it is: a :class:`Snapshot` from the caches and the few reads it needs,
+        or instead what the reconcile returns at once: None (gone, or refused as invalid) or a wait
+        (the echo of our own write, or a driver just created, is on its way)."""
         raw = self.apps.get(key)
         if raw is None or raw["metadata"].get("deletionTimestamp"):
             self._unobserved.pop(key, None)
@@ -213,137 +239,125 @@ class SparkApplicationController(BuiltController):
             self._pods_left.discard(key)
             self._next_pod_list.pop(key, None)
             return None  # deleted: its pods follow by garbage collection
-        if self._unobserved.get(key) == raw["metadata"].get("resourceVersion"):
+        echo = EchoWait(STALE_RECHECK_SECONDS).wait(
+            self._unobserved.get(key), raw["metadata"].get("resourceVersion")
+        )
+        if echo is not None:
             # Our last status write has not reached the cache yet: deciding from this older copy
             # could submit twice. The watch event of that write brings the key back.
-            return Result(requeue_after=STALE_RECHECK_SECONDS)
+            return Result(requeue_after=echo)
         self._unobserved.pop(key, None)
-        status: dict[str, Any] = copy.deepcopy(raw.get("status") or {})
         try:
             app = parse(app_cache.unpacked(raw))  # over --max-application-bytes: refused
         except InvalidApplication as exc:
-            await self._reject(raw, status, str(exc))
+            await self._reject(raw, str(exc))
             return None
+        status = app.status if app.status is not None else SparkApplicationStatus()
         namespace, name = raw["metadata"]["namespace"], raw["metadata"]["name"]
-        state = AppState((status.get("applicationState") or {}).get("state") or "")
-        refused = _refused(status)
-        if refused:
-            state = AppState.NEW  # refused as invalid, never submitted; the spec is valid now: a fresh start
+        was_refused = refused(status)
+        # Refused as invalid, never submitted; the spec is valid now: a fresh start.
+        state = AppState.NEW if was_refused else state_of(status)
         uid = raw["metadata"].get("uid")
-        pods = self._pods(namespace, name, status.get("submissionID"), uid)
-        driver_pod = next(
-            (p for p in pods if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "driver"), None
-        )
+        pods = self._pods(namespace, name, status.submission_id, uid)
+        driver_pod = driver_among(pods)
         fetched = False
         if driver_pod is None and state in lifecycle.ACTIVE:
-            submitted_at = _epoch(status.get("lastSubmissionAttemptTime"))
-            if submitted_at is not None and self.clock() - submitted_at < self.driver_grace:
-                # Just created: its watch event is on the way and brings this key back.
-                return Result(requeue_after=self.driver_grace)
+            grace = DriverGrace(self.driver_grace).wait(
+                parse_time(status.last_submission_attempt_time), self.clock()
+            )
+            if grace is not None:  # just created: its watch event is on the way and brings this key back
+                return Result(requeue_after=grace)
             driver_pod = await self._get_driver(namespace, status, uid)  # the cache may not have it yet
             fetched = driver_pod is not None
         routing_keys = self.scoped.routing_keys(key)
         look_again: float | None = None
-        if routing_keys and state in lifecycle.ACTIVE and status.get("submissionID"):
+        if routing_keys and state in lifecycle.ACTIVE and status.submission_id:
             pods, driver_pod, look_again = await self._claim_pods(
-                raw, status, routing_keys, pods, driver_pod, fetched
+                raw, status.submission_id, routing_keys, pods, driver_pod, fetched
             )
         current_hash = spec_hash(app)
-        if driver_pod is not None and _submitted_hash(driver_pod) is None:
+        if driver_pod is not None and submitted_hash(driver_pod) is None:
             driver_pod = await self._adopt_foreign_driver(raw, driver_pod, current_hash)
-        restart = app.spec.restart_policy
-        observation = Observation(
-            state=state,
-            now=self.clock(),
-            driver=driver_of(driver_pod) if driver_pod else None,
-            spec_changed=driver_pod is not None and _submitted_hash(driver_pod) not in (None, current_hash),
-            submission_attempts=int(status.get("submissionAttempts") or 0),
-            execution_attempts=int(status.get("executionAttempts") or 0),
-            last_submission_attempt_time=_epoch(status.get("lastSubmissionAttemptTime")),
-            termination_time=_epoch(status.get("terminationTime")),
-            restart_policy=lifecycle.RestartPolicy(
-                type=restart.type if restart else "Never",
-                on_failure_retries=(restart.on_failure_retries or 0) if restart else 0,
-                on_failure_retry_interval=float((restart.on_failure_retry_interval or 5) if restart else 5),
-                on_submission_failure_retries=(restart.on_submission_failure_retries or 0) if restart else 0,
-                on_submission_failure_retry_interval=float(
-                    (restart.on_submission_failure_retry_interval or 5) if restart else 5
-                ),
-            ),
-            time_to_live_seconds=float(app.spec.time_to_live_seconds)
-            if app.spec.time_to_live_seconds is not None
-            else None,
-            name=name,
-            driver_name=(status.get("driverInfo") or {}).get("podName") or "",
-            error_message=(status.get("applicationState") or {}).get("errorMessage") or "",
-            suspend=bool(app.spec.suspend),
-            driver_grace_seconds=self.driver_grace,
+        observation = observation_of(
+            app, status, state, driver_pod, current_hash, now=self.clock(), driver_grace=self.driver_grace
         )
-        decision = lifecycle.decide(observation)
-        new_status = copy.deepcopy(status)
-        if decision.reset_attempts or refused:
-            new_status["executionAttempts"] = 0
-            new_status["submissionAttempts"] = 0
-        if decision.clear_run:
-            for field in ("terminationTime", "executorState", "driverInfo", "sparkApplicationId"):
-                new_status.pop(field, None)
-        _set_state(new_status, decision.state, decision.error_message)
-        if decision.set_termination_time and not new_status.get("terminationTime"):
-            new_status["terminationTime"] = _iso(observation.now)
-        executors = [p for p in pods if p["metadata"]["labels"].get(naming.LABEL_SPARK_ROLE) == "executor"]
-        if decision.state not in RUN_FORGOTTEN and (executors or new_status.get("executorState")):
-            new_status["executorState"] = executor_states(
-                executors,
-                self.max_tracked_executors,
-                new_status.get("executorState"),
-                completed=decision.state in (AppState.SUCCEEDING, AppState.COMPLETED),
-                driver_running=observation.driver is not None and observation.driver.phase == "Running",
-            )
-        events = list(decision.events)
+        return Snapshot(
+            key=key,
+            raw=raw,
+            app=app,
+            status=status,
+            was_refused=was_refused,
+            pods=pods,
+            driver_pod=driver_pod,
+            routing_keys=routing_keys,
+            look_again=look_again,
+            observation=observation,
+        )
+
+    async def act(
+        self,
+        seen: Snapshot,
+        decision: lifecycle.Decision,
+        status: SparkApplicationStatus,
+        events: list[lifecycle.Event],
+    ) -> SparkApplicationStatus | Result | None:
+        """Runs the decision's actions: submit natively, delete the old driver, delete the
+        application whose TTL expired. Returns the status to write (a submission changes it; its
+        Events are added to ``events``), or what the reconcile returns instead, writing nothing."""
         for action in decision.actions:
             if action is Action.SUBMIT:
-                wait = await self._submit(app, raw, new_status, events, routing_keys)
+                status, wait = await self._submit(seen, status, events)
                 if wait is not None:  # something in the way is going: nothing to write yet
                     return Result(requeue_after=wait)
-            elif action is Action.DELETE_DRIVER and driver_pod is not None:
-                if not driver_pod["metadata"].get("deletionTimestamp"):  # once; its removal requeues the key
-                    meta = driver_pod["metadata"]
-                    await self._delete(PODS, meta["name"], namespace, uid=meta.get("uid"))
+            elif action is Action.DELETE_DRIVER and seen.driver_pod is not None:
+                meta = seen.driver_pod["metadata"]
+                if not meta.get("deletionTimestamp"):  # once; its removal requeues the key
+                    await self._delete(PODS, meta["name"], seen.namespace, uid=meta.get("uid"))
             elif action is Action.DELETE_APP:
-                await self._delete(SPARK_APPLICATIONS, name, namespace, uid=uid)
+                await self._delete(SPARK_APPLICATIONS, seen.name, seen.namespace, uid=seen.uid)
                 return None
-        hold = self._executor_states_hold(key, status, new_status, bool(decision.actions or events))
+        return status
+
+    async def write(
+        self,
+        seen: Snapshot,
+        decision: lifecycle.Decision,
+        status: SparkApplicationStatus,
+        events: list[lifecycle.Event],
+    ) -> Result | None:
+        """Writes the status once, only if it changed (a write of executor states only is held for
+        its batch window), then counts what changed and says the Events."""
+        old, new = seen.status.to_kube(), status.to_kube()
+        hold = self._executor_states_hold(seen.key, old, new, bool(decision.actions or events))
         if hold is not None:
             return Result(requeue_after=min(hold, decision.requeue_after or hold))
         # A driver whose status write fails stays: the next reconcile adopts it (or removes it if
         # the spec changed meanwhile), as after a crash between the two writes.
-        await self._write_status(raw, status, new_status)
+        await self._write_status(seen.raw, old, new)
         # Said once the states they report are written (a held write says them when it is made).
-        said = executor_events(
-            executors, status.get("executorState") or {}, new_status.get("executorState") or {}
-        )
-        old_state = (status.get("applicationState") or {}).get("state") or ""
+        executors = seen.executors
+        said = executor_events(executors, old.get("executorState") or {}, new.get("executorState") or {})
         spark_metrics.record(
-            namespace,
-            old_state,
-            new_status["applicationState"]["state"],
-            status.get("executorState") or {},
-            new_status.get("executorState") or {},
-            created=_epoch(raw["metadata"].get("creationTimestamp")),
-            submitted=_epoch(new_status.get("lastSubmissionAttemptTime")),
-            now=observation.now,
+            seen.namespace,
+            (old.get("applicationState") or {}).get("state") or "",
+            new["applicationState"]["state"],
+            old.get("executorState") or {},
+            new.get("executorState") or {},
+            created=parse_time(seen.raw["metadata"].get("creationTimestamp")),
+            submitted=parse_time(new.get("lastSubmissionAttemptTime")),
+            now=seen.observation.now,
         )
         for event in events:
-            self.events.emit(raw, event.type, event.reason, event.message)
+            self.events.emit(seen.raw, event.type, event.reason, event.message)
         for event in said:  # as many as executors: bounded per application
-            self.events.emit(raw, event.type, event.reason, event.message, limited=True)
-        after = min((t for t in (decision.requeue_after, look_again) if t), default=None)
+            self.events.emit(seen.raw, event.type, event.reason, event.message, limited=True)
+        after = min((t for t in (decision.requeue_after, seen.look_again) if t), default=None)
         return Result(requeue_after=after) if after else None
 
     async def _claim_pods(
         self,
         raw: dict[str, Any],
-        status: dict[str, Any],
+        submission_id: str,
         keys: frozenset[str],
         pods: list[dict[str, Any]],
         driver_pod: dict[str, Any] | None,
@@ -374,7 +388,7 @@ class SparkApplicationController(BuiltController):
         listing = fetched or left or (astray and now >= self._next_pod_list.get(key, 0.0))
         if listing:
             listed, _ = await self.client.list_all(
-                PODS, namespace, label_selector=routing.submission_selector(name, status["submissionID"])
+                PODS, namespace, label_selector=routing.submission_selector(name, submission_id)
             )
             by_name.update({pod["metadata"]["name"]: pod for pod in routing.owned(listed, uid)})
         if not astray:
@@ -427,20 +441,16 @@ class SparkApplicationController(BuiltController):
     def _executor_states_hold(
         self, key: str, old: dict[str, Any], new: dict[str, Any], acted: bool
     ) -> float | None:
-        """Seconds to hold back a status write that changes executor states only; None: write now.
-
-        Executors start and finish one after another; folding their changes into one write a
-        batch window saves the API server most status writes of a large application.
-        """
-        if acted or new == old or _without_executors(new) != _without_executors(old):
+        """Seconds to hold back a status write that changes executor states only; None: write now
+        (see :class:`.policies.ExecutorBatching`)."""
+        batch = ExecutorBatching(self.executor_state_batch).verdict(
+            executors_only_change(old, new, acted), self._executor_write_due.get(key), time.monotonic()
+        )
+        if batch.due is None:
             self._executor_write_due.pop(key, None)
-            return None
-        now = time.monotonic()
-        due = self._executor_write_due.setdefault(key, now + self.executor_state_batch)
-        if now >= due:
-            del self._executor_write_due[key]
-            return None
-        return due - now
+        else:
+            self._executor_write_due[key] = batch.due
+        return batch.hold
 
     async def _adopt_foreign_driver(
         self, raw: dict[str, Any], driver_pod: dict[str, Any], current_hash: str
@@ -477,47 +487,45 @@ class SparkApplicationController(BuiltController):
         return stamped
 
     async def _get_driver(
-        self, namespace: str, status: dict[str, Any], app_uid: str | None
+        self, namespace: str, status: SparkApplicationStatus, app_uid: str | None
     ) -> dict[str, Any] | None:
         """The recorded driver, read from the API server: only if it is the recorded submission's
         and the application's own (a pod of that name made by anyone else is not followed)."""
-        pod_name = (status.get("driverInfo") or {}).get("podName")
+        pod_name = status.driver_info.pod_name if status.driver_info else None
         if not pod_name:
             return None
-        try:
+        with ignore_not_found():
             pod = await self.client.get(PODS, pod_name, namespace)
-        except ApiError as exc:
-            if exc.is_not_found:
+            labels = pod["metadata"].get("labels") or {}
+            if labels.get(naming.LABEL_SUBMISSION_ID) != status.submission_id:
                 return None
-            raise
-        labels = pod["metadata"].get("labels") or {}
-        if labels.get(naming.LABEL_SUBMISSION_ID) != status.get("submissionID"):
-            return None
-        return pod if ownership.owned_by(pod, app_uid) else None
+            return pod if ownership.owned_by(pod, app_uid) else None
+        return None
 
-    async def _reject(self, raw: dict[str, Any], status: dict[str, Any], message: str) -> None:
+    async def _reject(self, raw: dict[str, Any], message: str) -> None:
         """An invalid application: SUBMISSION_FAILED naming the field, and a Warning Event.
 
-        It stays there (retrying cannot fix a spec) until the spec is fixed; see :func:`_refuse`."""
-        new_status = copy.deepcopy(status)
-        if _refuse(new_status, status, message, self.clock()):
-            await self._write_status(raw, status, new_status)
-            self.events.emit(raw, *_submission_failed(raw, message))
+        It stays there (retrying cannot fix a spec) until the spec is fixed; see
+        :func:`.app_status.fail_submission`."""
+        status = SparkApplicationStatus.from_kube(raw.get("status"))
+        failure = fail_submission(
+            status, message, name=raw["metadata"]["name"], now=self.clock(), written=status
+        )
+        if failure.event is not None:
+            await self._write_status(raw, status.to_kube(), failure.status.to_kube())
+            self.events.emit(raw, failure.event.type, failure.event.reason, failure.event.message)
 
     async def _submit(
-        self,
-        app: SparkApplication,
-        raw: dict[str, Any],
-        status: dict[str, Any],
-        events: list[lifecycle.Event],
-        routing_keys: frozenset[str] = frozenset(),
-    ) -> float | None:
-        """Creates the driver pod, then its ConfigMap and Services; updates ``status`` in place.
-        The pods carry the application's values of ``routing_keys`` (see :mod:`.routing`).
+        self, seen: Snapshot, status: SparkApplicationStatus, events: list[lifecycle.Event]
+    ) -> tuple[SparkApplicationStatus, float | None]:
+        """Creates the driver pod, then its ConfigMap and Services; returns the status it leads to
+        (its Events added to ``events``). The pods carry the application's values of the scope's
+        routing keys (see :mod:`.routing`).
 
         An object in the way that the application does not own is never deleted, adopted or
-        followed (see :mod:`.ownership`). Returns None, or the seconds after which to try again
-        when what is in the way is on its way out (``status`` is then not to be written)."""
+        followed (see :mod:`.ownership`). Returns, second, None, or the seconds after which to try
+        again when what is in the way is on its way out (the status is then not to be written)."""
+        app, raw, routing_keys = seen.app, seen.raw, seen.routing_keys
         now = self.clock()
         submission_id = new_submission_id()
         try:
@@ -527,14 +535,12 @@ class SparkApplicationController(BuiltController):
             # What only rendering finds (a ConfigMap over its size limit), or the bounds and the
             # namespace's quotas, is a spec error like any other: refused as invalid (no retry, no
             # FAILED), said once.
-            self._refuse_submission(raw, status, events, str(exc), now)
-            return None
-        status["submissionAttempts"] = int(status.get("submissionAttempts") or 0) + 1
-        status["lastSubmissionAttemptTime"] = _iso(now)
+            return self._fail_submission(seen, status, events, str(exc), now), None
+        status = attempted(status, now)
         unknown = unknown_fields_warning(app)
         if unknown:  # said once per submission: the application runs without them
             events.append(lifecycle.Event("Warning", "SparkApplicationUnknownFields", unknown))
-        namespace, name = raw["metadata"]["namespace"], raw["metadata"]["name"]
+        namespace, name = seen.namespace, seen.name
         driver_name: str = submission.driver_pod["metadata"]["name"]
         try:
             driver = await self.client.create(PODS, submission.driver_pod)
@@ -546,16 +552,12 @@ class SparkApplicationController(BuiltController):
                     f"submission failed: {exc.status} {exc.reason}: {exc.message}", SPARK_APPLICATIONS.plural
                 )
                 # An attempt: its submission ID is recorded, as the Spark Operator records one.
-                status["submissionID"] = submission_id
-                _set_state(status, AppState.SUBMISSION_FAILED, message)
-                events.append(lifecycle.Event(*_submission_failed(raw, message)))
-                return None
+                return self._fail_submission(seen, status, events, message, now, submission_id), None
             found = await self._existing_driver(raw, app, driver_name)
             if isinstance(found, float):
-                return found
+                return status, found
             if isinstance(found, str):
-                self._refuse_submission(raw, status, events, found, now)
-                return None
+                return self._fail_submission(seen, status, events, found, now), None
             if found is None:
                 raise
             driver = found
@@ -573,7 +575,7 @@ class SparkApplicationController(BuiltController):
                     SERVICES, submission.owned_by_driver(submission.driver_service, driver), driver_uid
                 ),
                 *(
-                    [self._ensure(SERVICES, submission.ui_service, raw["metadata"].get("uid"), ui_of=name)]
+                    [self._ensure(SERVICES, submission.ui_service, seen.uid, ui_of=name)]
                     if submission.ui_service
                     else []
                 ),
@@ -583,54 +585,49 @@ class SparkApplicationController(BuiltController):
                 raise  # as above: the driver pod goes with the namespace
             await self._delete(PODS, driver_name, namespace, uid=driver_uid)
             if isinstance(exc, _InTheWay) and exc.wait:
-                return GOING_RECHECK_SECONDS
+                return status, GOING_RECHECK_SECONDS
             if isinstance(exc, _InTheWay) and exc.refuse:
-                self._refuse_submission(raw, status, events, exc.message, now)
-                return None
+                return self._fail_submission(seen, status, events, exc.message, now), None
             if isinstance(exc, _InTheWay):
                 message = f"submission failed: {exc.message}"
             else:
                 message = explain_refusal(
                     f"submission failed: {exc.status} {exc.reason}: {exc.message}", SPARK_APPLICATIONS.plural
                 )
-            status["submissionID"] = submission_id
-            _set_state(status, AppState.SUBMISSION_FAILED, message)
-            events.append(lifecycle.Event(*_submission_failed(raw, message)))
-            return None
-        status.update(
-            {
-                "submissionID": submission_id,
-                "sparkApplicationId": submission.app_id,
-                "executionAttempts": int(status.get("executionAttempts") or 0) + 1,
-                "driverInfo": {
-                    "podName": submission.driver_pod["metadata"]["name"],
-                    **(_web_ui(submission.ui_service, created[-1]) if submission.ui_service else {}),
-                },
-            }
+            return self._fail_submission(seen, status, events, message, now, submission_id), None
+        status = submitted(
+            status,
+            submission_id=submission_id,
+            app_id=submission.app_id,
+            driver_info={
+                "podName": submission.driver_pod["metadata"]["name"],
+                **(_web_ui(submission.ui_service, created[-1]) if submission.ui_service else {}),
+            },
         )
-        status.pop("terminationTime", None)
-        status.pop("executorState", None)
-        _set_state(status, AppState.SUBMITTED, "")
-        message = f"SparkApplication {raw['metadata']['name']} was submitted successfully"
+        message = f"SparkApplication {name} was submitted successfully"
         events.append(lifecycle.Event("Normal", "SparkApplicationSubmitted", message))
-        return None
+        return status, None
 
-    def _refuse_submission(
+    def _fail_submission(
         self,
-        raw: dict[str, Any],
-        status: dict[str, Any],
+        seen: Snapshot,
+        status: SparkApplicationStatus,
         events: list[lifecycle.Event],
         message: str,
         now: float,
-    ) -> None:
-        """Refuses the submission (see :func:`_refuse`), said once by a Warning Event."""
-        if _refuse(status, raw.get("status") or {}, message, now):
-            events.append(lifecycle.Event(*_submission_failed(raw, message)))
-            meta = raw["metadata"]
-            log.warning(
-                "submission refused",
-                extra={"key": f"{meta['namespace']}/{meta['name']}", "error": message},
-            )
+        submission_id: str | None = None,
+    ) -> SparkApplicationStatus:
+        """The submission failed (see :func:`.app_status.fail_submission`): the status it leads to;
+        its Event is added to ``events``. Without ``submission_id`` the spec is refused, said once
+        (by the Event, and a log line)."""
+        failure = fail_submission(
+            status, message, name=seen.name, now=now, written=seen.status, submission_id=submission_id
+        )
+        if failure.event is not None:
+            events.append(failure.event)
+            if submission_id is None:
+                log.warning("submission refused", extra={"key": seen.key, "error": message})
+        return failure.status
 
     async def _check_resources(self, app: SparkApplication) -> None:
         """Raises :class:`InvalidApplication` naming each field the platform refuses: what the pod
@@ -678,13 +675,13 @@ class SparkApplicationController(BuiltController):
         - another pod of this application (an earlier spec): remove it.
         """
         namespace, name = raw["metadata"]["namespace"], raw["metadata"]["name"]
-        try:
+        existing: dict[str, Any] | None = None
+        fresh: dict[str, Any] | None = None
+        with ignore_not_found():
             existing = await self.client.get(PODS, driver_name, namespace)
             fresh = await self.client.get(SPARK_APPLICATIONS, name, namespace)
-        except ApiError as exc:
-            if exc.is_not_found:
-                return None
-            raise
+        if existing is None or fresh is None:
+            return None
         uid = fresh["metadata"]["uid"]
         where = {"key": f"{namespace}/{name}", "pod": driver_name}
         if not ownership.owned_by(existing, uid):
@@ -703,7 +700,7 @@ class SparkApplicationController(BuiltController):
             return None
         if (
             submission_id
-            and _submitted_hash(existing) == spec_hash(app)
+            and submitted_hash(existing) == spec_hash(app)
             and not existing["metadata"].get("deletionTimestamp")
         ):
             log.info("adopting a driver pod no status records", extra={**where, "submission": submission_id})
@@ -767,18 +764,16 @@ class SparkApplicationController(BuiltController):
     async def _delete(self, resource: Any, name: str, namespace: str, *, uid: str | None = None) -> None:
         """Deletes ``name``; with ``uid``, only the object of that UID (a precondition: one that
         replaced it by name meanwhile is left alone)."""
-        try:
-            await self.client.delete(resource, name, namespace, propagation_policy="Background", uid=uid)
-        except ApiError as exc:
-            if exc.is_not_found:
-                return
-            if uid and exc.is_conflict:
+        with ignore_not_found():
+            try:
+                await self.client.delete(resource, name, namespace, propagation_policy="Background", uid=uid)
+            except ApiError as exc:
+                if not (uid and exc.is_conflict):
+                    raise
                 log.info(
                     "not deleting an object that replaced the one meant",
                     extra={"key": f"{namespace}/{name}", "resource": resource.plural, "uid": uid},
                 )
-                return
-            raise
 
     async def _write_status(self, raw: dict[str, Any], old: dict[str, Any], new: dict[str, Any]) -> None:
         """One compare-and-swap write, skipped when nothing changed.
@@ -802,60 +797,3 @@ def _web_ui(rendered: dict[str, Any], service: dict[str, Any] | None) -> dict[st
     if cluster_ip and cluster_ip != "None":
         info["webUIAddress"] = f"{cluster_ip}:{port}"
     return info
-
-
-def _refuse(status: dict[str, Any], written: dict[str, Any], message: str, now: float) -> bool:
-    """Marks ``status`` refused as invalid: SUBMISSION_FAILED with ``message`` and no submissionID
-    (every submission records one, as the Spark Operator's do: that is how a refusal is told apart).
-    One submission attempt is counted at ``now``, so that the Spark Operator, handed the
-    application back, reads a failed submission it can retry or end. Returns False, leaving
-    ``status`` as ``written``, when ``written`` says this refusal already."""
-    if _refused(written) and (written.get("applicationState") or {}).get("errorMessage") == message:
-        status.clear()
-        status.update(copy.deepcopy(written))
-        return False
-    status.pop("submissionID", None)
-    status["submissionAttempts"] = max(1, int(status.get("submissionAttempts") or 0))
-    status["lastSubmissionAttemptTime"] = _iso(now)
-    _set_state(status, AppState.SUBMISSION_FAILED, message)
-    return True
-
-
-def _refused(status: dict[str, Any]) -> bool:
-    """Whether ``status`` is a refusal of an invalid spec (see :func:`_refuse`)."""
-    state = (status.get("applicationState") or {}).get("state")
-    return state == AppState.SUBMISSION_FAILED and not status.get("submissionID")
-
-
-def _submission_failed(raw: dict[str, Any], message: str) -> tuple[str, str, str]:
-    """The Spark Operator's Event for a failed submission: its type, reason and message."""
-    name = raw["metadata"]["name"]
-    return (
-        "Warning",
-        "SparkApplicationSubmissionFailed",
-        f"failed to submit SparkApplication {name}: {message}",
-    )
-
-
-def _without_executors(status: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in status.items() if k != "executorState"}
-
-
-def _submitted_hash(driver_pod: dict[str, Any]) -> str | None:
-    """The spec the running submission was made from (the driver pod's annotation)."""
-    annotations: dict[str, str] = driver_pod["metadata"].get("annotations") or {}
-    return annotations.get(naming.ANNOTATION_SPEC_HASH)
-
-
-def _set_state(status: dict[str, Any], state: AppState, error_message: str | None) -> None:
-    # The Spark Operator's CRD requires status.driverInfo: every status carries one, empty until a
-    # driver is submitted (a SUBMISSION_FAILED status had none, and under that CRD was refused).
-    status.setdefault("driverInfo", {})
-    current = dict(status.get("applicationState") or {})
-    current["state"] = state.value
-    if error_message is not None:
-        if error_message:
-            current["errorMessage"] = error_message
-        else:
-            current.pop("errorMessage", None)
-    status["applicationState"] = current
