@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field
 
@@ -29,6 +29,8 @@ class ScheduledSparkApplicationSpec(KubeModel):
 
 
 class ScheduledSparkApplicationStatus(KubeModel):
+    # The status as stored: the wire's strings, unknown fields kept. (A comment, not a docstring:
+    # a docstring would become the CRD's description.)
     last_run: str | None = None
     next_run: str | None = None
     last_run_name: str | None = None
@@ -36,6 +38,18 @@ class ScheduledSparkApplicationStatus(KubeModel):
     past_failed_run_names: list[str] | None = None
     schedule_state: ScheduleState | None = None
     reason: str | None = None
+
+    def changed(self, **fields: str | list[str] | None) -> Self:
+        """A copy with ``fields`` (by their Python names) set; a None removes the field, as if it
+        had never been written (no ``null`` on the wire). The other fields are kept as they are."""
+        wire = self.to_kube()
+        for name, value in fields.items():
+            alias = type(self).model_fields[name].alias or name
+            if value is None:
+                wire.pop(alias, None)
+            else:
+                wire[alias] = value
+        return self.model_validate(wire)
 
 
 class ScheduledSparkApplication(KubeModel):
