@@ -139,14 +139,22 @@ class SparkApplicationController(BuiltController):
         self._quotas_forbidden: set[str] = set()  # namespaces whose quotas may not be listed: said once
         self.driver_grace = driver_grace  # a driver created this recently and not in the cache is waited for
         self.executor_state_batch = executor_state_batch
-        self._executor_write_due: dict[str, float] = {}  # key -> when its held executor states are written
+        self._executor_write_due: dict[
+            NamespacedName, float
+        ] = {}  # key -> when its held executor states are written
         self.max_tracked_executors = max_tracked_executors
         self.ui_service = ui_service
         self.clock = clock
         self.events = EventRecorder(client, COMPONENT)
-        self._unobserved: dict[str, str | None] = {}  # key -> resourceVersion our last status write replaced
-        self._pods_left: set[str] = set()  # keys of served applications a pod of which left the pods' watch
-        self._next_pod_list: dict[str, float] = {}  # key -> when its astray executors are looked for again
+        self._unobserved: dict[
+            NamespacedName, str | None
+        ] = {}  # key -> resourceVersion our last status write replaced
+        self._pods_left: set[NamespacedName] = (
+            set()
+        )  # keys of served applications a pod of which left the pods' watch
+        self._next_pod_list: dict[
+            NamespacedName, float
+        ] = {}  # key -> when its astray executors are looked for again
         self.initial_scopes = scopes if scopes is not None else unsharded_scopes(namespaces, label_selector)
         self.scoped = (
             ControllerBuilder(client, CONTROLLER_NAME)
@@ -159,7 +167,7 @@ class SparkApplicationController(BuiltController):
             .owns(PODS, OPERATOR_PODS, self._pod_event, transform=pod_status_view)
             .with_options(concurrent_syncs=concurrent_syncs, rate_limiter=rate_limiter, audit=audit)
             .with_informers(informers if informers is not None else InformerCache(client))
-            .complete(self._reconcile_key)
+            .complete(self.reconcile)
         )
         self.controller = self.scoped.controller
         self.apps = self.scoped.primary
@@ -171,16 +179,13 @@ class SparkApplicationController(BuiltController):
         its labels (not deleted) is noted, so that the application's next reconcile looks for it."""
         keys = app_key_of_pod(event)
         if routing.left_watch(event.type, event.obj):
-            self._pods_left.update(str(key) for key in keys if self.apps.get(key) is not None)
+            self._pods_left.update(key for key in keys if self.apps.get(key) is not None)
         return keys
 
     def _awaits_own_write(self, key: NamespacedName) -> bool:
         """An application event while our last status write has not reached the cache: most likely
         that write's own echo, which a deferred reconcile (a pod's news) is waiting for."""
-        return str(key) in self._unobserved
-
-    async def _reconcile_key(self, key: NamespacedName) -> Result | None:
-        return await self.reconcile(str(key))
+        return key in self._unobserved
 
     def _cached_apps(self) -> list[dict[str, Any]]:
         return [obj for informer in self.apps for obj in informer.store.list()]
@@ -207,7 +212,7 @@ class SparkApplicationController(BuiltController):
 
     # -- reconcile -----------------------------------------------------------------
 
-    async def reconcile(self, key: str) -> Result | None:
+    async def reconcile(self, key: NamespacedName) -> Result | None:
         """observe -> decide -> act -> write: the snapshot, the lifecycle's decision and the status
         it leads to, the actions, and one status write if anything changed."""
         seen = await self.observe(key)
@@ -228,7 +233,7 @@ class SparkApplicationController(BuiltController):
             return acted
         return await self.write(seen, decision, acted, events)
 
-    async def observe(self, key: str) -> Snapshot | Result | None:
+    async def observe(self, key: NamespacedName) -> Snapshot | Result | None:
         """The application as it is: a :class:`Snapshot` from the caches and the few reads it needs,
         or instead what the reconcile returns at once: None (gone, or refused as invalid) or a wait
         (the echo of our own write, or a driver just created, is on its way)."""
@@ -372,7 +377,7 @@ class SparkApplicationController(BuiltController):
         as this reconcile should observe them, and when to look again."""
         meta = raw["metadata"]
         namespace, name, uid = meta["namespace"], meta["name"], meta.get("uid")
-        key = f"{namespace}/{name}"
+        key = NamespacedName(namespace, name)
         want = routing.routing_of(meta.get("labels"), keys)
         astray = (
             driver_pod is not None
@@ -410,12 +415,14 @@ class SparkApplicationController(BuiltController):
         )
         return claimed_pods, driver, STRAY_POLL_SECONDS if astray else None
 
-    async def _claim(self, pod: dict[str, Any], want: routing.Routing, key: str) -> dict[str, Any] | None:
+    async def _claim(
+        self, pod: dict[str, Any], want: routing.Routing, key: NamespacedName
+    ) -> dict[str, Any] | None:
         """Relabels one of the application's pods (found to be its own, see :func:`routing.owned`) to
         its routing: a compare-and-swap update; a conflict raises, and the retry reads it again.
         Returns the pod as it is now, or None if it is gone (or now owned by another)."""
         meta = pod["metadata"]
-        where = {"key": key, "pod": meta["name"], "routing": routing.encode(want)}
+        where = {"key": str(key), "pod": meta["name"], "routing": routing.encode(want)}
         try:
             current = pod
             if "containers" not in (pod.get("spec") or {}):  # the cache's trimmed copy: read it whole
@@ -439,7 +446,7 @@ class SparkApplicationController(BuiltController):
         return relabelled
 
     def _executor_states_hold(
-        self, key: str, old: dict[str, Any], new: dict[str, Any], acted: bool
+        self, key: NamespacedName, old: dict[str, Any], new: dict[str, Any], acted: bool
     ) -> float | None:
         """Seconds to hold back a status write that changes executor states only; None: write now
         (see :class:`.policies.ExecutorBatching`)."""
@@ -626,7 +633,7 @@ class SparkApplicationController(BuiltController):
         if failure.event is not None:
             events.append(failure.event)
             if submission_id is None:
-                log.warning("submission refused", extra={"key": seen.key, "error": message})
+                log.warning("submission refused", extra={"key": str(seen.key), "error": message})
         return failure.status
 
     async def _check_resources(self, app: SparkApplication) -> None:
@@ -785,7 +792,7 @@ class SparkApplicationController(BuiltController):
             return
         if await replace_status(self.client, self.events, SPARK_APPLICATIONS, raw, new):
             meta = raw["metadata"]
-            self._unobserved[f"{meta['namespace']}/{meta['name']}"] = meta.get("resourceVersion")
+            self._unobserved[NamespacedName(meta["namespace"], meta["name"])] = meta.get("resourceVersion")
 
 
 def _web_ui(rendered: dict[str, Any], service: dict[str, Any] | None) -> dict[str, Any]:

@@ -93,17 +93,14 @@ class ScheduledSparkApplicationController(BuiltController):
             )
             .with_options(concurrent_syncs=concurrent_syncs, audit=audit)
             .with_informers(informers if informers is not None else InformerCache(client))
-            .complete(self._reconcile_key)
+            .complete(self.reconcile)
         )
         self.controller = self.scoped.controller
         self.scheduled = self.scoped.primary
         self.runs = self.scoped.secondary(0)
 
-    async def _reconcile_key(self, key: NamespacedName) -> Result | None:
-        return await self.reconcile(str(key))
-
-    async def reconcile(self, key: str) -> Result | None:
-        return await self.reconciler.reconcile(key)
+    async def reconcile(self, key: NamespacedName) -> Result | None:
+        return await self.reconciler.reconcile(str(key))  # its caches and logs read the store's "ns/name"
 
     @functools.cached_property
     def reconciler(self) -> ScheduledReconciler:
