@@ -109,8 +109,9 @@ class Controller(Generic[K]):
     def has_synced(self) -> bool:
         return all(i.has_synced for i in self.informers)
 
-    async def start(self, sync_timeout: float | None = None) -> None:
-        """Starts the informers, waits for their caches, then starts the workers."""
+    async def start(self, sync_timeout: float | None = None, *, managed_informers: int = 0) -> None:
+        """Starts the informers, waits for their caches, then starts the workers; the caller's own
+        ``managed_informers`` (started and synced by it) are counted in the log line."""
         if self._started:
             return
         self._started = True
@@ -127,7 +128,7 @@ class Controller(Generic[K]):
             extra={
                 "controller": self.name,
                 "workers": self.concurrent_syncs,
-                "informers": len(self.informers),
+                "informers": len(self.informers) + managed_informers,
             },
         )
 

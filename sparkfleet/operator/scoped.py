@@ -133,7 +133,7 @@ class ScopedController:
             informer.start()
         async with asyncio.timeout(sync_timeout):
             await asyncio.gather(*(i.synced.wait() for i in informers))
-        await self.controller.start()
+        await self.controller.start(managed_informers=len(informers))
         self._started = True
 
     async def stop(self, timeout: float = 30.0) -> None:
