@@ -51,6 +51,7 @@ class ScopedInformers:
         self._handlers: dict[str, list[tuple[Informer, Handler]]] = {}
         self._keys: dict[str, dict[NamespacedName, None]] = {}  # scope -> its objects, in arrival order
         self._holders: dict[NamespacedName, list[str]] = {}  # object -> the scopes holding it
+        self._of_namespace: dict[str, builtins.list[Informer]] = {}  # namespace -> informers that may hold it
 
     # -- scopes --------------------------------------------------------------------
 
@@ -65,6 +66,7 @@ class ScopedInformers:
             for watch in scope.watches
         ]
         self._by_scope[scope.name] = informers
+        self._of_namespace.clear()
         self._handlers[scope.name] = []
         if self.indexed:
             self._keys[scope.name] = {}
@@ -84,6 +86,7 @@ class ScopedInformers:
             informer.remove_handler(handler)
         for key in self._keys.pop(name, {}):
             self._unhold(key, name)
+        self._of_namespace.clear()
         return self._by_scope.pop(name, [])
 
     def __iter__(self) -> Iterator[Informer]:
@@ -154,21 +157,27 @@ class ScopedInformers:
         """An object by its key (or its store key, ``namespace/name``)."""
         if isinstance(key, str):
             key = NamespacedName.parse(key)
-        namespace, stored = key.namespace, str(key)
-        for informer in self:
-            if informer.namespace is None or informer.namespace == namespace:
-                obj = informer.store.get(stored)
-                if obj is not None and self._accepted(obj):
-                    return obj
+        stored = str(key)
+        for informer in self._may_hold(key.namespace):
+            obj = informer.store.get(stored)
+            if obj is not None and self._accepted(obj):
+                return obj
         return None
 
     def list(self, namespace: str) -> list[dict[str, Any]]:
         return [
             obj
-            for informer in self
-            if informer.namespace is None or informer.namespace == namespace
+            for informer in self._may_hold(namespace)
             for obj in self._listed(informer.store.list(namespace))
         ]
+
+    def _may_hold(self, namespace: str) -> builtins.list[Informer]:
+        """The informers whose watch covers ``namespace`` (remembered until the scopes change)."""
+        found = self._of_namespace.get(namespace)
+        if found is None:
+            found = [i for i in self if i.namespace is None or i.namespace == namespace]
+            self._of_namespace[namespace] = found
+        return found
 
     def _accepted(self, obj: Mapping[str, Any] | None) -> bool:
         return obj is not None and (self.accepts is None or self.accepts(obj))

@@ -172,3 +172,17 @@ def test_sharing_a_cache_after_informers_are_held_is_refused() -> None:
 )
 def test_label_selectors_on_the_client(selector: str, labels: dict[str, str], matches: bool) -> None:
     assert selector_matcher(selector)({"metadata": {"labels": labels}}) is matches
+
+
+def test_reads_follow_the_scopes_as_they_come_and_go() -> None:
+    view = ScopedInformers(cache(), SPARK_APPLICATIONS)
+    (a,) = view.add(Scope.namespaces("a", ["ns"]))
+    a.replace([app("one")], "1")
+    assert view.get("ns/one") is not None
+    assert view.list("other") == []
+    (everything,) = view.add(Scope.cluster("all"))
+    everything.replace([app("two", namespace="other")], "1")
+    assert [o["metadata"]["name"] for o in view.list("other")] == ["two"]
+    view.remove("a")
+    assert view.get("ns/one") is None
+    assert view.list("ns") == []
