@@ -13,7 +13,10 @@ The semantics follow client-go's reflector:
   deletions included, so nothing is missed.
 
 Handlers are plain callables that receive an :class:`InformerEvent`; they must
-not block (a controller turns the event into a work-queue key).
+not block (a controller turns the event into a work-queue key). One informer may
+serve several controllers (see :mod:`sparkfleet.operator.cache`): a handler added
+late first receives the cached objects as ADDED events marked ``replay``, and is
+removed again with :meth:`Informer.remove_handler`.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class InformerEvent:
     type: EventType
     obj: Object
     old: Object | None = None  # the cached object before a MODIFIED
+    replay: bool = False  # an ADDED of an object already cached, to a handler added late
 
     @property
     def key(self) -> str:
@@ -117,7 +121,7 @@ class Informer:
         self.synced = asyncio.Event()
         self.resource_version = ""
         self.relists = 0
-        self._handlers: list[Handler] = []
+        self._handlers: tuple[Handler, ...] = ()  # replaced, not mutated: a handler may remove itself
         self._task: asyncio.Task[None] | None = None
         self._retry_now = asyncio.Event()
 
@@ -136,10 +140,14 @@ class Informer:
         return self.synced.is_set()
 
     def add_handler(self, handler: Handler) -> None:
-        """Registers a handler; one added after sync first receives ADDED for every cached object."""
-        self._handlers.append(handler)
+        """Registers a handler; it first receives ADDED (``replay``) for every object already cached."""
+        self._handlers = (*self._handlers, handler)
         for obj in self.store.list():
-            self._call(handler, InformerEvent(EventType.ADDED, obj))
+            self._call(handler, InformerEvent(EventType.ADDED, obj, replay=True))
+
+    def remove_handler(self, handler: Handler) -> None:
+        """Unregisters a handler (one not registered is ignored)."""
+        self._handlers = tuple(h for h in self._handlers if h is not handler)
 
     def start(self) -> asyncio.Task[None]:
         if self._task is None:

@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from time import perf_counter
+from typing import Any, Generic, TypeVar
 
 from sparkfleet.kube.errors import ApiError
 from sparkfleet.kube.informer import Informer, InformerEvent
+from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.operator import metrics
 from sparkfleet.operator.ratelimiters import RateLimiter, default_controller_rate_limiter
 from sparkfleet.operator.workqueue import ShutDown, WorkQueue
@@ -37,8 +39,9 @@ class Result:
 
 DONE = Result()
 
-Reconcile = Callable[[str], Awaitable[Result | None]]
-KeyMapper = Callable[[InformerEvent], Iterable[str]]
+K = TypeVar("K", bound=Hashable)  # a work-queue key: ``namespace/name``, or a NamespacedName
+Reconcile = Callable[[K], Awaitable[Result | None]]
+KeyMapper = Callable[[InformerEvent], Iterable[K]]
 
 
 def own_key(event: InformerEvent) -> Iterable[str]:
@@ -46,14 +49,19 @@ def own_key(event: InformerEvent) -> Iterable[str]:
     return (event.key,)
 
 
-class Controller:
+def own_name(event: InformerEvent) -> Iterable[NamespacedName]:
+    """The event's own object, as a typed key."""
+    return (NamespacedName.of(event.obj),)
+
+
+class Controller(Generic[K]):
     def __init__(
         self,
         name: str,
-        reconcile: Reconcile,
+        reconcile: Reconcile[K],
         *,
         concurrent_syncs: int = 10,
-        rate_limiter: RateLimiter[str] | None = None,
+        rate_limiter: RateLimiter[Any] | None = None,  # keyed by any hashable (see ratelimiters)
         slow_reconcile_seconds: float = 1.0,
     ):
         if concurrent_syncs < 1:
@@ -62,7 +70,7 @@ class Controller:
         self.reconcile = reconcile
         self.concurrent_syncs = concurrent_syncs
         self.slow_reconcile_seconds = slow_reconcile_seconds
-        self.queue: WorkQueue[str] = WorkQueue(
+        self.queue: WorkQueue[K] = WorkQueue(
             name, rate_limiter or default_controller_rate_limiter(), controller=name
         )
         self.informers: list[Informer] = []
@@ -72,25 +80,38 @@ class Controller:
         metrics.ACTIVE_WORKERS.labels(name).set(0)
 
     def watch(
-        self, informer: Informer, mapper: KeyMapper = own_key, *, urgent: bool | Callable[[str], bool] = False
+        self,
+        informer: Informer,
+        mapper: KeyMapper[K] = own_key,  # type: ignore[assignment]  # the default for string keys
+        *,
+        urgent: bool | Callable[[K], bool] = False,
     ) -> None:
         """Queues the keys ``mapper`` derives from each event of ``informer``; ``urgent`` (for every
-        key, or those it says yes to) puts them ahead of the others (see :meth:`WorkQueue.add`)."""
+        key, or those it says yes to) puts them ahead of the others (see :meth:`WorkQueue.add`).
+        The informer is started and stopped with the controller."""
+        informer.add_handler(self.handler(mapper, urgent=urgent))
+        if informer not in self.informers:
+            self.informers.append(informer)
+
+    def handler(
+        self, mapper: KeyMapper[K], *, urgent: bool | Callable[[K], bool] = False
+    ) -> Callable[[InformerEvent], None]:
+        """The event handler that queues what ``mapper`` derives (as :meth:`watch`), for an informer
+        whose life the caller manages (one shared by several controllers)."""
 
         def handler(event: InformerEvent) -> None:
             for key in mapper(event):
                 self.queue.add(key, urgent=urgent(key) if callable(urgent) else urgent)
 
-        informer.add_handler(handler)
-        if informer not in self.informers:
-            self.informers.append(informer)
+        return handler
 
     @property
     def has_synced(self) -> bool:
         return all(i.has_synced for i in self.informers)
 
-    async def start(self, sync_timeout: float | None = None) -> None:
-        """Starts the informers, waits for their caches, then starts the workers."""
+    async def start(self, sync_timeout: float | None = None, *, managed_informers: int = 0) -> None:
+        """Starts the informers, waits for their caches, then starts the workers; the caller's own
+        ``managed_informers`` (started and synced by it) are counted in the log line."""
         if self._started:
             return
         self._started = True
@@ -107,7 +128,7 @@ class Controller:
             extra={
                 "controller": self.name,
                 "workers": self.concurrent_syncs,
-                "informers": len(self.informers),
+                "informers": len(self.informers) + managed_informers,
             },
         )
 
@@ -137,17 +158,17 @@ class Controller:
                 return
             await self._process(key)
 
-    def _failed(self, key: str, exc: Exception) -> str:
+    def _failed(self, key: K, exc: Exception) -> str:
         metrics.RECONCILE_ERRORS.labels(self.name).inc()
         log.error(
             "reconcile failed",
             exc_info=not isinstance(exc, ApiError),  # an API answer's message says it all
-            extra={"controller": self.name, "key": key, "error": str(exc)},
+            extra={"controller": self.name, "key": str(key), "error": str(exc)},
         )
         self.queue.add_rate_limited(key)
         return "error"
 
-    async def _process(self, key: str) -> None:
+    async def _process(self, key: K) -> None:
         metrics.ACTIVE_WORKERS.labels(self.name).inc()
         started = perf_counter()
         outcome = "success"
@@ -163,7 +184,7 @@ class Controller:
                 self.queue.forget(key)
                 log.info(
                     "not retried: its namespace is being terminated",
-                    extra={"controller": self.name, "key": key, "error": exc.message},
+                    extra={"controller": self.name, "key": str(key), "error": exc.message},
                 )
         except Exception as exc:
             outcome = self._failed(key, exc)
@@ -186,8 +207,8 @@ class Controller:
             if elapsed >= self.slow_reconcile_seconds:
                 log.warning(
                     "slow reconcile",
-                    extra={"controller": self.name, "key": key, "duration_s": round(elapsed, 3)},
+                    extra={"controller": self.name, "key": str(key), "duration_s": round(elapsed, 3)},
                 )
 
 
-__all__ = ["DONE", "Controller", "KeyMapper", "Reconcile", "Result", "own_key"]
+__all__ = ["DONE", "Controller", "KeyMapper", "Reconcile", "Result", "own_key", "own_name"]

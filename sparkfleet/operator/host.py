@@ -24,6 +24,9 @@ class SparkControllers:
         self.applications = applications
         self.scheduled = scheduled
         self.sync_timeout = sync_timeout
+        # One informer cache for both: each scope's SparkApplications are watched once, for the
+        # applications and for the schedules' runs (see sparkfleet.operator.cache).
+        scheduled.scoped.share_informers(applications.scoped.cache)
 
     async def start(self) -> None:
         await asyncio.gather(self.applications.start(), self.scheduled.start())

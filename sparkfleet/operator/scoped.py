@@ -21,25 +21,32 @@ the new one's by more than that. Whether the object has a status does not matter
 moments after it was created may be in its first reconcile (its submission) at the old holder. The
 price is that a new application in a label-routed fleet is first reconciled after the delay;
 namespace scopes are not delayed (an object never changes namespace: nothing moves in).
+
+The informers come from an :class:`~sparkfleet.operator.cache.InformerCache`, which may be shared
+with other controllers (the application and scheduled controllers share the SparkApplications
+watch of each scope): this controller attaches its handlers to them and detaches them as a scope
+goes, and stops an informer only when it held it last.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sparkfleet.kube import Informer, InformerEvent, KubeClient
 from sparkfleet.kube.informer import EventType
+from sparkfleet.kube.keys import NamespacedName
+from sparkfleet.kube.labels import selector_matcher
 from sparkfleet.kube.resources import Resource
 from sparkfleet.kube.scope import Scope
 from sparkfleet.kube.transform import strip_managed_fields
 from sparkfleet.operator.audit import AuditLog
-from sparkfleet.operator.controller import Controller, KeyMapper, Result, own_key
+from sparkfleet.operator.cache import InformerCache
+from sparkfleet.operator.controller import Controller, KeyMapper, Result, own_name
 from sparkfleet.operator.ratelimiters import RateLimiter
 from sparkfleet.operator.scopes import ScopedInformers
 
@@ -51,12 +58,26 @@ MOVE_SETTLE_SECONDS = 1.0
 
 @dataclass(frozen=True, slots=True)
 class Secondary:
-    """A resource watched for the keys it maps to (pods -> their application)."""
+    """A resource watched for the keys it maps to (pods -> their application).
+
+    ``label_selector`` narrows the watch on the server, or (``client_side``) filters on the client
+    what an unnarrowed watch brings, which is then the one other controllers may share; ``urgent``
+    puts its keys ahead of the others."""
 
     resource: Resource
     label_selector: str | None
-    mapper: KeyMapper
+    mapper: KeyMapper[NamespacedName]
     transform: Transform | None = None
+    client_side: bool = False
+    urgent: bool = True
+
+    def view(self, cache: InformerCache) -> ScopedInformers:
+        if self.client_side and self.label_selector:
+            accepts = selector_matcher(self.label_selector)
+            return ScopedInformers(cache, self.resource, transform=self.transform, accepts=accepts)
+        return ScopedInformers(
+            cache, self.resource, label_selector=self.label_selector, transform=self.transform
+        )
 
 
 class ScopedController:
@@ -64,61 +85,75 @@ class ScopedController:
         self,
         client: KubeClient,
         name: str,
-        reconcile: Callable[[str], Coroutine[Any, Any, Result | None]],
+        reconcile: Callable[[NamespacedName], Coroutine[Any, Any, Result | None]],
         primary: Resource,
         *,
         secondaries: tuple[Secondary, ...] = (),
         concurrent_syncs: int = 10,
-        rate_limiter: RateLimiter[str] | None = None,
+        rate_limiter: RateLimiter[NamespacedName] | None = None,
         audit: AuditLog | None = None,
         transform: Transform | None = strip_managed_fields,
-        urgent_primary: Callable[[str], bool] | None = None,
+        urgent_primary: Callable[[NamespacedName], bool] | None = None,
         move_settle: float = MOVE_SETTLE_SECONDS,
+        informers: InformerCache | None = None,
     ):
         """``urgent_primary`` picks the primary objects' keys whose events go in the urgent lane;
-        ``move_settle``: how long an object that moved in from another scope waits (see above)."""
+        ``move_settle``: how long an object that moved in from another scope waits (see above);
+        ``informers``: the cache to take informers from (shared with other controllers), else
+        one of this controller's own."""
         self.name = name
         self.move_settle = move_settle
-        self._not_before: dict[str, float] = {}  # key -> monotonic time its first reconcile here may start
+        # key -> the monotonic time its first reconcile here may start
+        self._not_before: dict[NamespacedName, float] = {}
         self._routing_keys: dict[str, frozenset[str]] = {}  # scope -> the label keys that route to it
         self._urgent_primary = urgent_primary
         self._reconcile = reconcile
         self.audit = audit
-        self.controller = Controller(
+        self.controller: Controller[NamespacedName] = Controller(
             name, self._gated, concurrent_syncs=concurrent_syncs, rate_limiter=rate_limiter
         )
-        self.primary = ScopedInformers(client, primary, transform=transform)
-        self._secondaries = [
-            (
-                ScopedInformers(client, s.resource, label_selector=s.label_selector, transform=s.transform),
-                s.mapper,
-            )
-            for s in secondaries
-        ]
+        self.cache = informers if informers is not None else InformerCache(client)
+        self.primary = ScopedInformers(self.cache, primary, transform=transform, indexed=True)
+        self._secondaries = [(s.view(self.cache), s) for s in secondaries]
         self._open: set[str] = set()
-        self._running: dict[str, dict[str, asyncio.Task[Result | None]]] = {}
+        self._running: dict[str, dict[NamespacedName, asyncio.Task[Result | None]]] = {}
         self._started = False
 
     # -- lifecycle -----------------------------------------------------------------
 
     async def start(self, scopes: list[Scope] | None = None, sync_timeout: float | None = None) -> None:
         """Starts the workers, and serves ``scopes`` (their caches synced first)."""
+        if self._started:
+            return
+        informers: list[Informer] = []
         for scope in scopes or []:
-            self._register(scope)
+            informers += self._register(scope)
             self._open.add(scope.name)  # keys wait in the queue: workers start once the caches synced
-        await self.controller.start(sync_timeout)
+        for informer in informers:
+            informer.start()
+        async with asyncio.timeout(sync_timeout):
+            await asyncio.gather(*(i.synced.wait() for i in informers))
+        await self.controller.start(managed_informers=len(informers))
         self._started = True
 
     async def stop(self, timeout: float = 30.0) -> None:
         self._open.clear()
         await self.controller.stop(timeout)
-        for name in self.primary.scopes():
-            self._forget(name)
+        await self._stop([informer for name in self.primary.scopes() for informer in self._forget(name)])
         self._started = False
 
     @property
     def has_synced(self) -> bool:
-        return self.controller.has_synced
+        return all(informer.has_synced for informer in self._registered())
+
+    def share_informers(self, cache: InformerCache) -> None:
+        """Takes informers from ``cache`` (another controller's) from now on; before any is held."""
+        if self._registered():
+            raise RuntimeError(f"{self.name}: informers are already held; share the cache before start")
+        self.cache = cache
+        self.primary.cache = cache
+        for view, _ in self._secondaries:
+            view.cache = cache
 
     @property
     def scopes(self) -> list[str]:
@@ -207,15 +242,18 @@ class ScopedController:
 
     def backlog(self, name: str) -> int:
         """Keys of scope ``name`` waiting in the queue."""
-        return self.controller.queue.count(lambda key: self.primary.scope_of(key) == name)
+        scope_of = self.primary.scope_of
+        return self.controller.queue.count(lambda key: scope_of(key) == name)
 
-    def primary_keys(self, name: str) -> list[str]:
-        return [key for informer in self.primary.of_scope(name) for key in informer.store.list_keys()]
+    def primary_keys(self, name: str) -> list[NamespacedName]:
+        return self.primary.keys(name)
 
-    def routing_keys(self, key: str) -> frozenset[str]:
+    def routing_keys(self, key: NamespacedName | str) -> frozenset[str]:
         """The label keys that route objects to the scope holding ``key`` (none: not a label scope)."""
         if not any(self._routing_keys.values()):
             return frozenset()  # namespaces, or the whole cluster: no label routes anything
+        if isinstance(key, str):
+            key = NamespacedName.parse(key)
         return self._routing_keys.get(self.primary.scope_of(key) or "", frozenset())
 
     # -- internals -----------------------------------------------------------------
@@ -223,23 +261,43 @@ class ScopedController:
     def _register(self, scope: Scope) -> list[Informer]:
         informers = []
         self._routing_keys[scope.name] = scope.routing_keys
-        for informer in self.primary.add(scope):
-            informer.add_handler(self._arrivals(scope.name, informer))  # before the key is queued
-            self.controller.watch(
-                informer, self._gate_mapper(scope.name, own_key), urgent=self._urgent_primary or False
+        for informer in self.primary.add(scope):  # its index first: a queued key has its scope
+            self.primary.attach(scope.name, informer, self._arrivals(scope.name, informer))  # before queueing
+            queue = self.controller.handler(
+                self._gate_mapper(scope.name, own_name), urgent=self._urgent_primary or False
             )
+            self.primary.attach(scope.name, informer, queue)
             informers.append(informer)
-        for scoped, mapper in self._secondaries:
-            for informer in scoped.add(scope):
+        for view, secondary in self._secondaries:
+            mapper = self._gate_mapper(scope.name, secondary.mapper, view.accepts)
+            for informer in view.add(scope):
                 # What an object owns changed (a pod of a running application): news of work
                 # under way, queued ahead of objects not yet started so status stays fresh in a burst.
-                self.controller.watch(informer, self._gate_mapper(scope.name, mapper), urgent=True)
+                view.attach(scope.name, informer, self.controller.handler(mapper, urgent=secondary.urgent))
                 informers.append(informer)
         return informers
 
-    def _gate_mapper(self, scope: str, mapper: KeyMapper) -> KeyMapper:
-        def mapped(event: InformerEvent) -> list[str]:
-            return list(mapper(event)) if scope in self._open else []
+    def _registered(self) -> list[Informer]:
+        return [*self.primary, *(informer for view, _ in self._secondaries for informer in view)]
+
+    def _gate_mapper(
+        self,
+        scope: str,
+        mapper: KeyMapper[NamespacedName],
+        accepts: Callable[[Mapping[str, Any]], bool] | None = None,
+    ) -> KeyMapper[NamespacedName]:
+        """``mapper`` while ``scope`` is open; of a shared watch, for the objects ``accepts`` takes
+        (or took before this event: one that stops matching is news too, as a server-side watch
+        would say with a DELETED)."""
+
+        def mapped(event: InformerEvent) -> list[NamespacedName]:
+            if scope not in self._open:
+                return []
+            if accepts is not None and not (
+                accepts(event.obj) or (event.old is not None and accepts(event.old))
+            ):
+                return []
+            return list(mapper(event))
 
         return mapped
 
@@ -247,7 +305,7 @@ class ScopedController:
         """Objects moving in and out of ``scope`` by their labels (see the module's docstring)."""
 
         def handler(event: InformerEvent) -> None:
-            key = event.key
+            key = NamespacedName.of(event.obj)
             if event.type is EventType.DELETED:
                 self._not_before.pop(key, None)
                 task = self._running.get(scope, {}).get(key)
@@ -257,17 +315,20 @@ class ScopedController:
                     task.cancel()
                     log.info(
                         "object left the scope mid-reconcile; reconcile cancelled",
-                        extra={"controller": self.name, "scope": scope, "key": key},
+                        extra={"controller": self.name, "scope": scope, "key": str(key)},
                     )
-            elif event.type is EventType.ADDED and informer.has_synced and self._routing_keys.get(scope):
+            elif (
+                event.type is EventType.ADDED
+                and not event.replay
+                and informer.has_synced
+                and self._routing_keys.get(scope)
+            ):
                 self._not_before[key] = time.monotonic() + self.move_settle
 
         return handler
 
     def _informers_of(self, name: str) -> list[Informer]:
-        return self.primary.of_scope(name) + [
-            i for scoped, _ in self._secondaries for i in scoped.of_scope(name)
-        ]
+        return self.primary.of_scope(name) + [i for view, _ in self._secondaries for i in view.of_scope(name)]
 
     async def _stop_informers(self, name: str) -> None:
         await self._stop(self._forget(name))
@@ -277,16 +338,15 @@ class ScopedController:
         await asyncio.gather(*(i.stop() for i in informers))
 
     def _forget(self, name: str) -> list[Informer]:
+        """Drops scope ``name``'s handlers and holds; returns the informers no one holds any more
+        (for the caller to stop)."""
         self._routing_keys.pop(name, None)
         informers = self.primary.remove(name)
-        for scoped, _ in self._secondaries:
-            informers += scoped.remove(name)
-        for informer in informers:
-            with contextlib.suppress(ValueError):
-                self.controller.informers.remove(informer)
-        return informers
+        for view, _ in self._secondaries:
+            informers += view.remove(name)
+        return [informer for informer in informers if self.cache.release(informer)]
 
-    async def _gated(self, key: str) -> Result | None:
+    async def _gated(self, key: NamespacedName) -> Result | None:
         scope = self.primary.scope_of(key)
         if scope is None or scope not in self._open:
             return None  # not ours (any more), or deleted: nothing to do
@@ -311,4 +371,4 @@ class ScopedController:
         finally:
             running.pop(key, None)
             if self.audit is not None:
-                self.audit.record(t0, time.time(), scope, key)
+                self.audit.record(t0, time.time(), scope, str(key))

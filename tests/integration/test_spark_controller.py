@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 
 from sparkfleet.api import SPARK_APPLICATIONS, SparkApplication
 from sparkfleet.kube import ApiError, KubeClient
+from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.resources import CONFIGMAPS, EVENTS, PODS, SERVICEACCOUNTS, SERVICES, Resource
 from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.controller import SparkApplicationController
@@ -490,7 +491,7 @@ async def test_a_stale_cache_never_resubmits_nor_deletes_the_live_driver(
     informer = next(i for i in operator.apps if i.namespace == namespace)
     informer.store.put(created)  # as if the cache had missed the status write
     with contextlib.suppress(ApiError):  # the attempt is refused and retried: that is the point
-        await operator.reconcile(f"{namespace}/spark-pi")
+        await operator.reconcile(NamespacedName(namespace, "spark-pi"))
     driver = await kube.get(PODS, "spark-pi-driver", namespace)
     assert driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID] == submitted["submissionID"]
     app = await kube.get(SPARK_APPLICATIONS, "spark-pi", namespace)

@@ -14,6 +14,7 @@ import yaml
 
 from sparkfleet.api import SPARK_APPLICATIONS, SparkApplication
 from sparkfleet.api.fleet import SparkFleetSpec
+from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.scope import Scope, Watch, selector_keys, unsharded_scopes
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.scoped import ScopedController
@@ -301,13 +302,13 @@ class Reconciles:
         self.release = asyncio.Event()
         self.cancelled: list[str] = []
 
-    async def __call__(self, key: str) -> Result | None:
-        self.started.append(key)
+    async def __call__(self, key: NamespacedName) -> Result | None:
+        self.started.append(str(key))
         self.running.set()
         try:
             await self.release.wait()
         except asyncio.CancelledError:
-            self.cancelled.append(key)
+            self.cancelled.append(str(key))
             raise
         return None
 
@@ -328,15 +329,15 @@ async def test_an_object_that_moves_in_waits_before_its_first_reconcile() -> Non
     reconciles.release.set()
     scoped, informer = scoped_controller(reconciles, settle=60.0)
     informer.apply(app_event("ADDED", "moved", "2", {"applicationState": {"state": "RUNNING"}}))
-    result = await scoped._gated("ns/moved")
+    result = await scoped._gated(NamespacedName("ns", "moved"))
     assert result is not None
     assert result.requeue_after is not None
     assert 59 < result.requeue_after <= 60
     assert reconciles.started == []
-    await scoped._gated("ns/listed")  # found by the initial list: served at once
+    await scoped._gated(NamespacedName("ns", "listed"))  # found by the initial list: served at once
     # no status yet: it may still be moving in (relabelled while its old holder submits it)
     informer.apply(app_event("ADDED", "young", "3"))
-    young = await scoped._gated("ns/young")
+    young = await scoped._gated(NamespacedName("ns", "young"))
     assert young is not None
     assert young.requeue_after is not None
     assert young.requeue_after > 59
@@ -353,8 +354,8 @@ async def test_a_namespace_scope_serves_new_objects_at_once() -> None:
     informer.replace([], "1")
     informer.apply(app_event("ADDED", "new", "2"))
     informer.apply(app_event("ADDED", "with-status", "3", {"applicationState": {"state": "RUNNING"}}))
-    assert await scoped._gated("ns/new") is None
-    assert await scoped._gated("ns/with-status") is None
+    assert await scoped._gated(NamespacedName("ns", "new")) is None
+    assert await scoped._gated(NamespacedName("ns", "with-status")) is None
     assert reconciles.started == ["ns/new", "ns/with-status"]
 
 
@@ -363,17 +364,19 @@ async def test_after_the_settle_delay_a_moved_object_is_reconciled() -> None:
     reconciles.release.set()
     scoped, informer = scoped_controller(reconciles, settle=0.0)
     informer.apply(app_event("ADDED", "moved", "2", {"applicationState": {"state": "RUNNING"}}))
-    assert await scoped._gated("ns/moved") is None
+    assert await scoped._gated(NamespacedName("ns", "moved")) is None
     assert reconciles.started == ["ns/moved"]
 
 
 async def test_an_object_that_leaves_mid_reconcile_has_its_reconcile_cancelled() -> None:
     reconciles = Reconciles()
     scoped, informer = scoped_controller(reconciles, settle=0.0)
-    running = asyncio.create_task(scoped._gated("ns/listed"))
+    running = asyncio.create_task(scoped._gated(NamespacedName("ns", "listed")))
     await reconciles.running.wait()
     informer.apply(app_event("DELETED", "listed", "4", {"state": "RUNNING"}))  # its label moved it away
     assert await running is None
     assert reconciles.cancelled == ["ns/listed"]
-    assert await scoped._gated("ns/listed") is None  # not in this scope any more: nothing starts
+    assert (
+        await scoped._gated(NamespacedName("ns", "listed")) is None
+    )  # not in this scope any more: nothing starts
     assert reconciles.started == ["ns/listed"]

@@ -15,6 +15,7 @@ import pytest
 
 from sparkfleet.api import SPARK_APPLICATIONS
 from sparkfleet.kube import ApiError
+from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.resources import CONFIGMAPS, EVENTS, PODS, SERVICES, Resource
 from sparkfleet.kube.timestamps import format_time
 from sparkfleet.operator.controller import Result
@@ -39,7 +40,8 @@ class _StoreCache:
         self.client, self.resource = client, resource
         self.stale: dict[str, dict[str, Any]] = {}
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: NamespacedName | str) -> dict[str, Any] | None:
+        key = str(key)
         if key in self.stale:
             return self.stale[key]
         namespace, name = key.split("/", 1)
@@ -50,7 +52,7 @@ class _StoreCache:
 
 
 class _Scoped:
-    def routing_keys(self, key: str) -> frozenset[str]:
+    def routing_keys(self, key: NamespacedName | str) -> frozenset[str]:
         return frozenset()
 
 
@@ -63,7 +65,7 @@ class Harness:
 
     async def reconcile(self) -> Result | None:
         self.client.reset_requests()
-        result = await self.controller.reconcile(KEY)
+        result = await self.controller.reconcile(NamespacedName.parse(KEY))
         await self.controller.events.flush()
         return result
 
@@ -369,7 +371,7 @@ class _RoutedBy:
     def __init__(self, *keys: str):
         self.keys = frozenset(keys)
 
-    def routing_keys(self, key: str) -> frozenset[str]:
+    def routing_keys(self, key: NamespacedName | str) -> frozenset[str]:
         return self.keys
 
 

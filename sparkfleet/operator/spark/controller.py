@@ -26,14 +26,16 @@ from sparkfleet.api.sparkapplication import SparkApplicationStatus
 from sparkfleet.kube import ApiError, InformerEvent, KubeClient
 from sparkfleet.kube.errors import ignore_not_found
 from sparkfleet.kube.events import EventRecorder
+from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.resources import CONFIGMAPS, PODS, RESOURCEQUOTAS, SERVICES
 from sparkfleet.kube.scope import Scope, unsharded_scopes
 from sparkfleet.kube.timestamps import parse_time
 from sparkfleet.kube.transform import pod_status_view
 from sparkfleet.operator.audit import AuditLog
+from sparkfleet.operator.builder import BuiltController, ControllerBuilder
+from sparkfleet.operator.cache import InformerCache
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.ratelimiters import RateLimiter
-from sparkfleet.operator.scoped import ScopedController, Secondary
 from sparkfleet.operator.spark import app_cache, lifecycle, naming, ownership, routing
 from sparkfleet.operator.spark import bounds as resource_bounds
 from sparkfleet.operator.spark import metrics as spark_metrics
@@ -62,6 +64,7 @@ from sparkfleet.operator.spark.status import driver_of, executor_events
 from sparkfleet.operator.spark.status_writes import replace_status
 from sparkfleet.operator.spark.submission import new_submission_id, render, spec_hash
 from sparkfleet.operator.spark.validation import InvalidApplication, parse, unknown_fields_warning
+from sparkfleet.operator.spark.views import application_view
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +94,14 @@ class _InTheWay(Exception):
         self.refuse = refuse
 
 
-def app_key_of_pod(event: InformerEvent) -> Iterable[str]:
-    """A pod the operator launched maps to its application: ``namespace/<app-name label>``."""
-    key = naming.app_key_of(event.obj)
-    return (key,) if key else ()
+def app_key_of_pod(event: InformerEvent) -> Iterable[NamespacedName]:
+    """A pod the operator launched maps to its application: (its namespace, its app-name label)."""
+    meta = event.obj["metadata"]
+    app = (meta.get("labels") or {}).get(naming.LABEL_APP_NAME)
+    return (NamespacedName(meta["namespace"], app),) if app else ()
 
 
-class SparkApplicationController:
+class SparkApplicationController(BuiltController):
     def __init__(
         self,
         client: KubeClient,
@@ -108,7 +112,7 @@ class SparkApplicationController:
         concurrent_syncs: int = 10,
         max_tracked_executors: int = 1000,
         ui_service: bool = True,
-        rate_limiter: RateLimiter[str] | None = None,
+        rate_limiter: RateLimiter[NamespacedName] | None = None,
         audit: AuditLog | None = None,
         clock: Callable[[], float] = time.time,
         executor_state_batch: float = EXECUTOR_STATE_BATCH_SECONDS,
@@ -117,8 +121,10 @@ class SparkApplicationController:
         bounds: resource_bounds.Bounds | None = None,
         check_quotas: bool = True,
         max_application_bytes: int = app_cache.DEFAULT_MAX_APPLICATION_BYTES,
+        informers: InformerCache | None = None,
     ):
-        """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``.
+        """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``;
+        its watches come from ``informers`` (shared with other controllers), else its own.
 
         A status change of executors only is written at most once per ``executor_state_batch``
         seconds per application; a change of the application's state is written at once.
@@ -133,33 +139,42 @@ class SparkApplicationController:
         self._quotas_forbidden: set[str] = set()  # namespaces whose quotas may not be listed: said once
         self.driver_grace = driver_grace  # a driver created this recently and not in the cache is waited for
         self.executor_state_batch = executor_state_batch
-        self._executor_write_due: dict[str, float] = {}  # key -> when its held executor states are written
+        self._executor_write_due: dict[
+            NamespacedName, float
+        ] = {}  # key -> when its held executor states are written
         self.max_tracked_executors = max_tracked_executors
         self.ui_service = ui_service
         self.clock = clock
         self.events = EventRecorder(client, COMPONENT)
-        self._unobserved: dict[str, str | None] = {}  # key -> resourceVersion our last status write replaced
-        self._pods_left: set[str] = set()  # keys of served applications a pod of which left the pods' watch
-        self._next_pod_list: dict[str, float] = {}  # key -> when its astray executors are looked for again
+        self._unobserved: dict[
+            NamespacedName, str | None
+        ] = {}  # key -> resourceVersion our last status write replaced
+        self._pods_left: set[NamespacedName] = (
+            set()
+        )  # keys of served applications a pod of which left the pods' watch
+        self._next_pod_list: dict[
+            NamespacedName, float
+        ] = {}  # key -> when its astray executors are looked for again
         self.initial_scopes = scopes if scopes is not None else unsharded_scopes(namespaces, label_selector)
-        self.scoped = ScopedController(
-            client,
-            CONTROLLER_NAME,
-            self.reconcile,
-            SPARK_APPLICATIONS,
-            secondaries=(Secondary(PODS, OPERATOR_PODS, self._pod_event, pod_status_view),),
-            concurrent_syncs=concurrent_syncs,
-            rate_limiter=rate_limiter,
-            audit=audit,
-            transform=app_cache.bounded_view(max_application_bytes),  # see app_cache
-            urgent_primary=self._awaits_own_write,
+        self.scoped = (
+            ControllerBuilder(client, CONTROLLER_NAME)
+            # see app_cache; the same view as the scheduled controller's runs: one watch for both
+            .for_(
+                SPARK_APPLICATIONS,
+                transform=application_view(max_application_bytes),
+                urgent=self._awaits_own_write,
+            )
+            .owns(PODS, OPERATOR_PODS, self._pod_event, transform=pod_status_view)
+            .with_options(concurrent_syncs=concurrent_syncs, rate_limiter=rate_limiter, audit=audit)
+            .with_informers(informers if informers is not None else InformerCache(client))
+            .complete(self.reconcile)
         )
         self.controller = self.scoped.controller
         self.apps = self.scoped.primary
         self.pods = self.scoped.secondary(0)
         spark_metrics.RUNNING.sources.append(self._cached_apps)
 
-    def _pod_event(self, event: InformerEvent) -> Iterable[str]:
+    def _pod_event(self, event: InformerEvent) -> Iterable[NamespacedName]:
         """A pod's event maps to its application; a pod that may have left the watch by a change of
         its labels (not deleted) is noted, so that the application's next reconcile looks for it."""
         keys = app_key_of_pod(event)
@@ -167,7 +182,7 @@ class SparkApplicationController:
             self._pods_left.update(key for key in keys if self.apps.get(key) is not None)
         return keys
 
-    def _awaits_own_write(self, key: str) -> bool:
+    def _awaits_own_write(self, key: NamespacedName) -> bool:
         """An application event while our last status write has not reached the cache: most likely
         that write's own echo, which a deferred reconcile (a pod's news) is waiting for."""
         return key in self._unobserved
@@ -175,18 +190,10 @@ class SparkApplicationController:
     def _cached_apps(self) -> list[dict[str, Any]]:
         return [obj for informer in self.apps for obj in informer.store.list()]
 
-    async def start(self, sync_timeout: float | None = None) -> None:
-        await self.scoped.start(self.initial_scopes, sync_timeout)
-
     async def stop(self, timeout: float = 30.0) -> None:
-        await self.scoped.stop(timeout)
-        await self.events.flush()
+        await super().stop(timeout)
         if self._cached_apps in spark_metrics.RUNNING.sources:
             spark_metrics.RUNNING.sources.remove(self._cached_apps)
-
-    @property
-    def has_synced(self) -> bool:
-        return self.scoped.has_synced
 
     def _pods(
         self, namespace: str, app_name: str, submission_id: str | None, app_uid: str | None
@@ -205,7 +212,7 @@ class SparkApplicationController:
 
     # -- reconcile -----------------------------------------------------------------
 
-    async def reconcile(self, key: str) -> Result | None:
+    async def reconcile(self, key: NamespacedName) -> Result | None:
         """observe -> decide -> act -> write: the snapshot, the lifecycle's decision and the status
         it leads to, the actions, and one status write if anything changed."""
         seen = await self.observe(key)
@@ -226,7 +233,7 @@ class SparkApplicationController:
             return acted
         return await self.write(seen, decision, acted, events)
 
-    async def observe(self, key: str) -> Snapshot | Result | None:
+    async def observe(self, key: NamespacedName) -> Snapshot | Result | None:
         """The application as it is: a :class:`Snapshot` from the caches and the few reads it needs,
         or instead what the reconcile returns at once: None (gone, or refused as invalid) or a wait
         (the echo of our own write, or a driver just created, is on its way)."""
@@ -370,7 +377,7 @@ class SparkApplicationController:
         as this reconcile should observe them, and when to look again."""
         meta = raw["metadata"]
         namespace, name, uid = meta["namespace"], meta["name"], meta.get("uid")
-        key = f"{namespace}/{name}"
+        key = NamespacedName(namespace, name)
         want = routing.routing_of(meta.get("labels"), keys)
         astray = (
             driver_pod is not None
@@ -408,12 +415,14 @@ class SparkApplicationController:
         )
         return claimed_pods, driver, STRAY_POLL_SECONDS if astray else None
 
-    async def _claim(self, pod: dict[str, Any], want: routing.Routing, key: str) -> dict[str, Any] | None:
+    async def _claim(
+        self, pod: dict[str, Any], want: routing.Routing, key: NamespacedName
+    ) -> dict[str, Any] | None:
         """Relabels one of the application's pods (found to be its own, see :func:`routing.owned`) to
         its routing: a compare-and-swap update; a conflict raises, and the retry reads it again.
         Returns the pod as it is now, or None if it is gone (or now owned by another)."""
         meta = pod["metadata"]
-        where = {"key": key, "pod": meta["name"], "routing": routing.encode(want)}
+        where = {"key": str(key), "pod": meta["name"], "routing": routing.encode(want)}
         try:
             current = pod
             if "containers" not in (pod.get("spec") or {}):  # the cache's trimmed copy: read it whole
@@ -437,7 +446,7 @@ class SparkApplicationController:
         return relabelled
 
     def _executor_states_hold(
-        self, key: str, old: dict[str, Any], new: dict[str, Any], acted: bool
+        self, key: NamespacedName, old: dict[str, Any], new: dict[str, Any], acted: bool
     ) -> float | None:
         """Seconds to hold back a status write that changes executor states only; None: write now
         (see :class:`.policies.ExecutorBatching`)."""
@@ -624,7 +633,7 @@ class SparkApplicationController:
         if failure.event is not None:
             events.append(failure.event)
             if submission_id is None:
-                log.warning("submission refused", extra={"key": seen.key, "error": message})
+                log.warning("submission refused", extra={"key": str(seen.key), "error": message})
         return failure.status
 
     async def _check_resources(self, app: SparkApplication) -> None:
@@ -783,7 +792,7 @@ class SparkApplicationController:
             return
         if await replace_status(self.client, self.events, SPARK_APPLICATIONS, raw, new):
             meta = raw["metadata"]
-            self._unobserved[f"{meta['namespace']}/{meta['name']}"] = meta.get("resourceVersion")
+            self._unobserved[NamespacedName(meta["namespace"], meta["name"])] = meta.get("resourceVersion")
 
 
 def _web_ui(rendered: dict[str, Any], service: dict[str, Any] | None) -> dict[str, Any]:

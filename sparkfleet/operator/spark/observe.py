@@ -11,6 +11,7 @@ from typing import Any
 
 from sparkfleet.api import SparkApplication
 from sparkfleet.api.sparkapplication import SparkApplicationStatus
+from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.timestamps import parse_time
 from sparkfleet.operator.spark import lifecycle, naming
 from sparkfleet.operator.spark.app_status import error_message_of
@@ -24,7 +25,7 @@ DEFAULT_RETRY_INTERVAL = 5  # seconds, when the restart policy names none (the S
 class Snapshot:
     """One application as a reconcile found it."""
 
-    key: str  # namespace/name
+    key: NamespacedName
     raw: dict[str, Any]  # the cached object, as written (statuses are compare-and-swapped on it)
     app: SparkApplication  # the application, parsed and valid
     status: SparkApplicationStatus  # its status as written

@@ -18,10 +18,12 @@ from collections.abc import Callable, Iterable
 from sparkfleet.api import SCHEDULED_SPARK_APPLICATIONS, SPARK_APPLICATIONS
 from sparkfleet.kube import InformerEvent, KubeClient
 from sparkfleet.kube.events import EventRecorder
+from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.scope import Scope, unsharded_scopes
 from sparkfleet.operator.audit import AuditLog
+from sparkfleet.operator.builder import BuiltController, ControllerBuilder
+from sparkfleet.operator.cache import InformerCache
 from sparkfleet.operator.controller import Result
-from sparkfleet.operator.scoped import ScopedController, Secondary
 from sparkfleet.operator.spark import app_cache
 from sparkfleet.operator.spark.schedule import check_precision
 from sparkfleet.operator.spark.scheduled_reconcile import (
@@ -30,6 +32,7 @@ from sparkfleet.operator.spark.scheduled_reconcile import (
     ScheduledReconciler,
     parse_scheduled,
 )
+from sparkfleet.operator.spark.views import application_view
 
 __all__ = [
     "CONTROLLER_NAME",
@@ -42,13 +45,14 @@ __all__ = [
 CONTROLLER_NAME = "scheduled-spark-application-controller"
 
 
-def scheduled_key_of_run(event: InformerEvent) -> Iterable[str]:
+def scheduled_key_of_run(event: InformerEvent) -> Iterable[NamespacedName]:
+    """A run maps to its ScheduledSparkApplication: (its namespace, its scheduled-app-name label)."""
     meta = event.obj["metadata"]
     owner = (meta.get("labels") or {}).get(LABEL_SCHEDULED_APP_NAME)
-    return (f"{meta['namespace']}/{owner}",) if owner else ()
+    return (NamespacedName(meta["namespace"], owner),) if owner else ()
 
 
-class ScheduledSparkApplicationController:
+class ScheduledSparkApplicationController(BuiltController):
     def __init__(
         self,
         client: KubeClient,
@@ -61,8 +65,10 @@ class ScheduledSparkApplicationController:
         clock: Callable[[], float] = time.time,
         timestamp_precision: str = "nanos",
         max_application_bytes: int = app_cache.DEFAULT_MAX_APPLICATION_BYTES,
+        informers: InformerCache | None = None,
     ):
-        """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``.
+        """Serves ``scopes``; without them, ``namespaces`` (or all) filtered by ``label_selector``;
+        its watches come from ``informers`` (shared with the application controller's), else its own.
 
         Runs carry their ScheduledSparkApplication's labels, so a label-selected
         scope sees them in the same watch.
@@ -73,38 +79,28 @@ class ScheduledSparkApplicationController:
         self.timestamp_precision = timestamp_precision
         self.events = EventRecorder(client, "sparkfleet")
         self.initial_scopes = scopes if scopes is not None else unsharded_scopes(namespaces, label_selector)
-        self.scoped = ScopedController(
-            client,
-            CONTROLLER_NAME,
-            self.reconcile,
-            SCHEDULED_SPARK_APPLICATIONS,
-            secondaries=(
-                # Runs are read for their metadata and status only: no spec is cached (see app_cache).
-                Secondary(
-                    SPARK_APPLICATIONS, LABEL_SCHEDULED_APP_NAME, scheduled_key_of_run, app_cache.status_view
-                ),
-            ),
-            transform=app_cache.bounded_view(max_application_bytes),
-            concurrent_syncs=concurrent_syncs,
-            audit=audit,
+        self.scoped = (
+            ControllerBuilder(client, CONTROLLER_NAME)
+            .for_(SCHEDULED_SPARK_APPLICATIONS, transform=app_cache.bounded_view(max_application_bytes))
+            # Runs come from the application controller's watch of each scope (one watch of
+            # SparkApplications, not two), filtered by their label here (see operator.cache).
+            .owns(
+                SPARK_APPLICATIONS,
+                LABEL_SCHEDULED_APP_NAME,
+                scheduled_key_of_run,
+                transform=application_view(max_application_bytes),
+                client_side=True,
+            )
+            .with_options(concurrent_syncs=concurrent_syncs, audit=audit)
+            .with_informers(informers if informers is not None else InformerCache(client))
+            .complete(self.reconcile)
         )
         self.controller = self.scoped.controller
         self.scheduled = self.scoped.primary
         self.runs = self.scoped.secondary(0)
 
-    async def start(self, sync_timeout: float | None = None) -> None:
-        await self.scoped.start(self.initial_scopes, sync_timeout)
-
-    async def stop(self, timeout: float = 30.0) -> None:
-        await self.scoped.stop(timeout)
-        await self.events.flush()
-
-    @property
-    def has_synced(self) -> bool:
-        return self.scoped.has_synced
-
-    async def reconcile(self, key: str) -> Result | None:
-        return await self.reconciler.reconcile(key)
+    async def reconcile(self, key: NamespacedName) -> Result | None:
+        return await self.reconciler.reconcile(str(key))  # its caches and logs read the store's "ns/name"
 
     @functools.cached_property
     def reconciler(self) -> ScheduledReconciler:
