@@ -13,7 +13,6 @@ while it fails over (members keep what they hold). One pass:
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from dataclasses import dataclass, field
@@ -328,11 +327,15 @@ def _log_invalid(fleet: str, previous: dict[str, Any], status: dict[str, Any]) -
 
 
 def _without_drift(status: dict[str, Any]) -> dict[str, Any]:
-    stripped = copy.deepcopy(status)
+    """The status without the fields that drift on their own (objects counted, renew times): a
+    shallow rebuild, never a deep copy (this runs on every tick of the coordinator)."""
+    stripped = dict(status)
     for section in ("members", "shards"):
-        for entry in stripped.get(section) or []:
-            for key in DRIFTING:
-                entry.pop(key, None)
+        entries = status.get(section)
+        if entries:
+            stripped[section] = [
+                {key: value for key, value in entry.items() if key not in DRIFTING} for entry in entries
+            ]
     return stripped
 
 

@@ -176,6 +176,9 @@ class FleetMember:
         self.problems: list[Problem] = []
         self.refused: dict[str, str] = {}
         self._claims: dict[str, tuple[str, FleetClaim | None]] = {}
+        # What the last _load_spec compiled from: the fleet's and the other fleets' resourceVersions
+        # and the shards served (waiting shards depend on them); the same inputs compile the same.
+        self._spec_inputs: tuple[str, tuple[tuple[str, str], ...], frozenset[str]] | None = None
         """Shards not served because another fleet claimed their namespaces first: shard -> why."""
         self.serving: dict[str, str] = {}
         """Shards served now: name -> the fingerprint of the definition served."""
@@ -356,18 +359,30 @@ class FleetMember:
     # -- the spec -------------------------------------------------------------------
 
     def _load_spec(self) -> None:
+        """Validates and compiles the fleet's spec, again only when it or another fleet changed
+        (this runs on every wake of the shard loop, several times per retry period)."""
         obj = self.fleet_object
         if obj is None:
             if self.spec is not None:
                 log.warning("the fleet is gone; serving nothing", extra={"fleet": self.fleet})
             self.spec, self.shards, self.problems = None, {}, []
+            self._spec_inputs = None
             return
+        others = self._other_fleets()
+        version = str(obj["metadata"].get("resourceVersion") or "")
+        inputs = (
+            version,
+            tuple(sorted((w, v) for w, (v, _) in self._claims.items())),
+            frozenset(self.serving),
+        )
+        if version and inputs == self._spec_inputs:
+            return
+        self._spec_inputs = inputs
         try:
             fleet = SparkFleet.model_validate(obj)
         except ValidationError as exc:
             self.problems = [Problem("", format_validation_error(exc))]
             return  # keep the last valid spec
-        others = self._other_fleets()
         shards, problems = compile_shards(fleet.spec, named_elsewhere(others))
         self.problems = problems
         if not problems:
