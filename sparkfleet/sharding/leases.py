@@ -187,3 +187,24 @@ def lease_object(
         },
         "spec": spec,
     }
+
+
+def renewed_only(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    """Whether a Lease's change is a renewal and nothing else: only ``spec.renewTime`` moved (and,
+    on a member Lease, the load it reports). Holder, duration, transitions, labels, the nonce and
+    the draining and capacity annotations are unchanged: no decision of a member's shard loop can
+    depend on it (expiry is judged on time, by the observer's clock)."""
+    if old is None:
+        return False
+    if _without(old.get("spec"), "renewTime") != _without(new.get("spec"), "renewTime"):
+        return False
+    before, after = old["metadata"], new["metadata"]
+    if (before.get("labels") or {}) != (after.get("labels") or {}):
+        return False
+    return _without(before.get("annotations"), ANNOTATION_LOAD) == _without(
+        after.get("annotations"), ANNOTATION_LOAD
+    )
+
+
+def _without(fields: dict[str, Any] | None, key: str) -> dict[str, Any]:
+    return {k: v for k, v in (fields or {}).items() if k != key}

@@ -67,6 +67,7 @@ from sparkfleet.sharding.leases import (
     fleet_selector,
     is_member_lease,
     member_lease_name,
+    renewed_only,
     shard_lease_name,
 )
 from sparkfleet.sharding.membercore import (
@@ -98,6 +99,9 @@ from sparkfleet.sharding.shards import (
 )
 
 log = logging.getLogger(__name__)
+
+# The shard loop wakes this long after a member Lease's expiry moment, so that it is past it.
+EXPIRY_MARGIN_SECONDS = 0.01
 
 REQUEST_ERRORS = (ApiError, aiohttp.ClientError, TimeoutError)
 
@@ -593,12 +597,31 @@ class FleetMember:
             self.expiry.observe_absent(name)
         else:
             self.expiry.observe(name, event.obj["metadata"].get("resourceVersion") or "")
+        if event.type is EventType.MODIFIED and renewed_only(event.old, event.obj):
+            # A renewal: news for the coordinator (liveness, loads), none for the shard loop, which
+            # wakes by itself when a member it has seen alive could expire (see _shard_wait). Waking
+            # every member on every member's renewal cost each member N wakes per retry period.
+            self.coordinator_wake.set()
+            return
         self._wake_all()
+
+    def _shard_wait(self) -> float:
+        """How long the shard loop may sleep: a retry period, or less when a member Lease seen alive
+        could expire sooner (a holder gone is then noticed the moment it is gone, not later)."""
+        waits = [
+            member.duration - age
+            for member in self.member_leases()
+            if member.holder
+            and member.identity != self.identity
+            and (age := self.expiry.age(member.name)) is not None
+            and age < member.duration
+        ]
+        return min([self.timing.retry_period, *(wait + EXPIRY_MARGIN_SECONDS for wait in waits)])
 
     async def _shard_loop(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.timing.retry_period):
+                async with asyncio.timeout(self._shard_wait()):
                     await self._shard_wake.wait()
             self._shard_wake.clear()
             self._load_spec()
