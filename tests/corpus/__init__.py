@@ -8,18 +8,6 @@ validation; the integration tests create them on a real API server.
 
 from __future__ import annotations
 
-import copy
-from typing import Any
+from sparkfleet.testing.fake_client import merge_patch
 
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """``target`` with ``patch`` applied as a JSON merge patch (``target`` is not modified)."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
+__all__ = ["merge_patch"]
