@@ -15,7 +15,6 @@ import typer
 import uvloop
 
 from sparkfleet import __version__, cli_support, flags, kubeflow_flags, options
-from sparkfleet.flags import parse_duration as parse_duration  # sparkfleet.cli.parse_duration, as before
 from sparkfleet.shards_cli import shards_app
 from sparkfleet.sim_cli import sim_command
 
@@ -172,15 +171,13 @@ def run_command(ctx: typer.Context, **values: object) -> None:
 def demo(
     instances: Annotated[
         int,
-        typer.Option(
-            metavar="N", parser=cli_support.whole(1), help="Operator instances (separate processes)."
-        ),
+        typer.Option(metavar="N", parser=flags.whole(1), help="Operator instances (separate processes)."),
     ] = 3,
     namespaces: Annotated[
-        int, typer.Option(metavar="N", parser=cli_support.whole(1), help="Namespaces, one shard each.")
+        int, typer.Option(metavar="N", parser=flags.whole(1), help="Namespaces, one shard each.")
     ] = 40,
     apps_per_namespace: Annotated[
-        int, typer.Option(metavar="N", parser=cli_support.whole(1), help="SparkApplications per namespace.")
+        int, typer.Option(metavar="N", parser=flags.whole(1), help="SparkApplications per namespace.")
     ] = 10,
     executors: Annotated[
         str, typer.Option(metavar="RANGE", help="Executors per application: a range like 1-10.")
@@ -189,13 +186,13 @@ def demo(
         str, typer.Option(metavar="RANGE", help="Seconds each application runs: a range like 10-30.")
     ] = "10-30",
     failures: Annotated[
-        int, typer.Option(metavar="N", parser=cli_support.whole(0), help="Applications told to fail.")
+        int, typer.Option(metavar="N", parser=flags.whole(0), help="Applications told to fail.")
     ] = 0,
     arrival_per_minute: Annotated[
         float | None,
         typer.Option(
             metavar="RATE",
-            parser=cli_support.number(1),
+            parser=flags.number(1),
             help="Submit at this pace (applications per minute); default: all at once.",
         ),
     ] = None,
@@ -203,13 +200,13 @@ def demo(
         float | None,
         typer.Option(
             metavar="SECONDS",
-            parser=cli_support.number(0),
+            parser=flags.number(0),
             help="Kill -9 the busiest instance this many seconds in, to show failover.",
         ),
     ] = None,
     concurrent_syncs: Annotated[
         int,
-        typer.Option(metavar="N", parser=cli_support.whole(1), help="--concurrent-syncs of each instance."),
+        typer.Option(metavar="N", parser=flags.whole(1), help="--concurrent-syncs of each instance."),
     ] = 10,
     report: Annotated[
         Path | None, typer.Option(metavar="FILE", help="Write the run's JSON report here.")

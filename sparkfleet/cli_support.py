@@ -1,10 +1,9 @@
-"""What every `sparkfleet` command shares: help settings, shell completion, number flags (read in
-:mod:`sparkfleet.flags`, re-exported here).
+"""What every `sparkfleet` command shares: help settings, shell completion, the version flag, and
+typer options made from the declared run flags (the flag parsers themselves are in
+:mod:`sparkfleet.flags`).
 
 Help is click's plain formatter (see ``rich_markup_mode=None`` in cli.py): flag names whole, text
 wrapped at the terminal's width (at most 80 columns), no boxes to break in a pipe or a CI log.
-Number flags are read here rather than by typer's own coercion, whose messages are pydantic's
-("Input should be a valid integer, unable to parse string as an integer") and leave out the value.
 """
 
 from __future__ import annotations
@@ -15,8 +14,6 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from sparkfleet.flags import checked, number, whole
-
 if TYPE_CHECKING:
     from sparkfleet.options import Flag
 
@@ -25,13 +22,10 @@ R = TypeVar("R")
 __all__ = [
     "CONTEXT_SETTINGS",
     "SHELLS",
-    "checked",
     "complete_var",
     "completion_script",
     "enable_completion",
-    "number",
     "print_version",
-    "whole",
     "with_flags",
 ]
 

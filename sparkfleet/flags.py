@@ -4,7 +4,9 @@ numbers, choices, and the checks of `sparkfleet run`'s names and quantities.
 Each parser or check refuses a bad value with a message that names the value; click (through
 :func:`checked` or ``parser=``) puts the flag's name in front. Light to import: what a check needs
 of the operator (naming rules, quantities, label selectors) is imported when it runs, so the CLI
-answers ``--help`` and refuses a bad flag before it loads the operator.
+answers ``--help`` and refuses a bad flag before it loads the operator. Numbers are read here rather
+than by typer's own coercion, whose messages are pydantic's ("Input should be a valid integer, unable
+to parse string as an integer") and leave out the value.
 """
 
 from __future__ import annotations

@@ -15,12 +15,12 @@ from typing import Annotated, Any
 import typer
 import uvloop
 
-from sparkfleet import cli_support, flags
+from sparkfleet import flags
 
 LOG_LEVELS = flags.LOG_LEVELS
 
 
-_checked = cli_support.checked
+_checked = flags.checked
 
 
 def _range(flag: str) -> Callable[[Any], Any]:
@@ -69,9 +69,7 @@ def sim_command(
     ] = None,
     nodes: Annotated[
         int,
-        typer.Option(
-            metavar="N", parser=cli_support.whole(1), help="Fake Nodes to register and bind pods to."
-        ),
+        typer.Option(metavar="N", parser=flags.whole(1), help="Fake Nodes to register and bind pods to."),
     ] = 8,
     start_delay: Annotated[
         str, typer.Option(callback=_range("--start-delay"), help="Pod created -> Running, seconds: a range.")
@@ -99,7 +97,7 @@ def sim_command(
         ),
     ] = 0.0,
     concurrency: Annotated[
-        int, typer.Option(metavar="N", parser=cli_support.whole(1), help="Writes in flight at once.")
+        int, typer.Option(metavar="N", parser=flags.whole(1), help="Writes in flight at once.")
     ] = 32,
     seed: Annotated[int | None, typer.Option(help="Seed of the random delays and outcomes.")] = None,
     stats_every: Annotated[

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sparkfleet.cli import parse_duration
+from sparkfleet.flags import parse_duration
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.resources import NAMESPACES, SERVICEACCOUNTS
 from sparkfleet.kubeflow_flags import translate

@@ -13,7 +13,8 @@ from aiohttp.client_reqrep import ConnectionKey
 from typer.testing import CliRunner
 
 from sparkfleet import cli_support
-from sparkfleet.cli import app, parse_duration
+from sparkfleet.cli import app
+from sparkfleet.flags import number, parse_duration, whole
 from sparkfleet.startup import ApiServerUnreachable, missing, retry_delays, why_unreachable
 
 WIDE = {"COLUMNS": "300", "NO_COLOR": "1"}
@@ -116,12 +117,12 @@ def test_completion_of_an_unknown_shell_names_the_shells() -> None:
 
 
 def test_whole_and_number_read_defaults_and_text() -> None:
-    assert cli_support.whole(1)(10) == 10
-    assert cli_support.whole(0)("0") == 0
-    assert cli_support.number(0.01)(1.0) == 1.0
-    assert cli_support.number(0)("2.5") == 2.5
+    assert whole(1)(10) == 10
+    assert whole(0)("0") == 0
+    assert number(0.01)(1.0) == 1.0
+    assert number(0)("2.5") == 2.5
     with pytest.raises(typer.BadParameter, match="is not a whole number"):
-        cli_support.whole(0)(True)
+        whole(0)(True)
 
 
 # -- start-up ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from sparkfleet import cli_support, flags
+from sparkfleet import flags
 
 ROOT = Path(flags.__file__).parent
 
@@ -34,14 +34,6 @@ def test_one_of_takes_any_case() -> None:
     flags.one_of("text", "json")("JSON")
     with pytest.raises(typer.BadParameter, match="'xml' is not one of text, json"):
         flags.one_of("text", "json")("xml")
-
-
-def test_cli_support_re_exports_the_number_parsers() -> None:
-    assert (cli_support.whole, cli_support.number, cli_support.checked) == (
-        flags.whole,
-        flags.number,
-        flags.checked,
-    )
 
 
 def _imports(module: str) -> set[str]:
