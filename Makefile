@@ -169,11 +169,12 @@ DEMO_ARGS ?=
 demo: $(CLUSTER_DEPS) ## the seed workload on a local fleet of 3 instances, shown live (DEMO_ARGS="--kill-one-at 40")
 	$(PY) -m sparkfleet.cli demo --report demo-report.json $(DEMO_ARGS)
 
-bench: $(CLUSTER_DEPS) ## the seed workload: a burst (1, 2, 4 instances), steady arrivals, write-bound; 500 apps of 1 MB -> bench/results/
+bench: $(CLUSTER_DEPS) ## the seed workload: a burst (1, 2, 4 instances), steady arrivals, write-bound; 500 apps of 1 MB; an idle fleet -> bench/results/
 	$(PY) -m bench.seed --name seed
 	$(PY) -m bench.seed --name seed-steady --instances 1,4 --arrival-per-minute 600 --run-time 30-60
 	$(PY) -m bench.seed --name seed-writebound --instances 1,4 --apps-per-namespace 25 --start-delay 20-25
 	$(PY) -m bench.large_objects
+	$(PY) -m bench.idle
 
 bench-large: $(CLUSTER_DEPS) ## 4,000 applications with 1, 2 and 4 instances -> bench/results/large.{json,md}
 	$(PY) -m bench.seed --name large --namespaces 100 --apps-per-namespace 40

@@ -8,7 +8,8 @@ percentile is of observed samples, one per application or status change (see
 of the table from the JSON is ``markdown``.
 
 Run: ``python -m bench.seed`` (``make bench``); ``--namespaces 100
---apps-per-namespace 40`` for 4,000 applications (``make bench-large``).
+--apps-per-namespace 40`` for 4,000 applications (``make bench-large``); ``--profile DIR`` samples
+each instance with py-spy while the workload runs (collapsed stacks, one file per member).
 """
 
 from __future__ import annotations
@@ -71,7 +72,13 @@ LEGEND = (
 
 
 async def bench(
-    name: str, sizes: list[int], workload: Workload, sim: SimConfig, syncs: int, arrival: float | None
+    name: str,
+    sizes: list[int],
+    workload: Workload,
+    sim: SimConfig,
+    syncs: int,
+    arrival: float | None,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     runs = []
     for instances in sizes:
@@ -83,6 +90,7 @@ async def bench(
             sim=sim,
             concurrent_syncs=syncs,
             arrival_per_minute=arrival,
+            profile=profile / f"{instances}-instances" if profile else None,
         )
         report = await run(config)
         report["wall_seconds"] = round(time.monotonic() - started, 1)
@@ -127,11 +135,20 @@ def main() -> None:
     parser.add_argument(
         "--arrival-per-minute", type=float, default=None, help="submit at this pace (default: all at once)"
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="profile each instance with py-spy while the workload runs: DIR/<N>-instances/<member>.txt",
+    )
     args = parser.parse_args()
     configure_logging("text", "error")
     low, high = parse_range(args.run_time)
     workload = Workload(args.namespaces, args.apps_per_namespace, parse_range(args.executors))
     sizes = [int(n) for n in args.instances.split(",")]
+    for n in sizes if args.profile else []:
+        (args.profile / f"{n}-instances").mkdir(parents=True, exist_ok=True)
     result = uvloop.run(
         bench(
             args.name,
@@ -140,6 +157,7 @@ def main() -> None:
             SimConfig(run_time=(float(low), float(high)), start_delay=parse_range(args.start_delay, float)),
             args.concurrent_syncs,
             args.arrival_per_minute,
+            args.profile,
         )
     )
     RESULTS.mkdir(exist_ok=True)

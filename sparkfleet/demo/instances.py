@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Iterable
@@ -43,6 +44,7 @@ class Instance:
     samples: dict[str, list[tuple[dict[str, str], float]]] = field(default_factory=dict)
     """The last metrics scraped: name -> [(labels, value)]; kept after the process is gone."""
     requests_at_start: dict[str, float] = field(default_factory=dict)
+    profiler: asyncio.subprocess.Process | None = None
 
     @property
     def log_path(self) -> Path:
@@ -110,6 +112,32 @@ class Instance:
         self.sample_usage()
         self.usage.startup_cpu_seconds = self.usage.cpu_seconds
         self.requests_at_start = self.requests_by_verb()
+
+    async def start_profile(self, directory: Path) -> None:
+        """Samples the instance with py-spy (100 Hz, idle excluded) until :meth:`stop_profile`, into
+        ``<directory>/<identity>.txt`` (the directory must exist) as collapsed stacks (one
+        ``frame;frame;... count`` a line, what flame graph tools read). Needs py-spy (the
+        ``bench`` extra) and ptrace rights."""
+        if not self.running or self.proc is None:
+            return
+        py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        self.profiler = await asyncio.create_subprocess_exec(
+            py_spy, "record", "--pid", str(self.proc.pid), "--rate", "100", "--nonblocking",
+            "--format", "raw", "--output", str(directory / f"{self.identity}.txt"),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+        )  # fmt: skip
+
+    async def stop_profile(self) -> None:
+        """Ends the profile (py-spy writes it on SIGINT)."""
+        if self.profiler is None:
+            return
+        if self.profiler.returncode is None:
+            self.profiler.send_signal(signal.SIGINT)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(30):
+                await self.profiler.wait()
+        self.profiler = None
 
     def requests_by_verb(self) -> dict[str, float]:
         """API requests so far by verb, less those before the workload started."""

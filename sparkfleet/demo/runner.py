@@ -53,6 +53,8 @@ class RunConfig:
     timeout: float = 900.0
     workdir: Path | None = None
     measure_ceiling: bool = True
+    profile: Path | None = None
+    """Profile each instance with py-spy while the workload runs, into this directory."""
 
 
 Show = Callable[[Snapshot | Phase], None]
@@ -96,6 +98,8 @@ async def _run(
         await asyncio.gather(*(i.scrape() for i in instances))
         for instance in instances:
             instance.mark_workload_start()
+        if config.profile is not None:
+            await asyncio.gather(*(i.start_profile(config.profile) for i in instances))
         started = time.monotonic()
         sim_writes_at_start = simulator.stats.writes
         submitted: tuple[float, float, float] | None = None
@@ -141,6 +145,7 @@ async def _run(
         await asyncio.gather(*(i.scrape() for i in instances))
         for instance in instances:
             instance.sample_usage()
+        await asyncio.gather(*(i.stop_profile() for i in instances))
         sim_cpu = simulator.cpu_seconds()
         show(Phase("stopping the pod simulator"))
         await simulator.stop()
@@ -150,6 +155,7 @@ async def _run(
             show(Phase("measuring the API server's write ceiling for the report (about 6 s)"))
         ceiling = await write_ceiling(client, CEILING_NAMESPACE) if config.measure_ceiling else None
     finally:
+        await asyncio.gather(*(i.stop_profile() for i in instances))
         with contextlib.suppress(Exception):
             await simulator.stop()
         with contextlib.suppress(Exception):
