@@ -57,6 +57,7 @@ from sparkfleet.sharding.leases import (
     ANNOTATION_NONCE,
     LABEL_ROLE,
     LABEL_SHARD,
+    ROLE_COORDINATOR,
     ROLE_MEMBER,
     ROLE_SHARD,
     ExpiryClock,
@@ -597,7 +598,10 @@ class FleetMember:
             self.expiry.observe_absent(name)
         else:
             self.expiry.observe(name, event.obj["metadata"].get("resourceVersion") or "")
-        if event.type is EventType.MODIFIED and renewed_only(event.old, event.obj):
+        renewal = event.type is EventType.MODIFIED and renewed_only(event.old, event.obj)
+        if renewal and name == coordinator_lease_name(self.fleet):
+            return  # the coordinator's renewal: its elector reads the cache when it needs to
+        if renewal:
             # A renewal: news for the coordinator (liveness, loads), none for the shard loop, which
             # wakes by itself when a member it has seen alive could expire (see _shard_wait). Waking
             # every member on every member's renewal cost each member N wakes per retry period.
@@ -967,10 +971,22 @@ class FleetMember:
         obj = self.leases.store.get(f"{self.namespace}/{name}") or {}
         return dict((obj.get("metadata") or {}).get("annotations") or {})
 
+    def _coordinator_lease(self) -> dict[str, Any] | None:
+        """The coordinator Lease as the watch last saw it (labelled, so watched, once this version
+        of the member created it)."""
+        return self.leases.store.get(f"{self.namespace}/{coordinator_lease_name(self.fleet)}")
+
     async def _coordinate_loop(self) -> None:
         while True:
+            name = coordinator_lease_name(self.fleet)
             elector = LeaderElector(
-                self.client, self.namespace, coordinator_lease_name(self.fleet), self.identity, self.timing
+                self.client,
+                self.namespace,
+                name,
+                self.identity,
+                self.timing,
+                labels=fleet_labels(self.fleet, ROLE_COORDINATOR),
+                cached=self._coordinator_lease,
             )
             election = asyncio.create_task(elector.run(), name="coordinator election")
             try:
