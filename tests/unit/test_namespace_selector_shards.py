@@ -52,7 +52,7 @@ def test_a_namespace_selector_shard_follows_the_namespaces_its_selector_takes() 
 def test_job_namespaces_bound_what_a_namespace_selector_may_take() -> None:
     defs, _ = compile_shards(spec([{"name": "a", "namespaceSelector": "team=a"}], jobNamespaces=["p", "q"]))
     assert defs[0].scope.selection is not None
-    assert defs[0].scope.selection.within == {"p", "q"}
+    assert defs[0].scope.selection.within == frozenset({"p", "q"})
 
 
 def test_the_selector_is_part_of_the_shards_identity() -> None:
