@@ -96,6 +96,9 @@ app.kubernetes.io/part-of: sparkfleet
 {{- $shards = append $shards (dict "name" . "namespaces" (list .)) -}}
 {{- end -}}
 {{- end -}}
+{{- with .Values.spark.jobNamespaceSelector -}}
+{{- $shards = append $shards (dict "name" "selected" "namespaceSelector" .) -}}
+{{- end -}}
 {{- if not $shards -}}
 {{- $shards = list (dict "name" "all" "catchAll" true) -}}
 {{- end -}}
@@ -121,6 +124,7 @@ app.kubernetes.io/part-of: sparkfleet
 {{- define "sparkfleet.bounded" -}}
 {{- $listed := false -}}
 {{- range .Values.spark.jobNamespaces -}}{{- if . -}}{{- $listed = true -}}{{- end -}}{{- end -}}
+{{- if .Values.spark.jobNamespaceSelector -}}{{- $listed = false -}}{{- end -}}{{/* it adds namespaces */}}
 {{- ternary "true" "" $listed -}}
 {{- end -}}
 
@@ -133,6 +137,7 @@ whose watches are then cluster-wide.
 */}}
 {{- define "sparkfleet.clusterWide" -}}
 {{- $wide := false -}}
+{{- if .Values.spark.jobNamespaceSelector -}}{{- $wide = true -}}{{- end -}}{{/* as Kubeflow's chart */}}
 {{- if not (include "sparkfleet.bounded" .) -}}
 {{- if eq (include "sparkfleet.jobNamespaces" . | fromJsonArray | len) 0 -}}
 {{- $wide = true -}}
