@@ -309,6 +309,7 @@ class ScopedController:
             informer,
             add=lambda namespace: self._add_namespace(name, namespace),
             drop=lambda namespace: self._drop_namespace(name, namespace),
+            controller=self.name,
         )
         self._followers[name] = follower
         informer.add_handler(follower.handler)

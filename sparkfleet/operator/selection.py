@@ -9,16 +9,25 @@ finished by their holder as the namespace's own deletion removes them).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from prometheus_client import Gauge
 
 from sparkfleet.kube.informer import Informer, InformerEvent
 from sparkfleet.kube.labels import selector_matcher
 from sparkfleet.kube.scope import NamespaceSelection
 
 log = logging.getLogger(__name__)
+
+SELECTED = Gauge(
+    "sparkfleet_namespace_selector_namespaces",
+    "Namespaces a scope's namespace selector takes now (0: it serves nothing)",
+    ("controller", "scope"),
+)
 
 
 def matcher(selection: NamespaceSelection) -> Callable[[Mapping[str, Any]], bool]:
@@ -62,7 +71,8 @@ class NamespaceFollower:
 
     ``add(namespace)`` and ``drop(namespace)`` are called from the informer's events (no await);
     a namespace is added once and dropped once. A selection that matches nothing is said in a log
-    line (once each time it comes to match nothing), and so is each namespace taken and let go.
+    line (once each time it comes to match nothing), and so is each namespace taken and let go; the
+    gauge :data:`SELECTED` says how many it takes.
     """
 
     def __init__(
@@ -72,7 +82,9 @@ class NamespaceFollower:
         informer: Informer,
         add: Callable[[str], None],
         drop: Callable[[str], None],
+        controller: str = "",
     ):
+        self.controller = controller
         self.scope = scope
         self.selection = selection
         self.informer = informer
@@ -109,11 +121,14 @@ class NamespaceFollower:
                 extra={"scope": self.scope, "selector": self.selection.selector},
             )
         self._said_empty = not self.served
+        SELECTED.labels(self.controller, self.scope).set(len(self.served))
         return found
 
     def let_go(self) -> None:
         """Forgets every namespace (the scope is going: its watches are stopped by its owner)."""
         self.served = frozenset()
+        with contextlib.suppress(KeyError):  # never refreshed
+            SELECTED.remove(self.controller, self.scope)
 
 
 __all__ = ["Changes", "NamespaceFollower", "changes", "chosen", "matcher"]

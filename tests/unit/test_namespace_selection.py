@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import pytest
+from prometheus_client import REGISTRY
 from typer.testing import CliRunner
 
 from sparkfleet import modes
@@ -106,6 +107,12 @@ def test_the_follower_says_when_its_selector_matches_nothing(caplog: pytest.LogC
     follower.refresh()
     said = [r.getMessage() for r in caplog.records if "matches no namespace" in r.getMessage()]
     assert len(said) == 1
+    assert (
+        REGISTRY.get_sample_value(
+            "sparkfleet_namespace_selector_namespaces", {"controller": "", "scope": "s"}
+        )
+        == 0
+    )
 
 
 def test_selected_scopes_serve_the_named_namespaces_besides_the_selected_ones() -> None:
