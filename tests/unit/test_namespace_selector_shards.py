@@ -20,6 +20,7 @@ from sparkfleet.sharding.shards import (
     refused_shards,
     scope_fingerprint,
 )
+from sparkfleet.shards_view import scope_text
 
 
 def spec(shards: list[dict[str, Any]], **fields: Any) -> SparkFleetSpec:
@@ -133,3 +134,8 @@ def test_beside_another_fleet_a_namespace_selector_fleet_is_judged_by_its_job_na
     assert "a" in refused_shards(selecting, ("2", "ns", "second"), [earlier])
     bounded = spec([{"name": "a", "namespaceSelector": "team=a"}], jobNamespaces=["p"])
     assert overlapping_namespaces(bounded, named) == []
+
+
+def test_the_cli_shows_a_namespace_selector_shard_by_its_selector() -> None:
+    defs, _ = compile_shards(spec([{"name": "a", "namespaceSelector": "team=a"}]))
+    assert scope_text(describe_scope(defs[0].scope)) == "ns by labels team=a"
