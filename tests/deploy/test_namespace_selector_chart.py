@@ -59,3 +59,18 @@ def test_fleet_shards_with_a_namespace_selector_may_watch_namespaces() -> None:
     assert _namespace_rules(docs) == [NAMESPACE_RULE]
     (fleet,) = [d for d in docs if d["kind"] == "SparkFleet"]
     assert fleet["spec"]["jobNamespaces"] == ["default"]  # bounded: selected among the job namespaces
+
+
+def test_every_namespace_already_served_makes_the_selector_moot() -> None:
+    """As in Kubeflow: jobNamespaces holding "" serves every namespace, whatever the selector adds."""
+    for fleet in (True, False):
+        values = {
+            "fleet": {"enabled": fleet},
+            "spark": {"jobNamespaces": [""], "jobNamespaceSelector": "spark=on"},
+        }
+        docs = render("rel", "ops", values=values)
+        assert not any(a.startswith("--namespace-selector") for a in _args(docs))
+        assert _namespace_rules(docs) == []
+        if fleet:
+            (spec,) = [d["spec"] for d in docs if d["kind"] == "SparkFleet"]
+            assert spec["shards"] == [{"name": "all", "catchAll": True}]
