@@ -135,6 +135,7 @@ def run_command(ctx: typer.Context, **values: object) -> None:
         leader_elect=given.election.leader_elect,
         namespaces=given.controller.namespaces,
         label_selector=given.controller.label_selector,
+        namespace_selector=given.controller.namespace_selector,
     )
     if conflict:
         typer.echo(f"error: {conflict}", err=True)

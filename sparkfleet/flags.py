@@ -157,6 +157,12 @@ def timestamp_precision(value: str) -> None:
     one_of(*TIMESTAMP_PRECISIONS)(value)
 
 
+def namespace_selector(value: str) -> None:
+    """--namespace-selector: a label selector the API server would take (empty: none, as Kubeflow)."""
+    if value.strip():
+        label_selector(value)
+
+
 def label_selector(value: str) -> None:
     """--label-selector-filter: a label selector the API server would take."""
     from sparkfleet.kube.scope import label_selector_problem

@@ -31,7 +31,7 @@ from sparkfleet import modes
 from sparkfleet.kube import ClientSettings, KubeClient
 from sparkfleet.kube.config import load_connection
 from sparkfleet.kube.leaderelection import LeaderElector
-from sparkfleet.kube.scope import Scope
+from sparkfleet.kube.scope import Scope, selected_scopes
 from sparkfleet.manager import Group, Manager, Phase
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.host import SparkControllers
@@ -64,6 +64,7 @@ async def run(options: RunOptions) -> int:
         leader_elect=election.leader_elect,
         namespaces=options.controller.namespaces,
         label_selector=options.controller.label_selector,
+        namespace_selector=options.controller.namespace_selector,
     )
     if conflict:
         raise ValueError(conflict)
@@ -126,6 +127,8 @@ def _controllers(
     """The two Spark controllers; in a fleet, serving the scopes its member adds (one per shard)."""
     scopes: list[Scope] | None = [] if fleet else None
     namespaces = list(options.namespaces) or None
+    if options.namespace_selector and not fleet:
+        scopes = selected_scopes(namespaces, options.namespace_selector, options.label_selector)
     return (
         SparkApplicationController(
             client,
@@ -202,7 +205,9 @@ class _Base:
             "sparkfleet operator started",
             extra={
                 "metrics": self.server.url,
-                "namespaces": ",".join(options.controller.namespaces) or "*",
+                "namespaces": ",".join(options.controller.namespaces)
+                or ("" if options.controller.namespace_selector else "*"),
+                "namespace_selector": options.controller.namespace_selector or "",
                 "concurrent_syncs": options.controller.concurrent_syncs,
                 "leader_elect": options.election.leader_elect,
                 "fleet": options.election.fleet or "",

@@ -38,7 +38,6 @@ DROPPED = {
     "--enable-http2": "metrics are served over plain HTTP/1.1",
     "--cache-sync-timeout": "caches are waited for as long as the API server answers (--startup-timeout "
     "bounds the wait for an API server that does not)",
-    "--namespace-selector": "not supported yet: list the namespaces with --namespaces or use a SparkFleet",
     "--enable-batch-scheduler": "not supported yet: batch schedulers are ignored",
     "--kube-scheduler-names": "not supported yet: batch schedulers are ignored",
     "--default-batch-scheduler": "not supported yet: batch schedulers are ignored",
@@ -90,11 +89,30 @@ def _truth(flag: str, value: str | None) -> bool:
     raise ValueError(f"{flag}: {value!r} is not a boolean (true or false)")
 
 
+def _every_namespace(value: str | None) -> bool:
+    """Whether a Spark Operator ``--namespaces`` value holds its "every namespace", an empty item
+    (the chart passes ``--namespaces=""``: the quotes reach the process, and CSV reads one empty item)."""
+    return value is not None and value != "" and any(not n.strip() for n in value.replace('"', "").split(","))
+
+
+def _namespaces_values(args: list[str]) -> list[str | None]:
+    values = []
+    for i, arg in enumerate(args):
+        flag, eq, inline = arg.partition("=")
+        if flag == "--namespaces":
+            following = args[i + 1] if i + 1 < len(args) and not args[i + 1].startswith("--") else None
+            values.append(inline if eq else following)
+    return values
+
+
 def translate(args: list[str]) -> Translation:
     """sparkfleet's arguments for Kubeflow's (and sparkfleet's own, which pass through untouched).
 
     Raises ValueError naming the flag for a value that cannot be read (``--zap-log-level=loud``)."""
     out = Translation(argv=[])
+    # The Spark Operator serves every namespace when --namespaces holds an empty item, whatever
+    # --namespace-selector adds; sparkfleet says every namespace by giving no --namespaces.
+    every_namespace = any(_every_namespace(v) for v in _namespaces_values(args))
     i = 0
     while i < len(args):
         arg = args[i]
@@ -105,6 +123,13 @@ def translate(args: list[str]) -> Translation:
         flag, eq, inline = arg.partition("=")
         value: str | None = inline if eq else None
         if not (flag in BOOLEANS or flag in DROPPED or flag in REWRITTEN):
+            if flag == "--namespace-selector" and every_namespace:
+                if not eq and i < len(args) and not args[i].startswith("--"):
+                    i += 1
+                out.warnings.append(
+                    f'{flag}: accepted and ignored: --namespaces="" already serves every namespace'
+                )
+                continue
             out.argv.append(arg)
             continue
         if value is None and flag in _TAKES_VALUE and i < len(args) and not args[i].startswith("--"):

@@ -70,6 +70,10 @@ def _lower(value: str) -> str:
     return value.lower()
 
 
+def _selector(value: str | None) -> str | None:
+    return value.strip() if value and value.strip() else None
+
+
 def _names(values: list[str] | None) -> tuple[str, ...]:
     return tuple(flags.comma_list(values))
 
@@ -120,6 +124,12 @@ class ControllerOptions:
         "Serve only SparkApplications matching this label selector.",
         metavar="SELECTOR", callback=flags.checked(flags.label_selector),
     )  # fmt: skip
+    namespace_selector: str | None = flag(
+        "namespace_selector", str | None, None,
+        "Also serve the namespaces whose labels match this selector, as they change.",
+        metavar="SELECTOR", callback=flags.checked(flags.namespace_selector), convert=_selector,
+    )  # fmt: skip
+    """None: no selector (an empty one is none, as in the Spark Operator)."""
     concurrent_syncs: int = flag(
         "concurrent_syncs", int, 10, "Concurrent reconciles (at least 1).",
         names=("--concurrent-syncs", "--controller-threads"), metavar="N", parser=flags.whole(1),
@@ -345,8 +355,9 @@ SECTIONS = (ClientOptions, ControllerOptions, ElectionOptions, ObservabilityOpti
 
 # The order `sparkfleet run --help` lists the flags in (as it always has: not by section).
 HELP_ORDER = (
-    "kubeconfig", "namespaces", "label_selector_filter", "concurrent_syncs", "kube_api_qps", "kube_api_burst",
-    "startup_timeout", "workqueue_ratelimiter_bucket_qps", "workqueue_ratelimiter_bucket_size",
+    "kubeconfig", "namespaces", "namespace_selector", "label_selector_filter", "concurrent_syncs",
+    "kube_api_qps", "kube_api_burst", "startup_timeout", "workqueue_ratelimiter_bucket_qps",
+    "workqueue_ratelimiter_bucket_size",
     "workqueue_ratelimiter_max_delay", "max_tracked_executor_per_app", "max_application_bytes",
     "driver_pod_creation_grace_period", "enable_ui_service", "max_executors", "max_executor_cores",
     "max_executor_memory", "max_driver_cores", "max_driver_memory", "resource_quota_check",

@@ -57,6 +57,9 @@ def scope_text(scope: ShardScope | None, width: int | None = None, bound: list[s
     """
     if scope is None:
         return "<unknown>"
+    if scope.namespace_selector:  # namespaces by their labels (a namespaceSelector shard)
+        text = f"ns by labels {scope.namespace_selector}"
+        return text if width is None else clip(text, width)
     selector = scope.selector or ""
     if width is not None:
         selector = clip(selector, width)

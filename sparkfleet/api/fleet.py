@@ -103,11 +103,15 @@ class LabelSelector(FleetModel):
 
 
 _SET: dict[str, Any] = {"x-kubernetes-list-type": "set"}  # the API server refuses a repeated item
-SHARD_FORMS = ("namespaces", "labelSelector", "values", "catchAll")
+SHARD_FORMS = ("namespaces", "labelSelector", "values", "catchAll", "namespaceSelector")
+ONE_FORM = (
+    "a shard takes exactly one of namespaces, namespaceSelector, labelSelector, values or catchAll: true"
+)
 
 
 class ShardSpec(FleetModel):
-    """One shard: exactly one of namespaces, labelSelector, values (of spec.routingLabel), catchAll."""
+    """One shard: exactly one of namespaces, namespaceSelector (namespaces by their labels),
+    labelSelector, values (of spec.routingLabel), catchAll."""
 
     name: DnsLabel
     namespaces: (
@@ -118,14 +122,18 @@ class ShardSpec(FleetModel):
         Annotated[list[LabelValue], Field(min_length=1, max_length=1000, json_schema_extra=_SET)] | None
     ) = None
     catch_all: bool | None = None
+    namespace_selector: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+    """The namespaces whose labels match this selector, in the API's syntax (``team=a,env in (prod)``),
+    as ``--namespace-selector`` and Kubeflow's ``spark.jobNamespaceSelector`` take it; the namespaces
+    it covers change with their labels. Besides namespace shards (it leaves out what they name)."""
     weight: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     """A fixed planning weight; without it the shard weighs the objects its holder observes."""
 
     model_config = _cel(
         (
             "[has(self.namespaces), has(self.labelSelector), has(self.values), "
-            "has(self.catchAll) && self.catchAll].filter(x, x).size() == 1",
-            "a shard takes exactly one of namespaces, labelSelector, values or catchAll: true",
+            "has(self.catchAll) && self.catchAll, has(self.namespaceSelector)].filter(x, x).size() == 1",
+            ONE_FORM,
             None,
         )
     )
@@ -135,15 +143,14 @@ class ShardSpec(FleetModel):
         given = [
             form
             for form, value in zip(
-                SHARD_FORMS, (self.namespaces, self.label_selector, self.values, self.catch_all), strict=True
+                SHARD_FORMS,
+                (self.namespaces, self.label_selector, self.values, self.catch_all, self.namespace_selector),
+                strict=True,
             )
             if value
         ]
         if len(given) != 1:
-            raise ValueError(
-                "a shard takes exactly one of namespaces, labelSelector, values or catchAll: true"
-                + (f"; got {', '.join(given)}" if given else "")
-            )
+            raise ValueError(ONE_FORM + (f"; got {', '.join(given)}" if given else ""))
         return self
 
     @model_validator(mode="after")
@@ -162,6 +169,8 @@ class ShardSpec(FleetModel):
             return "labelSelector"
         if self.values:
             return "values"
+        if self.namespace_selector:
+            return "namespaceSelector"
         return "catchAll"
 
 

@@ -36,9 +36,32 @@ class Watch:
 
 
 @dataclass(frozen=True, slots=True)
+class NamespaceSelection:
+    """Namespaces chosen by their own labels (``--namespace-selector``, a fleet's
+    ``namespaceSelector`` shard): the scope watches each namespace that matches, as it matches.
+
+    ``label_selector`` narrows each namespace's watches (``--label-selector-filter``); ``excludes``
+    are namespaces served otherwise (``--namespaces``); ``within`` bounds the choice (a fleet's
+    ``spec.jobNamespaces``; None: any namespace); ``moves_in``: another scope (a fleet member)
+    may hold a namespace's objects until it sees the namespace's labels change, so objects that
+    arrive with a namespace newly matched wait before their first reconcile here."""
+
+    selector: str
+    label_selector: str | None = None
+    excludes: frozenset[str] = frozenset()
+    within: frozenset[str] | None = None
+    moves_in: bool = False
+
+    def watch(self, namespace: str) -> Watch:
+        return Watch(namespace=namespace, label_selector=self.label_selector)
+
+
+@dataclass(frozen=True, slots=True)
 class Scope:
     name: str
     watches: tuple[Watch, ...]
+    selection: NamespaceSelection | None = None
+    """Namespaces added to ``watches`` by their labels, as they change (see NamespaceSelection)."""
 
     @classmethod
     def namespaces(cls, name: str, namespaces: list[str] | tuple[str, ...]) -> Scope:
@@ -49,7 +72,7 @@ class Scope:
         return cls(name, (Watch(label_selector=label_selector),))
 
     def may_hold(self, namespace: str) -> bool:
-        return any(w.may_hold(namespace) for w in self.watches)
+        return any(w.may_hold(namespace) for w in self.watches) or self.selection is not None
 
     @property
     def routing_keys(self) -> frozenset[str]:
@@ -69,7 +92,31 @@ def unsharded_scopes(namespaces: list[str] | None, label_selector: str | None = 
     return [Scope.cluster("*", label_selector)]
 
 
-__all__ = ["Scope", "Watch", "selector_keys", "unsharded_scopes"]
+def selected_scopes(
+    namespaces: list[str] | None, namespace_selector: str, label_selector: str | None = None
+) -> list[Scope]:
+    """What an unsharded instance with ``--namespace-selector`` serves, as the Spark Operator does:
+    each of ``namespaces``, and besides them every namespace whose labels match (one scope that
+    follows them). Without ``namespaces``, only the namespaces that match."""
+    explicit = unsharded_scopes(namespaces, label_selector) if namespaces else []
+    selection = NamespaceSelection(namespace_selector, label_selector, excludes=frozenset(namespaces or ()))
+    return [*explicit, Scope(SELECTED_SCOPE, (), selection)]
+
+
+SELECTED_SCOPE = "(namespace-selector)"
+"""The scope of the namespaces ``--namespace-selector`` chooses: not a namespace's name (those are
+DNS labels), so never the name of an explicit namespace's scope."""
+
+
+__all__ = [
+    "SELECTED_SCOPE",
+    "NamespaceSelection",
+    "Scope",
+    "Watch",
+    "selected_scopes",
+    "selector_keys",
+    "unsharded_scopes",
+]
 
 
 # -- label selectors as the API's query syntax -------------------------------------------------

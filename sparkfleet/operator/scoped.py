@@ -41,14 +41,15 @@ from sparkfleet.kube import Informer, InformerEvent, KubeClient
 from sparkfleet.kube.informer import EventType
 from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.labels import selector_matcher
-from sparkfleet.kube.resources import Resource
-from sparkfleet.kube.scope import Scope
+from sparkfleet.kube.resources import NAMESPACES, Resource
+from sparkfleet.kube.scope import Scope, Watch
 from sparkfleet.kube.transform import strip_managed_fields
 from sparkfleet.operator.audit import AuditLog
-from sparkfleet.operator.cache import InformerCache
+from sparkfleet.operator.cache import InformerCache, InformerSpec
 from sparkfleet.operator.controller import Controller, KeyMapper, Result, own_name
 from sparkfleet.operator.ratelimiters import RateLimiter
 from sparkfleet.operator.scopes import ScopedInformers
+from sparkfleet.operator.selection import NamespaceFollower
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,11 @@ class ScopedController:
         self._open: set[str] = set()
         self._running: dict[str, dict[NamespacedName, asyncio.Task[Result | None]]] = {}
         self._started = False
+        # scopes whose namespaces are chosen by their labels (see sparkfleet.operator.selection)
+        self._followers: dict[str, NamespaceFollower] = {}
+        # (scope, namespace) -> the monotonic time its objects' first reconcile may start (moved in)
+        self._namespace_not_before: dict[tuple[str, str], float] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -133,6 +139,8 @@ class ScopedController:
             informer.start()
         async with asyncio.timeout(sync_timeout):
             await asyncio.gather(*(i.synced.wait() for i in informers))
+            for scope in scopes or []:
+                await self._sync_selected(scope.name)
         await self.controller.start(managed_informers=len(informers))
         self._started = True
 
@@ -188,6 +196,7 @@ class ScopedController:
             try:
                 async with asyncio.timeout(sync_timeout):
                     await asyncio.gather(*(i.synced.wait() for i in informers))
+                    await self._sync_selected(scope.name)
             except BaseException:
                 await self._stop_informers(scope.name)
                 raise
@@ -232,7 +241,7 @@ class ScopedController:
         self._not_before.clear()
         informers = [informer for name in names for informer in self._forget(name)]
         if informers:
-            asyncio.get_running_loop().create_task(self._stop(informers))
+            self._in_background(self._stop(informers))
 
     def secondary(self, index: int) -> ScopedInformers:
         return self._secondaries[index][0]
@@ -275,10 +284,105 @@ class ScopedController:
                 # under way, queued ahead of objects not yet started so status stays fresh in a burst.
                 view.attach(scope.name, informer, self.controller.handler(mapper, urgent=secondary.urgent))
                 informers.append(informer)
+        if scope.selection is not None:  # last: its namespaces' watches join the scope's views
+            informers.append(self._follow(scope))
         return informers
 
     def _registered(self) -> list[Informer]:
-        return [*self.primary, *(informer for view, _ in self._secondaries for informer in view)]
+        return [
+            *self.primary,
+            *(informer for view, _ in self._secondaries for informer in view),
+            *(follower.informer for follower in self._followers.values()),
+        ]
+
+    # -- namespaces chosen by their labels -------------------------------------------
+
+    def _follow(self, scope: Scope) -> Informer:
+        """Follows the namespaces ``scope``'s selection takes (their watches come and go with their
+        labels); returns the Namespaces informer (shared through the cache) it follows them by."""
+        assert scope.selection is not None
+        name = scope.name
+        informer = self.cache.acquire(InformerSpec(NAMESPACES, Watch(), strip_managed_fields))
+        follower = NamespaceFollower(
+            name,
+            scope.selection,
+            informer,
+            add=lambda namespace: self._add_namespace(name, namespace),
+            drop=lambda namespace: self._drop_namespace(name, namespace),
+            controller=self.name,
+        )
+        self._followers[name] = follower
+        informer.add_handler(follower.handler)
+        return informer
+
+    def _add_namespace(self, name: str, namespace: str) -> None:
+        """Watches ``namespace`` for scope ``name`` from now on (its labels match)."""
+        follower = self._followers[name]
+        if follower.selection.moves_in:
+            # another member may hold its objects until it sees the labels change: as an object
+            # routed here by its labels, the first reconcile here waits (see the module's docstring)
+            self._namespace_not_before[(name, namespace)] = time.monotonic() + self.move_settle
+        watch = follower.selection.watch(namespace)
+        informers = [self.primary.add_watch(name, watch)]
+        queue = self.controller.handler(
+            self._gate_mapper(name, own_name), urgent=self._urgent_primary or False
+        )
+        self.primary.attach(name, informers[0], self._arrivals(name, informers[0]))
+        self.primary.attach(name, informers[0], queue)
+        for view, secondary in self._secondaries:
+            informer = view.add_watch(name, watch)
+            mapper = self._gate_mapper(name, secondary.mapper, view.accepts)
+            view.attach(name, informer, self.controller.handler(mapper, urgent=secondary.urgent))
+            informers.append(informer)
+        for informer in informers:
+            informer.start()  # only called once the Namespaces informer runs: the scope is started
+
+    def _drop_namespace(self, name: str, namespace: str) -> None:
+        """Lets ``namespace`` go from scope ``name`` (its labels no longer match): nothing of it starts
+        here any more, its reconciles in flight are cancelled (as an object routed away by its labels
+        is: its next holder decides), its watches stop. Nothing is deleted."""
+        self._namespace_not_before.pop((name, namespace), None)
+        informers = self.primary.remove_watch(name, namespace)
+        for view, _ in self._secondaries:
+            informers += view.remove_watch(name, namespace)
+        for key, task in list(self._running.get(name, {}).items()):
+            if key.namespace == namespace and not task.done():
+                task.cancel()
+        scope_of = self.primary.scope_of
+        self.controller.queue.discard(lambda key: key.namespace == namespace and scope_of(key) is None)
+        stopping = [informer for informer in informers if self.cache.release(informer)]
+        if stopping:
+            self._in_background(self._stop(stopping))
+
+    def _unfollow(self, name: str) -> list[Informer]:
+        follower = self._followers.pop(name, None)
+        self._namespace_not_before = {k: t for k, t in self._namespace_not_before.items() if k[0] != name}
+        if follower is None:
+            return []
+        follower.informer.remove_handler(follower.handler)
+        follower.let_go()
+        return [follower.informer]
+
+    async def _sync_selected(self, name: str) -> None:
+        """Waits for the watches of the namespaces scope ``name``'s selection takes, once the
+        Namespaces informer has synced (its last listed namespace may have come before it said so)."""
+        follower = self._followers.get(name)
+        if follower is None:
+            return
+        follower.refresh()
+        while pending := [i for i in self._informers_of(name) if not i.has_synced]:
+            # a namespace let go meanwhile stops its informers, which then never sync: look again
+            waits = [asyncio.ensure_future(i.synced.wait()) for i in pending]
+            try:
+                await asyncio.wait(waits, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for wait in waits:
+                    wait.cancel()
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _gate_mapper(
         self,
@@ -328,7 +432,12 @@ class ScopedController:
         return handler
 
     def _informers_of(self, name: str) -> list[Informer]:
-        return self.primary.of_scope(name) + [i for view, _ in self._secondaries for i in view.of_scope(name)]
+        follower = self._followers.get(name)
+        return (
+            self.primary.of_scope(name)
+            + [i for view, _ in self._secondaries for i in view.of_scope(name)]
+            + ([follower.informer] if follower is not None else [])
+        )
 
     async def _stop_informers(self, name: str) -> None:
         await self._stop(self._forget(name))
@@ -341,7 +450,8 @@ class ScopedController:
         """Drops scope ``name``'s handlers and holds; returns the informers no one holds any more
         (for the caller to stop)."""
         self._routing_keys.pop(name, None)
-        informers = self.primary.remove(name)
+        informers = self._unfollow(name)
+        informers += self.primary.remove(name)
         for view, _ in self._secondaries:
             informers += view.remove(name)
         return [informer for informer in informers if self.cache.release(informer)]
@@ -356,6 +466,13 @@ class ScopedController:
             if wait > 0:  # moved in just now: its old holder may not have heard yet
                 return Result(requeue_after=wait)
             del self._not_before[key]
+        if self._namespace_not_before:
+            moved_in = self._namespace_not_before.get((scope, key.namespace))
+            if moved_in is not None:
+                wait = moved_in - time.monotonic()
+                if wait > 0:  # its namespace's labels chose this scope just now
+                    return Result(requeue_after=wait)
+                del self._namespace_not_before[(scope, key.namespace)]
         t0 = time.time()
         task: asyncio.Task[Result | None] = asyncio.create_task(self._reconcile(key))
         running = self._running.setdefault(scope, {})

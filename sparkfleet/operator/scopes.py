@@ -20,7 +20,7 @@ from typing import Any
 from sparkfleet.kube.informer import EventType, Handler, Informer, InformerEvent
 from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.resources import Resource
-from sparkfleet.kube.scope import Scope
+from sparkfleet.kube.scope import Scope, Watch
 from sparkfleet.operator.cache import InformerCache, InformerSpec, Transform
 
 Accepts = Callable[[Mapping[str, Any]], bool]
@@ -73,6 +73,38 @@ class ScopedInformers:
             for informer in informers:
                 self.attach(scope.name, informer, self._indexer(scope.name))
         return informers
+
+    def add_watch(self, name: str, watch: Watch) -> Informer:
+        """One more watch of scope ``name`` (a namespace its selection took); returns its informer."""
+        informer = self.cache.acquire(
+            InformerSpec(self.resource, watch.narrowed(self.label_selector), self.transform)
+        )
+        self._by_scope[name].append(informer)
+        self._of_namespace.clear()
+        if self.indexed:
+            self.attach(name, informer, self._indexer(name))
+        return informer
+
+    def remove_watch(self, name: str, namespace: str) -> list[Informer]:
+        """Drops scope ``name``'s watches of ``namespace`` (its selection let it go): their handlers,
+        and their objects from the index; returns their informers for the caller to release."""
+        gone = [i for i in self._by_scope.get(name, ()) if i.namespace == namespace]
+        if not gone:
+            return []
+        self._by_scope[name] = [i for i in self._by_scope[name] if i not in gone]
+        kept = []
+        for informer, handler in self._handlers.get(name, ()):
+            if informer in gone:
+                informer.remove_handler(handler)
+            else:
+                kept.append((informer, handler))
+        self._handlers[name] = kept
+        keys = self._keys.get(name, {})
+        for key in [key for key in keys if key.namespace == namespace]:
+            del keys[key]
+            self._unhold(key, name)
+        self._of_namespace.clear()
+        return gone
 
     def attach(self, name: str, informer: Informer, handler: Handler) -> None:
         """Adds ``handler`` to ``informer`` until scope ``name`` is removed."""

@@ -50,6 +50,8 @@ class ShardScope:
     """With ``all_namespaces``: the namespaces it leaves out (other shards' and other fleets')."""
     selector: str | None
     """The label selector its objects match, in the API's syntax (``team in (gold)``), or none."""
+    namespace_selector: str | None = None
+    """The label selector its namespaces match (a namespaceSelector shard), or none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,10 @@ def _tristate(status: Any) -> bool | None:
 
 def describe_scope(scope: Scope) -> ShardScope:
     """A scope's watches as namespaces and a selector (every watch of a shard has the same selector)."""
+    if scope.selection is not None:
+        chosen = scope.selection
+        within = sorted(chosen.within) if chosen.within is not None else []
+        return ShardScope(within, chosen.within is None, sorted(chosen.excludes), None, chosen.selector)
     selector = next((w.label_selector for w in scope.watches if w.label_selector), None)
     if any(w.namespace is None for w in scope.watches):
         skipped = [

@@ -9,6 +9,9 @@ Pure functions. A fleet's shards take one form, plus an optional catch-all:
 - ``labelSelector``: the selector as given; they must be provably disjoint
   (some key on which they cannot both match), and there is no catch-all,
   since the complement of several selectors is not a selector.
+- ``namespaceSelector``: the namespaces whose labels match (the set changes as they are
+  relabelled), beside namespace shards, whose namespaces it leaves out; two of them must be
+  provably disjoint as label shards are, and there is no catch-all either.
 
 Fleets never overlap (DESIGN rule 7): a catch-all also leaves out every namespace another fleet
 names (``elsewhere``), and with ``spec.jobNamespaces`` every shard is bounded by them: a label
@@ -31,7 +34,14 @@ import orjson
 from pydantic import ValidationError
 
 from sparkfleet.api.fleet import LabelSelector, LabelSelectorRequirement, ShardSpec, SparkFleetSpec
-from sparkfleet.kube.scope import Scope, Watch
+from sparkfleet.kube.scope import (
+    _REQUIREMENT,
+    NamespaceSelection,
+    Scope,
+    Watch,
+    _split_requirements,
+    label_selector_problem,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +75,11 @@ def scope_fingerprint(scope: Scope) -> str:
         (w.namespace or "", w.label_selector or "", w.field_selector or "") for w in scope.watches
     )
     text = "\n".join("\t".join(parts) for parts in watches)
+    if scope.selection is not None:
+        chosen = scope.selection
+        within = "*" if chosen.within is None else ",".join(sorted(chosen.within))
+        text += f"\nselection\t{chosen.selector}\t{chosen.label_selector or ''}\t"
+        text += f"{','.join(sorted(chosen.excludes))}\t{within}"
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
@@ -82,6 +97,45 @@ def selector_string(selector: LabelSelector) -> str:
             }[req.operator]
         )
     return ",".join(parts)
+
+
+def parse_selector(text: str) -> LabelSelector | str:
+    """A selector in the API's syntax as a :class:`LabelSelector`, or why it cannot be one (the
+    API server's own refusal, or ``<``/``>``, which a label selector has no operator for)."""
+    problem = label_selector_problem(text)
+    if problem:
+        return problem
+    labels: dict[str, str] = {}
+    expressions: list[LabelSelectorRequirement] = []
+    for part in _split_requirements(text):
+        match = _REQUIREMENT.match(part)
+        assert match is not None  # label_selector_problem said it is one
+        if match.group("absent"):
+            expressions.append(LabelSelectorRequirement(key=match.group("absent"), operator="DoesNotExist"))
+            continue
+        key = match.group("key")
+        if match.group("compare"):
+            return f"{part.strip()!r}: a namespace selector takes no < or > (no label selector does)"
+        if match.group("op") in ("=", "=="):
+            if labels.get(key, match.group("value")) != match.group("value"):
+                return f"{key!r} is given two values"
+            labels[key] = match.group("value")
+        elif match.group("op") == "!=":
+            expressions.append(
+                LabelSelectorRequirement(key=key, operator="NotIn", values=[match.group("value")])
+            )
+        elif match.group("set"):
+            values = sorted({v.strip() for v in match.group("values").split(",")})
+            operator = "In" if match.group("set") == "in" else "NotIn"
+            expressions.append(LabelSelectorRequirement(key=key, operator=operator, values=values))
+        else:
+            expressions.append(LabelSelectorRequirement(key=key, operator="Exists"))
+    return LabelSelector(match_labels=labels or None, match_expressions=expressions or None)
+
+
+def _family(form: str) -> str:
+    """Forms that go together in one fleet: namespace selectors beside namespace shards."""
+    return "namespaces" if form == "namespaceSelector" else form
 
 
 # -- disjointness of label selectors --------------------------------------------------
@@ -157,11 +211,11 @@ def compile_shards(
     problems: list[Problem] = []
     regular = [(i, s) for i, s in enumerate(spec.shards) if s.form != "catchAll"]
     catch_all = [(i, s) for i, s in enumerate(spec.shards) if s.form == "catchAll"]
-    forms = {s.form for _, s in regular}
+    forms = {_family(s.form) for _, s in regular}
     if len(forms) > 1:
         _, first = regular[0]
         for i, shard in regular:
-            if shard.form != first.form:
+            if _family(shard.form) != _family(first.form):
                 problems.append(
                     Problem(
                         f"spec.shards[{i}]",
@@ -187,9 +241,18 @@ def compile_shards(
                 "(the rest of several selectors is not a selector)",
             )
         )
+    if catch_all and any(s.namespace_selector for _, s in regular):
+        problems.append(
+            Problem(
+                f"spec.shards[{catch_all[0][0]}].catchAll",
+                "a catch-all does not go with namespaceSelector shards "
+                "(the rest of several selectors is not a selector)",
+            )
+        )
     if any(s.form == "values" for _, s in regular) and not spec.routing_label:
         problems.append(Problem("spec.routingLabel", "shards given as values need spec.routingLabel"))
     problems += _overlaps(regular)
+    problems += _namespace_selector_problems(regular)
     problems += _outside_job_namespaces(spec)
     for shard_name in sorted((spec.pins or {}).keys()):
         if shard_name not in seen_names:
@@ -197,6 +260,32 @@ def compile_shards(
     if problems:
         return [], problems
     return [_define(shard, spec, regular, elsewhere) for shard in spec.shards], []
+
+
+def _namespace_selector_problems(regular: list[tuple[int, ShardSpec]]) -> list[Problem]:
+    """Each namespaceSelector readable, and no two that may select the same namespace."""
+    problems = []
+    parsed: list[tuple[int, ShardSpec, LabelSelector]] = []
+    for i, shard in regular:
+        if shard.namespace_selector is None:
+            continue
+        selector = parse_selector(shard.namespace_selector)
+        if isinstance(selector, str):
+            problems.append(Problem(f"spec.shards[{i}].namespaceSelector", selector))
+        else:
+            parsed.append((i, shard, selector))
+    for n, (i, shard, selector) in enumerate(parsed):
+        for _, other, other_selector in parsed[:n]:
+            if not provably_disjoint(selector, other_selector):
+                problems.append(
+                    Problem(
+                        f"spec.shards[{i}].namespaceSelector",
+                        f"shards {other.name!r} and {shard.name!r} may select the same namespaces: "
+                        "namespace selectors must differ on some key (different values, or present vs "
+                        "absent)",
+                    )
+                )
+    return problems
 
 
 def _outside_job_namespaces(spec: SparkFleetSpec) -> list[Problem]:
@@ -265,6 +354,17 @@ def _define(
         return ShardDef(
             shard.name, _bounded(shard.name, bound, selector_string(shard.label_selector)), shard.weight
         )
+    if shard.namespace_selector:
+        parsed = parse_selector(shard.namespace_selector)
+        assert not isinstance(parsed, str)  # compile_shards refused it otherwise
+        named = frozenset(ns for _, s in regular for ns in s.namespaces or [])
+        selection = NamespaceSelection(
+            selector_string(parsed),
+            excludes=named,
+            within=frozenset(bound) if bound is not None else None,
+            moves_in=True,
+        )
+        return ShardDef(shard.name, Scope(shard.name, (), selection), shard.weight)
     # the catch-all: whatever no other shard takes, and no namespace another fleet names
     own = {ns for _, s in regular for ns in s.namespaces or []}
     taken_values = sorted({v for _, s in regular for v in s.values or []})
@@ -311,7 +411,9 @@ def claimed_namespaces(spec: SparkFleetSpec) -> frozenset[str]:
 
 
 def _label_routed(spec: SparkFleetSpec) -> bool:
-    return any(s.values or s.label_selector for s in spec.shards)
+    """Whether the fleet serves by labels, its objects' or (namespaceSelector) their namespaces':
+    beside other fleets, what it serves is then known only up to its job namespaces."""
+    return any(s.values or s.label_selector or s.namespace_selector for s in spec.shards)
 
 
 def _selectors(spec: SparkFleetSpec) -> list[LabelSelector]:
@@ -389,6 +491,8 @@ def overlapping_namespaces(mine: SparkFleetSpec, other: SparkFleetSpec) -> list[
 
 
 def _labels_disjoint(a: SparkFleetSpec, b: SparkFleetSpec) -> bool:
+    if any(s.namespace_selector for s in (*a.shards, *b.shards)):
+        return False  # namespaces by their labels beside objects by theirs: nothing to prove it by
     return all(provably_disjoint(x, y) for x in _selectors(a) for y in _selectors(b))
 
 

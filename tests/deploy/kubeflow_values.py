@@ -237,7 +237,9 @@ TABLE: dict[str, Value] = {
     "webhook.podDisruptionBudget.minAvailable": accepted(NO_WEBHOOK, 2),
     # -- spark
     "spark.jobNamespaces": mapped('the same ([""]: every namespace); a fleet: one shard each', ["etl", "ml"]),
-    "spark.jobNamespaceSelector": refused("refused if set: no namespace selector yet", "spark=enabled"),
+    "spark.jobNamespaceSelector": mapped(
+        "the same, followed live; a fleet: a `selected` shard", "spark=enabled"
+    ),
     "spark.serviceAccount.create": mapped(SAME, False),
     "spark.serviceAccount.name": mapped(
         "the same (default <fullname>-spark; see below)", "spark-operator-spark"

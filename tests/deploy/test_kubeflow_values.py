@@ -444,6 +444,16 @@ CHECKS: dict[str, tuple[str, Check]] = {
             and r.one("PodMonitor")["spec"]["podMetricsEndpoints"][0]["port"] == "prom"
         ),
     ),
+    "spark.jobNamespaceSelector": (
+        "on",
+        lambda r: (
+            r.params["namespace_selector"] == "spark=enabled"
+            and r.params["namespaces"] == ["etl", "ml"]
+            and len(r.named("ClusterRole", f"{FULL}-namespace-selector")) == 1
+            and {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]}
+            in r.named("ClusterRole", f"{FULL}-namespace-selector")[0]["rules"]
+        ),
+    ),
     "prometheus.metrics.prefix": ("on", _param("metrics_prefix", "team_")),
     "prometheus.podMonitor.create": ("off", lambda r: len(r.kind("PodMonitor")) == 1),
     "prometheus.podMonitor.labels": (
@@ -483,7 +493,9 @@ def test_a_fully_loaded_file_as_a_fleet() -> None:
     assert r.one("SparkFleet")["spec"]["shards"] == [
         {"name": "etl", "namespaces": ["etl"]},
         {"name": "ml", "namespaces": ["ml"]},
+        {"name": "selected", "namespaceSelector": "spark=enabled"},
     ]
+    assert "jobNamespaces" not in r.one("SparkFleet")["spec"]  # the selector adds namespaces: unbounded
     params = r.params
     assert params["fleet"] == FULL
     assert params["leader_elect"] is False

@@ -137,7 +137,7 @@ def test_label_key_and_value_patterns_accept_kubernetes_forms() -> None:
 def test_two_forms_in_one_shard_are_refused_naming_the_shard_and_forms() -> None:
     message = refusal(fleet({"shards": [{"name": "a", "namespaces": ["x"], "values": ["v"]}]}))
     assert message.startswith("spec.shards[0]: ")
-    assert "exactly one of namespaces, labelSelector, values or catchAll" in message
+    assert "exactly one of namespaces, namespaceSelector, labelSelector, values or catchAll" in message
     assert "got namespaces, values" in message
 
 
@@ -160,7 +160,7 @@ def test_form_plus_catch_all_is_refused() -> None:
 def test_a_shard_without_a_form_is_refused(shard: dict[str, Any]) -> None:
     message = refusal(fleet({"shards": [shard]}))
     assert message.startswith("spec.shards[0]: ")
-    assert "exactly one of namespaces, labelSelector, values or catchAll: true" in message
+    assert "exactly one of namespaces, namespaceSelector, labelSelector, values or catchAll: true" in message
     assert "got" not in message
 
 

@@ -218,6 +218,7 @@ def test_report_to_dict_is_printable() -> None:
                 "all_namespaces": False,
                 "except_namespaces": [],
                 "selector": None,
+                "namespace_selector": None,
             },
         }
     ]

@@ -166,6 +166,7 @@ def test_structured_output_is_typed(fmt: Format) -> None:
             "all_namespaces": False,
             "except_namespaces": [],
             "selector": None,
+            "namespace_selector": None,
         },
     }
     assert b["age_seconds"] == 200.0

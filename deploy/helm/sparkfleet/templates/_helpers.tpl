@@ -96,11 +96,22 @@ app.kubernetes.io/part-of: sparkfleet
 {{- $shards = append $shards (dict "name" . "namespaces" (list .)) -}}
 {{- end -}}
 {{- end -}}
+{{- with include "sparkfleet.namespaceSelector" . -}}
+{{- $shards = append $shards (dict "name" "selected" "namespaceSelector" .) -}}
+{{- end -}}
 {{- if not $shards -}}
 {{- $shards = list (dict "name" "all" "catchAll" true) -}}
 {{- end -}}
 {{- end -}}
 {{- toJson $shards -}}
+{{- end -}}
+
+{{/*
+spark.jobNamespaceSelector as it counts: none when spark.jobNamespaces holds "" (every namespace is
+served already, as in Kubeflow, where "" matches every namespace whatever the selector adds).
+*/}}
+{{- define "sparkfleet.namespaceSelector" -}}
+{{- if not (has "" .Values.spark.jobNamespaces) -}}{{- .Values.spark.jobNamespaceSelector -}}{{- end -}}
 {{- end -}}
 
 {{/* The job namespaces named anywhere (spark.jobNamespaces and namespace shards), as a JSON list. */}}
@@ -121,6 +132,7 @@ app.kubernetes.io/part-of: sparkfleet
 {{- define "sparkfleet.bounded" -}}
 {{- $listed := false -}}
 {{- range .Values.spark.jobNamespaces -}}{{- if . -}}{{- $listed = true -}}{{- end -}}{{- end -}}
+{{- if include "sparkfleet.namespaceSelector" . -}}{{- $listed = false -}}{{- end -}}{{/* it adds namespaces */}}
 {{- ternary "true" "" $listed -}}
 {{- end -}}
 
@@ -133,6 +145,7 @@ whose watches are then cluster-wide.
 */}}
 {{- define "sparkfleet.clusterWide" -}}
 {{- $wide := false -}}
+{{- if include "sparkfleet.namespaceSelector" . -}}{{- $wide = true -}}{{- end -}}{{/* as Kubeflow's chart */}}
 {{- if not (include "sparkfleet.bounded" .) -}}
 {{- if eq (include "sparkfleet.jobNamespaces" . | fromJsonArray | len) 0 -}}
 {{- $wide = true -}}
