@@ -79,18 +79,24 @@ _duration = flags.checked(flags.parse_duration)
 
 
 def _url_format(value: str) -> None:
+    if not value:  # the default: nothing to load the operator for
+        return
     from sparkfleet.operator.spark.web_ui import check_url_format
 
     check_url_format(value)
 
 
 def _ingress_tls(value: str) -> tuple[dict[str, Any], ...]:
+    if not value.strip():
+        return ()
     from sparkfleet.operator.spark.web_ui import parse_tls
 
     return parse_tls(value)
 
 
 def _ingress_annotations(value: str) -> tuple[tuple[str, str], ...]:
+    if not value.strip():
+        return ()
     from sparkfleet.operator.spark.web_ui import parse_annotations
 
     return tuple(parse_annotations(value).items())

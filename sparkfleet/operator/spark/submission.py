@@ -186,8 +186,8 @@ def render(
     properties = _properties(
         app, app_id, driver_name, prefix, f"{service_name}.{namespace}.svc", executor_labels
     )
-    for key, value in (extra_conf or {}).items():
-        properties.setdefault(key, value)
+    for extra_key, extra_value in (extra_conf or {}).items():
+        properties.setdefault(extra_key, extra_value)
     for key, value in pod_routing.items():  # a label the application lacks, set in spec.sparkConf
         if value is None:
             properties.pop(f"spark.kubernetes.executor.label.{key}", None)
