@@ -245,7 +245,7 @@ def _ingress_granted(r: Rendered) -> bool:
     rule = {
         "apiGroups": ["networking.k8s.io"],
         "resources": ["ingresses"],
-        "verbs": ["get", "create", "delete"],
+        "verbs": ["get", "create", "update", "delete"],
     }
     own = [
         d for d in r.docs if d["kind"] in ("Role", "ClusterRole") and d["metadata"]["name"].startswith(FULL)

@@ -14,7 +14,7 @@ from tests.support import run_params
 INGRESS_RULE = {
     "apiGroups": ["networking.k8s.io"],
     "resources": ["ingresses"],
-    "verbs": ["get", "create", "delete"],
+    "verbs": ["get", "create", "update", "delete"],
 }
 UI_INGRESS = {
     "enable": True,

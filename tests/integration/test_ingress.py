@@ -105,6 +105,25 @@ async def test_ui_ingress_and_driver_ingress_options_are_created_owned_by_the_ap
         "service": {"name": "ui-driver-4041", "port": {"number": 4041}}
     }
 
+    # A spec change resubmits: the application's Ingress is brought to the new rendering (as Kubeflow
+    # updates it), not created anew.
+    first = app["status"]["submissionID"]
+    ui_options = {"sparkUIOptions": {"ingressAnnotations": {"kubernetes.io/tls-acme": "true"}}}
+    await kube.patch(SPARK_APPLICATIONS, "ui", {"spec": ui_options}, namespace)
+    again = await wait_app(
+        kube,
+        namespace,
+        "ui",
+        lambda s: s.get("submissionID") not in (None, first) and state_is("SUBMITTED")(s),
+    )
+    updated = await kube.get(INGRESSES, "ui-ui-ingress", namespace)
+    assert updated["metadata"]["uid"] == ingress["metadata"]["uid"]
+    assert updated["metadata"]["labels"][naming.LABEL_SUBMISSION_ID] == again["status"]["submissionID"]
+    assert updated["metadata"]["annotations"] == {
+        "kubernetes.io/tls-acme": "true",
+        "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+    }
+
     if "kube-controller-manager" in control_plane.processes:  # garbage collection is its job
         await kube.delete(SPARK_APPLICATIONS, "ui", namespace)
         owned = ((INGRESSES, "ui-ui-ingress"), (INGRESSES, "ui-ing-4041"), (SERVICES, "ui-driver-4041"))

@@ -18,6 +18,7 @@ from sparkfleet.operator.spark.web_ui import (
     check_url_format,
     parse_annotations,
     parse_tls,
+    refreshed,
     render_exposed,
     render_url,
     ui_ingress_name,
@@ -292,3 +293,23 @@ def test_flags_are_read_and_refused_naming_the_flag() -> None:
     for bad in ("host:8080/{{$appName}}", "{{$appName}} .example.com", "UPPER.example.com"):
         with pytest.raises(InvalidIngress, match=r"^--ingress-url-format: "):
             check_url_format(bad)
+
+
+def test_an_owned_ingress_of_an_earlier_run_is_refreshed_only_when_it_differs() -> None:
+    desired = ui_ingress(PATH_FORM)
+    server = {**desired, "metadata": {**desired["metadata"], "uid": "i-1", "resourceVersion": "7"},
+              "status": {"loadBalancer": {}}}  # fmt: skip
+    assert refreshed(server, desired) is None
+    earlier = {**server, "metadata": {**server["metadata"], "labels": {naming.LABEL_APP_NAME: "pi"},
+               "annotations": {"old": "x"}}, "spec": {"rules": []}}  # fmt: skip
+    update = refreshed(earlier, desired)
+    assert update is not None
+    assert update["spec"] == desired["spec"]
+    assert update["metadata"]["labels"] == desired["metadata"]["labels"]
+    assert update["metadata"]["annotations"] == desired["metadata"]["annotations"]
+    assert (update["metadata"]["uid"], update["metadata"]["resourceVersion"]) == ("i-1", "7")  # a CAS
+    assert update["status"] == {"loadBalancer": {}}
+    no_notes = {**desired, "metadata": {k: v for k, v in desired["metadata"].items() if k != "annotations"}}
+    cleared = refreshed(earlier, no_notes)
+    assert cleared is not None
+    assert "annotations" not in cleared["metadata"]

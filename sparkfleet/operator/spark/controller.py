@@ -610,6 +610,7 @@ class SparkApplicationController(BuiltController):
                     f"submission failed: {exc.status} {exc.reason}: {exc.message}", SPARK_APPLICATIONS.plural
                 )
             return self._fail_submission(seen, status, events, message, now, submission_id), None
+        await self._refresh_ingresses(exposure, created[2 : 2 + len(exposure.objects)])
         status = submitted(
             status,
             submission_id=submission_id,
@@ -644,6 +645,18 @@ class SparkApplicationController(BuiltController):
             if submission_id is None:
                 log.warning("submission refused", extra={"key": str(seen.key), "error": message})
         return failure.status
+
+    async def _refresh_ingresses(self, exposure: web_ui.Exposure, found: list[dict[str, Any]]) -> None:
+        """The application's Ingresses of an earlier run brought to this submission's rendering (as the
+        Spark Operator updates them); one that cannot be is said, and stays as it was."""
+        for item, existing in zip(exposure.objects, found, strict=True):
+            update = web_ui.refreshed(existing, item.obj) if item.resource == web_ui.INGRESSES else None
+            if update is not None:
+                try:
+                    await self.client.replace(web_ui.INGRESSES, update)
+                except ApiError as exc:
+                    where = f"{update['metadata']['namespace']}/{update['metadata']['name']}"
+                    log.warning("cannot update an ingress", extra={"ingress": where, "error": exc.message})
 
     def _render(
         self, app: SparkApplication, submission_id: str, routing_keys: Iterable[str]

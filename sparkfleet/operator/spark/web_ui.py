@@ -422,6 +422,19 @@ def conf_to_add(app: SparkApplication, exposure: Exposure) -> dict[str, str]:
     return {key: value for key, value in exposure.spark_conf.items() if key not in given}
 
 
+def refreshed(existing: Obj, desired: Obj) -> Obj | None:
+    """An Ingress the application owns from an earlier run, brought to what this submission renders
+    (its rules, class, TLS, labels, annotations and owner), as the Spark Operator updates it; None
+    when it already is. Only the application's own Ingress is ever passed here (see ownership)."""
+    meta, want = existing["metadata"], desired["metadata"]
+    fields = ("labels", "annotations", "ownerReferences")
+    if existing.get("spec") == desired["spec"] and all(meta.get(f) == want.get(f) for f in fields):
+        return None
+    new_meta = {key: value for key, value in meta.items() if key not in fields}
+    new_meta.update({f: want[f] for f in fields if f in want})
+    return {**existing, "metadata": new_meta, "spec": desired["spec"]}
+
+
 def render_exposed(
     app: SparkApplication,
     submission_id: str,
