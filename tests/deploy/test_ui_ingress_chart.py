@@ -16,7 +16,7 @@ INGRESS_RULE = {
     "resources": ["ingresses"],
     "verbs": ["get", "create", "update", "delete"],
 }
-UI_INGRESS = {
+UI_INGRESS: dict[str, Any] = {
     "enable": True,
     "urlFormat": "spark.example.com/{{$appNamespace}}/{{$appName}}",
     "ingressClassName": "nginx",
