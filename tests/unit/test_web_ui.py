@@ -25,6 +25,7 @@ from sparkfleet.operator.spark.web_ui import (
 )
 from tests.corpus import merge_patch
 from tests.examples import manifests
+from tests.unit.test_cli_messages import error_of
 
 SUBMISSION = "0b0e7c6e-1b53-4e7e-9d0c-6f9d7d2d0a11"
 APP_ID = "spark-0b0e7c6e1b534e7e9d0c6f9d7d2d0a11"
@@ -245,6 +246,7 @@ def test_driver_ingress_falls_back_to_the_flags_tls_and_annotations() -> None:
         (IngressOptions(url_format="{{$appName}}.Example.com"), {}, "--ingress-url-format"),
         (IngressOptions(url_format="{{$appName}}.example.com:8080"), {}, "--ingress-url-format"),
         (IngressOptions(url_format="10.0.0.1/{{$appName}}"), {}, "--ingress-url-format"),
+        (IngressOptions(url_format="http://[::1]/{{$appName}}"), {}, "--ingress-url-format"),
         (IngressOptions(url_format="{{$appName}}_ui.example.com"), {}, "--ingress-url-format"),
         (HOST_FORM, {"spec": {"sparkUIOptions": {"ingressTLS": [{"hosts": "x"}]}}},
          r"spec\.sparkUIOptions\.ingressTLS\[0\]\.hosts"),
@@ -313,3 +315,18 @@ def test_an_owned_ingress_of_an_earlier_run_is_refreshed_only_when_it_differs() 
     cleared = refreshed(earlier, no_notes)
     assert cleared is not None
     assert "annotations" not in cleared["metadata"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "said"),
+    [("--ingress-url-format", "UI.example.com", "'UI.example.com': the host 'UI.example.com' must be lower case"),
+     ("--ingress-url-format", "{{$appName}}.example.com:80", "(an Ingress rule has no port)"),
+     ("--ingress-tls", "[{", "not JSON"),
+     ("--ingress-tls", '{"hosts": []}', "must be a list of {hosts, secretName}"),
+     ("--ingress-annotations", '{"a": 1}', "must be a JSON object of strings")],
+)  # fmt: skip
+def test_run_refuses_bad_ingress_flags_at_start_up_naming_the_flag(flag: str, value: str, said: str) -> None:
+    message = error_of("run", flag, value)
+    assert message.startswith(f"error: Invalid value for '{flag}': ")
+    assert said in message
+    assert f"{flag}: {flag}" not in message  # named once

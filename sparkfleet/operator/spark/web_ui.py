@@ -156,9 +156,9 @@ def render_url(url_format: str, name: str, namespace: str, app_id: str, where: s
         )
     if port is not None or parts.username is not None or parts.password is not None:
         raise InvalidIngress(f"{where}: {shown}: an Ingress rule's host has no port and no user")
-    host = parts.hostname or ""
-    if host != parts.netloc.lower() or host != parts.netloc:
-        raise InvalidIngress(f"{where}: {shown}: the host {parts.netloc!r} must be lower case")
+    host = parts.netloc  # no port and no user: the host as written
+    if host != host.lower():
+        raise InvalidIngress(f"{where}: {shown}: the host {host!r} must be lower case")
     problem = host_problem(host)
     if problem:
         raise InvalidIngress(f"{where}: {shown}: the host {problem}")
