@@ -140,6 +140,7 @@ def _controllers(
             max_application_bytes=options.max_application_bytes,
             driver_grace=options.driver_grace,
             ui_service=options.ui_service,
+            ingress=options.ingress,
             pod_policy=PodPolicy(
                 options.pod_security, parse_service_accounts(options.allowed_service_accounts)
             ),

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sparkfleet.kube.config import Connection
     from sparkfleet.kube.lease import LeaseTiming
     from sparkfleet.operator.spark.bounds import Bounds
+    from sparkfleet.operator.spark.web_ui import IngressOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,32 @@ def _names(values: list[str] | None) -> tuple[str, ...]:
 
 
 _duration = flags.checked(flags.parse_duration)
+
+
+def _url_format(value: str) -> None:
+    if not value:  # the default: nothing to load the operator for
+        return
+    from sparkfleet.operator.spark.web_ui import check_url_format
+
+    check_url_format(value)
+
+
+def _ingress_tls(value: str) -> tuple[dict[str, Any], ...]:
+    if not value.strip():
+        return ()
+    from sparkfleet.operator.spark.web_ui import parse_tls
+
+    return parse_tls(value)
+
+
+def _ingress_annotations(value: str) -> tuple[tuple[str, str], ...]:
+    if not value.strip():
+        return ()
+    from sparkfleet.operator.spark.web_ui import parse_annotations
+
+    return tuple(parse_annotations(value).items())
+
+
 DEFAULT_MAX_APPLICATION_BYTES = 512 * 1024
 """operator.spark.app_cache's default (not imported here: it loads the operator); a test keeps them equal."""
 LOG_LEVELS = flags.LOG_LEVELS
@@ -164,6 +191,24 @@ class ControllerOptions:
         "enable_ui_service", bool, True, "Create a Service for each driver's Spark UI.  [default: true]",
         show_default=False,
     )  # fmt: skip
+    ingress_url_format: str = flag(
+        "ingress_url_format", str, "",
+        "An Ingress per application for its Spark UI at this URL: {{$appName}}, "
+        "{{$appNamespace}}, {{$appId}} are replaced (empty: none).",
+        metavar="URL", callback=flags.checked(_url_format),
+    )  # fmt: skip
+    ingress_class_name: str = flag(
+        "ingress_class_name", str, "", "The ingressClassName of the Ingresses created.", metavar="NAME",
+    )  # fmt: skip
+    ingress_tls: tuple[dict[str, Any], ...] = flag(
+        "ingress_tls", str, "",
+        'Default TLS of the Ingresses, JSON: [{"hosts": [...], "secretName": "..."}].',
+        metavar="JSON", callback=flags.checked(_ingress_tls), convert=_ingress_tls,
+    )  # fmt: skip
+    ingress_annotations: tuple[tuple[str, str], ...] = flag(
+        "ingress_annotations", str, "", 'Default annotations of the Ingresses, JSON: {"key": "value"}.',
+        metavar="JSON", callback=flags.checked(_ingress_annotations), convert=_ingress_annotations,
+    )  # fmt: skip
     max_executors: int = flag(
         "max_executors", int, 0, "Most executors an application may ask for (0: no bound).",
         metavar="N", parser=flags.whole(0),
@@ -208,6 +253,15 @@ class ControllerOptions:
     """Empty: any."""
     shutdown_timeout: float = 30.0
     """How long a stop waits for in-flight reconciles."""
+
+    @property
+    def ingress(self) -> IngressOptions:
+        """--ingress-url-format, --ingress-class-name, --ingress-tls, --ingress-annotations."""
+        from sparkfleet.operator.spark.web_ui import IngressOptions
+
+        return IngressOptions(
+            self.ingress_url_format, self.ingress_class_name, self.ingress_tls, dict(self.ingress_annotations)
+        )
 
     @property
     def bounds(self) -> Bounds:
@@ -359,7 +413,8 @@ HELP_ORDER = (
     "kube_api_qps", "kube_api_burst", "startup_timeout", "workqueue_ratelimiter_bucket_qps",
     "workqueue_ratelimiter_bucket_size",
     "workqueue_ratelimiter_max_delay", "max_tracked_executor_per_app", "max_application_bytes",
-    "driver_pod_creation_grace_period", "enable_ui_service", "max_executors", "max_executor_cores",
+    "driver_pod_creation_grace_period", "enable_ui_service", "ingress_url_format", "ingress_class_name",
+    "ingress_tls", "ingress_annotations", "max_executors", "max_executor_cores",
     "max_executor_memory", "max_driver_cores", "max_driver_memory", "resource_quota_check",
     "metrics_bind_address", "health_probe_bind_address", "scheduled_spark_application_timestamp_precision",
     "metrics_prefix", "leader_elect", "leader_election_lock_name", "leader_election_lock_namespace",

@@ -65,7 +65,6 @@ def refused(here: str, *values: Any, loaded: Any = UNSET) -> Value:
 SAME = "the same"
 NO_WEBHOOK = "no webhook here"
 NO_HOOK = "only the CRD hook (refused) used it"
-NO_INGRESS = "as in Kubeflow without uiIngress.enable"
 NO_BATCH = "as in Kubeflow without batchScheduler.enable"
 NO_PPROF = "no pprof endpoint"
 NO_CERT = "no webhook, no certificate"
@@ -128,13 +127,15 @@ TABLE: dict[str, Value] = {
         "the same: runs are <name>-<due time> in that unit", "seconds"
     ),
     "controller.uiService.enable": mapped(SAME, False),
-    "controller.uiIngress.enable": refused("refused if true: no UI Ingress yet (UI Services are made)", True),
-    "controller.uiIngress.urlFormat": accepted(NO_INGRESS, "{{$appName}}.spark.example.com"),
-    "controller.uiIngress.ingressClassName": accepted(NO_INGRESS, "nginx"),
-    "controller.uiIngress.tls": accepted(
-        NO_INGRESS, [{"hosts": ["*.spark.example.com"], "secretName": "tls"}]
+    "controller.uiIngress.enable": mapped("the same: passes the --ingress-* flags, grants ingresses", True),
+    "controller.uiIngress.urlFormat": mapped("--ingress-url-format", "{{$appName}}.spark.example.com"),
+    "controller.uiIngress.ingressClassName": mapped("--ingress-class-name", "nginx"),
+    "controller.uiIngress.tls": mapped(
+        "--ingress-tls (JSON)", [{"hosts": ["*.spark.example.com"], "secretName": "tls"}]
     ),
-    "controller.uiIngress.annotations": accepted(NO_INGRESS, {"cert-manager.io/cluster-issuer": "le"}),
+    "controller.uiIngress.annotations": mapped(
+        "--ingress-annotations (JSON)", {"cert-manager.io/cluster-issuer": "le"}
+    ),
     "controller.batchScheduler.enable": refused("refused if true: no batch scheduler integration yet", True),
     "controller.batchScheduler.kubeSchedulerNames": accepted(NO_BATCH, ["scheduler-a"]),
     "controller.batchScheduler.default": accepted(NO_BATCH, "volcano"),

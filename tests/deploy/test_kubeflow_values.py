@@ -21,6 +21,7 @@ from sparkfleet.flags import parse_duration
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.resources import NAMESPACES, SERVICEACCOUNTS
 from sparkfleet.kubeflow_flags import translate
+from sparkfleet.operator.spark.web_ui import parse_annotations, parse_tls
 from sparkfleet.testing import ControlPlane
 from tests.deploy.chart import CHART, RESOURCES, helm, helm_refuses, render, values_args
 from tests.deploy.kubeflow_values import (
@@ -239,6 +240,19 @@ def _loaded(r: Rendered) -> bool:
     return bool(r.deployment["metadata"]["name"] == FULL)
 
 
+def _ingress_granted(r: Rendered) -> bool:
+    """The operator may create (and delete an earlier application's) Ingresses where it serves."""
+    rule = {
+        "apiGroups": ["networking.k8s.io"],
+        "resources": ["ingresses"],
+        "verbs": ["get", "create", "update", "delete"],
+    }
+    own = [
+        d for d in r.docs if d["kind"] in ("Role", "ClusterRole") and d["metadata"]["name"].startswith(FULL)
+    ]
+    return any(rule in d["rules"] for d in own)
+
+
 def _spark_accounts(r: Rendered) -> list[dict[str, Any]]:
     return r.named("ServiceAccount", "spark-operator-spark")
 
@@ -288,6 +302,21 @@ CHECKS: dict[str, tuple[str, Check]] = {
     ),
     "controller.driverPodCreationGracePeriod": ("on", _param("driver_pod_creation_grace_period", "30s")),
     "controller.uiService.enable": ("on", _param("enable_ui_service", False)),
+    "controller.uiIngress.enable": ("on", _ingress_granted),
+    "controller.uiIngress.urlFormat": ("on", _param("ingress_url_format", "{{$appName}}.spark.example.com")),
+    "controller.uiIngress.ingressClassName": ("on", _param("ingress_class_name", "nginx")),
+    "controller.uiIngress.tls": (
+        "on",
+        lambda r: (
+            parse_tls(r.params["ingress_tls"]) == ({"hosts": ["*.spark.example.com"], "secretName": "tls"},)
+        ),
+    ),
+    "controller.uiIngress.annotations": (
+        "on",
+        lambda r: (
+            parse_annotations(r.params["ingress_annotations"]) == {"cert-manager.io/cluster-issuer": "le"}
+        ),
+    ),
     "controller.serviceAccount.create": (
         "off",
         lambda r: (
@@ -680,9 +709,9 @@ async def test_kubeflows_values_file_installs_and_the_notes_say_what_it_means_he
         with tempfile.NamedTemporaryFile("w", suffix=".yaml") as extra:
             said = helm_refuses(
                 "install", f"{release}-x", str(CHART), "--kubeconfig", kubeconfig, "--namespace", namespace,
-                "--skip-crds", *values_args((KUBEFLOW_VALUES,), {"controller": {"uiIngress": {"enable": True}}}, extra),
+                "--skip-crds", *values_args((KUBEFLOW_VALUES,), {"controller": {"pprof": {"enable": True}}}, extra),
             )  # fmt: skip
-        assert "- controller.uiIngress.enable=true: sparkfleet creates no Ingress" in said
+        assert "- controller.pprof.enable=true: sparkfleet is not a Go program" in said
         assert GUIDE in said
         listed = helm("list", "--kubeconfig", kubeconfig, "--namespace", namespace, "--short")
         assert listed.split() == [release]

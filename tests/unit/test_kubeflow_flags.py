@@ -71,9 +71,16 @@ def test_a_fully_loaded_values_file_parses_and_names_what_it_drops() -> None:
     for warning in result.warnings:
         assert ": accepted and ignored: " in warning
     assert {w.split(":", 1)[0] for w in result.warnings} >= {
-        "--namespace-selector", "--ingress-url-format", "--ingress-tls", "--enable-batch-scheduler",
-        "--pprof-bind-address", "--feature-gates",
+        "--namespace-selector", "--enable-batch-scheduler", "--pprof-bind-address", "--feature-gates",
     }  # fmt: skip
+    # the UI Ingress flags pass through: sparkfleet creates the Ingress as the Spark Operator does
+    assert not {w.split(":", 1)[0] for w in result.warnings} & {
+        "--ingress-url-format", "--ingress-class-name", "--ingress-tls", "--ingress-annotations",
+    }  # fmt: skip
+    assert params["ingress_url_format"] == "{{$appName}}.ingress.example.com"
+    assert params["ingress_class_name"] == "nginx"
+    assert params["ingress_tls"] == '[{"hosts":["*.example.com"],"secretName":"tls"}]'
+    assert params["ingress_annotations"] == '{"cert-manager.io/cluster-issuer":"letsencrypt"}'
 
 
 def test_sparkfleets_own_flags_pass_through_untouched() -> None:

@@ -36,7 +36,7 @@ from sparkfleet.operator.builder import BuiltController, ControllerBuilder
 from sparkfleet.operator.cache import InformerCache
 from sparkfleet.operator.controller import Result
 from sparkfleet.operator.ratelimiters import RateLimiter
-from sparkfleet.operator.spark import app_cache, lifecycle, naming, ownership, routing
+from sparkfleet.operator.spark import app_cache, lifecycle, naming, ownership, routing, web_ui
 from sparkfleet.operator.spark import bounds as resource_bounds
 from sparkfleet.operator.spark import metrics as spark_metrics
 from sparkfleet.operator.spark.app_status import (
@@ -62,7 +62,7 @@ from sparkfleet.operator.spark.policies import (
 )
 from sparkfleet.operator.spark.status import driver_of, executor_events
 from sparkfleet.operator.spark.status_writes import replace_status
-from sparkfleet.operator.spark.submission import new_submission_id, render, spec_hash
+from sparkfleet.operator.spark.submission import Submission, new_submission_id, spec_hash
 from sparkfleet.operator.spark.validation import InvalidApplication, parse, unknown_fields_warning
 from sparkfleet.operator.spark.views import application_view
 
@@ -112,6 +112,7 @@ class SparkApplicationController(BuiltController):
         concurrent_syncs: int = 10,
         max_tracked_executors: int = 1000,
         ui_service: bool = True,
+        ingress: web_ui.IngressOptions | None = None,
         rate_limiter: RateLimiter[NamespacedName] | None = None,
         audit: AuditLog | None = None,
         clock: Callable[[], float] = time.time,
@@ -144,6 +145,7 @@ class SparkApplicationController(BuiltController):
         ] = {}  # key -> when its held executor states are written
         self.max_tracked_executors = max_tracked_executors
         self.ui_service = ui_service
+        self.ingress = ingress or web_ui.IngressOptions()  # --ingress-*: the UI Ingress (see web_ui)
         self.clock = clock
         self.events = EventRecorder(client, COMPONENT)
         self._unobserved: dict[
@@ -537,7 +539,7 @@ class SparkApplicationController(BuiltController):
         submission_id = new_submission_id()
         try:
             await self._check_resources(app)
-            submission = render(app, submission_id, ui_service=self.ui_service, routing_keys=routing_keys)
+            submission, exposure = self._render(app, submission_id, routing_keys)
         except InvalidApplication as exc:
             # What only rendering finds (a ConfigMap over its size limit), or the bounds and the
             # namespace's quotas, is a spec error like any other: refused as invalid (no retry, no
@@ -569,7 +571,7 @@ class SparkApplicationController(BuiltController):
                 raise
             driver = found
             submission_id = driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID]
-            submission = render(app, submission_id, ui_service=self.ui_service, routing_keys=routing_keys)
+            submission, exposure = self._render(app, submission_id, routing_keys)
         driver_uid = driver["metadata"]["uid"]
         try:
             # Each create tolerates AlreadyExists of an object owned as it would be: an adopted
@@ -580,6 +582,12 @@ class SparkApplicationController(BuiltController):
                 ),
                 self._ensure(
                     SERVICES, submission.owned_by_driver(submission.driver_service, driver), driver_uid
+                ),
+                *(
+                    self._ensure(
+                        item.resource, item.obj, seen.uid, ui_of=name, field=item.field, why=item.why
+                    )
+                    for item in exposure.objects
                 ),
                 *(
                     [self._ensure(SERVICES, submission.ui_service, seen.uid, ui_of=name)]
@@ -602,6 +610,7 @@ class SparkApplicationController(BuiltController):
                     f"submission failed: {exc.status} {exc.reason}: {exc.message}", SPARK_APPLICATIONS.plural
                 )
             return self._fail_submission(seen, status, events, message, now, submission_id), None
+        await self._refresh_ingresses(exposure, created[2 : 2 + len(exposure.objects)])
         status = submitted(
             status,
             submission_id=submission_id,
@@ -609,6 +618,7 @@ class SparkApplicationController(BuiltController):
             driver_info={
                 "podName": submission.driver_pod["metadata"]["name"],
                 **(_web_ui(submission.ui_service, created[-1]) if submission.ui_service else {}),
+                **exposure.driver_info(),
             },
         )
         message = f"SparkApplication {name} was submitted successfully"
@@ -635,6 +645,25 @@ class SparkApplicationController(BuiltController):
             if submission_id is None:
                 log.warning("submission refused", extra={"key": str(seen.key), "error": message})
         return failure.status
+
+    async def _refresh_ingresses(self, exposure: web_ui.Exposure, found: list[dict[str, Any]]) -> None:
+        """The application's Ingresses of an earlier run brought to this submission's rendering (as the
+        Spark Operator updates them); one that cannot be is said, and stays as it was."""
+        for item, existing in zip(exposure.objects, found, strict=True):
+            update = web_ui.refreshed(existing, item.obj) if item.resource == web_ui.INGRESSES else None
+            if update is not None:
+                try:
+                    await self.client.replace(web_ui.INGRESSES, update)
+                except ApiError as exc:
+                    where = f"{update['metadata']['namespace']}/{update['metadata']['name']}"
+                    log.warning("cannot update an ingress", extra={"ingress": where, "error": exc.message})
+
+    def _render(
+        self, app: SparkApplication, submission_id: str, routing_keys: Iterable[str]
+    ) -> tuple[Submission, web_ui.Exposure]:
+        return web_ui.render_exposed(
+            app, submission_id, self.ingress, ui_service=self.ui_service, routing_keys=routing_keys
+        )
 
     async def _check_resources(self, app: SparkApplication) -> None:
         """Raises :class:`InvalidApplication` naming each field the platform refuses: what the pod
@@ -723,6 +752,8 @@ class SparkApplicationController(BuiltController):
         owner_uid: str | None,
         *,
         ui_of: str | None = None,
+        field: str = "metadata.name",
+        why: str = UI_SERVICE_NAME,
     ) -> dict[str, Any]:
         """Creates ``obj``, or returns what exists of its name if ``owner_uid`` owns it (part of an
         adopted submission, or the UI Service of an earlier run; ``ui_of``: the application whose UI
@@ -759,9 +790,7 @@ class SparkApplicationController(BuiltController):
                 raise _InTheWay("", wait=True) from None
             kind = resource.kind.lower()
             if ui_of is not None:
-                text = ownership.collision_message(
-                    kind, namespace, name, THIS_APPLICATION, "metadata.name", UI_SERVICE_NAME
-                )
+                text = ownership.collision_message(kind, namespace, name, THIS_APPLICATION, field, why)
             else:
                 owner = "this application's driver pod"
                 text = ownership.collision_message(kind, namespace, name, owner, None)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,10 +134,12 @@ def render(
     *,
     ui_service: bool = True,
     routing_keys: Iterable[str] = (),
+    extra_conf: Mapping[str, str] | None = None,
 ) -> Submission:
     """The objects of one submission. ``routing_keys``: the label keys that route objects to the
     fleet's members (see :mod:`sparkfleet.operator.spark.routing`); the pods carry the application's
-    values of them whatever the driver's and executors' own labels say."""
+    values of them whatever the driver's and executors' own labels say. ``extra_conf``: Spark properties
+    the operator adds where ``spec.sparkConf`` sets none (the UI Ingress's ``spark.ui.proxyBase``)."""
     validate(app)
     name = app.metadata["name"]
     namespace = app.metadata["namespace"]
@@ -184,6 +186,8 @@ def render(
     properties = _properties(
         app, app_id, driver_name, prefix, f"{service_name}.{namespace}.svc", executor_labels
     )
+    for extra_key, extra_value in (extra_conf or {}).items():
+        properties.setdefault(extra_key, extra_value)
     for key, value in pod_routing.items():  # a label the application lacks, set in spec.sparkConf
         if value is None:
             properties.pop(f"spark.kubernetes.executor.label.{key}", None)

@@ -173,6 +173,11 @@ whose watches are then cluster-wide.
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+{{- if dig "uiIngress" "enable" false .Values.controller }}
+- apiGroups: [networking.k8s.io]  # the Spark UI Ingresses and spec.driverIngressOptions' (controller.uiIngress.enable)
+  resources: [ingresses]
+  verbs: [get, create, update, delete]
+{{- end }}
 - apiGroups: [""]  # an application over its namespace's quota is refused up front (one list per submission)
   resources: [resourcequotas]
   verbs: [list]
