@@ -150,6 +150,11 @@ class ControllerOptions:
         "How long a submitted driver missing from the cache is waited for.",
         metavar="DURATION", callback=_duration, convert=flags.parse_duration,
     )  # fmt: skip
+    default_ttl: int = flag(
+        "default_time_to_live_seconds", int, 0,
+        "Delete finished applications that set no timeToLiveSeconds after this (0: never).",
+        metavar="SECONDS", parser=flags.whole(0),
+    )  # fmt: skip
     ui_service: bool = flag(
         "enable_ui_service", bool, True, "Create a Service for each driver's Spark UI.  [default: true]",
         show_default=False,
@@ -352,6 +357,7 @@ HELP_ORDER = (
     "max_executor_memory", "max_driver_cores", "max_driver_memory", "resource_quota_check",
     "metrics_bind_address", "health_probe_bind_address", "scheduled_spark_application_timestamp_precision",
     "metrics_prefix", "leader_elect", "leader_election_lock_name", "leader_election_lock_namespace",
+    "default_time_to_live_seconds",  # issue 19, part C (driver PDB, default TTL, metrics)
     "leader_election_lease_duration", "leader_election_renew_deadline", "leader_election_retry_period",
     "fleet", "fleet_namespace", "identity", "shard_capacity", "handoff_timeout", "audit_log", "pod_security",
     "allowed_service_accounts", "log_format", "log_level",

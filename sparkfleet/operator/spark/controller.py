@@ -117,6 +117,7 @@ class SparkApplicationController(BuiltController):
         clock: Callable[[], float] = time.time,
         executor_state_batch: float = EXECUTOR_STATE_BATCH_SECONDS,
         driver_grace: float = lifecycle.DRIVER_CREATION_GRACE_SECONDS,
+        default_ttl: float = 0.0,
         pod_policy: PodPolicy = NO_POLICY,
         bounds: resource_bounds.Bounds | None = None,
         check_quotas: bool = True,
@@ -138,6 +139,7 @@ class SparkApplicationController(BuiltController):
         self.check_quotas = check_quotas
         self._quotas_forbidden: set[str] = set()  # namespaces whose quotas may not be listed: said once
         self.driver_grace = driver_grace  # a driver created this recently and not in the cache is waited for
+        self.default_ttl = default_ttl  # --default-time-to-live-seconds: of finished apps that set none
         self.executor_state_batch = executor_state_batch
         self._executor_write_due: dict[
             NamespacedName, float
@@ -284,7 +286,14 @@ class SparkApplicationController(BuiltController):
         if driver_pod is not None and submitted_hash(driver_pod) is None:
             driver_pod = await self._adopt_foreign_driver(raw, driver_pod, current_hash)
         observation = observation_of(
-            app, status, state, driver_pod, current_hash, now=self.clock(), driver_grace=self.driver_grace
+            app,
+            status,
+            state,
+            driver_pod,
+            current_hash,
+            now=self.clock(),
+            driver_grace=self.driver_grace,
+            default_ttl=self.default_ttl,
         )
         return Snapshot(
             key=key,
