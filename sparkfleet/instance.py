@@ -67,6 +67,7 @@ async def run(options: RunOptions) -> int:
     )
     if conflict:
         raise ValueError(conflict)
+    options.observability.configure_spark_metrics()  # --metrics-labels, the buckets: before any count
     connection = options.client.connection or await load_connection(options.client.kubeconfig)
     async with Manager(_stop_on_signals()) as manager:
         # what this machine can refuse comes first: the API server may be waited for below

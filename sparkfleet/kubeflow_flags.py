@@ -30,9 +30,6 @@ ZAP_ENCODERS = {"json": "json", "console": "text"}
 DROPPED = {
     "--enable-metrics": "metrics are always served (on --metrics-bind-address)",
     "--metrics-endpoint": "metrics are served at /metrics",
-    "--metrics-labels": "application metrics carry the namespace label",
-    "--metrics-job-submit-latency-buckets": "sparkfleet's latency histograms have buckets of their own",
-    "--metrics-job-start-latency-buckets": "sparkfleet's latency histograms have buckets of their own",
     "--pprof-bind-address": "no pprof endpoint (Go only)",
     "--secure-metrics": "metrics are served over plain HTTP",
     "--enable-http2": "metrics are served over plain HTTP/1.1",

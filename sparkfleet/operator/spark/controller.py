@@ -360,6 +360,9 @@ class SparkApplicationController(BuiltController):
             created=parse_time(seen.raw["metadata"].get("creationTimestamp")),
             submitted=parse_time(new.get("lastSubmissionAttemptTime")),
             now=seen.observation.now,
+            labels=seen.raw["metadata"].get("labels"),
+            submission_attempts=int(new.get("submissionAttempts") or 0),
+            execution_attempts=int(new.get("executionAttempts") or 0),
         )
         for event in events:
             self.events.emit(seen.raw, event.type, event.reason, event.message)
