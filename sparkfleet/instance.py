@@ -138,6 +138,7 @@ def _controllers(
             max_application_bytes=options.max_application_bytes,
             driver_grace=options.driver_grace,
             default_ttl=options.default_ttl,
+            driver_pdb=options.driver_pdb,
             ui_service=options.ui_service,
             pod_policy=PodPolicy(
                 options.pod_security, parse_service_accounts(options.allowed_service_accounts)

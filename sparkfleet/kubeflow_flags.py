@@ -22,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Go booleans: --x, --x=true, --x=false.
-BOOLEANS = {"--leader-election": "--leader-elect", "--enable-ui-service": "--enable-ui-service"}
+BOOLEANS = {"--leader-election": "--leader-elect", "--enable-ui-service": "--enable-ui-service",
+            "--enable-driver-pdb": "--enable-driver-pdb"}  # fmt: skip
 ZAP_LEVELS = {"debug": "debug", "info": "info", "warn": "warning", "error": "error", "dpanic": "error",
               "panic": "error", "fatal": "error"}  # fmt: skip
 ZAP_ENCODERS = {"json": "json", "console": "text"}

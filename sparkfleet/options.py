@@ -166,6 +166,11 @@ class ControllerOptions:
         "Delete finished applications that set no timeToLiveSeconds after this (0: never).",
         metavar="SECONDS", parser=flags.whole(0),
     )  # fmt: skip
+    driver_pdb: bool = flag(
+        "enable_driver_pdb", bool, False,
+        "A PodDisruptionBudget for the drivers of applications that ask for one.  [default: false]",
+        show_default=False,
+    )  # fmt: skip
     ui_service: bool = flag(
         "enable_ui_service", bool, True, "Create a Service for each driver's Spark UI.  [default: true]",
         show_default=False,
@@ -395,7 +400,7 @@ HELP_ORDER = (
     "metrics_bind_address", "health_probe_bind_address", "scheduled_spark_application_timestamp_precision",
     "metrics_prefix", "leader_elect", "leader_election_lock_name", "leader_election_lock_namespace",
     "default_time_to_live_seconds", "metrics_labels", "metrics_job_submit_latency_buckets",
-    "metrics_job_start_latency_buckets",  # issue 19, part C (driver PDB, default TTL, metrics)
+    "metrics_job_start_latency_buckets", "enable_driver_pdb",  # issue 19, part C
     "leader_election_lease_duration", "leader_election_renew_deadline", "leader_election_retry_period",
     "fleet", "fleet_namespace", "identity", "shard_capacity", "handoff_timeout", "audit_log", "pod_security",
     "allowed_service_accounts", "log_format", "log_level",

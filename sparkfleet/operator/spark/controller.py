@@ -47,6 +47,7 @@ from sparkfleet.operator.spark.app_status import (
     state_of,
     submitted,
 )
+from sparkfleet.operator.spark.driver_pdb import DriverPDBs
 from sparkfleet.operator.spark.lifecycle import Action, AppState
 from sparkfleet.operator.spark.observe import Snapshot, driver_among, observation_of, submitted_hash
 from sparkfleet.operator.spark.owner_refs import explain_refusal
@@ -118,6 +119,7 @@ class SparkApplicationController(BuiltController):
         executor_state_batch: float = EXECUTOR_STATE_BATCH_SECONDS,
         driver_grace: float = lifecycle.DRIVER_CREATION_GRACE_SECONDS,
         default_ttl: float = 0.0,
+        driver_pdb: bool = False,
         pod_policy: PodPolicy = NO_POLICY,
         bounds: resource_bounds.Bounds | None = None,
         check_quotas: bool = True,
@@ -140,6 +142,7 @@ class SparkApplicationController(BuiltController):
         self._quotas_forbidden: set[str] = set()  # namespaces whose quotas may not be listed: said once
         self.driver_grace = driver_grace  # a driver created this recently and not in the cache is waited for
         self.default_ttl = default_ttl  # --default-time-to-live-seconds: of finished apps that set none
+        self.pdbs = DriverPDBs(client, driver_pdb)  # --enable-driver-pdb
         self.executor_state_batch = executor_state_batch
         self._executor_write_due: dict[
             NamespacedName, float
@@ -233,6 +236,9 @@ class SparkApplicationController(BuiltController):
         acted = await self.act(seen, decision, status, events)
         if not isinstance(acted, SparkApplicationStatus):
             return acted
+        await self.pdbs.converge(seen.raw, state_of(acted), bool(seen.app.spec.driver_pod_disruption_budget),
+                                 naming.driver_pod_name(seen.name, seen.app.spec.driver.pod_name,
+                                                        seen.app.spec.spark_conf))  # fmt: skip
         return await self.write(seen, decision, acted, events)
 
     async def observe(self, key: NamespacedName) -> Snapshot | Result | None:
@@ -245,6 +251,7 @@ class SparkApplicationController(BuiltController):
             self._executor_write_due.pop(key, None)
             self._pods_left.discard(key)
             self._next_pod_list.pop(key, None)
+            self.pdbs.forget(key)
             return None  # deleted: its pods follow by garbage collection
         echo = EchoWait(STALE_RECHECK_SECONDS).wait(
             self._unobserved.get(key), raw["metadata"].get("resourceVersion")
