@@ -68,6 +68,7 @@ async def run(options: RunOptions) -> int:
     )
     if conflict:
         raise ValueError(conflict)
+    options.observability.configure_spark_metrics()  # --metrics-labels, the buckets: before any count
     connection = options.client.connection or await load_connection(options.client.kubeconfig)
     async with Manager(_stop_on_signals()) as manager:
         # what this machine can refuse comes first: the API server may be waited for below
@@ -139,6 +140,8 @@ def _controllers(
             max_tracked_executors=options.max_tracked_executors,
             max_application_bytes=options.max_application_bytes,
             driver_grace=options.driver_grace,
+            default_ttl=options.default_ttl,
+            driver_pdb=options.driver_pdb,
             ui_service=options.ui_service,
             ingress=options.ingress,
             pod_policy=PodPolicy(

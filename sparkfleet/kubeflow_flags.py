@@ -22,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Go booleans: --x, --x=true, --x=false.
-BOOLEANS = {"--leader-election": "--leader-elect", "--enable-ui-service": "--enable-ui-service"}
+BOOLEANS = {"--leader-election": "--leader-elect", "--enable-ui-service": "--enable-ui-service",
+            "--enable-driver-pdb": "--enable-driver-pdb"}  # fmt: skip
 ZAP_LEVELS = {"debug": "debug", "info": "info", "warn": "warning", "error": "error", "dpanic": "error",
               "panic": "error", "fatal": "error"}  # fmt: skip
 ZAP_ENCODERS = {"json": "json", "console": "text"}
@@ -30,9 +31,6 @@ ZAP_ENCODERS = {"json": "json", "console": "text"}
 DROPPED = {
     "--enable-metrics": "metrics are always served (on --metrics-bind-address)",
     "--metrics-endpoint": "metrics are served at /metrics",
-    "--metrics-labels": "application metrics carry the namespace label",
-    "--metrics-job-submit-latency-buckets": "sparkfleet's latency histograms have buckets of their own",
-    "--metrics-job-start-latency-buckets": "sparkfleet's latency histograms have buckets of their own",
     "--pprof-bind-address": "no pprof endpoint (Go only)",
     "--secure-metrics": "metrics are served over plain HTTP",
     "--enable-http2": "metrics are served over plain HTTP/1.1",

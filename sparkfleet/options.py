@@ -79,6 +79,17 @@ def _names(values: list[str] | None) -> tuple[str, ...]:
     return tuple(flags.comma_list(values))
 
 
+def _metrics_check(parser: str) -> Callable[[Any], Any]:
+    """A --metrics-* flag's check: ``parser`` of :mod:`sparkfleet.operator.spark.metric_labels`."""
+
+    def check(value: Any) -> None:
+        from sparkfleet.operator.spark import metric_labels
+
+        getattr(metric_labels, parser)(value)
+
+    return flags.checked(check)
+
+
 _duration = flags.checked(flags.parse_duration)
 
 
@@ -186,6 +197,16 @@ class ControllerOptions:
         "driver_pod_creation_grace_period", str, "10s",
         "How long a submitted driver missing from the cache is waited for.",
         metavar="DURATION", callback=_duration, convert=flags.parse_duration,
+    )  # fmt: skip
+    default_ttl: int = flag(
+        "default_time_to_live_seconds", int, 0,
+        "Delete finished applications that set no timeToLiveSeconds after this (0: never).",
+        metavar="SECONDS", parser=flags.whole(0),
+    )  # fmt: skip
+    driver_pdb: bool = flag(
+        "enable_driver_pdb", bool, False,
+        "A PodDisruptionBudget for the drivers of applications that ask for one.  [default: false]",
+        show_default=False,
     )  # fmt: skip
     ui_service: bool = flag(
         "enable_ui_service", bool, True, "Create a Service for each driver's Spark UI.  [default: true]",
@@ -359,6 +380,21 @@ class ObservabilityOptions:
         "", "Prefix for the Spark application metrics (spark_application_*, spark_executor_*).",
         metavar="PREFIX",
     )  # fmt: skip
+    metrics_labels: tuple[str, ...] = flag(
+        "metrics_labels", list[str] | None, None,
+        "Application labels the Spark metrics carry besides namespace (bounded per namespace).",
+        metavar="KEYS", callback=_metrics_check("label_names"), convert=_names,
+    )  # fmt: skip
+    submit_buckets: str = flag(
+        "metrics_job_submit_latency_buckets", str, "0.5,1,2,4,8,16,32,64,128,256",
+        "Submit latency histogram buckets, in seconds.",
+        metavar="BOUNDS", callback=_metrics_check("parse_buckets"),
+    )  # fmt: skip
+    start_buckets: str = flag(
+        "metrics_job_start_latency_buckets", str, "30,60,90,120,150,180,210,240,270,300",
+        "Start latency histogram buckets, in seconds.",
+        metavar="BOUNDS", callback=_metrics_check("parse_buckets"),
+    )  # fmt: skip
     audit_log: str | None = flag(
         "audit_log", str | None, None,
         "Append one JSON line per reconcile (t0, t1, member, shard, key) here.",
@@ -372,6 +408,17 @@ class ObservabilityOptions:
         "log_level", str, "info", "debug, info, warning or error.",
         metavar="LEVEL", callback=flags.checked(flags.one_of(*LOG_LEVELS)), convert=_lower,
     )  # fmt: skip
+
+    def configure_spark_metrics(self) -> None:
+        """--metrics-labels and the latency buckets, applied to the Spark metrics (ValueError naming
+        a bad one): once, before the controllers start."""
+        from sparkfleet.operator.spark import metric_labels, metrics
+
+        metrics.configure(
+            metric_labels.label_names(self.metrics_labels),
+            metric_labels.parse_buckets(self.submit_buckets, "--metrics-job-submit-latency-buckets"),
+            metric_labels.parse_buckets(self.start_buckets, "--metrics-job-start-latency-buckets"),
+        )
 
     @property
     def metrics_host(self) -> str:
@@ -418,6 +465,8 @@ HELP_ORDER = (
     "max_executor_memory", "max_driver_cores", "max_driver_memory", "resource_quota_check",
     "metrics_bind_address", "health_probe_bind_address", "scheduled_spark_application_timestamp_precision",
     "metrics_prefix", "leader_elect", "leader_election_lock_name", "leader_election_lock_namespace",
+    "default_time_to_live_seconds", "metrics_labels", "metrics_job_submit_latency_buckets",
+    "metrics_job_start_latency_buckets", "enable_driver_pdb",  # issue 19, part C
     "leader_election_lease_duration", "leader_election_renew_deadline", "leader_election_retry_period",
     "fleet", "fleet_namespace", "identity", "shard_capacity", "handoff_timeout", "audit_log", "pod_security",
     "allowed_service_accounts", "log_format", "log_level",

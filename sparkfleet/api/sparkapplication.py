@@ -235,6 +235,9 @@ class SparkApplicationSpec(KubeModel):
     spark_ui_options: SparkUIConfiguration | None = Field(default=None, alias="sparkUIOptions")
     driver_ingress_options: list[DriverIngressConfiguration] | None = None
     dynamic_allocation: DynamicAllocation | None = None
+    # A PodDisruptionBudget (minAvailable 1) keeps the driver through voluntary evictions while it
+    # runs, when the operator also has --enable-driver-pdb (Kubeflow's, newer than its v2.5.2 CRD).
+    driver_pod_disruption_budget: bool | None = None
 
 
 class ApplicationState(KubeModel):

@@ -255,10 +255,10 @@ TABLE: dict[str, Value] = {
     "prometheus.metrics.portName": mapped(SAME, "prom"),
     "prometheus.metrics.endpoint": refused("refused but /metrics (the only path served)", "/prom"),
     "prometheus.metrics.prefix": mapped(SAME, "team_"),
-    "prometheus.metrics.jobSubmitLatencyBuckets": accepted("sparkfleet's buckets are fixed", "1,2,4"),
-    "prometheus.metrics.jobStartLatencyBuckets": accepted("sparkfleet's buckets are fixed", "10,20"),
-    "prometheus.metrics.labels": refused(
-        "refused but empty or app_type (Kubeflow's default)", "team", "app_type,team", loaded="app_type"
+    "prometheus.metrics.jobSubmitLatencyBuckets": mapped(SAME, "1,2,4"),
+    "prometheus.metrics.jobStartLatencyBuckets": mapped(SAME, "10,20"),
+    "prometheus.metrics.labels": mapped(
+        "the same (empty: app_type), after namespace; bounded", "app_type,team"
     ),
     "prometheus.podMonitor.create": mapped("the same: a PodMonitor", True),
     "prometheus.podMonitor.labels": mapped(SAME, {"release": "prometheus"}),

@@ -484,6 +484,12 @@ CHECKS: dict[str, tuple[str, Check]] = {
         ),
     ),
     "prometheus.metrics.prefix": ("on", _param("metrics_prefix", "team_")),
+    "prometheus.metrics.jobSubmitLatencyBuckets": (
+        "on",
+        _param("metrics_job_submit_latency_buckets", "1,2,4"),
+    ),
+    "prometheus.metrics.jobStartLatencyBuckets": ("on", _param("metrics_job_start_latency_buckets", "10,20")),
+    "prometheus.metrics.labels": ("on", _param("metrics_labels", ["app_type,team"])),
     "prometheus.podMonitor.create": ("off", lambda r: len(r.kind("PodMonitor")) == 1),
     "prometheus.podMonitor.labels": (
         "on",

@@ -39,10 +39,10 @@ def test_the_charts_default_arguments_start_sparkfleet_as_they_started_kubeflow(
     assert params["driver_pod_creation_grace_period"] == "10s"
     assert (params["kube_api_qps"], params["kube_api_burst"]) == (20, 30)
     dropped = {w.split(":", 1)[0] for w in result.warnings}
-    assert dropped == {
-        "--enable-metrics", "--metrics-endpoint", "--metrics-labels", "--metrics-job-submit-latency-buckets",
-        "--metrics-job-start-latency-buckets", "--feature-gates",
-    }  # fmt: skip
+    assert dropped == {"--enable-metrics", "--metrics-endpoint", "--feature-gates"}
+    # read now (issue 19): Kubeflow's chart's defaults, its labels' default (app_type) included
+    assert params["metrics_labels"] == ["app_type"]
+    assert params["metrics_job_submit_latency_buckets"] == "0.5,1,2,4,8,16,32,64,128,256"
 
 
 def test_controller_start_serves_probes_where_the_spark_operator_did_unless_told() -> None:

@@ -47,6 +47,7 @@ from sparkfleet.operator.spark.app_status import (
     state_of,
     submitted,
 )
+from sparkfleet.operator.spark.driver_pdb import DriverPDBs
 from sparkfleet.operator.spark.lifecycle import Action, AppState
 from sparkfleet.operator.spark.observe import Snapshot, driver_among, observation_of, submitted_hash
 from sparkfleet.operator.spark.owner_refs import explain_refusal
@@ -118,6 +119,8 @@ class SparkApplicationController(BuiltController):
         clock: Callable[[], float] = time.time,
         executor_state_batch: float = EXECUTOR_STATE_BATCH_SECONDS,
         driver_grace: float = lifecycle.DRIVER_CREATION_GRACE_SECONDS,
+        default_ttl: float = 0.0,
+        driver_pdb: bool = False,
         pod_policy: PodPolicy = NO_POLICY,
         bounds: resource_bounds.Bounds | None = None,
         check_quotas: bool = True,
@@ -139,6 +142,8 @@ class SparkApplicationController(BuiltController):
         self.check_quotas = check_quotas
         self._quotas_forbidden: set[str] = set()  # namespaces whose quotas may not be listed: said once
         self.driver_grace = driver_grace  # a driver created this recently and not in the cache is waited for
+        self.default_ttl = default_ttl  # --default-time-to-live-seconds: of finished apps that set none
+        self.pdbs = DriverPDBs(client, driver_pdb)  # --enable-driver-pdb
         self.executor_state_batch = executor_state_batch
         self._executor_write_due: dict[
             NamespacedName, float
@@ -233,6 +238,9 @@ class SparkApplicationController(BuiltController):
         acted = await self.act(seen, decision, status, events)
         if not isinstance(acted, SparkApplicationStatus):
             return acted
+        await self.pdbs.converge(seen.raw, state_of(acted), bool(seen.app.spec.driver_pod_disruption_budget),
+                                 naming.driver_pod_name(seen.name, seen.app.spec.driver.pod_name,
+                                                        seen.app.spec.spark_conf))  # fmt: skip
         return await self.write(seen, decision, acted, events)
 
     async def observe(self, key: NamespacedName) -> Snapshot | Result | None:
@@ -245,6 +253,7 @@ class SparkApplicationController(BuiltController):
             self._executor_write_due.pop(key, None)
             self._pods_left.discard(key)
             self._next_pod_list.pop(key, None)
+            self.pdbs.forget(key)
             return None  # deleted: its pods follow by garbage collection
         echo = EchoWait(STALE_RECHECK_SECONDS).wait(
             self._unobserved.get(key), raw["metadata"].get("resourceVersion")
@@ -286,7 +295,14 @@ class SparkApplicationController(BuiltController):
         if driver_pod is not None and submitted_hash(driver_pod) is None:
             driver_pod = await self._adopt_foreign_driver(raw, driver_pod, current_hash)
         observation = observation_of(
-            app, status, state, driver_pod, current_hash, now=self.clock(), driver_grace=self.driver_grace
+            app,
+            status,
+            state,
+            driver_pod,
+            current_hash,
+            now=self.clock(),
+            driver_grace=self.driver_grace,
+            default_ttl=self.default_ttl,
         )
         return Snapshot(
             key=key,
@@ -353,6 +369,9 @@ class SparkApplicationController(BuiltController):
             created=parse_time(seen.raw["metadata"].get("creationTimestamp")),
             submitted=parse_time(new.get("lastSubmissionAttemptTime")),
             now=seen.observation.now,
+            labels=seen.raw["metadata"].get("labels"),
+            submission_attempts=int(new.get("submissionAttempts") or 0),
+            execution_attempts=int(new.get("executionAttempts") or 0),
         )
         for event in events:
             self.events.emit(seen.raw, event.type, event.reason, event.message)

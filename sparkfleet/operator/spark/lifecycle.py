@@ -17,7 +17,8 @@ reruns after success too. As the Spark Operator does, a retry waits a linear
 backoff, ``interval x submission attempts`` since the last submission attempt
 (``onFailureRetryInterval`` after a failed run, ``onSubmissionFailureRetryInterval``
 after a failed submission).
-Finished applications with ``timeToLiveSeconds`` are deleted when it expires.
+Finished applications with ``timeToLiveSeconds`` are deleted when it expires; one that sets none is
+deleted after the operator's default (``--default-time-to-live-seconds``), when there is one.
 
 Events carry the Spark Operator's reasons and messages (``SparkDriverRunning``, "Driver <pod> is
 running"; ``SparkApplicationFailed``, "SparkApplication <name> failed: <error>"; ...), so alerts and
@@ -112,6 +113,7 @@ class Observation:
     error_message: str = ""  # the status's errorMessage as it is
     suspend: bool = False  # spec.suspend
     driver_grace_seconds: float = DRIVER_CREATION_GRACE_SECONDS  # before a missing driver is not found
+    default_time_to_live_seconds: float = 0.0  # --default-time-to-live-seconds (0: none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,13 +249,23 @@ def decide(o: Observation) -> Decision:
             return _until_driver_gone(state)
         return Decision(AppState.SUBMITTED, actions=(Action.SUBMIT,), clear_run=True)
     if state in TERMINAL:
-        if o.time_to_live_seconds is None or o.termination_time is None:
+        ttl = effective_time_to_live(o.time_to_live_seconds, o.default_time_to_live_seconds)
+        if ttl is None or o.termination_time is None:
             return Decision(state)
-        wait = _remaining(o.termination_time, o.time_to_live_seconds, o.now)
+        wait = _remaining(o.termination_time, ttl, o.now)
         if wait > 0:
             return Decision(state, requeue_after=wait)
         return Decision(state, actions=(Action.DELETE_APP,))
     raise ValueError(f"unknown application state {state!r}")
+
+
+def effective_time_to_live(spec_seconds: float | None, default_seconds: float) -> float | None:
+    """The TTL a finished application is deleted after, as the Spark Operator resolves it: its own
+    ``spec.timeToLiveSeconds`` whenever set (0 or less: at once), else the operator's default when
+    above 0, else none (it stays). The spec is never changed."""
+    if spec_seconds is not None:
+        return spec_seconds
+    return default_seconds if default_seconds > 0 else None
 
 
 def _until_driver_gone(state: AppState) -> Decision:

@@ -73,6 +73,7 @@ def observation_of(
     *,
     now: float,
     driver_grace: float,
+    default_ttl: float = 0.0,
 ) -> Observation:
     """What :func:`lifecycle.decide` is given: the application's state and spec, its driver."""
     restart = app.spec.restart_policy
@@ -107,4 +108,5 @@ def observation_of(
         error_message=error_message_of(status),
         suspend=bool(app.spec.suspend),
         driver_grace_seconds=driver_grace,
+        default_time_to_live_seconds=default_ttl,
     )

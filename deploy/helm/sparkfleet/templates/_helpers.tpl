@@ -202,4 +202,9 @@ finalizers subresource, so this grant authorizes no request of its own.
 - apiGroups: [sparkoperator.k8s.io]
   resources: [sparkapplications/finalizers, scheduledsparkapplications/finalizers]
   verbs: [update]
+{{- if dig "driverPodDisruptionBudget" "enable" false .Values.controller }}
+- apiGroups: [policy]  # --enable-driver-pdb: the drivers' PodDisruptionBudgets (read, made, removed; not watched)
+  resources: [poddisruptionbudgets]
+  verbs: [get, create, delete]
+{{- end }}
 {{- end -}}
