@@ -547,7 +547,8 @@ def test_values_kubeflow_reads_but_sparkfleet_has_no_use_for_change_nothing() ->
     """Each accepted value (and each refused one at a value other than its default that is accepted),
     all loaded at once, renders exactly what Kubeflow's default file renders."""
     assert rendered(loaded("accepted", "refused")).docs == rendered(kubeflow_defaults()).docs
-    assert len([v for v in TABLE.values() if v.status == "accepted"]) > 50
+    # not vacuous: most values are accepted (fewer as features become mapped: 50 after issue 19)
+    assert len([v for v in TABLE.values() if v.status == "accepted"]) >= 40
 
 
 # -- refused ------------------------------------------------------------------------------------------
