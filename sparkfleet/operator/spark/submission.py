@@ -266,7 +266,8 @@ def _check_size(data: Obj) -> None:
         raise InvalidApplication(config_map_too_large(field, total))
 
 
-def _owner_reference(app: SparkApplication) -> Obj:
+def owner_reference(app: SparkApplication) -> Obj:
+    """The application as the controlling owner of an object it makes."""
     return {
         "apiVersion": API_VERSION,
         "kind": "SparkApplication",
@@ -718,7 +719,7 @@ def _driver_pod(
                 **_annotations(app, "driver"),
                 naming.ANNOTATION_SPEC_HASH: spec_hash(app),
             },
-            "ownerReferences": [_owner_reference(app)],
+            "ownerReferences": [owner_reference(app)],
         },
         "spec": pod_spec,
     }
@@ -792,7 +793,7 @@ def _ui_service(app: SparkApplication, submission_id: str, target: int) -> Obj:
         "namespace": app.metadata["namespace"],
         "labels": (options.service_labels if options else None)
         or {naming.LABEL_APP_NAME: app.metadata["name"], naming.LABEL_SUBMISSION_ID: submission_id},
-        "ownerReferences": [_owner_reference(app)],
+        "ownerReferences": [owner_reference(app)],
     }
     if options and options.service_annotations:
         metadata["annotations"] = options.service_annotations

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sparkfleet.api.sparkapplication import API_VERSION, DriverIngressConfiguration, SparkApplication
+from sparkfleet.api.sparkapplication import DriverIngressConfiguration, SparkApplication
 from sparkfleet.kube.resources import SERVICES, Resource
 from sparkfleet.operator.spark import naming
-from sparkfleet.operator.spark.submission import Submission, render
+from sparkfleet.operator.spark.submission import Submission, owner_reference, render
 from sparkfleet.operator.spark.validation import InvalidApplication
 
 Obj = dict[str, Any]
@@ -266,16 +266,6 @@ def ui_ingress_name(app_name: str) -> str:
     digest = hashlib.md5(preferred.encode(), usedforsecurity=False).hexdigest()[:8]
     return f"{app_name[:keep]}-{digest}-{UI_INGRESS_SUFFIX}"
 
-
-def owner_reference(app: SparkApplication) -> Obj:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "SparkApplication",
-        "name": app.metadata["name"],
-        "uid": app.metadata.get("uid", ""),
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 def resource_labels(app: SparkApplication, submission_id: str) -> dict[str, str]:
