@@ -267,7 +267,6 @@ def ui_ingress_name(app_name: str) -> str:
     return f"{app_name[:keep]}-{digest}-{UI_INGRESS_SUFFIX}"
 
 
-
 def resource_labels(app: SparkApplication, submission_id: str) -> dict[str, str]:
     """The labels the Spark Operator gives what it creates for an application."""
     return {naming.LABEL_APP_NAME: app.metadata["name"], naming.LABEL_SUBMISSION_ID: submission_id}
