@@ -238,9 +238,7 @@ class SparkApplicationController(BuiltController):
         acted = await self.act(seen, decision, status, events)
         if not isinstance(acted, SparkApplicationStatus):
             return acted
-        await self.pdbs.converge(seen.raw, state_of(acted), bool(seen.app.spec.driver_pod_disruption_budget),
-                                 naming.driver_pod_name(seen.name, seen.app.spec.driver.pod_name,
-                                                        seen.app.spec.spark_conf))  # fmt: skip
+        await self.pdbs.converge(seen.raw, seen.app.spec, state_of(acted))
         return await self.write(seen, decision, acted, events)
 
     async def observe(self, key: NamespacedName) -> Snapshot | Result | None:

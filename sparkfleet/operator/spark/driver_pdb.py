@@ -26,6 +26,7 @@ import logging
 from typing import Any
 
 from sparkfleet.api.resource import Resource
+from sparkfleet.api.sparkapplication import SparkApplicationSpec
 from sparkfleet.kube import ApiError, KubeClient
 from sparkfleet.kube.errors import ignore_not_found
 from sparkfleet.kube.keys import NamespacedName
@@ -98,13 +99,17 @@ class DriverPDBs:
     def forget(self, key: NamespacedName) -> None:
         self._converged.pop(key, None)
 
-    async def converge(self, app: dict[str, Any], state: AppState, opted_in: bool, driver_name: str) -> None:
-        want = wanted(self.enabled, opted_in, state)
+    async def converge(self, app: dict[str, Any], spec: SparkApplicationSpec, state: AppState) -> None:
+        """``app`` as read, ``spec`` its parsed spec, ``state`` the state the reconcile leads to."""
+        want = wanted(self.enabled, bool(spec.driver_pod_disruption_budget), state)
+        if want is None:
+            return  # off, or a state that leaves the budget as it is: no name to work out
         meta = app["metadata"]
         uid = meta.get("uid") or ""
         key = NamespacedName(meta["namespace"], meta["name"])
-        if want is None or not uid or self._converged.get(key) == (uid, want):
+        if not uid or self._converged.get(key) == (uid, want):
             return
+        driver_name = naming.driver_pod_name(meta["name"], spec.driver.pod_name, spec.spark_conf)
         try:
             if want:
                 await self._create(app, driver_name)
