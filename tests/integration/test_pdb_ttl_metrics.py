@@ -11,7 +11,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from sparkfleet.api import SPARK_APPLICATIONS
-from sparkfleet.kube import ApiError, KubeClient
+from sparkfleet.kube import KubeClient
+from sparkfleet.kube.errors import ignore_not_found
 from sparkfleet.operator.spark import metrics
 from sparkfleet.operator.spark.controller import SparkApplicationController
 from sparkfleet.operator.spark.driver_pdb import PODDISRUPTIONBUDGETS
@@ -43,13 +44,10 @@ async def ttl_operator(
 
 
 async def gone(kube: KubeClient, namespace: str, name: str) -> bool:
-    try:
+    with ignore_not_found():
         await kube.get(SPARK_APPLICATIONS, name, namespace)
-    except ApiError as exc:
-        if exc.is_not_found:
-            return True
-        raise
-    return False
+        return False
+    return True
 
 
 @pytest.mark.usefixtures("ttl_operator")
@@ -82,13 +80,9 @@ async def pdb_operator(
 
 
 async def budget(kube: KubeClient, namespace: str, name: str) -> dict[str, Any] | None:
-    try:
-        found: dict[str, Any] = await kube.get(PODDISRUPTIONBUDGETS, name, namespace)
-    except ApiError as exc:
-        if exc.is_not_found:
-            return None
-        raise
-    return found
+    with ignore_not_found():
+        return await kube.get(PODDISRUPTIONBUDGETS, name, namespace)
+    return None
 
 
 @pytest.mark.usefixtures("pdb_operator")
