@@ -110,7 +110,10 @@ async def test_the_plugin_takes_the_namespace_of_the_current_context(
     assert gold == {
         "name": "gold", "phase": "Unassigned", "holder": None, "desired": None, "pin": "member-0",
         "age_seconds": None, "objects": 0, "queued": 0,
-        "scope": {"namespaces": ["team-gold"], "all_namespaces": False, "except_namespaces": [], "selector": None},
+        "scope": {
+            "namespaces": ["team-gold"], "all_namespaces": False, "except_namespaces": [], "selector": None,
+            "namespace_selector": None,
+        },
     }  # fmt: skip
 
     # `sparkfleet shards` reads the context's namespace too
