@@ -354,6 +354,7 @@ class Coordinator:
         self._weights: dict[str, int] | None = None
         self._weighed_at = 0.0
         self._first_seen: dict[str, float] = {}  # member -> when this coordinator first saw it alive
+        self._other_specs: dict[str, tuple[str, SparkFleetSpec | None]] = {}  # fleet -> (version, spec)
 
     def _plan_weights(self, inputs: Inputs) -> dict[str, int]:
         current = _objects(inputs)
@@ -382,11 +383,14 @@ class Coordinator:
             if shard.name in member.refused:
                 refused |= set(shard.namespaces or ()) | ({"*"} if shard.catch_all else set())
         if spec is not None:
-            for other in member.other_fleet_objects():
+            others = member.other_fleet_objects()
+            if len(self._other_specs) > len(others):  # fleets deleted since: forget them
+                names = {f"{o['metadata'].get('namespace')}/{o['metadata']['name']}" for o in others}
+                self._other_specs = {k: v for k, v in self._other_specs.items() if k in names}
+            for other in others:
                 meta = other["metadata"]
-                try:
-                    other_spec = SparkFleetSpec.model_validate(other.get("spec") or {})
-                except ValidationError:
+                other_spec = self._spec_of(other)
+                if other_spec is None:
                     continue
                 both = [ns for ns in overlapping_namespaces(spec, other_spec) if ns not in refused]
                 if both:
@@ -428,6 +432,20 @@ class Coordinator:
             newcomers=self._newcomers(member.members()),
             suspects=self._suspects(member.members()),
         )
+
+    def _spec_of(self, fleet: dict[str, Any]) -> SparkFleetSpec | None:
+        """Another fleet's spec (None if invalid), validated once per resourceVersion."""
+        meta = fleet["metadata"]
+        key, version = f"{meta.get('namespace')}/{meta['name']}", meta.get("resourceVersion") or ""
+        hit = self._other_specs.get(key)
+        if hit is not None and version and hit[0] == version:
+            return hit[1]
+        try:
+            spec: SparkFleetSpec | None = SparkFleetSpec.model_validate(fleet.get("spec") or {})
+        except ValidationError:
+            spec = None
+        self._other_specs[key] = (version, spec)
+        return spec
 
     def _newcomers(self, members: list[tuple[MemberLease, bool]]) -> frozenset[str]:
         """The live members first seen less than a lease duration ago, on this coordinator's clock."""

@@ -19,8 +19,9 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -76,6 +77,42 @@ def coordinator_lease_name(fleet: str) -> str:
 
 def fleet_selector(fleet: str) -> str:
     return f"{LABEL_FLEET}={fleet}"
+
+
+T = TypeVar("T")
+
+
+class ParsedByVersion(Generic[T]):
+    """Parses each Lease once per resourceVersion.
+
+    A member looks at every Lease of its fleet on every wake, and each member renews every retry
+    period, so most wakes change one Lease of many: parsing them all again each time was a sixth
+    of an idle member's CPU. :meth:`all` parses a whole listing and keeps only its Leases, so the
+    cache stays the size of the fleet.
+    """
+
+    def __init__(self, parse: Callable[[dict[str, Any]], T]) -> None:
+        self._parse = parse
+        self._parsed: dict[str, tuple[str, T]] = {}
+
+    def __call__(self, lease: dict[str, Any]) -> T:
+        meta = lease.get("metadata") or {}
+        name, version = meta.get("name") or "", meta.get("resourceVersion")
+        hit = self._parsed.get(name)
+        if hit is not None and version and hit[0] == version:
+            return hit[1]
+        value = self._parse(lease)
+        if version:
+            self._parsed[name] = (version, value)
+        return value
+
+    def all(self, leases: list[dict[str, Any]]) -> list[T]:
+        """``leases`` parsed, in order; the cache keeps these Leases only."""
+        values = [self(lease) for lease in leases]
+        if len(self._parsed) > len(leases):
+            names = {(lease.get("metadata") or {}).get("name") for lease in leases}
+            self._parsed = {name: hit for name, hit in self._parsed.items() if name in names}
+        return values
 
 
 @dataclass(frozen=True, slots=True)

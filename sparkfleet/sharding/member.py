@@ -62,6 +62,7 @@ from sparkfleet.sharding.leases import (
     ROLE_SHARD,
     ExpiryClock,
     MemberLease,
+    ParsedByVersion,
     ShardLease,
     coordinator_lease_name,
     fleet_labels,
@@ -180,11 +181,13 @@ class FleetMember:
         self.shards: dict[str, ShardDef] = {}
         self.problems: list[Problem] = []
         self.refused: dict[str, str] = {}
+        """Shards not served because another fleet claimed their namespaces first: shard -> why."""
         self._claims: dict[str, tuple[str, FleetClaim | None]] = {}
         # What the last _load_spec compiled from: the fleet's and the other fleets' resourceVersions
         # and the shards served (waiting shards depend on them); the same inputs compile the same.
         self._spec_inputs: tuple[str, tuple[tuple[str, str], ...], frozenset[str]] | None = None
-        """Shards not served because another fleet claimed their namespaces first: shard -> why."""
+        self._member_parse = ParsedByVersion(MemberLease.parse)
+        self._shard_parse = ParsedByVersion(ShardLease.parse)
         self.serving: dict[str, str] = {}
         """Shards served now: name -> the fingerprint of the definition served."""
         self.served_defs: dict[str, ShardDef] = {}  # the definition each served shard was claimed with
@@ -224,7 +227,7 @@ class FleetMember:
         return self.leases.store.get(f"{self.namespace}/{shard_lease_name(self.fleet, shard)}")
 
     def member_leases(self) -> list[MemberLease]:
-        return [MemberLease.parse(obj) for obj in self.leases.store.list() if is_member_lease(obj)]
+        return self._member_parse.all([obj for obj in self.leases.store.list() if is_member_lease(obj)])
 
     def is_alive(self, member: MemberLease) -> bool:
         return bool(member.holder) and not self.expiry.expired(member.name, member.duration)
@@ -634,13 +637,15 @@ class FleetMember:
 
     def shard_holdings(self) -> dict[str, Holding]:
         """Every shard Lease of the fleet in the cache, by shard."""
-        holdings = {}
-        for obj in self.leases.store.list():
-            if (obj["metadata"].get("labels") or {}).get(LABEL_ROLE) != ROLE_SHARD:
-                continue
-            lease = ShardLease.parse(obj)
-            holdings[lease.shard] = Holding(lease.holder, lease.acquired, lease.definition)
-        return holdings
+        shard_leases = [
+            obj
+            for obj in self.leases.store.list()
+            if (obj["metadata"].get("labels") or {}).get(LABEL_ROLE) == ROLE_SHARD
+        ]
+        return {
+            lease.shard: Holding(lease.holder, lease.acquired, lease.definition)
+            for lease in self._shard_parse.all(shard_leases)
+        }
 
     def _gone(self, holders: set[str]) -> frozenset[str]:
         """The holders whose member Lease is released, or expired as this member judges it."""
@@ -654,7 +659,7 @@ class FleetMember:
                 if self.expiry.expired(member_name, self.timing.duration):
                     gone.add(holder)
                 continue
-            member = MemberLease.parse(obj)
+            member = self._member_parse(obj)
             if not member.holder or self.expiry.expired(member_name, member.duration):
                 gone.add(holder)
         return frozenset(gone)
@@ -949,7 +954,7 @@ class FleetMember:
         for name in self.shards:
             obj = self.shard_lease(name)
             if obj is not None:
-                leases[name] = ShardLease.parse(obj)
+                leases[name] = self._shard_parse(obj)
         return leases
 
     def members(self) -> list[tuple[MemberLease, bool]]:
