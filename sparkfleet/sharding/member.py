@@ -82,8 +82,8 @@ from sparkfleet.sharding.membercore import (
     Unwarm,
     View,
     Warm,
+    claim_blockers,
     decide,
-    stale_holdings,
 )
 from sparkfleet.sharding.planner import Member, Shard, plan
 from sparkfleet.sharding.shards import (
@@ -746,7 +746,13 @@ class FleetMember:
             return  # fenced meanwhile: claim again once renewed
         # Rule 4, confirmed with a quorum read now that our claim is written: of two members
         # claiming under different definitions, the later one sees the earlier one's Lease.
-        blockers = await self._quorum_barrier(shard.name)
+        blockers = await self._quorum_barrier(shard.name, definition)
+        if blockers == [shard.name]:
+            log.info(
+                "not serving a claimed shard: the fleet's spec changed during the claim",
+                extra={"fleet": self.fleet, "member": self.identity, "shard": shard.name},
+            )
+            return  # the next pass rescopes it, or hands it back if the spec has no such shard
         if blockers:
             self._held_off[shard.name] = self.clock() + self.timing.retry_period
             log.info(
@@ -782,8 +788,9 @@ class FleetMember:
             extra["handoff_s"] = round(took, 3)
         log.info("serving shard", extra=extra)
 
-    async def _quorum_barrier(self, shard: str) -> list[str]:
-        """The shards that keep ``shard`` from being served, judged on a fresh (quorum) list of the Leases."""
+    async def _quorum_barrier(self, shard: str, definition: str) -> list[str]:
+        """The shards that keep our claim of ``shard`` (under ``definition``) from being served, judged
+        on a fresh (quorum) list of the Leases and the spec as it is now."""
         items, _ = await self.client.list_all(
             LEASES, self.namespace, label_selector=f"{fleet_selector(self.fleet)},{LABEL_ROLE}={ROLE_SHARD}"
         )
@@ -793,8 +800,7 @@ class FleetMember:
             leases[lease.shard] = Holding(lease.holder, lease.acquired, lease.definition)
         shards = {name: s.fingerprint for name, s in self.shards.items()}
         live = {identity: m.draining for identity, m in self.live_members().items()}
-        stale = stale_holdings(self.identity, shards, leases, live, dict(self.serving))
-        return [name for name in stale if name != shard]
+        return claim_blockers(self.identity, shards, leases, live, dict(self.serving), shard, definition)
 
     async def _still_expired(self, holder: str) -> bool:
         """Confirms with a quorum read that ``holder``'s Lease really has not changed.

@@ -167,6 +167,24 @@ def stale_holdings(
     return stale
 
 
+def claim_blockers(
+    identity: str,
+    shards: Mapping[str, str],
+    leases: Mapping[str, Holding],
+    live: Mapping[str, bool],
+    serving: Mapping[str, str],
+    shard: str,
+    definition: str,
+) -> list[str]:
+    """What keeps a claim of ``shard`` under ``definition`` from being served, judged once the claim
+    is written (rule 4, on a quorum read): the other shards held under an old definition, and the
+    claimed shard itself when the spec changed while the claim was on its way (the shard is gone, or
+    defined otherwise). Serving such a claim would serve namespaces the current spec gives to a
+    shard another member may already serve; the next pass hands it off or rescopes it instead."""
+    others = [name for name in stale_holdings(identity, shards, leases, live, serving) if name != shard]
+    return others if shards.get(shard) == definition else [shard, *others]
+
+
 def barrier(view: View, shard: str) -> list[str]:
     """The shards that keep ``shard`` from being served now (rule 4): empty when it may be."""
     stale = stale_holdings(view.identity, view.shards, view.leases, view.live, view.serving)
