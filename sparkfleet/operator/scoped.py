@@ -230,18 +230,16 @@ class ScopedController:
     def drop_all(self) -> None:
         """Fences this controller now: no reconcile starts, every running one is cancelled.
 
-        The watches are stopped in the background; nothing here waits.
+        The caches stay, every gate closed, as :meth:`prepare_scope` leaves them: serving a scope
+        again only opens its gate, and :meth:`unprepare_scope` drops one that is not coming back.
+        Nothing here waits.
         """
-        names = self.primary.scopes()  # open or warming: every scope has primary informers
         self._open.clear()
         for tasks in self._running.values():
             for task in tasks.values():
                 task.cancel()
         self.controller.queue.discard(lambda _key: True)
         self._not_before.clear()
-        informers = [informer for name in names for informer in self._forget(name)]
-        if informers:
-            self._in_background(self._stop(informers))
 
     def secondary(self, index: int) -> ScopedInformers:
         return self._secondaries[index][0]

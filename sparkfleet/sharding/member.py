@@ -560,15 +560,20 @@ class FleetMember:
         self._member_lease = await self.client.replace(LEASES, body)  # CAS on resourceVersion
 
     def _fence(self) -> None:
-        """Could not renew in time: stop every shard at once; claim them anew once renewed."""
+        """Could not renew in time: stop every shard at once; claim them anew once renewed.
+
+        Their caches stay, gates closed, as if warmed for a hand-off: a member starved of CPU
+        that missed its deadline would otherwise list everything again the moment it renews,
+        and miss the next deadline doing so.
+        """
         self.fenced = True
         self._epoch += 1
         self.host.drop_all()
         for task in self._busy.values():
             task.cancel()
         lost = sorted(self.serving)
+        self.warming.update(self.serving)
         self.serving.clear()
-        self.warming.clear()
         metrics.FENCED.inc()
         metrics.SHARDS_HELD.labels(self.fleet, self.identity).set(0)
         log.error(

@@ -24,7 +24,11 @@ The rules are the sharding protocol's (docs/architecture.md):
 Hand-off: our Lease, and the coordinator wants another live member (not
 draining, unless we are shutting down): :class:`HandOff`. Shards on their
 way to us are warmed (:class:`Warm`) and unwarmed when they are not coming
-(:class:`Unwarm`). A shard removed from the spec is handed to nobody (released).
+(:class:`Unwarm`). A claim serves from the caches it finds, so caches warmed
+for another definition are unwarmed before any claim. A fenced member's
+shards stay warm (their gates closed): once renewed it serves again without
+listing everything anew. A shard removed from the spec is handed to nobody
+(released).
 """
 
 from __future__ import annotations
@@ -203,8 +207,8 @@ def reason(view: View, shard: str, target: str) -> str:
 
 def decide(view: View) -> list[Action]:
     """The actions the member should start now (at most one per shard, none for busy shards)."""
-    if not view.fresh:
-        return [Fence()] if view.serving or view.warming else []
+    if not view.fresh:  # warm caches stay: they reconcile nothing, and spare a re-list once renewed
+        return [Fence()] if view.serving else []
     actions: list[Action] = []
     me = view.identity
     for name, definition in sorted(view.shards.items()):
@@ -224,10 +228,14 @@ def decide(view: View) -> list[Action]:
                     actions.append(Rescope(name, definition))
             elif lease.acquired and lease.definition != definition:
                 actions.append(Rescope(name, definition))  # recorded before anyone waits on it
+            elif view.warming.get(name, definition) != definition:
+                actions.append(Unwarm(name))  # warmed for another definition: not what a claim may serve
             elif not view.shutting_down and not barrier(view, name):
                 actions.append(Claim(name, "resume" if lease.acquired else "handoff", definition))
         elif name in view.serving:
             actions.append(Stop(name, holder))
+        elif coming and view.warming.get(name, definition) != definition:
+            actions.append(Unwarm(name))
         elif coming and takeable(view, name) and not barrier(view, name):
             actions.append(Claim(name, "failover" if holder else "assigned", definition))
         elif coming and view.warming.get(name) != definition:

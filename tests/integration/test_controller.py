@@ -11,9 +11,12 @@ from collections import Counter
 from prometheus_client import REGISTRY
 
 from sparkfleet.kube import Informer, InformerEvent, KubeClient
+from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.resources import CONFIGMAPS
+from sparkfleet.kube.scope import Scope
 from sparkfleet.operator.controller import Controller, Result
 from sparkfleet.operator.ratelimiters import ItemExponentialFailureRateLimiter
+from sparkfleet.operator.scoped import ScopedController
 from tests.support import configmap, eventually
 
 
@@ -153,3 +156,44 @@ async def test_a_mapper_routes_events_to_the_owner_key(kube: KubeClient, namespa
         assert reconciled == {f"{namespace}/parent-app"}
     finally:
         await controller.stop()
+
+
+async def test_a_fenced_scope_keeps_its_caches_and_serves_again_without_listing_anew(
+    kube: KubeClient, namespace: str
+) -> None:
+    """A member that missed its renew deadline fences (drop_all): nothing is reconciled, but the
+    watches stay, so serving the shard again opens its gate instead of listing it all again."""
+    await kube.create(CONFIGMAPS, configmap("before", namespace))
+    seen: Counter[NamespacedName] = Counter()
+
+    async def reconcile(key: NamespacedName) -> Result | None:
+        seen[key] += 1
+        return None
+
+    scoped = ScopedController(kube, f"fence-{namespace}", reconcile, CONFIGMAPS)
+    scope = Scope.namespaces("s", [namespace])
+    await scoped.start()
+    try:
+        await scoped.add_scope(scope, sync_timeout=10)
+        before, during = NamespacedName(namespace, "before"), NamespacedName(namespace, "during")
+        await eventually(lambda: seen[before] >= 1, what="served", interval=0.02)
+        informers = scoped._informers_of("s")
+
+        scoped.drop_all()
+        assert scoped.scopes == []
+        await kube.create(CONFIGMAPS, configmap("during", namespace))
+        await eventually(lambda: scoped.primary.keys("s") and during in scoped.primary.keys("s"),
+                         what="the kept watch sees a new object", interval=0.02)  # fmt: skip
+        assert scoped.controller.queue.count(lambda _key: True) == 0  # gate closed: seen, never queued
+        assert seen[during] == 0
+
+        await scoped.add_scope(scope, sync_timeout=10)
+        assert scoped._informers_of("s") == informers  # the same watches: no list
+        await eventually(lambda: seen[during] >= 1, what="served again", interval=0.02)
+
+        scoped.drop_all()
+        await scoped.unprepare_scope("s")  # not coming back: the caches go
+        assert scoped._informers_of("s") == []
+        assert all(informer._task is None for informer in informers)  # stopped
+    finally:
+        await scoped.stop()

@@ -70,6 +70,7 @@ class RecordingHost:
         self.drops.append(time.monotonic())
         for name in list(self.serving):
             self._stop(name)
+            self.warmed.add(name)  # the real host keeps the caches, gates closed
 
     def objects(self, name: str) -> int:
         return 1
@@ -170,12 +171,15 @@ async def test_a_member_that_cannot_renew_stops_at_once_and_its_shards_move(
         assert fenced_after <= a.timing.renew_deadline + 0.5, fenced_after  # renewed at most a retry ago
         assert not a.serving
         assert not a_host.serving
+        assert a_host.warmed >= held_by_a
+        assert set(a.warming) >= held_by_a
         took = await until(lambda: set(b.serving) >= held_by_a, 15, "b takes a's shards")
         print(f"\nfenced {fenced_after:.2f}s after the cut; b served a's shards {took:.2f}s after the fence")
         assert a_host.drops[0] - cut_at + took <= a.timing.duration + 4
 
         proxy.heal()  # a renews, joins again, and the over-bound b hands some shards back gracefully
         await until(lambda: bool(a.serving) and len(a.serving) + len(b.serving) == 4, 20, "a serves again")
+        await until(lambda: not a_host.warmed & set(b.serving), 10, "a drops the caches of b's shards")
         assert registry.violations == []
     finally:
         await stop_all(members)

@@ -55,8 +55,18 @@ def test_not_fresh_while_serving_fences() -> None:
     assert decide(view(fresh=False, serving={"s": A}, leases={"s": held(ME)})) == [Fence()]
 
 
-def test_not_fresh_while_warming_fences() -> None:
-    assert decide(view(fresh=False, warming={"s": A})) == [Fence()]
+def test_not_fresh_while_only_warming_keeps_the_warm_caches() -> None:
+    """Warm caches reconcile nothing (a fenced member's shards are kept warm): no fence for them."""
+    assert decide(view(fresh=False, warming={"s": A})) == []
+
+
+def test_caches_warmed_for_another_definition_are_dropped_before_a_claim() -> None:
+    assert decide(view(shards={"s": B}, warming={"s": A}, desired={"s": ME})) == [Unwarm("s")]
+    resumed = view(shards={"s": B}, warming={"s": A}, leases={"s": held(ME, B)})
+    assert decide(resumed) == [Unwarm("s")]  # a fenced member's own shard, redefined meanwhile
+    assert decide(view(shards={"s": A}, warming={"s": A}, leases={"s": held(ME, A)})) == [
+        Claim("s", "resume", A)
+    ]
 
 
 def test_not_fresh_and_idle_does_nothing() -> None:
