@@ -47,6 +47,18 @@ COLUMNS = [
 ]
 
 
+async def until_quiet(members: list[Instance], timeout: float = 120.0) -> None:
+    """Until no member has sent a GET for three seconds: the shards are assigned before their
+    caches are listed and watched, and that start-up is not upkeep."""
+    deadline, last, still = time.monotonic() + timeout, None, 0
+    while still < 3 and time.monotonic() < deadline:
+        await asyncio.sleep(1.0)
+        await asyncio.gather(*(m.scrape() for m in members))
+        gets = [m.requests_by_verb().get("GET", 0.0) for m in members]
+        still = still + 1 if gets == last else 0
+        last = gets
+
+
 async def one_run(
     instances: int, namespaces: int, seconds: float, lease: tuple[int, int, int]
 ) -> dict[str, Any]:
@@ -62,7 +74,7 @@ async def one_run(
             for member in members:
                 await member.start(cp.kubeconfig, FLEET, FLEET_NAMESPACE, 10)
             await until_settled(client, {m.identity for m in members}, 120, members)
-            await asyncio.gather(*(m.scrape() for m in members))
+            await until_quiet(members)
             for member in members:
                 member.mark_workload_start()
             started = time.monotonic()
@@ -79,13 +91,17 @@ async def one_run(
                 await member.terminate()
             await client.close()
     cpu = {m.identity: round(m.usage.workload_cpu_seconds, 3) for m in members}
-    requests = {m.identity: sum(m.requests_by_verb().values()) for m in members}
+    by_verb = {m.identity: {v: n for v, n in sorted(m.requests_by_verb().items()) if n} for m in members}
+    requests = {identity: sum(verbs.values()) for identity, verbs in by_verb.items()}
     total = sum(cpu.values())
     return {
         "instances": instances,
         "shards": namespaces,
         "seconds": round(elapsed, 1),
-        "per_instance": {m: {"cpu_seconds": cpu[m], "api_requests": requests[m]} for m in cpu},
+        "per_instance": {
+            m: {"cpu_seconds": cpu[m], "api_requests": requests[m], "requests_by_verb": by_verb[m]}
+            for m in cpu
+        },
         "cpu_seconds_total": round(total, 2),
         "cpu_per_member_minute": round(total / instances / elapsed * 60, 3),
         "requests_per_member_minute": round(sum(requests.values()) / instances / elapsed * 60, 1),
