@@ -35,6 +35,7 @@ from sparkfleet.api.sparkapplication import (
     SparkPodSpec,
 )
 from sparkfleet.operator.spark import naming, routing
+from sparkfleet.operator.spark.batch.model import BatchPlan
 from sparkfleet.operator.spark.metrics_defaults import DEFAULT_METRICS_PROPERTIES, DEFAULT_PROMETHEUS_CONFIG
 from sparkfleet.operator.spark.pod_security import harden
 from sparkfleet.operator.spark.units import (
@@ -135,12 +136,16 @@ def render(
     ui_service: bool = True,
     routing_keys: Iterable[str] = (),
     extra_conf: Mapping[str, str] | None = None,
+    batch: BatchPlan | None = None,
 ) -> Submission:
     """The objects of one submission. ``routing_keys``: the label keys that route objects to the
     fleet's members (see :mod:`sparkfleet.operator.spark.routing`); the pods carry the application's
     values of them whatever the driver's and executors' own labels say. ``extra_conf``: Spark properties
-    the operator adds where ``spec.sparkConf`` sets none (the UI Ingress's ``spark.ui.proxyBase``)."""
+    the operator adds where ``spec.sparkConf`` sets none (the UI Ingress's ``spark.ui.proxyBase``).
+    ``batch``: what the pods carry for their batch scheduler (:mod:`.batch`)."""
     validate(app)
+    if batch is not None:
+        app = batch.applied_to(app)
     name = app.metadata["name"]
     namespace = app.metadata["namespace"]
     spec = app.spec
@@ -578,7 +583,8 @@ def _pod_fields(app: SparkApplication, pod_spec: SparkPodSpec) -> Obj:
         ("tolerations", pod_spec.tolerations),
         ("affinity", pod_spec.affinity),
         ("securityContext", pod_spec.pod_security_context),
-        ("schedulerName", pod_spec.scheduler_name or (app.spec.batch_scheduler or None)),
+        # spec.batchScheduler over the pod's own, as Kubeflow's webhook sets it (see batch.plan)
+        ("schedulerName", app.spec.batch_scheduler or pod_spec.scheduler_name or None),
         ("hostNetwork", pod_spec.host_network),
         ("dnsConfig", pod_spec.dns_config),
         ("terminationGracePeriodSeconds", pod_spec.termination_grace_period_seconds),
