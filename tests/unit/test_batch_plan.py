@@ -14,7 +14,7 @@ from sparkfleet.operator.spark import naming
 from sparkfleet.operator.spark.batch import resources, yunikorn
 from sparkfleet.operator.spark.batch.model import BatchOptions, BatchRefused
 from sparkfleet.operator.spark.batch.plan import plan_for
-from sparkfleet.operator.spark.submission import parse_properties, render
+from sparkfleet.operator.spark.submission import parse_properties, render, spec_hash
 from tests.examples import manifests
 
 UID = "11111111-2222-3333-4444-555555555555"
@@ -235,12 +235,13 @@ def test_plan_labels_never_add_labels_spark_reserves_on_executors() -> None:
     assert not labels & naming.SPARK_RESERVED_LABELS
 
 
-def test_planning_does_not_change_the_application() -> None:
+def test_planning_does_not_change_the_application_nor_its_spec_hash() -> None:
     app = pi(batchScheduler="volcano")
     before = app.to_kube()
     plan = plan_for(app, ON)
-    render(app, SID, batch=plan)
+    sub = render(app, SID, batch=plan)
     assert app.to_kube() == before
+    assert sub.driver_pod["metadata"]["annotations"][naming.ANNOTATION_SPEC_HASH] == spec_hash(app)
 
 
 def yaml_template(sub: Any) -> dict[str, Any]:

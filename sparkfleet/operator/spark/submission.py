@@ -144,6 +144,7 @@ def render(
     the operator adds where ``spec.sparkConf`` sets none (the UI Ingress's ``spark.ui.proxyBase``).
     ``batch``: what the pods carry for their batch scheduler (:mod:`.batch`)."""
     validate(app)
+    given = app  # the spec hash is the application's, not of what the batch plan adds to its pods
     if batch is not None:
         app = batch.applied_to(app)
     name = app.metadata["name"]
@@ -212,6 +213,8 @@ def render(
     }
     _check_size(config_map["data"])
     driver_pod = _driver_pod(app, driver_name, driver_labels, app_id, submission_id, config_map_name, jvm, ui)
+    if given is not app:
+        driver_pod["metadata"]["annotations"][naming.ANNOTATION_SPEC_HASH] = spec_hash(given)
     if pod_routing:
         driver_meta = driver_pod["metadata"]
         driver_meta["labels"] = routing.enforce(driver_meta["labels"], pod_routing)  # its template's too
