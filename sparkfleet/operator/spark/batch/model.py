@@ -35,8 +35,8 @@ class BatchOptions:
     def __post_init__(self) -> None:
         if self.enabled and self.default and self.default not in self.names:
             raise ValueError(
-                f"--default-batch-scheduler: {self.default!r} is not a batch scheduler: "
-                f"use {' or '.join(self.names)} (kube-scheduler profiles are named by --kube-scheduler-names)"
+                f"--default-batch-scheduler: {self.default!r} is not a batch scheduler: one of "
+                f"{', '.join(self.names)} (kube-scheduler profiles are named by --kube-scheduler-names)"
             )
 
     @property
