@@ -130,6 +130,11 @@ def run_command(ctx: typer.Context, **values: object) -> None:
         given.election.lease  # noqa: B018  (read: refuses timings that do not fit together)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--leader-election-*") from exc
+    try:
+        given.controller.batch  # noqa: B018  (read: refuses a default that is not a batch scheduler)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     conflict = modes.conflict(
         fleet=given.election.fleet,
         leader_elect=given.election.leader_elect,

@@ -142,6 +142,7 @@ def _controllers(
             driver_grace=options.driver_grace,
             default_ttl=options.default_ttl,
             driver_pdb=options.driver_pdb,
+            batch=options.batch,
             ui_service=options.ui_service,
             ingress=options.ingress,
             pod_policy=PodPolicy(

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 # Go booleans: --x, --x=true, --x=false.
 BOOLEANS = {"--leader-election": "--leader-elect", "--enable-ui-service": "--enable-ui-service",
-            "--enable-driver-pdb": "--enable-driver-pdb"}  # fmt: skip
+            "--enable-driver-pdb": "--enable-driver-pdb",
+            "--enable-batch-scheduler": "--enable-batch-scheduler"}  # fmt: skip
 ZAP_LEVELS = {"debug": "debug", "info": "info", "warn": "warning", "error": "error", "dpanic": "error",
               "panic": "error", "fatal": "error"}  # fmt: skip
 ZAP_ENCODERS = {"json": "json", "console": "text"}
@@ -36,9 +37,6 @@ DROPPED = {
     "--enable-http2": "metrics are served over plain HTTP/1.1",
     "--cache-sync-timeout": "caches are waited for as long as the API server answers (--startup-timeout "
     "bounds the wait for an API server that does not)",
-    "--enable-batch-scheduler": "not supported yet: batch schedulers are ignored",
-    "--kube-scheduler-names": "not supported yet: batch schedulers are ignored",
-    "--default-batch-scheduler": "not supported yet: batch schedulers are ignored",
     "--metric-tls-min-version": "metrics are served over plain HTTP",
     "--metric-tls-cipher-suites": "metrics are served over plain HTTP",
     "--feature-gates": "no feature gates here (no spark-defaults.conf loading, no partial restarts)",
@@ -51,9 +49,7 @@ HEALTH_PROBE_DEFAULT = ":8081"  # the Spark Operator's: its chart's probes ask t
 # Read here and rewritten (the rest of sparkfleet's and Kubeflow's shared flags pass through as given).
 REWRITTEN = frozenset({"--namespaces", "--zap-log-level", "--zap-encoder"})
 # Dropped Go booleans: a value of theirs comes with '=' only, never as the next argument.
-_DROPPED_BOOLEANS = frozenset(
-    {"--enable-metrics", "--secure-metrics", "--enable-http2", "--enable-batch-scheduler", "--zap-devel"}
-)
+_DROPPED_BOOLEANS = frozenset({"--enable-metrics", "--secure-metrics", "--enable-http2", "--zap-devel"})
 _TAKES_VALUE = (REWRITTEN | set(DROPPED)) - _DROPPED_BOOLEANS
 
 

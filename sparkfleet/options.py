@@ -25,6 +25,7 @@ from sparkfleet import flags
 if TYPE_CHECKING:
     from sparkfleet.kube.config import Connection
     from sparkfleet.kube.lease import LeaseTiming
+    from sparkfleet.operator.spark.batch.model import BatchOptions
     from sparkfleet.operator.spark.bounds import Bounds
     from sparkfleet.operator.spark.web_ui import IngressOptions
 
@@ -208,6 +209,21 @@ class ControllerOptions:
         "A PodDisruptionBudget for the drivers of applications that ask for one.  [default: false]",
         show_default=False,
     )  # fmt: skip
+    batch_enabled: bool = flag(
+        "enable_batch_scheduler", bool, False,
+        "Drive the batch schedulers applications name (Volcano, YuniKorn, coscheduling).  [default: false]",
+        show_default=False,
+    )  # fmt: skip
+    default_batch_scheduler: str = flag(
+        "default_batch_scheduler", str, "",
+        "The batch scheduler of applications that name none: volcano, yunikorn, or a --kube-scheduler-names.",
+        metavar="NAME",
+    )  # fmt: skip
+    kube_scheduler_names: tuple[str, ...] = flag(
+        "kube_scheduler_names", list[str] | None, None,
+        "kube-scheduler profiles with the coscheduling plugin, for spec.batchScheduler (comma-separate).",
+        metavar="NAMES", convert=_names,
+    )  # fmt: skip
     ui_service: bool = flag(
         "enable_ui_service", bool, True, "Create a Service for each driver's Spark UI.  [default: true]",
         show_default=False,
@@ -283,6 +299,14 @@ class ControllerOptions:
         return IngressOptions(
             self.ingress_url_format, self.ingress_class_name, self.ingress_tls, dict(self.ingress_annotations)
         )
+
+    @property
+    def batch(self) -> BatchOptions:
+        """--enable-batch-scheduler, --default-batch-scheduler, --kube-scheduler-names (ValueError for a
+        default that is not a batch scheduler)."""
+        from sparkfleet.operator.spark.batch.model import BatchOptions
+
+        return BatchOptions(self.batch_enabled, self.default_batch_scheduler, self.kube_scheduler_names)
 
     @property
     def bounds(self) -> Bounds:
@@ -467,6 +491,7 @@ HELP_ORDER = (
     "metrics_prefix", "leader_elect", "leader_election_lock_name", "leader_election_lock_namespace",
     "default_time_to_live_seconds", "metrics_labels", "metrics_job_submit_latency_buckets",
     "metrics_job_start_latency_buckets", "enable_driver_pdb",  # issue 19, part C
+    "enable_batch_scheduler", "default_batch_scheduler", "kube_scheduler_names",  # issue 19, batch
     "leader_election_lease_duration", "leader_election_renew_deadline", "leader_election_retry_period",
     "fleet", "fleet_namespace", "identity", "shard_capacity", "handoff_timeout", "audit_log", "pod_security",
     "allowed_service_accounts", "log_format", "log_level",

@@ -65,7 +65,6 @@ def refused(here: str, *values: Any, loaded: Any = UNSET) -> Value:
 SAME = "the same"
 NO_WEBHOOK = "no webhook here"
 NO_HOOK = "only the CRD hook (refused) used it"
-NO_BATCH = "as in Kubeflow without batchScheduler.enable"
 NO_PPROF = "no pprof endpoint"
 NO_CERT = "no webhook, no certificate"
 TOLERATION = {"key": "dedicated", "operator": "Equal", "value": "spark", "effect": "NoSchedule"}
@@ -136,9 +135,13 @@ TABLE: dict[str, Value] = {
     "controller.uiIngress.annotations": mapped(
         "--ingress-annotations (JSON)", {"cert-manager.io/cluster-issuer": "le"}
     ),
-    "controller.batchScheduler.enable": refused("refused if true: no batch scheduler integration yet", True),
-    "controller.batchScheduler.kubeSchedulerNames": accepted(NO_BATCH, ["scheduler-a"]),
-    "controller.batchScheduler.default": accepted(NO_BATCH, "volcano"),
+    "controller.batchScheduler.enable": mapped(
+        "the same: --enable-batch-scheduler, grants podgroups (both API groups)", True
+    ),
+    "controller.batchScheduler.kubeSchedulerNames": mapped(
+        "--kube-scheduler-names (with enable)", ["scheduler-a"]
+    ),
+    "controller.batchScheduler.default": mapped("--default-batch-scheduler (with enable)", "volcano"),
     "controller.serviceAccount.create": mapped(SAME, False),
     "controller.serviceAccount.name": mapped(SAME, "kf-operator"),
     "controller.serviceAccount.annotations": mapped(SAME, {"owner": "platform"}),

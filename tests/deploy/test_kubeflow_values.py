@@ -253,6 +253,19 @@ def _ingress_granted(r: Rendered) -> bool:
     return any(rule in d["rules"] for d in own)
 
 
+def _podgroups_granted(r: Rendered) -> bool:
+    """The operator may make the applications' PodGroups, Volcano's and the coscheduling plugin's."""
+    rule = {
+        "apiGroups": ["scheduling.volcano.sh", "scheduling.x-k8s.io"],
+        "resources": ["podgroups"],
+        "verbs": ["get", "create", "update", "delete"],
+    }
+    own = [
+        d for d in r.docs if d["kind"] in ("Role", "ClusterRole") and d["metadata"]["name"].startswith(FULL)
+    ]
+    return any(rule in d["rules"] for d in own)
+
+
 def _spark_accounts(r: Rendered) -> list[dict[str, Any]]:
     return r.named("ServiceAccount", "spark-operator-spark")
 
@@ -303,6 +316,12 @@ CHECKS: dict[str, tuple[str, Check]] = {
     "controller.driverPodCreationGracePeriod": ("on", _param("driver_pod_creation_grace_period", "30s")),
     "controller.uiService.enable": ("on", _param("enable_ui_service", False)),
     "controller.uiIngress.enable": ("on", _ingress_granted),
+    "controller.batchScheduler.enable": (
+        "on",
+        lambda r: r.params["enable_batch_scheduler"] and _podgroups_granted(r),
+    ),
+    "controller.batchScheduler.kubeSchedulerNames": ("on", _param("kube_scheduler_names", ["scheduler-a"])),
+    "controller.batchScheduler.default": ("on", _param("default_batch_scheduler", "volcano")),
     "controller.uiIngress.urlFormat": ("on", _param("ingress_url_format", "{{$appName}}.spark.example.com")),
     "controller.uiIngress.ingressClassName": ("on", _param("ingress_class_name", "nginx")),
     "controller.uiIngress.tls": (

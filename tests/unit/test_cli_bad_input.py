@@ -148,6 +148,8 @@ FLAGS: list[tuple[list[str], str]] = [
     (["--fleet", "f", "--namespaces", "a"], "--fleet takes its namespaces"),
     (["--fleet", "f", "--leader-elect"], "--fleet and --leader-elect exclude each other"),
     (["--metrics-prefix", "1bad"], "--metrics-prefix '1bad'"),
+    (["--enable-batch-scheduler", "--default-batch-scheduler", "kueue", "--kube-scheduler-names", "sched-a"],
+     "--default-batch-scheduler: 'kueue' is not a batch scheduler: one of volcano, yunikorn, sched-a"),
     (["--audit-log", "/nonexistent/folder/audit.jsonl"], "--audit-log /nonexistent/folder/audit.jsonl"),
 ]  # fmt: skip
 

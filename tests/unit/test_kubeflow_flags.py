@@ -71,8 +71,15 @@ def test_a_fully_loaded_values_file_parses_and_names_what_it_drops() -> None:
     for warning in result.warnings:
         assert ": accepted and ignored: " in warning
     assert {w.split(":", 1)[0] for w in result.warnings} >= {
-        "--namespace-selector", "--enable-batch-scheduler", "--pprof-bind-address", "--feature-gates",
+        "--namespace-selector", "--pprof-bind-address", "--feature-gates",
     }  # fmt: skip
+    # the batch scheduler flags are read (issue 19): Kubeflow's names, its comma list included
+    assert not {w.split(":", 1)[0] for w in result.warnings} & {
+        "--enable-batch-scheduler", "--kube-scheduler-names", "--default-batch-scheduler",
+    }  # fmt: skip
+    assert params["enable_batch_scheduler"] is True
+    assert params["kube_scheduler_names"] == ["scheduler-a,scheduler-b"]
+    assert params["default_batch_scheduler"] == "volcano"
     # the UI Ingress flags pass through: sparkfleet creates the Ingress as the Spark Operator does
     assert not {w.split(":", 1)[0] for w in result.warnings} & {
         "--ingress-url-format", "--ingress-class-name", "--ingress-tls", "--ingress-annotations",

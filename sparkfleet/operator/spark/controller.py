@@ -47,6 +47,9 @@ from sparkfleet.operator.spark.app_status import (
     state_of,
     submitted,
 )
+from sparkfleet.operator.spark.batch import pod_groups
+from sparkfleet.operator.spark.batch.model import BatchOptions, BatchPlan
+from sparkfleet.operator.spark.batch.plan import plan_for
 from sparkfleet.operator.spark.driver_pdb import DriverPDBs
 from sparkfleet.operator.spark.lifecycle import Action, AppState
 from sparkfleet.operator.spark.observe import Snapshot, driver_among, observation_of, submitted_hash
@@ -121,6 +124,7 @@ class SparkApplicationController(BuiltController):
         driver_grace: float = lifecycle.DRIVER_CREATION_GRACE_SECONDS,
         default_ttl: float = 0.0,
         driver_pdb: bool = False,
+        batch: BatchOptions | None = None,
         pod_policy: PodPolicy = NO_POLICY,
         bounds: resource_bounds.Bounds | None = None,
         check_quotas: bool = True,
@@ -144,6 +148,7 @@ class SparkApplicationController(BuiltController):
         self.driver_grace = driver_grace  # a driver created this recently and not in the cache is waited for
         self.default_ttl = default_ttl  # --default-time-to-live-seconds: of finished apps that set none
         self.pdbs = DriverPDBs(client, driver_pdb)  # --enable-driver-pdb
+        self.batch = batch or BatchOptions()  # --enable-batch-scheduler, ... (see .batch)
         self.executor_state_batch = executor_state_batch
         self._executor_write_due: dict[
             NamespacedName, float
@@ -556,7 +561,8 @@ class SparkApplicationController(BuiltController):
         submission_id = new_submission_id()
         try:
             await self._check_resources(app)
-            submission, exposure = self._render(app, submission_id, routing_keys)
+            batch = plan_for(app, self.batch)  # a batch scheduler not enabled is refused
+            submission, exposure = self._render(app, submission_id, routing_keys, batch)
         except InvalidApplication as exc:
             # What only rendering finds (a ConfigMap over its size limit), or the bounds and the
             # namespace's quotas, is a spec error like any other: refused as invalid (no retry, no
@@ -568,6 +574,11 @@ class SparkApplicationController(BuiltController):
             events.append(lifecycle.Event("Warning", "SparkApplicationUnknownFields", unknown))
         namespace, name = seen.namespace, seen.name
         driver_name: str = submission.driver_pod["metadata"]["name"]
+        if batch is not None and batch.pod_group is not None:  # before the pods, as Kubeflow makes it
+            try:
+                await pod_groups.ensure(self.client, batch.pod_group, seen.uid)
+            except pod_groups.PodGroupFailure as exc:  # no pods that would wait for a group never made
+                return self._fail_submission(seen, status, events, str(exc), now, submission_id), None
         try:
             driver = await self.client.create(PODS, submission.driver_pod)
         except ApiError as exc:
@@ -588,7 +599,7 @@ class SparkApplicationController(BuiltController):
                 raise
             driver = found
             submission_id = driver["metadata"]["labels"][naming.LABEL_SUBMISSION_ID]
-            submission, exposure = self._render(app, submission_id, routing_keys)
+            submission, exposure = self._render(app, submission_id, routing_keys, batch)
         driver_uid = driver["metadata"]["uid"]
         try:
             # Each create tolerates AlreadyExists of an object owned as it would be: an adopted
@@ -676,10 +687,15 @@ class SparkApplicationController(BuiltController):
                     log.warning("cannot update an ingress", extra={"ingress": where, "error": exc.message})
 
     def _render(
-        self, app: SparkApplication, submission_id: str, routing_keys: Iterable[str]
+        self, app: SparkApplication, submission_id: str, routing_keys: Iterable[str], batch: BatchPlan | None
     ) -> tuple[Submission, web_ui.Exposure]:
         return web_ui.render_exposed(
-            app, submission_id, self.ingress, ui_service=self.ui_service, routing_keys=routing_keys
+            app,
+            submission_id,
+            self.ingress,
+            ui_service=self.ui_service,
+            routing_keys=routing_keys,
+            batch=batch,
         )
 
     async def _check_resources(self, app: SparkApplication) -> None:

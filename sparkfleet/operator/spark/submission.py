@@ -35,6 +35,7 @@ from sparkfleet.api.sparkapplication import (
     SparkPodSpec,
 )
 from sparkfleet.operator.spark import naming, routing
+from sparkfleet.operator.spark.batch.model import BatchPlan
 from sparkfleet.operator.spark.metrics_defaults import DEFAULT_METRICS_PROPERTIES, DEFAULT_PROMETHEUS_CONFIG
 from sparkfleet.operator.spark.pod_security import harden
 from sparkfleet.operator.spark.units import (
@@ -135,12 +136,17 @@ def render(
     ui_service: bool = True,
     routing_keys: Iterable[str] = (),
     extra_conf: Mapping[str, str] | None = None,
+    batch: BatchPlan | None = None,
 ) -> Submission:
     """The objects of one submission. ``routing_keys``: the label keys that route objects to the
     fleet's members (see :mod:`sparkfleet.operator.spark.routing`); the pods carry the application's
     values of them whatever the driver's and executors' own labels say. ``extra_conf``: Spark properties
-    the operator adds where ``spec.sparkConf`` sets none (the UI Ingress's ``spark.ui.proxyBase``)."""
+    the operator adds where ``spec.sparkConf`` sets none (the UI Ingress's ``spark.ui.proxyBase``).
+    ``batch``: what the pods carry for their batch scheduler (:mod:`.batch`)."""
     validate(app)
+    given = app  # the spec hash is the application's, not of what the batch plan adds to its pods
+    if batch is not None:
+        app = batch.applied_to(app)
     name = app.metadata["name"]
     namespace = app.metadata["namespace"]
     spec = app.spec
@@ -207,6 +213,8 @@ def render(
     }
     _check_size(config_map["data"])
     driver_pod = _driver_pod(app, driver_name, driver_labels, app_id, submission_id, config_map_name, jvm, ui)
+    if given is not app:
+        driver_pod["metadata"]["annotations"][naming.ANNOTATION_SPEC_HASH] = spec_hash(given)
     if pod_routing:
         driver_meta = driver_pod["metadata"]
         driver_meta["labels"] = routing.enforce(driver_meta["labels"], pod_routing)  # its template's too
@@ -578,7 +586,8 @@ def _pod_fields(app: SparkApplication, pod_spec: SparkPodSpec) -> Obj:
         ("tolerations", pod_spec.tolerations),
         ("affinity", pod_spec.affinity),
         ("securityContext", pod_spec.pod_security_context),
-        ("schedulerName", pod_spec.scheduler_name or (app.spec.batch_scheduler or None)),
+        # spec.batchScheduler over the pod's own, as Kubeflow's webhook sets it (see batch.plan)
+        ("schedulerName", app.spec.batch_scheduler or pod_spec.scheduler_name or None),
         ("hostNetwork", pod_spec.host_network),
         ("dnsConfig", pod_spec.dns_config),
         ("terminationGracePeriodSeconds", pod_spec.termination_grace_period_seconds),

@@ -35,6 +35,7 @@ from urllib.parse import unquote, urlsplit
 from sparkfleet.api.sparkapplication import DriverIngressConfiguration, SparkApplication
 from sparkfleet.kube.resources import SERVICES, Resource
 from sparkfleet.operator.spark import naming
+from sparkfleet.operator.spark.batch.model import BatchPlan
 from sparkfleet.operator.spark.submission import Submission, owner_reference, render
 from sparkfleet.operator.spark.validation import InvalidApplication
 
@@ -431,10 +432,11 @@ def render_exposed(
     *,
     ui_service: bool,
     routing_keys: Iterable[str] = (),
+    batch: BatchPlan | None = None,
 ) -> tuple[Submission, Exposure]:
     """The submission's objects (:func:`.submission.render`) and what it exposes; a UI Ingress on a
     sub-path tells the driver its path. :class:`InvalidApplication` names what cannot be rendered."""
-    submission = render(app, submission_id, ui_service=ui_service, routing_keys=routing_keys)
+    submission = render(app, submission_id, ui_service=ui_service, routing_keys=routing_keys, batch=batch)
     try:
         exposure = expose(app, submission_id, submission.app_id, options, submission.ui_service)
     except InvalidIngress as exc:
@@ -442,6 +444,11 @@ def render_exposed(
     extra = conf_to_add(app, exposure)
     if extra:
         submission = render(
-            app, submission_id, ui_service=ui_service, routing_keys=routing_keys, extra_conf=extra
+            app,
+            submission_id,
+            ui_service=ui_service,
+            routing_keys=routing_keys,
+            extra_conf=extra,
+            batch=batch,
         )
     return submission, exposure

@@ -207,4 +207,9 @@ finalizers subresource, so this grant authorizes no request of its own.
   resources: [poddisruptionbudgets]
   verbs: [get, create, delete]
 {{- end }}
+{{- if dig "batchScheduler" "enable" false .Values.controller }}
+- apiGroups: [scheduling.volcano.sh, scheduling.x-k8s.io]  # --enable-batch-scheduler: the applications' PodGroups (not watched)
+  resources: [podgroups]
+  verbs: [get, create, update, delete]
+{{- end }}
 {{- end -}}
