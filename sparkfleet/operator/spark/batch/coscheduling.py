@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from sparkfleet.api.resource import Resource
 from sparkfleet.api.sparkapplication import SparkApplication
-from sparkfleet.operator.spark.batch.model import BatchPlan, Obj, PodGroup
+from sparkfleet.operator.spark.batch.model import BatchPlan, Obj
+from sparkfleet.operator.spark.batch.objects import pod_group
 from sparkfleet.operator.spark.batch.resources import group_min_resources
-from sparkfleet.operator.spark.submission import owner_reference
 
 POD_GROUPS = Resource("scheduling.x-k8s.io", "v1alpha1", "podgroups", "PodGroup")
 CRD = "podgroups.scheduling.x-k8s.io"
@@ -27,20 +27,11 @@ def pod_group_name(app_name: str) -> str:
 
 def plan(app: SparkApplication, scheduler: str) -> BatchPlan:
     name = pod_group_name(app.metadata["name"])
-    obj: Obj = {
-        "apiVersion": POD_GROUPS.api_version,
-        "kind": POD_GROUPS.kind,
-        "metadata": {
-            "name": name,
-            "namespace": app.metadata["namespace"],
-            "ownerReferences": [owner_reference(app)],
-        },
-        "spec": {"minMember": 1, "minResources": group_min_resources(app)},
-    }
+    spec: Obj = {"minMember": 1, "minResources": group_min_resources(app)}
     label = {POD_GROUP_LABEL: name}
     return BatchPlan(
         scheduler_name=scheduler,
         driver_labels=label,
         executor_labels=label,
-        pod_group=PodGroup(POD_GROUPS, CRD, obj, scheduler),
+        pod_group=pod_group(POD_GROUPS, CRD, scheduler, app, name, spec),
     )

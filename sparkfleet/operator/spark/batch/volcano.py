@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from sparkfleet.api.resource import Resource
 from sparkfleet.api.sparkapplication import SparkApplication
-from sparkfleet.operator.spark.batch.model import VOLCANO, BatchPlan, Obj, PodGroup
+from sparkfleet.operator.spark.batch.model import VOLCANO, BatchPlan, Obj
+from sparkfleet.operator.spark.batch.objects import pod_group
 from sparkfleet.operator.spark.batch.resources import group_min_resources
-from sparkfleet.operator.spark.submission import owner_reference
 
 POD_GROUPS = Resource("scheduling.volcano.sh", "v1beta1", "podgroups", "PodGroup")
 CRD = "podgroups.scheduling.volcano.sh"
@@ -37,20 +37,10 @@ def plan(app: SparkApplication) -> BatchPlan:
         group_spec["queue"] = options.queue
     if options and options.priority_class_name:
         group_spec["priorityClassName"] = options.priority_class_name
-    obj: Obj = {
-        "apiVersion": POD_GROUPS.api_version,
-        "kind": POD_GROUPS.kind,
-        "metadata": {
-            "name": name,
-            "namespace": app.metadata["namespace"],
-            "ownerReferences": [owner_reference(app)],
-        },
-        "spec": group_spec,
-    }
     annotations = {GROUP_NAME_ANNOTATION: name}
     return BatchPlan(
         scheduler_name=VOLCANO,
         driver_annotations=annotations,
         executor_annotations=annotations,
-        pod_group=PodGroup(POD_GROUPS, CRD, obj, VOLCANO),
+        pod_group=pod_group(POD_GROUPS, CRD, VOLCANO, app, name, group_spec),
     )
