@@ -39,6 +39,8 @@ COLUMNS = [
     ("apps", "apps_total"),
     ("lost", "apps_lost"),
     ("overlaps", "overlaps"),
+    ("fences", "fences"),
+    ("shard moves", "shard_moves"),
     ("submissions/min", "submissions_per_minute"),
     ("submit p50 s", "submit_latency_seconds.p50"),
     ("submit p99 s", "submit_latency_seconds.p99"),

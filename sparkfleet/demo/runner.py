@@ -400,6 +400,10 @@ def build_report(
         "apps_lost": workload.total - completed - failed,
         "apps_by_state": dict(sorted(observer.count_by_state().items())),
         "overlaps": len(overlaps(audit)),
+        # Since the instances started: a member that missed its renew deadline, and shards that moved
+        # (taken over from a live holder, or from one that was gone): each move lists the shard anew.
+        "fences": int(sum(i.metric("sparkfleet_fenced_total") for i in instances)),
+        "shard_moves": int(sum(i.metric("sparkfleet_shard_handoffs_total") for i in instances)),
         # Every latency from per-application observations (see observer.py), never histogram buckets.
         "submit_latency_seconds": percentiles(list(observer.submit_latency.values())),
         "first_status_latency_seconds": percentiles(list(observer.first_status_latency.values())),

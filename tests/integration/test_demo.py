@@ -19,7 +19,7 @@ KEYS = {
     "status_latency_seconds", "makespan_seconds", "api_requests_total", "api_requests_per_app",
     "fleet_write_rate_per_s", "apiserver_write_ceiling_per_s", "write_rate_vs_ceiling", "per_instance",
     "cpu_seconds_total", "sharding_cpu_overhead", "failover_seconds", "failover", "handoff_seconds",
-    "simulator", "workload", "submission_phase", "fleet_at_end",
+    "simulator", "workload", "submission_phase", "fleet_at_end", "fences", "shard_moves",
 }  # fmt: skip
 LATENCIES = ("submit_latency_seconds", "first_status_latency_seconds", "status_latency_seconds")
 
