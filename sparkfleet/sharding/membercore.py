@@ -190,9 +190,11 @@ def claim_blockers(
 
 
 def barrier(view: View, shard: str) -> list[str]:
-    """The shards that keep ``shard`` from being served now (rule 4): empty when it may be."""
-    stale = stale_holdings(view.identity, view.shards, view.leases, view.live, view.serving)
-    return [name for name in stale if name != shard]
+    """The shards that keep ``shard`` (one of the view's) from being served now (rule 4): empty
+    when it may be."""
+    return claim_blockers(
+        view.identity, view.shards, view.leases, view.live, view.serving, shard, view.shards[shard]
+    )
 
 
 def reason(view: View, shard: str, target: str) -> str:
@@ -219,6 +221,8 @@ def decide(view: View) -> list[Action]:
         target = view.desired.get(name)
         handing_to = target if target and target != me and target in view.live else None
         coming = target == me and not view.shutting_down
+        # caches warmed for another definition: a claim serves from the caches it finds
+        stale_warm = view.warming.get(name, definition) != definition
         if holder == me:
             assert lease is not None
             if handing_to and (view.shutting_down or not view.live[handing_to]):
@@ -228,18 +232,18 @@ def decide(view: View) -> list[Action]:
                     actions.append(Rescope(name, definition))
             elif lease.acquired and lease.definition != definition:
                 actions.append(Rescope(name, definition))  # recorded before anyone waits on it
-            elif view.warming.get(name, definition) != definition:
-                actions.append(Unwarm(name))  # warmed for another definition: not what a claim may serve
+            elif stale_warm:
+                actions.append(Unwarm(name))
             elif not view.shutting_down and not barrier(view, name):
                 actions.append(Claim(name, "resume" if lease.acquired else "handoff", definition))
         elif name in view.serving:
             actions.append(Stop(name, holder))
-        elif coming and view.warming.get(name, definition) != definition:
+        elif coming and stale_warm:
             actions.append(Unwarm(name))
         elif coming and takeable(view, name) and not barrier(view, name):
             actions.append(Claim(name, "failover" if holder else "assigned", definition))
-        elif coming and view.warming.get(name) != definition:
-            actions.append(Unwarm(name) if name in view.warming else Warm(name, definition))
+        elif coming and name not in view.warming:
+            actions.append(Warm(name, definition))
     for name in sorted((set(view.serving) | set(view.leases)) - set(view.shards) - view.busy):
         lease = view.leases.get(name)
         if lease is not None and lease.holder == me:
