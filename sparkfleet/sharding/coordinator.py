@@ -26,7 +26,7 @@ from sparkfleet.kube.errors import ignore_not_found
 from sparkfleet.kube.leaderelection import LeaseTiming
 from sparkfleet.kube.resources import LEASES
 from sparkfleet.kube.timestamps import format_micro_time
-from sparkfleet.sharding.leases import ANNOTATION_REBALANCE, MemberLease, ShardLease
+from sparkfleet.sharding.leases import ANNOTATION_REBALANCE, MemberLease, ParsedByVersion, ShardLease
 from sparkfleet.sharding.planner import Member, Shard, plan
 from sparkfleet.sharding.shards import (
     Problem,
@@ -339,6 +339,14 @@ def _without_drift(status: dict[str, Any]) -> dict[str, Any]:
     return stripped
 
 
+def _valid_spec(fleet: dict[str, Any]) -> SparkFleetSpec | None:
+    """A fleet's spec, or None if it does not validate (its own coordinator reports why)."""
+    try:
+        return SparkFleetSpec.model_validate(fleet.get("spec") or {})
+    except ValidationError:
+        return None
+
+
 class Coordinator:
     def __init__(self, member: FleetView, refresh_seconds: float = 30.0, reweigh_seconds: float = 60.0):
         """``reweigh_seconds``: how often the shards' weights (objects) are refreshed for planning.
@@ -354,7 +362,7 @@ class Coordinator:
         self._weights: dict[str, int] | None = None
         self._weighed_at = 0.0
         self._first_seen: dict[str, float] = {}  # member -> when this coordinator first saw it alive
-        self._other_specs: dict[str, tuple[str, SparkFleetSpec | None]] = {}  # fleet -> (version, spec)
+        self._other_specs = ParsedByVersion(_valid_spec)  # the other fleets', validated once per version
 
     def _plan_weights(self, inputs: Inputs) -> dict[str, int]:
         current = _objects(inputs)
@@ -384,12 +392,8 @@ class Coordinator:
                 refused |= set(shard.namespaces or ()) | ({"*"} if shard.catch_all else set())
         if spec is not None:
             others = member.other_fleet_objects()
-            if len(self._other_specs) > len(others):  # fleets deleted since: forget them
-                names = {f"{o['metadata'].get('namespace')}/{o['metadata']['name']}" for o in others}
-                self._other_specs = {k: v for k, v in self._other_specs.items() if k in names}
-            for other in others:
+            for other, other_spec in zip(others, self._other_specs.all(others), strict=True):
                 meta = other["metadata"]
-                other_spec = self._spec_of(other)
                 if other_spec is None:
                     continue
                 both = [ns for ns in overlapping_namespaces(spec, other_spec) if ns not in refused]
@@ -432,20 +436,6 @@ class Coordinator:
             newcomers=self._newcomers(member.members()),
             suspects=self._suspects(member.members()),
         )
-
-    def _spec_of(self, fleet: dict[str, Any]) -> SparkFleetSpec | None:
-        """Another fleet's spec (None if invalid), validated once per resourceVersion."""
-        meta = fleet["metadata"]
-        key, version = f"{meta.get('namespace')}/{meta['name']}", meta.get("resourceVersion") or ""
-        hit = self._other_specs.get(key)
-        if hit is not None and version and hit[0] == version:
-            return hit[1]
-        try:
-            spec: SparkFleetSpec | None = SparkFleetSpec.model_validate(fleet.get("spec") or {})
-        except ValidationError:
-            spec = None
-        self._other_specs[key] = (version, spec)
-        return spec
 
     def _newcomers(self, members: list[tuple[MemberLease, bool]]) -> frozenset[str]:
         """The live members first seen less than a lease duration ago, on this coordinator's clock."""

@@ -83,35 +83,39 @@ T = TypeVar("T")
 
 
 class ParsedByVersion(Generic[T]):
-    """Parses each Lease once per resourceVersion.
+    """Parses each object (a Lease, a SparkFleet) once per resourceVersion.
 
     A member looks at every Lease of its fleet on every wake, and each member renews every retry
     period, so most wakes change one Lease of many: parsing them all again each time was a sixth
-    of an idle member's CPU. :meth:`all` parses a whole listing and keeps only its Leases, so the
-    cache stays the size of the fleet.
+    of an idle member's CPU. :meth:`all` parses a whole listing and keeps only its objects, so the
+    cache stays the size of what it is given.
     """
 
     def __init__(self, parse: Callable[[dict[str, Any]], T]) -> None:
         self._parse = parse
         self._parsed: dict[str, tuple[str, T]] = {}
 
-    def __call__(self, lease: dict[str, Any]) -> T:
-        meta = lease.get("metadata") or {}
-        name, version = meta.get("name") or "", meta.get("resourceVersion")
-        hit = self._parsed.get(name)
+    @staticmethod
+    def _key(obj: dict[str, Any]) -> str:
+        meta = obj.get("metadata") or {}
+        return f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+
+    def __call__(self, obj: dict[str, Any]) -> T:
+        key, version = self._key(obj), (obj.get("metadata") or {}).get("resourceVersion")
+        hit = self._parsed.get(key)
         if hit is not None and version and hit[0] == version:
             return hit[1]
-        value = self._parse(lease)
+        value = self._parse(obj)
         if version:
-            self._parsed[name] = (version, value)
+            self._parsed[key] = (version, value)
         return value
 
-    def all(self, leases: list[dict[str, Any]]) -> list[T]:
-        """``leases`` parsed, in order; the cache keeps these Leases only."""
-        values = [self(lease) for lease in leases]
-        if len(self._parsed) > len(leases):
-            names = {(lease.get("metadata") or {}).get("name") for lease in leases}
-            self._parsed = {name: hit for name, hit in self._parsed.items() if name in names}
+    def all(self, objs: list[dict[str, Any]]) -> list[T]:
+        """``objs`` parsed, in order; the cache keeps these objects only."""
+        values = [self(obj) for obj in objs]
+        if len(self._parsed) > len(objs):
+            keys = {self._key(obj) for obj in objs}
+            self._parsed = {key: hit for key, hit in self._parsed.items() if key in keys}
         return values
 
 

@@ -642,11 +642,16 @@ class FleetMember:
 
     def shard_holdings(self) -> dict[str, Holding]:
         """Every shard Lease of the fleet in the cache, by shard."""
-        shard_leases = [
-            obj
-            for obj in self.leases.store.list()
-            if (obj["metadata"].get("labels") or {}).get(LABEL_ROLE) == ROLE_SHARD
-        ]
+        return self._holdings(
+            [
+                obj
+                for obj in self.leases.store.list()
+                if (obj["metadata"].get("labels") or {}).get(LABEL_ROLE) == ROLE_SHARD
+            ]
+        )
+
+    def _holdings(self, shard_leases: list[dict[str, Any]]) -> dict[str, Holding]:
+        """``shard_leases`` (from the cache or a quorum list) by shard."""
         return {
             lease.shard: Holding(lease.holder, lease.acquired, lease.definition)
             for lease in self._shard_parse.all(shard_leases)
@@ -799,10 +804,7 @@ class FleetMember:
         items, _ = await self.client.list_all(
             LEASES, self.namespace, label_selector=f"{fleet_selector(self.fleet)},{LABEL_ROLE}={ROLE_SHARD}"
         )
-        leases = {}
-        for obj in items:
-            lease = ShardLease.parse(obj)
-            leases[lease.shard] = Holding(lease.holder, lease.acquired, lease.definition)
+        leases = self._holdings(items)
         shards = {name: s.fingerprint for name, s in self.shards.items()}
         live = {identity: m.draining for identity, m in self.live_members().items()}
         return claim_blockers(self.identity, shards, leases, live, dict(self.serving), shard, definition)
