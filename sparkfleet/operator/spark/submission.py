@@ -144,7 +144,7 @@ def render(
     the operator adds where ``spec.sparkConf`` sets none (the UI Ingress's ``spark.ui.proxyBase``).
     ``batch``: what the pods carry for their batch scheduler (:mod:`.batch`)."""
     validate(app)
-    given = app  # the spec hash is the application's, not of what the batch plan adds to its pods
+    hashed = spec_hash(app)  # the application's, not of what the batch plan adds to its pods
     if batch is not None:
         app = batch.applied_to(app)
     name = app.metadata["name"]
@@ -212,9 +212,9 @@ def render(
         },
     }
     _check_size(config_map["data"])
-    driver_pod = _driver_pod(app, driver_name, driver_labels, app_id, submission_id, config_map_name, jvm, ui)
-    if given is not app:
-        driver_pod["metadata"]["annotations"][naming.ANNOTATION_SPEC_HASH] = spec_hash(given)
+    driver_pod = _driver_pod(
+        app, driver_name, driver_labels, app_id, submission_id, config_map_name, jvm, ui, hashed
+    )
     if pod_routing:
         driver_meta = driver_pod["metadata"]
         driver_meta["labels"] = routing.enforce(driver_meta["labels"], pod_routing)  # its template's too
@@ -645,7 +645,9 @@ def _driver_pod(
     config_map: str,
     jvm: bool,
     ui_port: int,
+    hashed: str,
 ) -> Obj:
+    """``hashed``: the application's spec hash (the annotation its runs are compared by)."""
     spec = app.spec
     driver = spec.driver
     main_class = spec.main_class or {"Python": PYTHON_RUNNER, "R": R_RUNNER}.get(spec.type, "")
@@ -726,7 +728,7 @@ def _driver_pod(
             "annotations": {
                 **(base_meta.get("annotations") or {}),
                 **_annotations(app, "driver"),
-                naming.ANNOTATION_SPEC_HASH: spec_hash(app),
+                naming.ANNOTATION_SPEC_HASH: hashed,
             },
             "ownerReferences": [owner_reference(app)],
         },
