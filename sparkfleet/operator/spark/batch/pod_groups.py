@@ -69,11 +69,10 @@ async def _create_or_adopt(client: KubeClient, group: PodGroup, owner_uid: str |
                 continue  # gone meanwhile: create it again
             raise
         if ownership.owned_by(existing, owner_uid):
-            if existing.get("spec", {}) == {**existing.get("spec", {}), **obj["spec"]}:
+            wanted = {**existing.get("spec", {}), **obj["spec"]}  # the plan's fields over what is there
+            if existing.get("spec", {}) == wanted:
                 return existing
-            updated: dict[str, Any] = await client.replace(
-                resource, {**existing, "spec": {**existing.get("spec", {}), **obj["spec"]}}
-            )
+            updated: dict[str, Any] = await client.replace(resource, {**existing, "spec": wanted})
             return updated
         app_name = next(ref["name"] for ref in obj["metadata"]["ownerReferences"])
         if ownership.orphan_of(existing, "SparkApplication", app_name, owner_uid):
