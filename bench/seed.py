@@ -62,7 +62,7 @@ COLUMNS = [
 
 TARGETS = (
     "Targets (docs/benchmarks.md): submissions >= 1,000/min from one instance; status p99 < 1 s at seed "
-    "scale; apps lost = 0 and overlaps = 0 always; CPU with 4 instances <= 1.15 x one instance; peak RSS "
+    "scale; apps lost = 0 and overlaps = 0 always; CPU with 4 instances <= 1.10 x one instance; peak RSS "
     "< 150 MiB per instance; write rate >= 80% of the ceiling when write-bound."
 )
 LEGEND = (

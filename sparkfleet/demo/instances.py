@@ -25,13 +25,28 @@ WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE")
 @dataclass
 class Usage:
     cpu_seconds: float = 0.0
+    system_cpu_seconds: float = 0.0
+    """Of ``cpu_seconds``, in the kernel (system calls: sockets, epoll)."""
     peak_rss_mib: float = 0.0
+    wakeups: int = 0
+    """Voluntary context switches of the main thread: how often it slept and was woken (its event
+    loop waiting for I/O or a timer), a count of the loop's wake-ups."""
     startup_cpu_seconds: float = 0.0
     """CPU spent before the workload began (imports, first lists, taking shards)."""
+    startup_system_cpu_seconds: float = 0.0
+    startup_wakeups: int = 0
 
     @property
     def workload_cpu_seconds(self) -> float:
         return self.cpu_seconds - self.startup_cpu_seconds
+
+    @property
+    def workload_system_cpu_seconds(self) -> float:
+        return self.system_cpu_seconds - self.startup_system_cpu_seconds
+
+    @property
+    def workload_wakeups(self) -> int:
+        return self.wakeups - self.startup_wakeups
 
 
 @dataclass
@@ -78,15 +93,18 @@ class Instance:
         log.close()
 
     def sample_usage(self) -> None:
-        """CPU and peak RSS from /proc while the process lives (the last sample stays)."""
+        """CPU, peak RSS and wake-ups from /proc while the process lives (the last sample stays)."""
         if not self.running or self.proc is None:
             return
         with contextlib.suppress(OSError, ValueError, IndexError):
             fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
             self.usage.cpu_seconds = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            self.usage.system_cpu_seconds = int(fields[12]) / CLOCK_TICKS
             for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
                     self.usage.peak_rss_mib = round(int(line.split()[1]) / 1024, 1)
+                elif line.startswith("voluntary_ctxt_switches:"):
+                    self.usage.wakeups = int(line.split()[1])
 
     async def scrape(self) -> None:
         if not self.running:
@@ -111,6 +129,8 @@ class Instance:
         the workload's: remember it, to count from here."""
         self.sample_usage()
         self.usage.startup_cpu_seconds = self.usage.cpu_seconds
+        self.usage.startup_system_cpu_seconds = self.usage.system_cpu_seconds
+        self.usage.startup_wakeups = self.usage.wakeups
         self.requests_at_start = self.requests_by_verb()
 
     async def start_profile(self, directory: Path) -> None:

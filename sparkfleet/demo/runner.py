@@ -419,9 +419,17 @@ def build_report(
         "per_instance": {
             i.identity: {
                 "cpu_seconds": round(i.usage.workload_cpu_seconds, 2),
+                "system_cpu_seconds": round(i.usage.workload_system_cpu_seconds, 2),
                 "startup_cpu_seconds": round(i.usage.startup_cpu_seconds, 2),
+                "wakeups": i.usage.workload_wakeups,
                 "peak_rss_mib": i.usage.peak_rss_mib,
                 "reconciles": int(i.metric("controller_runtime_reconcile_total")),
+                # success / requeue_after (a wait: our write's echo, a driver on its way, executor
+                # states held for their batch) / requeue / error, of both controllers
+                "reconciles_by_result": {
+                    result: int(i.metric("controller_runtime_reconcile_total", result=result))
+                    for result in ("success", "requeue_after", "requeue", "error")
+                },
             }
             for i in instances
         },
