@@ -105,8 +105,10 @@ class Informer:
         backoff: Backoff = Backoff(),
         name: str | None = None,
         transform: Callable[[Object], Object] | None = None,
+        index_label: str | None = None,
     ):
-        """``transform`` trims each object before it is cached and handed to the handlers."""
+        """``transform`` trims each object before it is cached and handed to the handlers;
+        ``index_label`` indexes the cache by that label's value (see :meth:`Store.list_labelled`)."""
         self.client = client
         self.transform = transform
         self.resource = resource
@@ -117,7 +119,7 @@ class Informer:
         self.watch_timeout_seconds = watch_timeout_seconds
         self.backoff = backoff
         self.name = name or self._describe()
-        self.store = Store()
+        self.store = Store(index_label)
         self.synced = asyncio.Event()
         self.resource_version = ""
         self.relists = 0

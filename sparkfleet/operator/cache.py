@@ -24,11 +24,13 @@ Transform = Callable[[dict[str, Any]], dict[str, Any]]
 
 @dataclass(frozen=True, slots=True)
 class InformerSpec:
-    """What makes two informers the same: the resource, the watch, the transform (by identity)."""
+    """What makes two informers the same: the resource, the watch, the transform (by identity),
+    the label its cache is indexed by."""
 
     resource: Resource
     watch: Watch
     transform: Transform | None = None
+    index_label: str | None = None
 
 
 class InformerCache:
@@ -49,6 +51,7 @@ class InformerCache:
                 label_selector=spec.watch.label_selector,
                 field_selector=spec.watch.field_selector,
                 transform=spec.transform,
+                index_label=spec.index_label,
             )
             self._informers[spec] = informer
             self._specs[informer] = spec

@@ -36,17 +36,20 @@ class ScopedInformers:
         transform: Transform | None = None,
         accepts: Accepts | None = None,
         indexed: bool = False,
+        index_label: str | None = None,
     ):
         """``label_selector`` narrows every watch on the server (e.g. to the pods the operator
         launched); ``accepts`` filters on the client what a shared watch brings; ``transform``
         trims what is cached (see :mod:`sparkfleet.kube.transform`); ``indexed`` keeps the scope
-        of each object (see the module's docstring)."""
+        of each object (see the module's docstring); ``index_label`` indexes the caches by that
+        label (see :meth:`list_labelled`)."""
         self.cache = cache
         self.resource = resource
         self.label_selector = label_selector
         self.transform = transform
         self.accepts = accepts
         self.indexed = indexed
+        self.index_label = index_label
         self._by_scope: dict[str, list[Informer]] = {}
         self._handlers: dict[str, list[tuple[Informer, Handler]]] = {}
         self._keys: dict[str, dict[NamespacedName, None]] = {}  # scope -> its objects, in arrival order
@@ -59,12 +62,7 @@ class ScopedInformers:
         """The informers (held from the cache, maybe not started) for the watches of ``scope``."""
         if scope.name in self._by_scope:
             raise ValueError(f"scope {scope.name!r} is already served")
-        informers = [
-            self.cache.acquire(
-                InformerSpec(self.resource, watch.narrowed(self.label_selector), self.transform)
-            )
-            for watch in scope.watches
-        ]
+        informers = [self.cache.acquire(self._spec(watch)) for watch in scope.watches]
         self._by_scope[scope.name] = informers
         self._of_namespace.clear()
         self._handlers[scope.name] = []
@@ -76,9 +74,7 @@ class ScopedInformers:
 
     def add_watch(self, name: str, watch: Watch) -> Informer:
         """One more watch of scope ``name`` (a namespace its selection took); returns its informer."""
-        informer = self.cache.acquire(
-            InformerSpec(self.resource, watch.narrowed(self.label_selector), self.transform)
-        )
+        informer = self.cache.acquire(self._spec(watch))
         self._by_scope[name].append(informer)
         self._of_namespace.clear()
         if self.indexed:
@@ -202,6 +198,19 @@ class ScopedInformers:
             for informer in self._may_hold(namespace)
             for obj in self._listed(informer.store.list(namespace))
         ]
+
+    def list_labelled(self, namespace: str, value: str) -> builtins.list[dict[str, Any]]:
+        """The objects of ``namespace`` whose label ``index_label`` is ``value``, from the index."""
+        return [
+            obj
+            for informer in self._may_hold(namespace)
+            for obj in self._listed(informer.store.list_labelled(namespace, value))
+        ]
+
+    def _spec(self, watch: Watch) -> InformerSpec:
+        return InformerSpec(
+            self.resource, watch.narrowed(self.label_selector), self.transform, self.index_label
+        )
 
     def _may_hold(self, namespace: str) -> builtins.list[Informer]:
         """The informers whose watch covers ``namespace`` (remembered until the scopes change)."""
