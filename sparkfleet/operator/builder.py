@@ -38,7 +38,7 @@ from sparkfleet.kube.scope import Scope
 from sparkfleet.kube.transform import strip_managed_fields
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.cache import InformerCache, Transform
-from sparkfleet.operator.controller import KeyMapper, Result
+from sparkfleet.operator.controller import KeyDelay, KeyMapper, Result
 from sparkfleet.operator.ratelimiters import RateLimiter
 from sparkfleet.operator.scoped import MOVE_SETTLE_SECONDS, ScopedController, Secondary
 
@@ -78,9 +78,25 @@ class ControllerBuilder:
         *,
         transform: Transform | None = None,
         client_side: bool = False,
+        index_label: str | None = None,
+        delay: KeyDelay[NamespacedName] | None = None,
     ) -> Self:
-        """Objects that belong to primary ones: their events queue ``mapper``'s keys, urgently."""
-        self._secondaries.append(Secondary(resource, selector, mapper, transform, client_side, urgent=True))
+        """Objects that belong to primary ones: their events queue ``mapper``'s keys, urgently;
+        ``index_label`` (the label naming their owner) indexes their caches, for
+        :meth:`~sparkfleet.operator.scopes.ScopedInformers.list_labelled`; ``delay`` may hold
+        an event's key back (seconds; None: now)."""
+        self._secondaries.append(
+            Secondary(
+                resource,
+                selector,
+                mapper,
+                transform,
+                client_side,
+                urgent=True,
+                index_label=index_label,
+                delay=delay,
+            )
+        )
         return self
 
     def watches(

@@ -42,6 +42,8 @@ DONE = Result()
 K = TypeVar("K", bound=Hashable)  # a work-queue key: ``namespace/name``, or a NamespacedName
 Reconcile = Callable[[K], Awaitable[Result | None]]
 KeyMapper = Callable[[InformerEvent], Iterable[K]]
+# Seconds to hold back the key an event maps to (None: queue it now); see Controller.handler.
+KeyDelay = Callable[[InformerEvent, K], float | None]
 
 
 def own_key(event: InformerEvent) -> Iterable[str]:
@@ -94,14 +96,23 @@ class Controller(Generic[K]):
             self.informers.append(informer)
 
     def handler(
-        self, mapper: KeyMapper[K], *, urgent: bool | Callable[[K], bool] = False
+        self,
+        mapper: KeyMapper[K],
+        *,
+        urgent: bool | Callable[[K], bool] = False,
+        delay: KeyDelay[K] | None = None,
     ) -> Callable[[InformerEvent], None]:
         """The event handler that queues what ``mapper`` derives (as :meth:`watch`), for an informer
-        whose life the caller manages (one shared by several controllers)."""
+        whose life the caller manages (one shared by several controllers). ``delay`` may hold a
+        key's event back: seconds, or None to queue it now."""
 
         def handler(event: InformerEvent) -> None:
             for key in mapper(event):
-                self.queue.add(key, urgent=urgent(key) if callable(urgent) else urgent)
+                wait = delay(event, key) if delay is not None else None
+                if wait is not None and wait > 0:
+                    self.queue.add_after(key, wait)
+                else:
+                    self.queue.add(key, urgent=urgent(key) if callable(urgent) else urgent)
 
         return handler
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sparkfleet.kube import Informer, InformerEvent, KubeClient
-from sparkfleet.kube.informer import EventType
+from sparkfleet.kube.informer import EventType, Handler
 from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.labels import selector_matcher
 from sparkfleet.kube.resources import NAMESPACES, Resource
@@ -46,7 +46,7 @@ from sparkfleet.kube.scope import Scope, Watch
 from sparkfleet.kube.transform import strip_managed_fields
 from sparkfleet.operator.audit import AuditLog
 from sparkfleet.operator.cache import InformerCache, InformerSpec
-from sparkfleet.operator.controller import Controller, KeyMapper, Result, own_name
+from sparkfleet.operator.controller import Controller, KeyDelay, KeyMapper, Result, own_name
 from sparkfleet.operator.ratelimiters import RateLimiter
 from sparkfleet.operator.scopes import ScopedInformers
 from sparkfleet.operator.selection import NamespaceFollower
@@ -63,7 +63,8 @@ class Secondary:
 
     ``label_selector`` narrows the watch on the server, or (``client_side``) filters on the client
     what an unnarrowed watch brings, which is then the one other controllers may share; ``urgent``
-    puts its keys ahead of the others."""
+    puts its keys ahead of the others; ``index_label`` indexes its caches by that label;
+    ``delay`` may hold an event's key back (see :meth:`Controller.handler`)."""
 
     resource: Resource
     label_selector: str | None
@@ -71,13 +72,21 @@ class Secondary:
     transform: Transform | None = None
     client_side: bool = False
     urgent: bool = True
+    index_label: str | None = None
+    delay: KeyDelay[NamespacedName] | None = None
 
     def view(self, cache: InformerCache) -> ScopedInformers:
         if self.client_side and self.label_selector:
             accepts = selector_matcher(self.label_selector)
-            return ScopedInformers(cache, self.resource, transform=self.transform, accepts=accepts)
+            return ScopedInformers(
+                cache, self.resource, transform=self.transform, accepts=accepts, index_label=self.index_label
+            )
         return ScopedInformers(
-            cache, self.resource, label_selector=self.label_selector, transform=self.transform
+            cache,
+            self.resource,
+            label_selector=self.label_selector,
+            transform=self.transform,
+            index_label=self.index_label,
         )
 
 
@@ -280,7 +289,7 @@ class ScopedController:
             for informer in view.add(scope):
                 # What an object owns changed (a pod of a running application): news of work
                 # under way, queued ahead of objects not yet started so status stays fresh in a burst.
-                view.attach(scope.name, informer, self.controller.handler(mapper, urgent=secondary.urgent))
+                view.attach(scope.name, informer, self._handler(mapper, secondary))
                 informers.append(informer)
         if scope.selection is not None:  # last: its namespaces' watches join the scope's views
             informers.append(self._follow(scope))
@@ -330,7 +339,7 @@ class ScopedController:
         for view, secondary in self._secondaries:
             informer = view.add_watch(name, watch)
             mapper = self._gate_mapper(name, secondary.mapper, view.accepts)
-            view.attach(name, informer, self.controller.handler(mapper, urgent=secondary.urgent))
+            view.attach(name, informer, self._handler(mapper, secondary))
             informers.append(informer)
         for informer in informers:
             informer.start()  # only called once the Namespaces informer runs: the scope is started
@@ -381,6 +390,9 @@ class ScopedController:
         task = asyncio.get_running_loop().create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def _handler(self, mapper: KeyMapper[NamespacedName], secondary: Secondary) -> Handler:
+        return self.controller.handler(mapper, urgent=secondary.urgent, delay=secondary.delay)
 
     def _gate_mapper(
         self,

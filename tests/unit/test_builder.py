@@ -61,6 +61,27 @@ async def test_owned_events_queue_their_owner_urgently_and_watched_ones_in_the_o
     assert scoped.primary_keys("a") == [NamespacedName("ns", f"app-{i}") for i in (1, 2, 3)]
 
 
+async def test_an_owned_event_may_be_held_back_and_its_cache_is_indexed_by_the_owner_label() -> None:
+    held = {NamespacedName("ns", "app-1"): 0.5}
+    scoped = (
+        builder()
+        .for_(SPARK_APPLICATIONS)
+        .owns(PODS, None, owner_of, index_label="app", delay=lambda _event, key: held.get(key))
+        .complete(nothing)
+    )
+    _, pods = scoped._register(Scope.namespaces("a", ["ns"]))
+    scoped._open.add("a")
+    pods.apply({"type": "ADDED", "object": obj("exec-1", app="app-1")})  # held: queued in 0.5 s
+    pods.apply({"type": "ADDED", "object": obj("exec-2", app="app-2")})  # not held: now
+    queue = scoped.controller.queue
+    assert len(queue) == 1 and queue.delayed == 1
+    assert await queue.get() == NamespacedName("ns", "app-2")
+    by_owner = scoped.secondary(0)
+    assert [p["metadata"]["name"] for p in by_owner.list_labelled("ns", "app-1")] == ["exec-1"]
+    assert by_owner.list_labelled("other", "app-1") == []
+    queue.shutdown()
+
+
 def test_a_client_side_selector_shares_another_controllers_watch() -> None:
     cache = InformerCache(None)  # type: ignore[arg-type]
     view = dict.copy  # one transform object for both

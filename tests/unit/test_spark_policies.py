@@ -50,6 +50,13 @@ def test_executor_batching_holds_executor_only_changes_for_one_window() -> None:
     assert ExecutorBatching(window_seconds=0.0).verdict(True, None, now=1.0) == Batch(None, None)
 
 
+def test_executor_news_waits_for_the_held_write() -> None:
+    assert ExecutorBatching.news_delay(51.0, now=50.4) == pytest.approx(0.6)  # held: wait with it
+    assert ExecutorBatching.news_delay(51.0, now=51.0) is None  # due now: reconcile at once
+    assert ExecutorBatching.news_delay(51.0, now=52.0) is None  # overdue (a reconcile was deferred)
+    assert ExecutorBatching.news_delay(None, now=50.0) is None  # nothing held: the first change
+
+
 def test_executors_only_change() -> None:
     old = {"applicationState": {"state": "RUNNING"}, "executorState": {"e1": "PENDING"}}
     executors = {**old, "executorState": {"e1": "RUNNING"}}

@@ -15,6 +15,7 @@ import pytest
 
 from sparkfleet.api import SPARK_APPLICATIONS
 from sparkfleet.kube import ApiError
+from sparkfleet.kube.informer import EventType, InformerEvent
 from sparkfleet.kube.keys import NamespacedName
 from sparkfleet.kube.resources import CONFIGMAPS, EVENTS, PODS, SERVICES, Resource
 from sparkfleet.kube.timestamps import format_time
@@ -49,6 +50,14 @@ class _StoreCache:
 
     def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
         return self.client.objects(self.resource, namespace)
+
+    def list_labelled(self, namespace: str, value: str) -> list[dict[str, Any]]:
+        """As the pods' cache, indexed by the application's name."""
+        return [
+            obj
+            for obj in self.list(namespace)
+            if (obj["metadata"].get("labels") or {}).get(naming.LABEL_APP_NAME) == value
+        ]
 
 
 class _Scoped:
@@ -335,6 +344,9 @@ class _EmptyCache:
     def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
         return []
 
+    def list_labelled(self, namespace: str, value: str) -> list[dict[str, Any]]:
+        return []
+
 
 async def test_executor_states_only_are_batched(harness: Harness) -> None:
     h = harness
@@ -356,10 +368,17 @@ async def test_executor_states_only_are_batched(harness: Harness) -> None:
         "status": {"phase": "Running"},
     }
     h.client.add(PODS, executor)
+    key = NamespacedName(NS, "spark-pi")
+    event = InformerEvent(EventType.MODIFIED, executor, None)
+    assert h.controller._executor_news_delay(event, key) is None  # nothing held: reconcile now
     result = await h.reconcile()
     assert result is not None
     assert result.requeue_after == pytest.approx(1.0, abs=0.1)  # held for the batch window
     assert h.status_writes() == 0
+    # Meanwhile an executor's news waits with the held write (it changes executor states only);
+    # the driver's is reconciled at once.
+    assert h.controller._executor_news_delay(event, key) == pytest.approx(1.0, abs=0.1)
+    assert h.controller._executor_news_delay(InformerEvent(EventType.MODIFIED, driver, None), key) is None
     h.controller.executor_state_batch = 0.0
     h.controller._executor_write_due.clear()
     await h.reconcile()

@@ -176,7 +176,14 @@ class SparkApplicationController(BuiltController):
                 transform=application_view(max_application_bytes),
                 urgent=self._awaits_own_write,
             )
-            .owns(PODS, OPERATOR_PODS, self._pod_event, transform=pod_status_view)
+            .owns(
+                PODS,
+                OPERATOR_PODS,
+                self._pod_event,
+                transform=pod_status_view,
+                index_label=naming.LABEL_APP_NAME,
+                delay=self._executor_news_delay,
+            )
             .with_options(concurrent_syncs=concurrent_syncs, rate_limiter=rate_limiter, audit=audit)
             .with_informers(informers if informers is not None else InformerCache(client))
             .complete(self.reconcile)
@@ -193,6 +200,14 @@ class SparkApplicationController(BuiltController):
         if routing.left_watch(event.type, event.obj):
             self._pods_left.update(key for key in keys if self.apps.get(key) is not None)
         return keys
+
+    def _executor_news_delay(self, event: InformerEvent, key: NamespacedName) -> float | None:
+        """An executor's event while the application's executor states are held for their batch
+        waits for the held write (see :meth:`.policies.ExecutorBatching.news_delay`)."""
+        labels = event.obj["metadata"].get("labels") or {}
+        if labels.get(naming.LABEL_SPARK_ROLE) != "executor":
+            return None
+        return ExecutorBatching.news_delay(self._executor_write_due.get(key), time.monotonic())
 
     def _awaits_own_write(self, key: NamespacedName) -> bool:
         """An application event while our last status write has not reached the cache: most likely
@@ -216,9 +231,8 @@ class SparkApplicationController(BuiltController):
             return []
         labelled = [
             pod
-            for pod in self.pods.list(namespace)
-            if (labels := pod["metadata"].get("labels") or {}).get(naming.LABEL_APP_NAME) == app_name
-            and labels.get(naming.LABEL_SUBMISSION_ID) == submission_id
+            for pod in self.pods.list_labelled(namespace, app_name)
+            if pod["metadata"]["labels"].get(naming.LABEL_SUBMISSION_ID) == submission_id
         ]
         return routing.owned(labelled, app_uid)
 

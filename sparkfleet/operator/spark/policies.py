@@ -7,7 +7,8 @@ it) and returns a verdict the reconcile acts on; none reads a clock, a cache or 
 - :class:`DriverGrace`: a driver submitted a moment ago and missing from the cache is waited for,
   not yet looked up nor taken for lost;
 - :class:`ExecutorBatching`: a status change of executor states only is held back for a window, so
-  that the changes of many executors make one write.
+  that the changes of many executors make one write; the executors' events in that window wait for
+  it too, instead of each reconciling only to hold the write again.
 """
 
 from __future__ import annotations
@@ -75,6 +76,13 @@ class ExecutorBatching:
         if now >= due:
             return Batch(hold=None, due=None)
         return Batch(hold=due - now, due=due)
+
+    @staticmethod
+    def news_delay(due: float | None, now: float) -> float | None:
+        """Seconds to hold back an executor pod's event while executor states are held until
+        ``due``: it can change executor states only, which the held write carries, and the hold
+        already brings the application back then. None: no states held, or they are due now."""
+        return due - now if due is not None and due > now else None
 
 
 def executors_only_change(old: dict[str, Any], new: dict[str, Any], acted: bool) -> bool:
