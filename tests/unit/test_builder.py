@@ -74,7 +74,8 @@ async def test_an_owned_event_may_be_held_back_and_its_cache_is_indexed_by_the_o
     pods.apply({"type": "ADDED", "object": obj("exec-1", app="app-1")})  # held: queued in 0.5 s
     pods.apply({"type": "ADDED", "object": obj("exec-2", app="app-2")})  # not held: now
     queue = scoped.controller.queue
-    assert len(queue) == 1 and queue.delayed == 1
+    assert len(queue) == 1
+    assert queue.delayed == 1
     assert await queue.get() == NamespacedName("ns", "app-2")
     by_owner = scoped.secondary(0)
     assert [p["metadata"]["name"] for p in by_owner.list_labelled("ns", "app-1")] == ["exec-1"]
