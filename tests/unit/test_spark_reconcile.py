@@ -48,9 +48,6 @@ class _StoreCache:
         namespace, name = key.split("/", 1)
         return self.client.object(self.resource, name, namespace)
 
-    def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        return self.client.objects(self.resource, namespace)
-
     def list_labelled(self, namespace: str, value: str) -> list[dict[str, Any]]:
         """As the pods' cache, indexed by the application's name."""
         return [
@@ -58,6 +55,9 @@ class _StoreCache:
             for obj in self.list(namespace)
             if (obj["metadata"].get("labels") or {}).get(naming.LABEL_APP_NAME) == value
         ]
+
+    def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return self.client.objects(self.resource, namespace)
 
 
 class _Scoped:
@@ -341,10 +341,10 @@ async def test_a_driver_just_submitted_and_not_cached_is_waited_for(harness: Har
 
 
 class _EmptyCache:
-    def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
+    def list_labelled(self, namespace: str, value: str) -> list[dict[str, Any]]:
         return []
 
-    def list_labelled(self, namespace: str, value: str) -> list[dict[str, Any]]:
+    def list(self, namespace: str | None = None) -> list[dict[str, Any]]:
         return []
 
 
